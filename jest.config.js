@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test', '<rootDir>/libs'],
+  testMatch: ['**/*.spec.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+  moduleNameMapper: { '^@sidekick/core$': '<rootDir>/src/index.ts' },
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+  testTimeout: 30000,
+  reporters: ['default', ['<rootDir>/scripts/jest-count-reporter.js', {}]],
+};

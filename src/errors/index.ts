@@ -1,0 +1,4 @@
+export * from './config.errors';
+export * from './invoke.errors';
+export * from './sidekick.error';
+export * from './state.errors';

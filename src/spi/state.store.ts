@@ -1,0 +1,64 @@
+import type { Component } from './component';
+
+export type Concurrency = 'first-write' | 'last-write';
+export type Consistency = 'eventual' | 'strong';
+
+export interface StateOptions {
+  readonly concurrency?: Concurrency;
+  readonly consistency?: Consistency;
+}
+
+/** Features a state store advertises (Dapr's capability names). */
+export type StateFeature = 'ETAG' | 'TRANSACTIONAL' | 'TTL' | 'ACTOR';
+
+/**
+ * A write. `key` is the full stored key (the runtime has applied `keyPrefix`).
+ *
+ * ETag rules every store follows:
+ * - `etag` given: the write succeeds only if the stored item has that etag, else `ETagMismatchError`
+ *   (a missing item never matches). A malformed etag is `ETagInvalidError`.
+ * - no `etag`, `concurrency: 'first-write'`: the write succeeds only if the key does not exist.
+ * - no `etag`, last-write (the default): the write always succeeds.
+ * A successful write gives the item a new etag.
+ */
+export interface SetRequest {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly etag?: string;
+  /** Seconds until the item expires (> 0). `undefined` or `-1` means no expiry; an existing TTL is removed. */
+  readonly ttlInSeconds?: number;
+  readonly options?: StateOptions;
+}
+
+/** A delete. Same ETag rules as {@link SetRequest}; deleting a missing key without an etag succeeds. */
+export interface DeleteRequest {
+  readonly key: string;
+  readonly etag?: string;
+  readonly options?: StateOptions;
+}
+
+export interface GetResponse {
+  readonly data: Buffer;
+  readonly etag: string;
+  /** Expiry time (ms since epoch) when the item has a TTL; surfaced as `metadata.ttlExpireTime`. */
+  readonly expiresAt?: number;
+}
+
+export type TransactionOperation =
+  | { readonly operation: 'upsert'; readonly request: SetRequest }
+  | { readonly operation: 'delete'; readonly request: DeleteRequest };
+
+/**
+ * The state store SPI. Expired items are never returned. Every method may throw a
+ * `SidekickError`; backend failures should be `BackendError` (retryable).
+ */
+export interface StateStore extends Component {
+  readonly features: readonly StateFeature[];
+  get(key: string, options?: StateOptions): Promise<GetResponse | undefined>;
+  /** One entry per key, in the order given; `undefined` where the key is missing. */
+  bulkGet(keys: readonly string[]): Promise<(GetResponse | undefined)[]>;
+  set(request: SetRequest): Promise<void>;
+  delete(request: DeleteRequest): Promise<void>;
+  /** Applies every operation or none (all ETags are checked before anything is written). */
+  transact(operations: readonly TransactionOperation[]): Promise<void>;
+}
