@@ -1,0 +1,2 @@
+export * from './local-env.secret-store';
+export * from './local-file.secret-store';

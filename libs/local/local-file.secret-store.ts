@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../../src/errors/config.errors';
+import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
+import type { SecretStore } from '../../src/spi/secret.store';
+
+type Secrets = Record<string, Record<string, string>>;
+
+/**
+ * `secretstores.local.file`: secrets from a JSON file (`secretsFile`). Nested objects are flattened
+ * with `nestedSeparator` (default `:`) unless `multiValued: "true"`, where each top-level key is a
+ * secret whose value is its (flattened) object.
+ */
+export class LocalFileSecretStore implements SecretStore {
+  private secrets: Secrets = {};
+
+  async init(init: ComponentInit): Promise<void> {
+    const file = init.metadata['secretsFile'];
+    const context = { file: init.source, component: init.name, field: 'spec.metadata.secretsFile' };
+    if (!file) throw new ConfigError('secretsFile is required (path to a JSON file of secrets)', context);
+    const path = isAbsolute(file) ? file : resolve(process.cwd(), file);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`cannot read secrets file ${path}: ${(err as Error).message}`, context);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`secrets file ${path} must hold a JSON object`, context);
+    }
+    const separator = init.metadata['nestedSeparator'] ?? ':';
+    const multiValued = init.metadata['multiValued'] === 'true';
+    this.secrets = {};
+    if (multiValued) {
+      for (const [name, value] of Object.entries(parsed)) {
+        this.secrets[name] = typeof value === 'object' && value !== null ? flatten(value, separator) : { [name]: String(value) };
+      }
+    } else {
+      for (const [name, value] of Object.entries(flatten(parsed, separator))) this.secrets[name] = { [name]: value };
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  async getSecret(name: string): Promise<Readonly<Record<string, string>> | undefined> {
+    return this.secrets[name];
+  }
+
+  async bulkGetSecret(): Promise<Readonly<Record<string, Readonly<Record<string, string>>>>> {
+    return this.secrets;
+  }
+}
+
+function flatten(value: object, separator: string, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  for (const [key, inner] of Object.entries(value)) {
+    const name = prefix ? `${prefix}${separator}${key}` : key;
+    if (typeof inner === 'object' && inner !== null) flatten(inner, separator, name, out);
+    else out[name] = String(inner);
+  }
+  return out;
+}
+
+export const localFileSecretStoreFactory: ComponentFactory<LocalFileSecretStore> = {
+  type: 'secretstores.local.file',
+  kind: 'secretstores',
+  versions: ['v1'],
+  create: () => new LocalFileSecretStore(),
+};

@@ -1,0 +1,32 @@
+import { VirtualClock } from '../../src/runtime/time/virtual.clock';
+import { noopLogger } from '../../test/support/logger';
+import { describeStateConformance } from '../conformance/state.conformance';
+import { MemoryStateStore, memoryStateStoreFactory } from './memory-state.store';
+
+describeStateConformance('state.in-memory', {
+  supportsVirtualClock: true,
+  malformedETag: 'invalid', // etags are decimal versions; anything else is ETagInvalidError
+  async create() {
+    const clock = new VirtualClock();
+    const store = memoryStateStoreFactory.create();
+    await store.init({
+      name: 'memory',
+      type: 'state.in-memory',
+      appId: 'app',
+      metadata: {},
+      clock,
+      logger: noopLogger,
+      source: '(test)',
+    });
+    return { store, clock, cleanup: () => store.close() };
+  },
+});
+
+describe('memoryStateStoreFactory', () => {
+  it('creates fresh MemoryStateStore instances of type state.in-memory', () => {
+    expect(memoryStateStoreFactory.type).toBe('state.in-memory');
+    const a = memoryStateStoreFactory.create();
+    expect(a).toBeInstanceOf(MemoryStateStore);
+    expect(memoryStateStoreFactory.create()).not.toBe(a);
+  });
+});

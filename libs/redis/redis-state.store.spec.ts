@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import { type AddressInfo, type Socket, createServer } from 'node:net';
+import type Redis from 'ioredis';
+import { ConfigError } from '../../src/errors/config.errors';
+import { ETagInvalidError } from '../../src/errors/state.errors';
+import { SystemClock } from '../../src/runtime/time/system.clock';
+import type { ComponentMetadata } from '../../src/spi/component';
+import { noopLogger } from '../../test/support/logger';
+import { rawRedis, redisHostPort, redisUrl, requireRedis } from '../../test/support/services';
+import { describeStateConformance } from '../conformance/state.conformance';
+import { RedisStateStore, redisStateStoreFactory } from './redis-state.store';
+
+function metadata(): Record<string, string> {
+  const url = new URL(redisUrl());
+  const md: Record<string, string> = { redisHost: redisHostPort() };
+  if (url.password) md.redisPassword = decodeURIComponent(url.password);
+  if (url.username) md.redisUsername = decodeURIComponent(url.username);
+  if (url.pathname.length > 1) md.redisDB = url.pathname.slice(1);
+  return md;
+}
+
+async function openStore(md: ComponentMetadata = metadata()): Promise<RedisStateStore> {
+  const store = redisStateStoreFactory.create();
+  await store.init({
+    name: 'redis',
+    type: 'state.redis',
+    appId: 'app',
+    metadata: md,
+    clock: new SystemClock(),
+    logger: noopLogger,
+    source: '(test)',
+  });
+  return store;
+}
+
+describeStateConformance('state.redis', {
+  supportsVirtualClock: false, // Redis expires keys on its own clock
+  reportsExpiresAt: false, // get stays one HMGET; see the comment on RedisStateStore.get
+  malformedETag: 'invalid', // etags are the decimal `version`; anything else is ETagInvalidError
+  async create() {
+    await requireRedis();
+    const store = await openStore();
+    return { store, cleanup: () => store.close() };
+  },
+});
+
+describe('state.redis: daprd key layout and Redis specifics', () => {
+  const run = randomUUID().slice(0, 8);
+  let store: RedisStateStore;
+  let raw: Redis;
+  const written: string[] = [];
+  const key = (name: string): string => {
+    const full = `app||${run}-${name}`;
+    written.push(full);
+    return full;
+  };
+
+  beforeAll(async () => {
+    await requireRedis();
+    store = await openStore();
+    raw = rawRedis();
+    await raw.connect();
+  });
+
+  afterAll(async () => {
+    if (raw && written.length > 0) await raw.del(...written);
+    await raw?.quit();
+    await store?.close();
+  });
+
+  it('stores a hash with data = the exact bytes and version = 1, then 2', async () => {
+    const k = key('layout');
+    const first = Buffer.from([0, 255, 10, 13, 0x7b, 0x22]);
+    await store.set({ key: k, value: first });
+    let hash = await raw.hgetallBuffer(k);
+    expect(Object.keys(hash).sort()).toEqual(['data', 'version']);
+    expect(hash.data?.equals(first)).toBe(true);
+    expect(hash.version?.toString()).toBe('1');
+    expect(await raw.type(k)).toBe('hash');
+    await store.set({ key: k, value: Buffer.from('{"a":2}'), etag: '1' });
+    hash = await raw.hgetallBuffer(k);
+    expect(hash.data?.toString()).toBe('{"a":2}');
+    expect(hash.version?.toString()).toBe('2');
+    expect((await store.get(k))?.etag).toBe('2');
+  });
+
+  it('reads a hash written the daprd way and writes it back the same way', async () => {
+    const k = key('daprd');
+    await raw.hset(k, 'data', '{"a":1}', 'version', 7);
+    const got = await store.get(k);
+    expect(got?.data.toString()).toBe('{"a":1}');
+    expect(got?.etag).toBe('7');
+    expect((await store.bulkGet([k]))[0]?.etag).toBe('7');
+    await store.set({ key: k, value: Buffer.from('{"a":2}'), etag: '7' });
+    expect(await raw.hget(k, 'version')).toBe('8');
+    expect(await raw.hget(k, 'data')).toBe('{"a":2}');
+  });
+
+  it('sets the TTL as the key expiry and removes it on a write without TTL', async () => {
+    const k = key('ttl');
+    await store.set({ key: k, value: Buffer.from('x'), ttlInSeconds: 100 });
+    const pttl = await raw.pttl(k);
+    expect(pttl).toBeGreaterThan(90_000);
+    expect(pttl).toBeLessThanOrEqual(100_000);
+    await store.set({ key: k, value: Buffer.from('y') });
+    expect(await raw.pttl(k)).toBe(-1);
+  });
+
+  it('applies the ttlInSeconds metadata as the default TTL, and -1 overrides it', async () => {
+    const withDefault = await openStore({ ...metadata(), ttlInSeconds: '50' });
+    try {
+      const k = key('default-ttl');
+      const never = key('default-ttl-never');
+      await withDefault.set({ key: k, value: Buffer.from('x') });
+      await withDefault.set({ key: never, value: Buffer.from('x'), ttlInSeconds: -1 });
+      expect(await raw.pttl(k)).toBeGreaterThan(40_000);
+      expect(await raw.pttl(never)).toBe(-1);
+    } finally {
+      await withDefault.close();
+    }
+  });
+
+  it('rejects an etag that is not a decimal version with ETagInvalidError', async () => {
+    await expect(store.set({ key: key('bad'), value: Buffer.from('x'), etag: '1.5' })).rejects.toBeInstanceOf(
+      ETagInvalidError,
+    );
+  });
+
+  it('fails init against a closed port within 5 s, naming the address', async () => {
+    const started = Date.now();
+    await expect(openStore({ redisHost: '127.0.0.1:1' })).rejects.toThrow(/redis at 127\.0\.0\.1:1 is unreachable: /);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('fails init within dialTimeout + 1 s when the server accepts but never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      await expect(openStore({ redisHost: `127.0.0.1:${port}`, dialTimeout: '300ms' })).rejects.toThrow(
+        `redis at 127.0.0.1:${port} is unreachable: no answer within 1300 ms`,
+      );
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('requires redisHost', async () => {
+    await expect(openStore({})).rejects.toBeInstanceOf(ConfigError);
+    await expect(openStore({})).rejects.toThrow(/redisHost is required/);
+  });
+});

@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# Local backing services for the test suite, on loopback only.
+#
+#   bash scripts/services.sh up [redis|postgres|all]...   (default: all)
+#   bash scripts/services.sh down [NAME|NAME:PORT]...     (default: everything this script started)
+#
+# Ports: SIDEKICK_REDIS_PORT (6379), SIDEKICK_POSTGRES_PORT (5432).
+#
+# `up` installs missing Debian packages, then starts each service unless something
+# already answers on its port; such a service is reported "(left alone)" and is never
+# stopped by `down`. Every instance this script starts is recorded in .services/started
+# (one line per instance: NAME<TAB>PORT<TAB>DETAIL) and `down` stops exactly those.
+# If SIDEKICK_SERVICES_NEW_FILE is set, `up` also appends NAME:PORT of each instance it
+# starts to that file (scripts/test-all.sh uses it to stop only what it started).
+#
+# Adding a service = writing one function svc_<name> (see svc_redis) and adding <name>
+# to ALL_SERVICES. The function is called as:
+#   svc_<name> packages            print the apt packages to install if binaries are missing
+#   svc_<name> up                  start (or detect) the service; print one status line;
+#                                  call `record NAME PORT DETAIL` if it started it
+#   svc_<name> alive PORT DETAIL   succeed if the recorded instance is still running
+#   svc_<name> down PORT DETAIL    stop the recorded instance (and only it)
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ALL_SERVICES=(redis postgres)
+HOST=127.0.0.1
+SERVICES_DIR="${SIDEKICK_ROOT}/.services"
+STARTED_FILE="${SERVICES_DIR}/started"
+READY_TIMEOUT="${SIDEKICK_SERVICES_READY_TIMEOUT:-60}"
+
+usage() {
+  local IFS='|'
+  cat >&2 <<EOF
+usage: bash scripts/services.sh up [${ALL_SERVICES[*]}|all]...
+       bash scripts/services.sh down [NAME|NAME:PORT]...
+EOF
+  exit 2
+}
+
+check_port() { # NAME VALUE
+  [[ "$2" =~ ^[0-9]+$ ]] && (($2 > 0 && $2 < 65536)) || die "$1: invalid port '$2'"
+}
+
+# ---------------------------------------------------------------------------
+# Records of what this script started (.services/started)
+
+record() { # NAME PORT DETAIL
+  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"${STARTED_FILE}"
+  if [[ -n "${SIDEKICK_SERVICES_NEW_FILE:-}" ]]; then
+    printf '%s:%s\n' "$1" "$2" >>"${SIDEKICK_SERVICES_NEW_FILE}"
+  fi
+}
+
+# Print the DETAIL of the record for NAME PORT (fails if there is none).
+find_record() { # NAME PORT
+  [[ -f "${STARTED_FILE}" ]] || return 1
+  local n p d
+  while IFS=$'\t' read -r n p d; do
+    if [[ "$n" == "$1" && "$p" == "$2" ]]; then
+      printf '%s\n' "$d"
+      return 0
+    fi
+  done <"${STARTED_FILE}"
+  return 1
+}
+
+drop_record() { # NAME PORT
+  [[ -f "${STARTED_FILE}" ]] || return 0
+  local n p d tmp="${STARTED_FILE}.tmp"
+  : >"$tmp"
+  while IFS=$'\t' read -r n p d; do
+    [[ -z "$n" || ("$n" == "$1" && "$p" == "$2") ]] && continue
+    printf '%s\t%s\t%s\n' "$n" "$p" "$d" >>"$tmp"
+  done <"${STARTED_FILE}"
+  if [[ -s "$tmp" ]]; then mv -f "$tmp" "${STARTED_FILE}"; else rm -f "$tmp" "${STARTED_FILE}"; fi
+}
+
+# Was NAME on PORT started by this script and is that instance still running?
+started_by_us() { # NAME PORT
+  local detail
+  detail="$(find_record "$1" "$2")" || return 1
+  "svc_$1" alive "$2" "$detail"
+}
+
+# Status line for a service found already running on its port.
+report_running() { # NAME PORT
+  if started_by_us "$1" "$2"; then
+    echo "$1: already running on ${HOST}:$2 (started earlier by scripts/services.sh; 'down' stops it)"
+  else
+    drop_record "$1" "$2"
+    echo "$1: already running on ${HOST}:$2 (left alone)"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Package installation
+
+install_packages() { # PKG...
+  (($# > 0)) || return 0
+  command -v apt-get >/dev/null 2>&1 || die "missing $*; install them (no apt-get on this machine)"
+  log "services: installing $* (apt-get)..."
+  # Keep the packages' maintainer scripts from starting the distro's own instances
+  # (e.g. a postgres 'main' cluster on 5432 with password auth) unless the machine
+  # already has a policy.
+  local policy=/usr/sbin/policy-rc.d added_policy=0 rc=0
+  if [[ ! -e "$policy" ]]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy" && added_policy=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || rc=$?
+  if ((rc == 0)); then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" || rc=$?
+  fi
+  if ((added_policy)); then as_root rm -f "$policy"; fi
+  ((rc == 0)) || die "apt-get install $* failed (exit $rc)"
+}
+
+# ---------------------------------------------------------------------------
+# Redis
+
+redis_cli() { # PORT ARGS...
+  local port="$1"
+  shift
+  timeout 5 redis-cli -h "${HOST}" -p "$port" "$@" 2>/dev/null
+}
+
+redis_ping() { [[ "$(redis_cli "$1" ping)" == "PONG" ]]; }
+
+redis_pid() { redis_cli "$1" info server | tr -d '\r' | sed -n 's/^process_id://p'; }
+
+svc_redis() {
+  local action="$1"
+  shift
+  case "$action" in
+  packages)
+    if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+      echo redis-server
+    fi
+    ;;
+  alive) # PORT PIDFILE
+    local pid
+    pid="$(cat "$2" 2>/dev/null)" || return 1
+    [[ -n "$pid" && "$(redis_pid "$1")" == "$pid" ]]
+    ;;
+  up)
+    local port="${SIDEKICK_REDIS_PORT:-6379}"
+    check_port redis "$port"
+    if redis_ping "$port"; then
+      report_running redis "$port"
+      return 0
+    fi
+    drop_record redis "$port" # stale record: that instance is gone
+    if port_open "${HOST}" "$port"; then
+      die "redis: ${HOST}:${port} is in use by something that does not answer redis PING; set SIDEKICK_REDIS_PORT to a free port"
+    fi
+    local pidfile="${SERVICES_DIR}/redis-${port}.pid" logfile="${SERVICES_DIR}/redis-${port}.log"
+    rm -f "$pidfile"
+    redis-server --daemonize yes --bind "${HOST}" --port "$port" --save "" --appendonly no \
+      --pidfile "$pidfile" --logfile "$logfile" --dir "${SERVICES_DIR}" 9>&- ||
+      die "redis: redis-server failed to start (see $logfile)"
+    record redis "$port" "$pidfile" # before the readiness wait: `down` must find it either way
+    if ! wait_for "${READY_TIMEOUT}" redis_ping "$port"; then
+      tail -n 20 "$logfile" >&2 || true
+      die "redis: not answering PING on ${HOST}:${port} after ${READY_TIMEOUT}s (log: $logfile)"
+    fi
+    echo "redis: started on ${HOST}:${port}"
+    ;;
+  down) # PORT PIDFILE
+    local port="$1" pidfile="$2" ours running
+    if ! redis_ping "$port"; then
+      echo "redis: not running on ${HOST}:${port} any more (nothing to stop)"
+      return 0
+    fi
+    ours="$(cat "$pidfile" 2>/dev/null || true)"
+    running="$(redis_pid "$port")"
+    if [[ -z "$ours" || "$ours" != "$running" ]]; then
+      echo "redis: ${HOST}:${port} is served by pid ${running:-?}, not the one this script started (pid ${ours:-unknown}); left alone"
+      return 0
+    fi
+    redis_cli "$port" shutdown nosave >/dev/null || true
+    if ! wait_for 20 port_closed "$port"; then
+      die "redis: still running on ${HOST}:${port} after 'shutdown nosave'"
+    fi
+    rm -f "$pidfile"
+    echo "redis: stopped on ${HOST}:${port}"
+    ;;
+  *) die "svc_redis: unknown action $action" ;;
+  esac
+}
+
+port_closed() { ! port_open "${HOST}" "$1"; }
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+
+# bin dir of the newest installed PostgreSQL major (or of major $1 if given).
+pg_bindir() { # [MAJOR]
+  local d
+  if [[ -n "${1:-}" && -x "/usr/lib/postgresql/$1/bin/pg_ctl" ]]; then
+    echo "/usr/lib/postgresql/$1/bin"
+    return 0
+  fi
+  d="$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n 1)" || true
+  [[ -n "$d" ]] || return 1
+  dirname "$d"
+}
+
+# Run as the postgres OS user (when root), from / so an untraversable cwd is no issue.
+as_pg() {
+  if [[ ${EUID} -eq 0 ]]; then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+# Directory for the cluster on PORT: .services/postgres-PORT when the postgres user
+# can reach .services, else /tmp/sidekick-services-<hash of project path>/postgres-PORT.
+# The choice is written to .services/postgres-PORT.location.
+pg_basedir() { # PORT
+  local port="$1" base
+  if [[ ${EUID} -ne 0 ]] || as_pg test -x "${SERVICES_DIR}" 2>/dev/null; then
+    base="${SERVICES_DIR}/postgres-${port}"
+  else
+    local hash
+    hash="$(printf '%s' "${SIDEKICK_ROOT}" | sha256sum | cut -c1-12)"
+    mkdir -p "/tmp/sidekick-services-${hash}"
+    chmod 755 "/tmp/sidekick-services-${hash}"
+    base="/tmp/sidekick-services-${hash}/postgres-${port}"
+  fi
+  mkdir -p "$base"
+  if [[ ${EUID} -eq 0 ]]; then chown postgres:postgres "$base"; fi
+  printf '%s\n' "$base" >"${SERVICES_DIR}/postgres-${port}.location"
+  printf '%s\n' "$base"
+}
+
+svc_postgres() {
+  local action="$1"
+  shift
+  case "$action" in
+  packages)
+    pg_bindir >/dev/null || echo postgresql
+    ;;
+  alive) # PORT DATADIR
+    local bindir
+    bindir="$(pg_bindir "$(cat "$2/PG_VERSION" 2>/dev/null)")" || return 1
+    as_pg "$bindir/pg_ctl" -D "$2" status >/dev/null 2>&1
+    ;;
+  up)
+    local port="${SIDEKICK_POSTGRES_PORT:-5432}" bindir
+    check_port postgres "$port"
+    bindir="$(pg_bindir)" || die "postgres: no /usr/lib/postgresql/*/bin/initdb found"
+    if [[ ${EUID} -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
+      die "postgres: OS user 'postgres' does not exist (is the postgresql package installed?)"
+    fi
+    if port_open "${HOST}" "$port"; then
+      # Something listens: a postgres (possibly still starting up) or something else.
+      if wait_for 30 "$bindir/pg_isready" -q -h "${HOST}" -p "$port" -t 3; then
+        report_running postgres "$port"
+        return 0
+      fi
+      die "postgres: ${HOST}:${port} is in use by something that is not a ready PostgreSQL; set SIDEKICK_POSTGRES_PORT to a free port"
+    fi
+    drop_record postgres "$port" # stale record: that instance is gone
+
+    local base data logfile major
+    base="$(pg_basedir "$port")"
+    data="$base/data"
+    logfile="$base/log"
+    major="$(basename "$(dirname "$bindir")")"
+    if [[ -f "$data/PG_VERSION" && "$(cat "$data/PG_VERSION")" != "$major" ]]; then
+      log "postgres: $data was made by PostgreSQL $(cat "$data/PG_VERSION"), now using $major: re-creating it"
+      rm -rf "$data"
+    fi
+    if [[ ! -f "$data/PG_VERSION" ]]; then
+      rm -rf "$data"
+      if ! as_pg "$bindir/initdb" -D "$data" -A trust -U postgres -E UTF8 --no-locale --no-sync \
+        >"$base/initdb.log" 2>&1; then
+        tail -n 20 "$base/initdb.log" >&2 || true
+        die "postgres: initdb -D $data failed (log: $base/initdb.log)"
+      fi
+    fi
+    # setsid: keep the postmaster out of our process group, so Ctrl-C / timeouts aimed
+    # at the caller don't reach it; it is stopped by `down`.
+    local runner=()
+    if [[ ${EUID} -eq 0 ]]; then runner=(runuser -u postgres --); fi
+    if ! (cd / && setsid -w "${runner[@]}" "$bindir/pg_ctl" -D "$data" \
+      -o "-p $port -k /tmp -c listen_addresses=${HOST} -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      -l "$logfile" start -w -t "${READY_TIMEOUT}" >/dev/null 9>&-); then
+      tail -n 20 "$logfile" >&2 || true
+      die "postgres: pg_ctl start failed (log: $logfile)"
+    fi
+    record postgres "$port" "$data"
+    if ! wait_for "${READY_TIMEOUT}" "$bindir/pg_isready" -q -h "${HOST}" -p "$port" -t 3; then
+      tail -n 20 "$logfile" >&2 || true
+      die "postgres: not ready on ${HOST}:${port} after ${READY_TIMEOUT}s (log: $logfile)"
+    fi
+    echo "postgres: started on ${HOST}:${port}"
+    ;;
+  down) # PORT DATADIR
+    local port="$1" data="$2" bindir
+    bindir="$(pg_bindir "$(cat "$data/PG_VERSION" 2>/dev/null)")" ||
+      die "postgres: no PostgreSQL binaries to stop the cluster in $data"
+    if ! as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+      echo "postgres: cluster $data is not running any more (nothing to stop)"
+      return 0
+    fi
+    as_pg "$bindir/pg_ctl" -D "$data" stop -m fast -w -t 60 >/dev/null ||
+      die "postgres: pg_ctl stop failed for $data"
+    echo "postgres: stopped on ${HOST}:${port}"
+    ;;
+  *) die "svc_postgres: unknown action $action" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------
+
+cmd_up() {
+  local targets=() t s
+  (($# > 0)) || set -- all
+  for t in "$@"; do
+    if [[ "$t" == all ]]; then
+      targets+=("${ALL_SERVICES[@]}")
+    elif [[ " ${ALL_SERVICES[*]} " == *" $t "* ]]; then
+      targets+=("$t")
+    else
+      usage
+    fi
+  done
+  local pkgs=()
+  for s in "${targets[@]}"; do
+    while read -r t; do [[ -n "$t" ]] && pkgs+=("$t"); done < <("svc_$s" packages)
+  done
+  install_packages "${pkgs[@]}"
+  for s in "${targets[@]}"; do
+    "svc_$s" up
+  done
+}
+
+cmd_down() {
+  if [[ ! -s "${STARTED_FILE}" ]]; then
+    echo "services: nothing started by scripts/services.sh is recorded (nothing to stop)"
+    return 0
+  fi
+  local records=() n p d t match rc=0
+  mapfile -t records <"${STARTED_FILE}"
+  for line in "${records[@]}"; do
+    IFS=$'\t' read -r n p d <<<"$line"
+    [[ -n "$n" ]] || continue
+    match=$(($# == 0))
+    for t in "$@"; do
+      [[ "$t" == all || "$t" == "$n" || "$t" == "$n:$p" ]] && match=1
+    done
+    ((match)) || continue
+    if ! declare -F "svc_$n" >/dev/null; then
+      log "services: unknown service '$n' in ${STARTED_FILE}; dropping the record"
+      drop_record "$n" "$p"
+      continue
+    fi
+    # Subshell: a failing stop (die) must not keep the others from being stopped.
+    if ("svc_$n" down "$p" "$d"); then
+      drop_record "$n" "$p"
+    else
+      rc=1
+    fi
+  done
+  return "$rc"
+}
+
+main() {
+  local cmd="${1:-}"
+  (($# > 0)) && shift
+  case "$cmd" in
+  up | down) ;;
+  *) usage ;;
+  esac
+  mkdir -p "${SERVICES_DIR}"
+  # One invocation at a time (fd 9 is closed for the daemons we start).
+  exec 9>"${SERVICES_DIR}/lock"
+  flock -w 300 9 || die "services: another scripts/services.sh is still running (lock ${SERVICES_DIR}/lock)"
+  "cmd_$cmd" "$@"
+}
+
+main "$@"

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole suite in one command (`npm run test:all`):
+#   backing services up -> build -> typecheck -> lint (if configured) -> jest --ci "$@"
+# Services this run started are stopped on exit (also on failure / Ctrl-C); ones that
+# were already running are left alone. Exit code: jest's, or non-zero if an earlier
+# step failed (build/typecheck stop the run; a lint failure still lets jest run).
+set -uo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "${SIDEKICK_ROOT}" || exit 1
+
+started_list="$(mktemp "${TMPDIR:-/tmp}/sidekick-started.XXXXXX")" || exit 1
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local started=()
+  mapfile -t started <"${started_list}" 2>/dev/null || true
+  if ((${#started[@]} > 0)); then
+    bash scripts/services.sh down "${started[@]}" || rc=$((rc == 0 ? 1 : rc))
+  fi
+  rm -f "${started_list}"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step() { printf '\n=== %s\n' "$*" >&2; }
+
+export SIDEKICK_REDIS_PORT="${SIDEKICK_REDIS_PORT:-6379}"
+export SIDEKICK_POSTGRES_PORT="${SIDEKICK_POSTGRES_PORT:-5432}"
+
+step "services up"
+SIDEKICK_SERVICES_NEW_FILE="${started_list}" bash scripts/services.sh up all ||
+  { log "test-all: starting services failed"; exit 1; }
+
+step "build"
+npm run build || { log "test-all: build failed"; exit 1; }
+
+step "typecheck"
+npm run typecheck || { log "test-all: typecheck failed"; exit 1; }
+
+lint_rc=0
+if [[ -f eslint.config.js || -f eslint.config.mjs || -f eslint.config.cjs ]]; then
+  step "lint"
+  npm run lint || lint_rc=$?
+fi
+
+step "jest --ci $*"
+npx --no-install jest --ci "$@"
+jest_rc=$?
+
+if ((lint_rc != 0)); then
+  log "test-all: lint failed (exit ${lint_rc})"
+  ((jest_rc != 0)) || exit 1
+fi
+exit "${jest_rc}"

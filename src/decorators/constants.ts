@@ -1,0 +1,7 @@
+/** Metadata keys written by Sidekick's decorators (all in one place). */
+export const SIDEKICK_STATE_STORE_PARAMS = 'sidekick:state-store-params';
+
+/** The injection token of the typed client for a state store (what `@StateStore(name)` injects). */
+export function getStateStoreToken(name: string): string {
+  return `sidekick:state-store:${name}`;
+}

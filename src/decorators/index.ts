@@ -1,0 +1,2 @@
+export { getStateStoreToken, SIDEKICK_STATE_STORE_PARAMS } from './constants';
+export { requestedStateStores, StateStore, type StateStoreParam } from './state-store.decorator';

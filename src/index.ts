@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+
+// Module and client
+export { SidekickModule, type SidekickModuleAsyncOptions } from './runtime/sidekick.module';
+export type { HttpApiOptions, NameResolutionOptions, SidekickModuleOptions } from './runtime/sidekick.options';
+export { SIDEKICK_CLOCK } from './runtime/sidekick.options';
+export { InvokeStatusError, SidekickClient } from './runtime/sidekick.client';
+export { SidekickRuntime } from './runtime/sidekick.runtime';
+
+// Decorators
+export { getStateStoreToken, StateStore } from './decorators';
+
+// State
+export { StateClient, type DeleteOptions, type SaveOptions, type StateItem, type StateTransactionOp } from './runtime/blocks/state/state.client';
+export type { InvokeOptions, InvokeResponse, HttpVerb } from './runtime/blocks/invoke/invoke.types';
+export { LocalRegistry, type RegisteredApp } from './runtime/blocks/invoke/local-registry';
+
+// Time
+export { SystemClock } from './runtime/time/system.clock';
+export { VirtualClock } from './runtime/time/virtual.clock';
+
+// Components: the SPI for writing your own, and YAML shapes
+export type { InlineComponent } from './config/component.loader';
+export * from './spi';
+export * from './errors';

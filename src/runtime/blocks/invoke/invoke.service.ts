@@ -1,0 +1,119 @@
+import { inject, type DispatchFunc } from 'light-my-request';
+import { request } from 'undici';
+import { InvokeError } from '../../../errors/invoke.errors';
+import { errorMessage } from '../../../errors/sidekick.error';
+import type { Clock } from '../../../spi/clock';
+import type { NameResolver } from '../../../spi/name-resolver';
+import type { HeaderMap, InvokeRequest, InvokeResponse } from './invoke.types';
+
+/** Headers that are never forwarded (hop-by-hop, or Dapr's own). */
+const DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'host',
+  'dapr-app-id',
+  'dapr-api-token',
+]);
+
+/** Something that answers HTTP requests in-process: an Express app or a Fastify instance. */
+export type SelfDispatcher = DispatchFunc | { inject: (opts: object) => Promise<LightResponse> };
+
+interface LightResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[] | number | undefined>;
+  readonly rawPayload: Buffer;
+}
+
+/**
+ * Service invocation. A call to this app's own id is dispatched in-process (no socket, no network
+ * hop); other ids are found through the name resolvers and called over HTTP. The target's status,
+ * headers and body come back unchanged.
+ */
+export class InvokeService {
+  private self?: SelfDispatcher;
+
+  constructor(
+    private readonly appId: string,
+    private readonly resolvers: readonly NameResolver[],
+    private readonly clock: Clock,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Set at bootstrap once the app's HTTP adapter exists. */
+  setSelfDispatcher(dispatcher: SelfDispatcher | undefined): void {
+    this.self = dispatcher;
+  }
+
+  async invoke(appId: string, req: InvokeRequest): Promise<InvokeResponse> {
+    const headers = forwardHeaders(req.headers, this.appId, appId);
+    const path = `/${req.method.replace(/^\/+/, '')}${req.query ? `?${req.query}` : ''}`;
+    if (appId === this.appId) return this.dispatchSelf(path, req, headers);
+    const address = await this.resolve(appId);
+    try {
+      const res = await request(address + path, {
+        method: req.verb as 'GET',
+        headers,
+        body: req.body && req.body.length > 0 ? req.body : undefined,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      return { status: res.statusCode, headers: cleanHeaders(res.headers), body };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? `timed out after ${this.timeoutMs} ms` : errorMessage(err);
+      throw new InvokeError(appId, `${reason} (at ${address})`, { retryable: true, cause: err });
+    }
+  }
+
+  private async resolve(appId: string): Promise<string> {
+    for (const resolver of this.resolvers) {
+      const found = await resolver.resolve(appId);
+      if (found) return found.baseUrl;
+    }
+    throw new InvokeError(appId, `app id not found by name resolution (tried ${this.resolvers.map((r) => r.name).join(', ') || 'no resolvers'})`);
+  }
+
+  private async dispatchSelf(path: string, req: InvokeRequest, headers: HeaderMap): Promise<InvokeResponse> {
+    const self = this.self;
+    if (!self) throw new InvokeError(this.appId, 'this app has no HTTP routes to invoke (no HTTP adapter)');
+    const options = { method: req.verb as 'GET', url: path, headers, payload: req.body ?? '' };
+    const work: Promise<LightResponse> = typeof self === 'function' ? inject(self, options) : self.inject(options);
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(() => reject(new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      const res = await Promise.race([work, timeout]);
+      return { status: res.statusCode, headers: cleanHeaders(res.headers), body: res.rawPayload };
+    } finally {
+      if (timer) this.clock.clearTimeout(timer);
+    }
+  }
+}
+
+function forwardHeaders(input: Readonly<HeaderMap> | undefined, caller: string, callee: string): HeaderMap {
+  const out: HeaderMap = {};
+  if (input) {
+    for (const [name, value] of Object.entries(input)) {
+      const lower = name.toLowerCase();
+      if (!DROPPED.has(lower)) out[lower] = value;
+    }
+  }
+  out['dapr-caller-app-id'] = caller;
+  out['dapr-callee-app-id'] = callee;
+  return out;
+}
+
+function cleanHeaders(input: Record<string, string | string[] | number | undefined>): HeaderMap {
+  const out: HeaderMap = {};
+  for (const [name, value] of Object.entries(input)) {
+    if (value === undefined || name === 'transfer-encoding' || name === 'connection' || name === 'keep-alive') continue;
+    out[name] = typeof value === 'number' ? String(value) : value;
+  }
+  return out;
+}

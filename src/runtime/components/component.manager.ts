@@ -1,0 +1,211 @@
+import { join } from 'node:path';
+import { type ComponentSpec, inlineComponent, loadResourcesDir, type OtherDocument } from '../../config/component.loader';
+import { ComponentInitError, ConfigError } from '../../errors/config.errors';
+import { errorMessage } from '../../errors/sidekick.error';
+import type { Clock } from '../../spi/clock';
+import type { Component, ComponentFactory, ComponentKind, ComponentMetadata } from '../../spi/component';
+import type { SidekickLogger } from '../../spi/logger';
+import type { SecretStore } from '../../spi/secret.store';
+import type { StateStore } from '../../spi/state.store';
+import { NameRegistry } from '../registry/name.registry';
+import type { ResolvedOptions } from '../sidekick.options';
+
+export interface LoadedComponent {
+  readonly spec: ComponentSpec;
+  readonly instance: Component;
+}
+
+/**
+ * Builds the app's components: reads YAML and inline definitions, applies scopes, adds the embedded
+ * default state store, resolves secrets, and initialises each one with its timeout. Closes them in
+ * reverse order on shutdown.
+ */
+export class ComponentManager {
+  private readonly types = new NameRegistry<ComponentFactory>('component type');
+  private readonly loaded = new NameRegistry<LoadedComponent>('component');
+  private readonly order: LoadedComponent[] = [];
+  private otherDocs: OtherDocument[] = [];
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    factories: readonly ComponentFactory[],
+    private readonly clock: Clock,
+    private readonly logger: SidekickLogger,
+  ) {
+    for (const factory of factories) this.types.register(factory.type, factory, `component type ${factory.type}`);
+  }
+
+  /** Loads and initialises every component. Throws a `ConfigError`/`ComponentInitError` that names the file. */
+  async start(): Promise<void> {
+    const specs = this.collectSpecs();
+    const kindRank = (s: ComponentSpec): number => (s.kind === 'secretstores' ? 0 : 1);
+    for (const spec of [...specs].sort((a, b) => kindRank(a) - kindRank(b))) await this.initOne(spec);
+    this.loaded.freeze();
+  }
+
+  async close(): Promise<void> {
+    for (const component of [...this.order].reverse()) {
+      try {
+        await component.instance.close();
+      } catch (err) {
+        this.logger.error({ component: component.spec.name, err: errorMessage(err) }, 'component failed to close');
+      }
+    }
+    this.order.length = 0;
+  }
+
+  get(name: string): LoadedComponent | undefined {
+    return this.loaded.get(name);
+  }
+
+  list(kind?: ComponentKind): LoadedComponent[] {
+    return this.order.filter((c) => kind === undefined || c.spec.kind === kind);
+  }
+
+  stateStore(name: string): StateStore | undefined {
+    const c = this.loaded.get(name);
+    return c?.spec.kind === 'state' ? (c.instance as StateStore) : undefined;
+  }
+
+  secretStore(name: string): SecretStore | undefined {
+    const c = this.loaded.get(name);
+    return c?.spec.kind === 'secretstores' ? (c.instance as SecretStore) : undefined;
+  }
+
+  /** YAML documents of other kinds (Subscription, Resiliency, ...) for the blocks that read them. */
+  get otherDocuments(): readonly OtherDocument[] {
+    return this.otherDocs;
+  }
+
+  private collectSpecs(): ComponentSpec[] {
+    const resources = loadResourcesDir(this.options.resourcesPath, this.options.resourcesPathRequired);
+    this.otherDocs = resources.others;
+    const all = [...resources.components, ...this.options.components.map((c) => inlineComponent(c))];
+    const names = new NameRegistry<ComponentSpec>('component');
+    const specs: ComponentSpec[] = [];
+    for (const spec of all) {
+      if (spec.scopes && spec.scopes.length > 0 && !spec.scopes.includes(this.options.appId)) {
+        this.logger.debug({ component: spec.name, scopes: spec.scopes }, 'component not loaded: app id not in its scopes');
+        continue;
+      }
+      names.register(spec.name, spec, spec.source);
+      this.factoryFor(spec);
+      specs.push(spec);
+    }
+    if (!specs.some((s) => s.kind === 'state')) specs.push(this.defaultStateStore());
+    return specs;
+  }
+
+  private defaultStateStore(): ComponentSpec {
+    const file = join(this.options.dataDir, 'state.db');
+    this.logger.info({ component: 'statestore', file }, 'no state store configured: using the embedded SQLite default');
+    return {
+      name: 'statestore',
+      type: 'state.sqlite',
+      kind: 'state',
+      version: 'v1',
+      metadata: [{ name: 'connectionString', value: file }],
+      initTimeoutMs: 5000,
+      ignoreErrors: false,
+      source: '(default)',
+    };
+  }
+
+  private factoryFor(spec: ComponentSpec): ComponentFactory {
+    const factory = this.types.get(spec.type);
+    if (!factory) {
+      const sameKind = this.types.values().filter((f) => f.kind === spec.kind).map((f) => f.type);
+      const known = sameKind.length > 0 ? sameKind : this.types.names();
+      throw new ConfigError(`unknown component type "${spec.type}"; known ${spec.kind} types: ${known.join(', ')}`, {
+        file: spec.source,
+        component: spec.name,
+        field: 'spec.type',
+      });
+    }
+    if (!factory.versions.includes(spec.version)) {
+      throw new ConfigError(`version "${spec.version}" is not supported by ${spec.type}; use ${factory.versions.join(' or ')}`, {
+        file: spec.source,
+        component: spec.name,
+        field: 'spec.version',
+      });
+    }
+    return factory;
+  }
+
+  private async initOne(spec: ComponentSpec): Promise<void> {
+    const instance = this.factoryFor(spec).create();
+    try {
+      const metadata = await this.resolveMetadata(spec);
+      await this.withTimeout(
+        instance.init({
+          name: spec.name,
+          type: spec.type,
+          appId: this.options.appId,
+          metadata,
+          clock: this.clock,
+          logger: this.logger.child({ component: spec.name }),
+          source: spec.source,
+        }),
+        spec,
+      );
+    } catch (err) {
+      await instance.close().catch((closeErr: unknown) => {
+        this.logger.debug({ component: spec.name, err: errorMessage(closeErr) }, 'close after failed init also failed');
+      });
+      const error = err instanceof ConfigError ? err : new ComponentInitError(spec.name, spec.type, spec.source, err);
+      if (spec.ignoreErrors) {
+        this.logger.warn({ component: spec.name, err: error.message }, 'component failed to initialise; ignoreErrors is set, starting without it');
+        return;
+      }
+      throw error;
+    }
+    const loaded = { spec, instance };
+    this.loaded.register(spec.name, loaded, spec.source);
+    this.order.push(loaded);
+    this.logger.info({ component: spec.name, type: spec.type, source: spec.source }, 'component ready');
+  }
+
+  private async resolveMetadata(spec: ComponentSpec): Promise<ComponentMetadata> {
+    const out: Record<string, string> = {};
+    for (const [i, item] of spec.metadata.entries()) {
+      if (!item.secretKeyRef) {
+        out[item.name] = item.value ?? '';
+        continue;
+      }
+      const context = { file: spec.source, component: spec.name, field: `spec.metadata[${i}].secretKeyRef` };
+      const storeName = spec.secretStore ?? '';
+      const store = this.secretStore(storeName);
+      if (!store) {
+        const known = this.list('secretstores').map((c) => c.spec.name);
+        throw new ConfigError(`secret store "${storeName}" (auth.secretStore) is not loaded; loaded secret stores: ${known.join(', ') || 'none'}`, context);
+      }
+      const secret = await store.getSecret(item.secretKeyRef.name);
+      const key = item.secretKeyRef.key ?? item.secretKeyRef.name;
+      const value = secret?.[key];
+      if (value === undefined) {
+        throw new ConfigError(`secret "${item.secretKeyRef.name}" (key "${key}") was not found in secret store "${storeName}"`, context);
+      }
+      out[item.name] = value;
+    }
+    return out;
+  }
+
+  private withTimeout(work: Promise<void>, spec: ComponentSpec): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.clock.setTimeout(
+        () => reject(new Error(`init did not finish within ${spec.initTimeoutMs} ms (spec.initTimeout)`)),
+        spec.initTimeoutMs,
+      );
+      work.then(
+        () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          this.clock.clearTimeout(timer);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+  }
+}

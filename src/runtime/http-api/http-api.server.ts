@@ -1,0 +1,163 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import { errorMessage } from '../../errors/sidekick.error';
+import type { Clock } from '../../spi/clock';
+import type { SidekickLogger } from '../../spi/logger';
+import { type ApiContext, ApiError, type RouteHandler, sendError } from './api-context';
+
+export interface HttpApiServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly apiToken?: string;
+  readonly maxBodyBytes: number;
+}
+
+interface Route {
+  readonly methods: readonly HTTPMethod[];
+  readonly path: string;
+  readonly handler: RouteHandler;
+  /** Served without the API token (health checks). */
+  readonly public?: boolean;
+}
+
+const NOOP = (): void => undefined;
+
+/**
+ * Dapr's HTTP API on its own port (default 127.0.0.1:3500): routing, the API token, bounded bodies,
+ * error bodies, and a drain on shutdown. Route handlers are thin adapters over the building blocks.
+ */
+export class HttpApiServer {
+  private readonly router = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 });
+  private readonly publicHandlers = new Set<RouteHandler>();
+  private readonly token?: Buffer;
+  private server?: Server;
+  private inFlight = 0;
+  private fallback?: (ctx: ApiContext, path: string) => Promise<void>;
+
+  constructor(
+    private readonly options: HttpApiServerOptions,
+    private readonly clock: Clock,
+    private readonly logger: SidekickLogger,
+  ) {
+    this.token = options.apiToken ? Buffer.from(options.apiToken) : undefined;
+  }
+
+  add(route: Route): void {
+    this.router.on(route.methods as HTTPMethod[], route.path, NOOP, route.handler);
+    if (route.public) this.publicHandlers.add(route.handler);
+  }
+
+  /** Requests that match no route (Dapr sends them to service invocation via `dapr-app-id`). */
+  setFallback(handler: (ctx: ApiContext, path: string) => Promise<void>): void {
+    this.fallback = handler;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(
+        `cannot serve the Dapr HTTP API on ${this.options.host}:${this.options.port}: ${err.code ?? err.message}. ` +
+          'Set SIDEKICK_HTTP_PORT (or httpApi.port) to a free port.',
+      );
+    });
+    return server.address() as AddressInfo;
+  }
+
+  /** Stops accepting, waits for in-flight requests up to `deadlineMs`, then closes every connection. */
+  async close(deadlineMs: number): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = this.clock.now() + deadlineMs;
+    while (this.inFlight > 0 && this.clock.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      server.closeIdleConnections();
+    }
+    if (this.inFlight > 0) this.logger.warn({ inFlight: this.inFlight }, 'HTTP API drain deadline passed; closing open requests');
+    server.closeAllConnections();
+    await closed;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight += 1;
+    res.once('close', () => {
+      this.inFlight -= 1;
+    });
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const rawQuery = q === -1 ? '' : url.slice(q + 1);
+    const found = this.router.find(req.method as HTTPMethod, path);
+    const handler = found?.store as RouteHandler | undefined;
+    if (this.token && !(handler && this.publicHandlers.has(handler)) && !this.authorised(req)) {
+      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('invalid api token');
+      return;
+    }
+    const ctx: ApiContext = {
+      req,
+      res,
+      params: found?.params ?? {},
+      query: new URLSearchParams(rawQuery),
+      rawQuery,
+      body: () => this.readBody(req),
+    };
+    const work = handler ? handler(ctx) : this.fallback ? this.fallback(ctx, path) : Promise.reject(notFound());
+    work.catch((err: unknown) => {
+      const apiError = err instanceof ApiError ? err : new ApiError(500, 'ERROR', errorMessage(err));
+      if (apiError.status >= 500) this.logger.warn({ path, errorCode: apiError.errorCode, err: apiError.message }, 'HTTP API request failed');
+      sendError(res, apiError);
+    });
+  }
+
+  private authorised(req: IncomingMessage): boolean {
+    const given = req.headers['dapr-api-token'];
+    if (typeof given !== 'string' || !this.token) return false;
+    const buf = Buffer.from(given);
+    return buf.length === this.token.length && timingSafeEqual(buf, this.token);
+  }
+
+  private readBody(req: IncomingMessage): Promise<Buffer> {
+    const limit = this.options.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      return Promise.reject(tooLarge(limit));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          req.removeAllListeners('data');
+          req.resume();
+          reject(tooLarge(limit));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+      req.once('error', reject);
+    });
+  }
+}
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes (httpApi.maxBodyBytes)`);
+}
+
+function notFound(): ApiError {
+  return new ApiError(404, 'ERR_DIRECT_INVOKE', 'failed getting app id either from the URL path or the header dapr-app-id');
+}

@@ -1,0 +1,76 @@
+import { InvokeError } from '../errors/invoke.errors';
+import type { InvokeService } from './blocks/invoke/invoke.service';
+import type { InvokeOptions, InvokeResponse } from './blocks/invoke/invoke.types';
+import { decode, encode, StateClient } from './blocks/state/state.client';
+import type { StateService } from './blocks/state/state.service';
+
+/** The building blocks, programmatically: the same code paths the HTTP API uses. */
+export class SidekickClient {
+  private readonly clients = new Map<string, StateClient<unknown>>();
+
+  constructor(
+    private readonly stateService: StateService,
+    private readonly invokeService: InvokeService,
+  ) {}
+
+  /** A typed client for a state store component. */
+  state<T = unknown>(storeName: string): StateClient<T> {
+    let client = this.clients.get(storeName);
+    if (!client) {
+      client = new StateClient<unknown>(this.stateService, storeName);
+      this.clients.set(storeName, client);
+    }
+    return client as StateClient<T>;
+  }
+
+  /**
+   * Calls `method` on app `appId` (in-process when it is this app). Returns the decoded body
+   * (JSON when it parses, else text; `undefined` when empty). A non-2xx answer throws an
+   * `InvokeError` carrying the status and body.
+   */
+  async invoke<R = unknown>(appId: string, method: string, data?: unknown, options: InvokeOptions = {}): Promise<R> {
+    const res = await this.invokeRaw(appId, method, data, options);
+    if (res.status < 200 || res.status >= 300) {
+      throw new InvokeStatusError(appId, method, res);
+    }
+    return (res.body.length === 0 ? undefined : decode(res.body)) as R;
+  }
+
+  /** Like {@link invoke} but returns the target's status, headers and body unchanged. */
+  invokeRaw(appId: string, method: string, data?: unknown, options: InvokeOptions = {}): Promise<InvokeResponse> {
+    const hasBody = data !== undefined;
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (hasBody && !hasHeader(headers, 'content-type')) {
+      headers['content-type'] = options.contentType ?? (Buffer.isBuffer(data) ? 'application/octet-stream' : typeof data === 'string' ? 'text/plain' : 'application/json');
+    }
+    const body = !hasBody ? undefined : typeof data === 'string' ? Buffer.from(data) : encode(data);
+    return this.invokeService.invoke(appId, {
+      verb: options.httpVerb ?? (hasBody ? 'POST' : 'GET'),
+      method,
+      query: queryString(options.query),
+      headers,
+      body,
+    });
+  }
+}
+
+/** The target answered with a non-2xx status. */
+export class InvokeStatusError extends InvokeError {
+  readonly status: number;
+  readonly body: Buffer;
+
+  constructor(appId: string, method: string, res: InvokeResponse) {
+    super(appId, `${method} answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`, { retryable: res.status >= 500 });
+    this.status = res.status;
+    this.body = res.body;
+  }
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  return Object.keys(headers).some((h) => h.toLowerCase() === name);
+}
+
+function queryString(query: InvokeOptions['query']): string | undefined {
+  if (query === undefined || typeof query === 'string') return query;
+  return new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
+}

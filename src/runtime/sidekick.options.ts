@@ -1,0 +1,110 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InlineComponent } from '../config/component.loader';
+import { ConfigError } from '../errors/config.errors';
+import type { Clock } from '../spi/clock';
+import type { ComponentFactory } from '../spi/component';
+import type { SidekickLogger } from '../spi/logger';
+import type { NameResolver } from '../spi/name-resolver';
+
+export interface HttpApiOptions {
+  /** Serve Dapr's HTTP API (default true). */
+  readonly enabled?: boolean;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default `SIDEKICK_HTTP_PORT` or 3500; `0` picks a free port (see `SidekickRuntime.httpApiAddress`). */
+  readonly port?: number;
+  /** When set, every request but the health checks needs header `dapr-api-token` (default env `DAPR_API_TOKEN`). */
+  readonly apiToken?: string;
+  /** Largest request body accepted, in bytes (default 4 MiB, as daprd); larger bodies get 413. */
+  readonly maxBodyBytes?: number;
+}
+
+export interface NameResolutionOptions {
+  /** App id to the base URL of that app's HTTP server, e.g. `{ orders: 'http://127.0.0.1:3001' }`. */
+  readonly static?: Readonly<Record<string, string>>;
+  /** The machine-local registry that running apps join (default on; `false` disables, a string sets its folder). */
+  readonly localRegistry?: boolean | string;
+  /** Further resolvers, asked after the static map and before the local registry. */
+  readonly resolvers?: readonly NameResolver[];
+}
+
+export interface SidekickModuleOptions {
+  /** This app's id: the key prefix in state stores and the name other apps invoke it by. */
+  readonly appId: string;
+  /** Folder of component YAML files (default `./components`; a missing default folder is fine). */
+  readonly resourcesPath?: string;
+  /** Components given in code, same shape as the YAML without apiVersion/kind. */
+  readonly components?: readonly InlineComponent[];
+  /** Extra component types (your own backends). */
+  readonly componentTypes?: readonly ComponentFactory[];
+  readonly httpApi?: HttpApiOptions;
+  readonly nameResolution?: NameResolutionOptions;
+  /** Service invocation timeout in ms (default 60 000). */
+  readonly invokeTimeoutMs?: number;
+  /** Where embedded data lives (default `.sidekick`). */
+  readonly dataDir?: string;
+  /** How long shutdown waits for in-flight work, in ms (default 10 000). */
+  readonly drainTimeoutMs?: number;
+  readonly clock?: Clock;
+  readonly logger?: SidekickLogger;
+}
+
+/** Options with every default applied. */
+export interface ResolvedOptions {
+  readonly appId: string;
+  readonly resourcesPath: string;
+  readonly resourcesPathRequired: boolean;
+  readonly components: readonly InlineComponent[];
+  readonly componentTypes: readonly ComponentFactory[];
+  readonly httpApi: Required<Omit<HttpApiOptions, 'apiToken'>> & { readonly apiToken?: string };
+  readonly nameResolution: { static: Readonly<Record<string, string>>; localRegistry: string | false; resolvers: readonly NameResolver[] };
+  readonly invokeTimeoutMs: number;
+  readonly dataDir: string;
+  readonly drainTimeoutMs: number;
+}
+
+export const SIDEKICK_OPTIONS = Symbol('SIDEKICK_OPTIONS');
+export const SIDEKICK_CLOCK = Symbol('SIDEKICK_CLOCK');
+export const SIDEKICK_LOGGER = Symbol('SIDEKICK_LOGGER');
+
+const APP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (!options.appId || !APP_ID.test(options.appId)) {
+    throw new ConfigError(`appId "${options.appId ?? ''}" is invalid: use letters, digits, ".", "_" and "-"`, {
+      field: 'SidekickModule.forRoot({ appId })',
+    });
+  }
+  const port = options.httpApi?.port ?? (env['SIDEKICK_HTTP_PORT'] ? Number(env['SIDEKICK_HTTP_PORT']) : 3500);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`HTTP API port "${String(port)}" is not a port number (0-65535)`, { field: 'httpApi.port / SIDEKICK_HTTP_PORT' });
+  }
+  const registry = options.nameResolution?.localRegistry ?? true;
+  return {
+    appId: options.appId,
+    resourcesPath: options.resourcesPath ?? env['SIDEKICK_RESOURCES_PATH'] ?? './components',
+    resourcesPathRequired: options.resourcesPath !== undefined || env['SIDEKICK_RESOURCES_PATH'] !== undefined,
+    components: options.components ?? [],
+    componentTypes: options.componentTypes ?? [],
+    httpApi: {
+      enabled: options.httpApi?.enabled ?? true,
+      host: options.httpApi?.host ?? env['SIDEKICK_HTTP_HOST'] ?? '127.0.0.1',
+      port,
+      apiToken: options.httpApi?.apiToken ?? (env['DAPR_API_TOKEN'] || undefined),
+      maxBodyBytes: options.httpApi?.maxBodyBytes ?? 4 * 1024 * 1024,
+    },
+    nameResolution: {
+      static: options.nameResolution?.static ?? {},
+      localRegistry: registry === true ? (env['SIDEKICK_REGISTRY_DIR'] ?? defaultRegistryDir()) : registry === false ? false : registry,
+      resolvers: options.nameResolution?.resolvers ?? [],
+    },
+    invokeTimeoutMs: options.invokeTimeoutMs ?? 60_000,
+    dataDir: options.dataDir ?? env['SIDEKICK_DATA_DIR'] ?? '.sidekick',
+    drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+  };
+}
+
+function defaultRegistryDir(): string {
+  return join(tmpdir(), 'sidekick-apps');
+}

@@ -1,0 +1,73 @@
+import Redis from 'ioredis';
+import { Client } from 'pg';
+
+/**
+ * Where the backing services of the integration tests live. Tests FAIL (never skip) when a service
+ * is missing: `requireRedis()` / `requirePostgres()` throw a message that says how to start them.
+ */
+
+export function redisUrl(): string {
+  return process.env.SIDEKICK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+export function postgresUrl(): string {
+  return process.env.SIDEKICK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+/** `host:port` of {@link redisUrl}, the form Dapr's `redisHost` metadata takes. */
+export function redisHostPort(): string {
+  const url = new URL(redisUrl());
+  return `${url.hostname}:${url.port || '6379'}`;
+}
+
+/** A raw ioredis client on {@link redisUrl} (the caller must `quit()` it). */
+export function rawRedis(): Redis {
+  return new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000 });
+}
+
+let redisCheck: Promise<void> | undefined;
+let postgresCheck: Promise<void> | undefined;
+
+/** Resolves when Redis answers PING; rejects with how to start it otherwise. Checked once per test file. */
+export function requireRedis(): Promise<void> {
+  redisCheck ??= checkRedis();
+  return redisCheck;
+}
+
+/** Resolves when PostgreSQL answers `SELECT 1`; rejects with how to start it otherwise. */
+export function requirePostgres(): Promise<void> {
+  postgresCheck ??= checkPostgres();
+  return postgresCheck;
+}
+
+async function checkRedis(): Promise<void> {
+  const client = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  client.on('error', () => undefined); // the failure is reported by connect() below
+  try {
+    await client.connect();
+    await client.ping();
+    await client.quit();
+  } catch (err) {
+    client.disconnect();
+    throw new Error(`Redis is not reachable at ${redisUrl()}: run npm run services:up (${reason(err)})`);
+  }
+}
+
+async function checkPostgres(): Promise<void> {
+  const client = new Client({ connectionString: postgresUrl(), connectionTimeoutMillis: 3000 });
+  client.on('error', () => undefined); // the failure is reported by connect() below
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (err) {
+    throw new Error(`PostgreSQL is not reachable at ${postgresUrl()}: run npm run services:up (${reason(err)})`);
+  } finally {
+    await client.end().catch((err: unknown) => {
+      process.stderr.write(`closing the PostgreSQL probe connection failed: ${reason(err)}\n`);
+    });
+  }
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
