@@ -265,22 +265,19 @@ svc_postgres() {
     fi
     drop_record postgres "$port" # stale record: that instance is gone
 
-    local base data logfile major
+    local base data logfile
     base="$(pg_basedir "$port")"
     data="$base/data"
     logfile="$base/log"
-    major="$(basename "$(dirname "$bindir")")"
-    if [[ -f "$data/PG_VERSION" && "$(cat "$data/PG_VERSION")" != "$major" ]]; then
-      log "postgres: $data was made by PostgreSQL $(cat "$data/PG_VERSION"), now using $major: re-creating it"
-      rm -rf "$data"
+    if [[ -f "$data/PG_VERSION" ]] && svc_postgres alive "$port" "$data"; then
+      die "postgres: the cluster in $data is running but not on ${HOST}:${port}; stop it first: bash scripts/services.sh down postgres:${port}"
     fi
-    if [[ ! -f "$data/PG_VERSION" ]]; then
-      rm -rf "$data"
-      if ! as_pg "$bindir/initdb" -D "$data" -A trust -U postgres -E UTF8 --no-locale --no-sync \
-        >"$base/initdb.log" 2>&1; then
-        tail -n 20 "$base/initdb.log" >&2 || true
-        die "postgres: initdb -D $data failed (log: $base/initdb.log)"
-      fi
+    # A fresh cluster on every start, like Redis (--save ""): no state leaks between runs.
+    rm -rf "$data"
+    if ! as_pg "$bindir/initdb" -D "$data" -A trust -U postgres -E UTF8 --no-locale --no-sync \
+      >"$base/initdb.log" 2>&1; then
+      tail -n 20 "$base/initdb.log" >&2 || true
+      die "postgres: initdb -D $data failed (log: $base/initdb.log)"
     fi
     # setsid: keep the postmaster out of our process group, so Ctrl-C / timeouts aimed
     # at the caller don't reach it; it is stopped by `down`.

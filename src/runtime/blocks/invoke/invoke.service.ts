@@ -1,9 +1,9 @@
-import { inject, type DispatchFunc } from 'light-my-request';
 import { request } from 'undici';
 import { InvokeError } from '../../../errors/invoke.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock } from '../../../spi/clock';
 import type { NameResolver } from '../../../spi/name-resolver';
+import { dispatchInProcess, type RequestListener } from './in-process.dispatcher';
 import type { HeaderMap, InvokeRequest, InvokeResponse } from './invoke.types';
 
 /** Headers that are never forwarded (hop-by-hop, or Dapr's own). */
@@ -19,10 +19,10 @@ const DROPPED = new Set([
   'dapr-api-token',
 ]);
 
-/** Something that answers HTTP requests in-process: an Express app or a Fastify instance. */
-export type SelfDispatcher = DispatchFunc | { inject: (opts: object) => Promise<LightResponse> };
+/** Something that answers HTTP requests in-process: an Express app (a request listener) or a Fastify instance. */
+export type SelfDispatcher = RequestListener | { inject: (opts: object) => Promise<FastifyResponse> };
 
-interface LightResponse {
+interface FastifyResponse {
   readonly statusCode: number;
   readonly headers: Record<string, string | string[] | number | undefined>;
   readonly rawPayload: Buffer;
@@ -81,15 +81,20 @@ export class InvokeService {
   private async dispatchSelf(path: string, req: InvokeRequest, headers: HeaderMap): Promise<InvokeResponse> {
     const self = this.self;
     if (!self) throw new InvokeError(this.appId, 'this app has no HTTP routes to invoke (no HTTP adapter)');
-    const options = { method: req.verb as 'GET', url: path, headers, payload: req.body ?? '' };
-    const work: Promise<LightResponse> = typeof self === 'function' ? inject(self, options) : self.inject(options);
+    const work: Promise<InvokeResponse> =
+      typeof self === 'function'
+        ? dispatchInProcess(self, { method: req.verb, url: path, headers, body: req.body })
+        : self.inject({ method: req.verb, url: path, headers, payload: req.body ?? '' }).then((res) => ({
+            status: res.statusCode,
+            headers: cleanHeaders(res.headers),
+            body: res.rawPayload,
+          }));
     let timer: ReturnType<Clock['setTimeout']> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = this.clock.setTimeout(() => reject(new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
-      const res = await Promise.race([work, timeout]);
-      return { status: res.statusCode, headers: cleanHeaders(res.headers), body: res.rawPayload };
+      return await Promise.race([work, timeout]);
     } finally {
       if (timer) this.clock.clearTimeout(timer);
     }
