@@ -1,6 +1,8 @@
 import { z } from 'zod';
 
-const scalar = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+const scalar = z
+  .union([z.string(), z.number(), z.boolean()], { error: 'value must be a string, number or boolean (quote it in YAML)' })
+  .transform((v) => String(v));
 
 export const metadataItemSchema = z
   .object({

@@ -1,0 +1,169 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SystemClock } from '../../src';
+import { ComponentManager } from '../../src/runtime/components/component.manager';
+import { BUILTIN_COMPONENT_TYPES } from '../../src/runtime/components/builtin-types';
+import { resolveOptions, type SidekickModuleOptions } from '../../src/runtime/sidekick.options';
+import { tempDir } from '../support/app';
+import { noopLogger } from '../support/logger';
+
+function resources(files: Record<string, string>): string {
+  const dir = tempDir('sidekick-res-');
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+async function load(files: Record<string, string>, options: Partial<SidekickModuleOptions> = {}): Promise<ComponentManager> {
+  const dir = resources(files);
+  const manager = new ComponentManager(
+    resolveOptions({ appId: 'myapp', resourcesPath: dir, dataDir: join(dir, '.sidekick'), ...options }, {}),
+    BUILTIN_COMPONENT_TYPES,
+    new SystemClock(),
+    noopLogger,
+  );
+  await manager.start();
+  return manager;
+}
+
+const memory = (name: string, extra = ''): string => `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: ${name}
+spec:
+  type: state.in-memory
+  version: v1
+${extra}`;
+
+describe('component YAML loading', () => {
+  it('loads every .yaml and .yml file, and multi-document files', async () => {
+    const m = await load({ 'a.yaml': memory('one'), 'b.yml': `${memory('two')}\n---\n${memory('three')}`, 'notes.txt': 'ignored' });
+    expect(m.list('state').map((c) => c.spec.name).sort()).toEqual(['one', 'three', 'two']);
+    await m.close();
+  });
+
+  it('uses the embedded SQLite statestore under the data dir when no state store is configured', async () => {
+    const m = await load({});
+    const [store] = m.list('state');
+    expect(store?.spec).toMatchObject({ name: 'statestore', type: 'state.sqlite', source: '(default)' });
+    await m.close();
+  });
+
+  it('rejects a bad file naming the file, the component and the field', async () => {
+    const bad = memory('broken').replace('version: v1', 'version: v1\n  initTimeout: soon');
+    await expect(load({ 'broken.yaml': bad })).rejects.toThrow(/broken\.yaml: component "broken": spec\.initTimeout: "soon" is not a duration/);
+    const unknownField = memory('odd').replace('version: v1', 'version: v1\n  colour: blue');
+    await expect(load({ 'odd.yaml': unknownField })).rejects.toThrow(/odd\.yaml: component "odd": spec: .*colour.*allowed: type, version, metadata/);
+    const badApi = memory('x').replace('dapr.io/v1alpha1', 'dapr.io/v2');
+    await expect(load({ 'x.yaml': badApi })).rejects.toThrow(/x\.yaml: component "x": apiVersion: apiVersion must be dapr\.io\/v1alpha1/);
+    await expect(load({ 'y.yaml': 'a: [unclosed' })).rejects.toThrow(/y\.yaml: invalid YAML/);
+  });
+
+  it('lists the known types when spec.type is unknown', async () => {
+    const text = memory('cache').replace('state.in-memory', 'state.memcachedx');
+    await expect(load({ 'cache.yaml': text })).rejects.toThrow(
+      /cache\.yaml: component "cache": spec\.type: unknown component type "state\.memcachedx"; known state types: state\.in-memory, state\.sqlite, state\.redis, state\.postgresql/,
+    );
+  });
+
+  it('rejects an unsupported spec.version', async () => {
+    await expect(load({ 'v.yaml': memory('v').replace('version: v1', 'version: v9') })).rejects.toThrow(/spec\.version: version "v9" is not supported by state\.in-memory; use v1/);
+  });
+
+  it('rejects two components with one name, naming both files', async () => {
+    await expect(load({ 'a.yaml': memory('dup'), 'b.yaml': memory('dup') })).rejects.toThrow(/duplicate component "dup": defined in .*a\.yaml and again in .*b\.yaml/);
+  });
+
+  it('loads a scoped component only for the app ids listed', async () => {
+    const scoped = `${memory('scoped')}scopes:\n  - otherapp\n`;
+    const mine = `${memory('mine')}scopes:\n  - myapp\n`;
+    const m = await load({ 's.yaml': scoped, 'm.yaml': mine });
+    expect(m.list('state').map((c) => c.spec.name)).toEqual(['mine']);
+    await m.close();
+  });
+
+  it('resolves secretKeyRef through auth.secretStore (local.file and local.env)', async () => {
+    const dir = tempDir();
+    const secretsFile = join(dir, 'secrets.json');
+    writeFileSync(secretsFile, JSON.stringify({ redis: { password: 'from-file' } }));
+    process.env['SIDEKICK_TEST_SECRET_PREFIX_TABLE'] = 'from_env';
+    const fileStore = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: filesecrets
+spec:
+  type: secretstores.local.file
+  version: v1
+  metadata:
+    - name: secretsFile
+      value: ${secretsFile}
+`;
+    const envStore = fileStore.replace('filesecrets', 'envsecrets').replace('secretstores.local.file', 'secretstores.local.env').replace(/  metadata:\n.*\n.*\n/, '  metadata:\n    - name: prefix\n      value: SIDEKICK_TEST_SECRET_PREFIX_\n');
+    const sqlite = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: db
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+    - name: connectionString
+      value: ${join(dir, 'x.db')}
+    - name: tableName
+      secretKeyRef: { name: TABLE }
+auth:
+  secretStore: envsecrets
+`;
+    const m = await load({ 'a-file.yaml': fileStore, 'b-env.yaml': envStore, 'c-db.yaml': sqlite });
+    expect(await m.secretStore('filesecrets')?.getSecret('redis:password')).toEqual({ 'redis:password': 'from-file' });
+    expect(m.get('db')).toBeDefined();
+    await m.close();
+
+    const missing = sqlite.replace('name: TABLE', 'name: NOPE');
+    await expect(load({ 'b-env.yaml': envStore, 'c-db.yaml': missing })).rejects.toThrow(/c-db\.yaml: component "db": spec\.metadata\[1\]\.secretKeyRef: secret "NOPE" .* was not found in secret store "envsecrets"/);
+    const noStore = sqlite.replace('secretStore: envsecrets', 'secretStore: vault');
+    await expect(load({ 'c-db.yaml': noStore })).rejects.toThrow(/secret store "vault" \(auth\.secretStore\) is not loaded/);
+    const noAuth = sqlite.replace(/auth:\n  secretStore: envsecrets\n/, '');
+    await expect(load({ 'c-db.yaml': noAuth })).rejects.toThrow(/secretKeyRef needs auth\.secretStore/);
+  });
+
+  it('fails start-up naming the address of an unreachable backend, unless ignoreErrors is set', async () => {
+    const redis = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: cache
+spec:
+  type: state.redis
+  version: v1
+  initTimeout: 3s
+  metadata:
+    - name: redisHost
+      value: 127.0.0.1:1
+`;
+    await expect(load({ 'r.yaml': redis })).rejects.toThrow(/r\.yaml: component "cache" \(state\.redis\) failed to initialise: .*127\.0\.0\.1:1/);
+    const m = await load({ 'r.yaml': redis.replace('initTimeout: 3s', 'initTimeout: 3s\n  ignoreErrors: true') });
+    expect(m.get('cache')).toBeUndefined();
+    await m.close();
+  });
+
+  it('fails when an explicitly given resources path does not exist', async () => {
+    await expect(load({}, { resourcesPath: '/nonexistent/sidekick/components' })).rejects.toThrow(/resources path \/nonexistent\/sidekick\/components does not exist/);
+  });
+
+  it('accepts inline components in options', async () => {
+    const m = await load({}, { components: [{ metadata: { name: 'inline' }, spec: { type: 'state.in-memory', version: 'v1' } }] });
+    expect(m.get('inline')?.spec.source).toBe('(inline)');
+    await m.close();
+  });
+});
+
+describe('data dir', () => {
+  it('creates the SQLite file under the data dir', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'res'));
+    const m = new ComponentManager(resolveOptions({ appId: 'a', resourcesPath: join(dir, 'res'), dataDir: join(dir, 'data') }, {}), BUILTIN_COMPONENT_TYPES, new SystemClock(), noopLogger);
+    await m.start();
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(join(dir, 'data', 'state.db'))).toBe(true);
+    await m.close();
+  });
+});
