@@ -170,7 +170,7 @@ export class RedisStateStore implements StateStore {
   async bulkGet(keys: readonly string[]): Promise<(GetResponse | undefined)[]> {
     if (keys.length === 0) return [];
     const pipeline = this.client.pipeline();
-    for (const key of [...new Set(keys)]) pipeline.hmgetBuffer(key, 'data', 'version');
+    for (const key of keys) pipeline.hmgetBuffer(key, 'data', 'version');
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await pipeline.exec();

@@ -19,13 +19,19 @@ export type StateFeature = 'ETAG' | 'TRANSACTIONAL' | 'TTL' | 'ACTOR';
  *   (a missing item never matches). A malformed etag is `ETagInvalidError`.
  * - no `etag`, `concurrency: 'first-write'`: the write succeeds only if the key does not exist.
  * - no `etag`, last-write (the default): the write always succeeds.
+ * Unlike daprd's Redis store (which ignores an etag under last-write), an etag, when given, is always
+ * checked: a client that sends one wants the check.
  * A successful write gives the item a new etag.
  */
 export interface SetRequest {
   readonly key: string;
   readonly value: Buffer;
   readonly etag?: string;
-  /** Seconds until the item expires (> 0). `undefined` or `-1` means no expiry; an existing TTL is removed. */
+  /**
+   * Seconds until the item expires (> 0). `-1`: no expiry. `undefined`: the store's default TTL if its
+   * metadata sets one (Dapr's `ttlInSeconds` component metadata), else no expiry. A write without a
+   * TTL removes the item's previous TTL.
+   */
   readonly ttlInSeconds?: number;
   readonly options?: StateOptions;
 }
@@ -59,6 +65,9 @@ export interface StateStore extends Component {
   bulkGet(keys: readonly string[]): Promise<(GetResponse | undefined)[]>;
   set(request: SetRequest): Promise<void>;
   delete(request: DeleteRequest): Promise<void>;
-  /** Applies every operation or none (all ETags are checked before anything is written). */
+  /**
+   * Applies every operation or none (all ETags are checked before anything is written). An etag given
+   * for a key that an earlier operation of the same transaction wrote never matches.
+   */
   transact(operations: readonly TransactionOperation[]): Promise<void>;
 }

@@ -176,7 +176,7 @@ describe('Dapr HTTP API: API token', () => {
   afterAll(() => t.close());
 
   it('answers 401 "invalid api token" without the header or with a wrong one', async () => {
-    for (const headers of [{}, { 'dapr-api-token': 'wrong' }]) {
+    for (const headers of [{}, { 'dapr-api-token': 'wrong' }] as Record<string, string>[]) {
       const res = await fetch(`${t.apiUrl}/v1.0/state/statestore/k`, { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toContain('text/plain');

@@ -12,8 +12,9 @@ export class SystemClock implements Clock {
     return Date.now();
   }
 
+  /** Runtime timers (sweeps, timeouts) do not keep the process alive on their own. */
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const handle: NodeTimerHandle = { id: this.nextId++, timer: setTimeout(fn, ms) };
+    const handle: NodeTimerHandle = { id: this.nextId++, timer: setTimeout(fn, ms).unref() };
     return handle;
   }
 
@@ -21,9 +22,10 @@ export class SystemClock implements Clock {
     clearTimeout((handle as NodeTimerHandle).timer);
   }
 
+  /** A sleep does keep the process alive, like a plain `setTimeout`. */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.setTimeout(resolve, ms);
+      setTimeout(resolve, ms);
     });
   }
 }

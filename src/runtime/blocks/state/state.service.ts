@@ -137,7 +137,7 @@ function parseTtl(value: string): number | undefined {
   if (!Number.isInteger(ttl) || ttl < -1) {
     throw new SidekickError('ERR_MALFORMED_REQUEST', `metadata ttlInSeconds "${value}" must be an integer of -1 or more`, { field: 'metadata.ttlInSeconds' });
   }
-  return ttl <= 0 ? undefined : ttl;
+  return ttl === 0 ? undefined : ttl;
 }
 
 function toEntry(found: GetResponse): StateEntry {

@@ -1,0 +1,9 @@
+// Tests read JSON bodies of many shapes; let `res.json()` be typed at the call site (`any` by default).
+export {};
+
+declare global {
+  interface Response {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    json<T = any>(): Promise<T>;
+  }
+}
