@@ -3,7 +3,6 @@ export {};
 
 declare global {
   interface Response {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     json<T = any>(): Promise<T>;
   }
 }

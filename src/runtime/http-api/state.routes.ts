@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { StateService } from '../blocks/state/state.service';
 import type { StateSaveItem } from '../blocks/state/state.types';
-import { type ApiContext, ApiError, parseJsonBody, queryMetadata, sendJson, sendNoContent, toApiError } from './api-context';
+import { type ApiContext, ApiError, parseJsonBody, queryMetadata, sendNoContent, toApiError } from './api-context';
 
 const options = z
   .object({
