@@ -4,7 +4,8 @@ import { AppModule } from './app.module';
 
 async function main(): Promise<void> {
   const app = await NestFactory.create(AppModule);
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT: drain, close the components, then exit with code 0 (process.exit also flushes the logs).
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const port = Number(process.env['PORT'] ?? 3000);
   const host = process.env['HOST'] ?? '127.0.0.1';
   await app.listen(port, host);

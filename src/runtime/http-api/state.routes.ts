@@ -9,7 +9,7 @@ const options = z
     consistency: z.enum(['eventual', 'strong']).optional(),
   })
   .optional();
-const metadata = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional();
+const metadata = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).nullish();
 const etag = z.union([z.string(), z.number()]).transform(String).optional();
 const saveItem = z.object({ key: z.string({ error: 'each item needs a "key" string' }).min(1, 'key must not be empty'), value: z.unknown().optional(), etag, metadata, options });
 const saveBody = z.array(saveItem, { error: 'the body must be a JSON array of {key, value}' });
