@@ -91,6 +91,16 @@ export function describeStateConformance(label: string, setup: StateConformanceS
         expect(got?.etag).not.toBe('');
       });
 
+      it('a string value is stored as its UTF-8 bytes, in a transaction too (also text that looks like an escape)', async () => {
+        const value = '{"s":"é 日本 🚀","esc":"\\x41\\\\"}';
+        const k1 = key('rt-string');
+        const k2 = key('rt-string-tx');
+        await store.set({ key: k1, value });
+        await store.transact([{ operation: 'upsert', request: { key: k2, value } }]);
+        expectBytes(await store.get(k1), Buffer.from(value, 'utf8'));
+        expectBytes(await store.get(k2), Buffer.from(value, 'utf8'));
+      });
+
       it('a missing key gives undefined', async () => {
         await expect(store.get(key('rt-missing'))).resolves.toBeUndefined();
       });

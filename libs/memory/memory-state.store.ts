@@ -81,7 +81,7 @@ export class MemoryStateStore implements StateStore {
   private write(request: SetRequest): void {
     this.version += 1;
     this.items.set(request.key, {
-      data: Buffer.from(request.value),
+      data: typeof request.value === 'string' ? Buffer.from(request.value, 'utf8') : Buffer.from(request.value),
       etag: String(this.version),
       expiresAt: hasTtl(request) ? this.clock.now() + request.ttlInSeconds * 1000 : undefined,
     });

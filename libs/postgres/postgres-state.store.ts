@@ -175,9 +175,11 @@ export class PostgresStateStore implements StateStore {
     const ttl = hasTtl(request) ? request.ttlInSeconds : null;
     const etag = request.etag;
     let query: QueryConfig;
-    if (etag !== undefined && etag !== '') query = this.sql.update([request.key, request.value, ttl, etag]);
-    else if (request.options?.concurrency === 'first-write') query = this.sql.insert([request.key, request.value, ttl]);
-    else query = this.sql.upsert([request.key, request.value, ttl]);
+    // A string must reach bytea as bytes: pg would otherwise send it as text in bytea escape format.
+    const value = typeof request.value === 'string' ? Buffer.from(request.value, 'utf8') : request.value;
+    if (etag !== undefined && etag !== '') query = this.sql.update([request.key, value, ttl, etag]);
+    else if (request.options?.concurrency === 'first-write') query = this.sql.insert([request.key, value, ttl]);
+    else query = this.sql.upsert([request.key, value, ttl]);
     const result = await db.query(query);
     if (result.rowCount === 0) throw new ETagMismatchError(this.name, request.key);
   }

@@ -75,7 +75,7 @@ return #KEYS`;
 
 /** The client with the scripts above registered by `defineCommand` (EVALSHA, EVAL on NOSCRIPT). */
 interface ScriptedRedis extends Redis {
-  sidekickSet(key: string, etag: string, data: Buffer, firstWrite: string, ttlMs: string): Promise<number>;
+  sidekickSet(key: string, etag: string, data: Buffer | string, firstWrite: string, ttlMs: string): Promise<number>;
   sidekickDelete(key: string, etag: string): Promise<number>;
   sidekickTransact(numKeys: number, ...keysThenArgs: (string | Buffer)[]): Promise<number>;
 }

@@ -124,7 +124,7 @@ export class SqliteStateStore implements StateStore {
           this.stmt.remove.run(request.key);
         } else {
           const expiresAt = hasTtl(op.request) ? now + op.request.ttlInSeconds * 1000 : null;
-          this.stmt.upsert.run(request.key, Buffer.from(op.request.value), String(++this.version), expiresAt);
+          this.stmt.upsert.run(request.key, toBytes(op.request.value), String(++this.version), expiresAt);
         }
       }
     });
@@ -149,6 +149,11 @@ export class SqliteStateStore implements StateStore {
       this.scheduleSweep(ms);
     }, ms);
   }
+}
+
+/** Strings are stored as their UTF-8 bytes (a BLOB), never as SQLite TEXT. */
+function toBytes(value: Buffer | string): Buffer {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
 }
 
 function parseConnectionString(value: string): string {

@@ -5,3 +5,5 @@ export * from './name-resolver';
 export * from './secret.store';
 export * from './state.store';
 export * from './state.rules';
+export * from './binding';
+export * from './pubsub';

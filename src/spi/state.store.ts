@@ -25,7 +25,8 @@ export type StateFeature = 'ETAG' | 'TRANSACTIONAL' | 'TTL' | 'ACTOR';
  */
 export interface SetRequest {
   readonly key: string;
-  readonly value: Buffer;
+  /** The bytes to store; a string stands for its UTF-8 bytes (JSON text stays a string on the hot path). */
+  readonly value: Buffer | string;
   readonly etag?: string;
   /**
    * Seconds until the item expires (> 0). `-1`: no expiry. `undefined`: the store's default TTL if its

@@ -23,6 +23,7 @@ interface Route {
 }
 
 const NOOP = (): void => undefined;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Dapr's HTTP API on its own port (default 127.0.0.1:3500): routing, the API token, bounded bodies,
@@ -129,6 +130,9 @@ export class HttpApiServer {
   }
 
   private readBody(req: IncomingMessage): Promise<Buffer> {
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+      return Promise.resolve(EMPTY); // no body on the wire: don't wait for the stream to end
+    }
     const limit = this.options.maxBodyBytes;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {

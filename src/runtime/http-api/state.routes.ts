@@ -111,7 +111,7 @@ function storeOf(ctx: ApiContext): string {
 }
 
 function toSaveItem(item: z.output<typeof saveItem>, extra: Record<string, string>): StateSaveItem {
-  const value = Buffer.isBuffer(item.value) ? item.value : Buffer.from(JSON.stringify(item.value ?? null));
+  const value = JSON.stringify(item.value ?? null);
   const meta = item.metadata || Object.keys(extra).length > 0 ? { ...(item.metadata ?? {}), ...extra } : undefined;
   return { key: item.key, value, etag: item.etag === '' ? undefined : item.etag, metadata: meta, options: item.options };
 }

@@ -50,10 +50,24 @@ export function dispatchInProcess(listener: RequestListener, request: InProcessR
       if (chunk instanceof Uint8Array) return Buffer.from(chunk);
       return Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
     };
+    // Status and headers are recorded, never serialised: this response is not sent on a socket.
+    let headersSent = false;
+    Object.defineProperty(res, 'headersSent', { get: () => headersSent, configurable: true });
     const ensureHeaders = (): void => {
-      if (!res.headersSent) res.writeHead(res.statusCode);
+      headersSent = true;
     };
     Object.assign(res, {
+      writeHead(status: number, reason?: unknown, headers?: unknown): ServerResponse {
+        res.statusCode = status;
+        const given = typeof reason === 'string' ? headers : reason;
+        if (Array.isArray(given)) {
+          for (let i = 0; i + 1 < given.length; i += 2) res.setHeader(String(given[i]), given[i + 1] as string);
+        } else if (given && typeof given === 'object') {
+          for (const [name, value] of Object.entries(given)) if (value !== undefined) res.setHeader(name, value as string);
+        }
+        headersSent = true;
+        return res;
+      },
       write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
         ensureHeaders();
         const buf = toBuffer(chunk, encoding);

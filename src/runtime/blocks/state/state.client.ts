@@ -90,6 +90,12 @@ export function encode(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value ?? null));
 }
 
+/** Like {@link encode}, but JSON stays a string: stores write strings as UTF-8 without a Buffer copy. */
+export function encodeValue(value: unknown): Buffer | string {
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return encode(value);
+  return JSON.stringify(value ?? null);
+}
+
 /** Parses stored JSON; bytes that are not JSON come back as a UTF-8 string. */
 export function decode(data: Buffer): unknown {
   const text = data.toString('utf8');
@@ -103,7 +109,7 @@ export function decode(data: Buffer): unknown {
 function toSaveItem(key: string, value: unknown, options: SaveOptions): StateSaveItem {
   const metadata =
     options.ttlInSeconds === undefined ? options.metadata : { ...(options.metadata ?? {}), ttlInSeconds: String(options.ttlInSeconds) };
-  return { key, value: encode(value), etag: options.etag, metadata, options: stateOptions(options) };
+  return { key, value: encodeValue(value), etag: options.etag, metadata, options: stateOptions(options) };
 }
 
 function stateOptions(options: { concurrency?: Concurrency; consistency?: Consistency }): StateSaveItem['options'] {

@@ -3,7 +3,8 @@ import type { StateOptions } from '../../../spi/state.store';
 /** A save through the state block; keys are the app's keys (before `keyPrefix`). */
 export interface StateSaveItem {
   readonly key: string;
-  readonly value: Buffer;
+  /** Bytes, or text that stands for its UTF-8 bytes. */
+  readonly value: Buffer | string;
   readonly etag?: string;
   /** Dapr request metadata: `ttlInSeconds` is honoured. */
   readonly metadata?: Readonly<Record<string, string>>;

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { SidekickClient, SidekickModule, SidekickRuntime, type SidekickLogger } from '../../src';
+import { REDIS_HOST, REDIS_PORT } from './redis';
+
+export const silentLogger: SidekickLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silentLogger,
+};
+
+/** The app route the invoke benchmark calls: a small JSON object, no state. */
+@Controller()
+class BenchController {
+  @Get('order')
+  order(): { orderId: number; status: string } {
+    return { orderId: 42, status: 'shipped' };
+  }
+}
+
+export interface BenchApp {
+  readonly app: INestApplication;
+  readonly client: SidekickClient;
+  /** The app's own HTTP server, e.g. `http://127.0.0.1:41234`. */
+  readonly appUrl: string;
+  /** Sidekick's Dapr HTTP API. */
+  readonly apiUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Nest (Express) app, app id `bench`, with `statestore` = `state.redis` on the bench Redis,
+ * the Dapr HTTP API on a free port and a silent logger.
+ */
+export async function startBenchApp(): Promise<BenchApp> {
+  const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-'));
+  @Module({
+    imports: [
+      SidekickModule.forRoot({
+        appId: 'bench',
+        resourcesPath: dir,
+        dataDir: dir,
+        components: [
+          {
+            metadata: { name: 'statestore' },
+            spec: { type: 'state.redis', version: 'v1', metadata: [{ name: 'redisHost', value: `${REDIS_HOST}:${REDIS_PORT}` }] },
+          },
+        ],
+        httpApi: { port: 0 },
+        nameResolution: { localRegistry: false },
+        logger: silentLogger,
+      }),
+    ],
+    controllers: [BenchController],
+  })
+  class BenchModule {}
+
+  const app = await NestFactory.create(BenchModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const runtime = app.get(SidekickRuntime);
+  const api = runtime.httpApiAddress;
+  if (!api) throw new Error('the Dapr HTTP API did not start');
+  const appPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
+  return {
+    app,
+    client: app.get(SidekickClient),
+    appUrl: `http://127.0.0.1:${appPort}`,
+    apiUrl: `http://127.0.0.1:${api.port}`,
+    close: async () => {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { SidekickError } from '../../src/errors/sidekick.error';
+import type { Clock } from '../../src/spi/clock';
+import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
+import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, ReceivedMessage, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
+
+interface Consumer {
+  readonly handler: MessageHandler;
+  readonly concurrency: number;
+  inFlight: number;
+  closed: boolean;
+  readonly idle: Set<() => void>;
+}
+
+/** One consumer group on one topic: a queue shared by its consumers (competing consumers). */
+class Group {
+  readonly queue: ReceivedMessage[] = [];
+  readonly consumers: Consumer[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly redeliverMs: number,
+  ) {}
+
+  push(message: ReceivedMessage): void {
+    this.queue.push(message);
+    this.pump();
+  }
+
+  pump(): void {
+    while (this.queue.length > 0) {
+      const consumer = this.pick();
+      if (!consumer) return;
+      const message = this.queue.shift() as ReceivedMessage;
+      consumer.inFlight += 1;
+      consumer
+        .handler(message)
+        .catch(() => {
+          // Not handled: deliver again after the redelivery interval (at least once, never dropped).
+          this.clock.setTimeout(() => this.push(message), this.redeliverMs);
+        })
+        .finally(() => {
+          consumer.inFlight -= 1;
+          if (consumer.inFlight === 0) for (const done of consumer.idle) done();
+          this.pump();
+        });
+    }
+  }
+
+  private pick(): Consumer | undefined {
+    const open = this.consumers.filter((c) => !c.closed && c.inFlight < c.concurrency);
+    if (open.length === 0) return undefined;
+    return open[this.next++ % open.length];
+  }
+}
+
+/**
+ * `pubsub.in-memory`: topics in this process, the embedded default `pubsub`. Consumer groups give
+ * competing consumers within the process; a message published before any group subscribed to the
+ * topic is not kept (as Dapr's in-memory pub/sub). Lost on exit: for tests and local development.
+ */
+export class MemoryPubSub implements PubSub {
+  readonly features: readonly PubSubFeature[] = ['BULK_PUBLISH'];
+  private readonly topics = new Map<string, Map<string, Group>>();
+  private clock!: Clock;
+  private redeliverMs = 1000;
+  private closed = false;
+
+  async init(init: ComponentInit): Promise<void> {
+    this.clock = init.clock;
+    const redeliver = init.metadata['redeliverIntervalMs'];
+    if (redeliver !== undefined) this.redeliverMs = Number(redeliver);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.topics.clear();
+  }
+
+  async publish(request: PublishRequest): Promise<void> {
+    if (this.closed) throw new SidekickError('ERR_PUBSUB_CLOSED', 'in-memory pub/sub is closed', { retryable: true });
+    const groups = this.topics.get(request.topic);
+    if (!groups) return;
+    for (const group of groups.values()) {
+      group.push({ topic: request.topic, data: request.data, metadata: { ...(request.metadata ?? {}) } });
+    }
+  }
+
+  async bulkPublish(requests: readonly PublishRequest[]): Promise<{ failed: { index: number; error: Error }[] }> {
+    for (const request of requests) await this.publish(request);
+    return { failed: [] };
+  }
+
+  async subscribe(request: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
+    let groups = this.topics.get(request.topic);
+    if (!groups) {
+      groups = new Map();
+      this.topics.set(request.topic, groups);
+    }
+    let group = groups.get(request.consumerGroup);
+    if (!group) {
+      group = new Group(this.clock, this.redeliverMs);
+      groups.set(request.consumerGroup, group);
+    }
+    const consumer: Consumer = { handler, concurrency: request.concurrency ?? 16, inFlight: 0, closed: false, idle: new Set() };
+    group.consumers.push(consumer);
+    group.pump();
+    const owner = group;
+    return {
+      close: async () => {
+        consumer.closed = true;
+        owner.consumers.splice(owner.consumers.indexOf(consumer), 1);
+        if (consumer.inFlight > 0) await new Promise<void>((resolve) => consumer.idle.add(resolve));
+        owner.pump();
+      },
+    };
+  }
+}
+
+export const memoryPubSubFactory: ComponentFactory<MemoryPubSub> = {
+  type: 'pubsub.in-memory',
+  kind: 'pubsub',
+  versions: ['v1'],
+  create: () => new MemoryPubSub(),
+};

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `npm run bench`: Sidekick against the raw driver, interleaved in one process per benchmark.
+#   Redis up (only if nothing answers on its port) -> build -> node --expose-gc dist/bench/run.js
+# Writes bench/results.json and prints the table. A Redis this script started is stopped on exit
+# (also on failure / Ctrl-C); one that was already running is left alone.
+# Knobs (env): BENCH_STATE_{OPS,ROUNDS,WARMUP}, BENCH_HTTP_{OPS,ROUNDS,WARMUP}, BENCH_RSS_OPS,
+# SIDEKICK_REDIS_PORT (6379).
+set -uo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "${SIDEKICK_ROOT}" || exit 1
+
+started_list="$(mktemp "${TMPDIR:-/tmp}/sidekick-bench-started.XXXXXX")" || exit 1
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local started=()
+  mapfile -t started <"${started_list}" 2>/dev/null || true
+  if ((${#started[@]} > 0)); then
+    bash scripts/services.sh down "${started[@]}" || rc=$((rc == 0 ? 1 : rc))
+  fi
+  rm -f "${started_list}"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+export SIDEKICK_REDIS_PORT="${SIDEKICK_REDIS_PORT:-6379}"
+
+log "=== services up (redis)"
+SIDEKICK_SERVICES_NEW_FILE="${started_list}" bash scripts/services.sh up redis ||
+  { log "bench: starting redis failed"; exit 1; }
+
+log "=== build"
+npm run build || { log "bench: build failed"; exit 1; }
+
+log "=== bench"
+node --expose-gc dist/bench/run.js
