@@ -4,11 +4,17 @@ import 'reflect-metadata';
 export { SidekickModule, type SidekickModuleAsyncOptions } from './runtime/sidekick.module';
 export type { HttpApiOptions, NameResolutionOptions, SidekickModuleOptions } from './runtime/sidekick.options';
 export { SIDEKICK_CLOCK } from './runtime/sidekick.options';
-export { InvokeStatusError, SidekickClient } from './runtime/sidekick.client';
+export { type BulkPublishItem, InvokeStatusError, type PublishOptions, SidekickClient } from './runtime/sidekick.client';
 export { SidekickRuntime } from './runtime/sidekick.runtime';
 
 // Decorators
-export { getStateStoreToken, StateStore } from './decorators';
+export { Binding, binding, type BulkSubscribeOptions, getStateStoreToken, StateStore, Subscribe, subscribe, type SubscribeOptions } from './decorators';
+
+// Pub/sub and bindings
+export type { BulkEventStatus, BulkResult, RetryPolicyOptions, TopicEvent } from './runtime/blocks/pubsub/pubsub.types';
+export type { CloudEvent } from './runtime/blocks/pubsub/cloudevent';
+export type { BulkPublishResult } from './runtime/blocks/pubsub/pubsub.service';
+export type { BindingInput } from './runtime/blocks/bindings/bindings.service';
 
 // State
 export { StateClient, type DeleteOptions, type SaveOptions, type StateItem, type StateTransactionOp } from './runtime/blocks/state/state.client';

@@ -5,3 +5,9 @@ export const SIDEKICK_STATE_STORE_PARAMS = 'sidekick:state-store-params';
 export function getStateStoreToken(name: string): string {
   return `sidekick:state-store:${name}`;
 }
+
+/** `@Subscribe` options on a method (an array: one method may subscribe to several topics). */
+export const SIDEKICK_SUBSCRIBE = 'sidekick:subscribe';
+
+/** `@Binding` options on a method. */
+export const SIDEKICK_BINDING = 'sidekick:binding';

@@ -1,2 +1,4 @@
-export { getStateStoreToken, SIDEKICK_STATE_STORE_PARAMS } from './constants';
+export { Binding, binding, type BindingMetadata } from './binding.decorator';
+export { getStateStoreToken, SIDEKICK_BINDING, SIDEKICK_STATE_STORE_PARAMS, SIDEKICK_SUBSCRIBE } from './constants';
 export { requestedStateStores, StateStore, type StateStoreParam } from './state-store.decorator';
+export { type BulkSubscribeOptions, Subscribe, subscribe, type SubscribeMetadata, type SubscribeOptions } from './subscribe.decorator';

@@ -2,3 +2,4 @@ export * from './config.errors';
 export * from './invoke.errors';
 export * from './sidekick.error';
 export * from './state.errors';
+export * from './pubsub.errors';

@@ -1,5 +1,8 @@
 import { InvokeError } from '../errors/invoke.errors';
+import type { BindingsService } from './blocks/bindings/bindings.service';
 import type { InvokeService } from './blocks/invoke/invoke.service';
+import type { BulkPublishResult, PubSubService } from './blocks/pubsub/pubsub.service';
+import type { BindingResponse } from '../spi/binding';
 import type { InvokeOptions, InvokeResponse } from './blocks/invoke/invoke.types';
 import { decode, encode, StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
@@ -11,7 +14,33 @@ export class SidekickClient {
   constructor(
     private readonly stateService: StateService,
     private readonly invokeService: InvokeService,
+    private readonly pubsubService: PubSubService,
+    private readonly bindingsService: BindingsService,
   ) {}
+
+  /**
+   * Publishes `data` to a topic, wrapped in a CloudEvent (objects as JSON, strings as text, Buffers as
+   * `data_base64`). `contentType: 'application/cloudevents+json'` with an object passes your own
+   * CloudEvent through; `metadata: { rawPayload: 'true' }` sends the bytes without an envelope;
+   * `ttlInSeconds` and `partitionKey` go in metadata too.
+   */
+  publish(pubsub: string, topic: string, data: unknown, options: PublishOptions = {}): Promise<void> {
+    return this.pubsubService.publish(pubsub, topic, { data, contentType: options.contentType, metadata: options.metadata });
+  }
+
+  /** Publishes many events; returns the entries that failed (empty when all were published). */
+  bulkPublish(pubsub: string, topic: string, entries: readonly BulkPublishItem[], metadata: Readonly<Record<string, string>> = {}): Promise<BulkPublishResult> {
+    return this.pubsubService.bulkPublish(
+      pubsub,
+      topic,
+      entries.map((e, i) => ({ entryId: e.entryId ?? String(i), data: e.data, contentType: e.contentType, metadata: { ...metadata, ...(e.metadata ?? {}) } })),
+    );
+  }
+
+  /** Calls an output binding (`create`, `get`, `exec`, ...). Objects are sent as JSON, Buffers as bytes. */
+  invokeBinding(name: string, operation: string, data?: unknown, metadata: Readonly<Record<string, string>> = {}): Promise<BindingResponse> {
+    return this.bindingsService.invoke(name, operation, data, metadata);
+  }
 
   /** A typed client for a state store component. */
   state<T = unknown>(storeName: string): StateClient<T> {
@@ -52,6 +81,19 @@ export class SidekickClient {
       body,
     });
   }
+}
+
+export interface PublishOptions {
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface BulkPublishItem {
+  /** Defaults to the index in the list. */
+  readonly entryId?: string;
+  readonly data: unknown;
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** The target answered with a non-2xx status. */

@@ -57,7 +57,7 @@ export class SidekickModule {
         },
         SidekickExplorer,
         SidekickRuntime,
-        { provide: SidekickClient, useFactory: (rt: SidekickRuntime) => new SidekickClient(rt.state, rt.invoke), inject: [SidekickRuntime] },
+        { provide: SidekickClient, useFactory: (rt: SidekickRuntime) => new SidekickClient(rt.state, rt.invoke, rt.pubsub, rt.bindings), inject: [SidekickRuntime] },
         ...storeClients,
       ],
       exports: [SidekickClient, SidekickRuntime, SIDEKICK_CLOCK, ...storeClients],

@@ -6,6 +6,7 @@ import type { Clock } from '../spi/clock';
 import type { ComponentFactory } from '../spi/component';
 import type { SidekickLogger } from '../spi/logger';
 import type { NameResolver } from '../spi/name-resolver';
+import type { RetryPolicyOptions } from './blocks/pubsub/pubsub.types';
 
 export interface HttpApiOptions {
   /** Serve Dapr's HTTP API (default true). */
@@ -42,6 +43,8 @@ export interface SidekickModuleOptions {
   readonly nameResolution?: NameResolutionOptions;
   /** Service invocation timeout in ms (default 60 000). */
   readonly invokeTimeoutMs?: number;
+  /** Delivery of pub/sub events: the default retry policy before dead-lettering (3 retries, 200 ms to 5 s backoff). */
+  readonly pubsub?: { readonly retry?: RetryPolicyOptions };
   /** Where embedded data lives (default `.sidekick`). */
   readonly dataDir?: string;
   /** How long shutdown waits for in-flight work, in ms (default 10 000). */
@@ -60,6 +63,7 @@ export interface ResolvedOptions {
   readonly httpApi: Required<Omit<HttpApiOptions, 'apiToken'>> & { readonly apiToken?: string };
   readonly nameResolution: { static: Readonly<Record<string, string>>; localRegistry: string | false; resolvers: readonly NameResolver[] };
   readonly invokeTimeoutMs: number;
+  readonly pubsubRetry: RetryPolicyOptions;
   readonly dataDir: string;
   readonly drainTimeoutMs: number;
 }
@@ -100,6 +104,7 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
       resolvers: options.nameResolution?.resolvers ?? [],
     },
     invokeTimeoutMs: options.invokeTimeoutMs ?? 60_000,
+    pubsubRetry: options.pubsub?.retry ?? {},
     dataDir: options.dataDir ?? env['SIDEKICK_DATA_DIR'] ?? '.sidekick',
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
   };

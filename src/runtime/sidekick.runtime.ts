@@ -10,6 +10,7 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadSubscriptions } from '../config/subscription.loader';
 import { ConfigError } from '../errors/config.errors';
 import type { Clock } from '../spi/clock';
 import type { ComponentFactory } from '../spi/component';
@@ -17,6 +18,10 @@ import type { SidekickLogger } from '../spi/logger';
 import type { NameResolver } from '../spi/name-resolver';
 import { InvokeService, type SelfDispatcher } from './blocks/invoke/invoke.service';
 import { LocalRegistry, StaticNameResolver } from './blocks/invoke/local-registry';
+import { BindingsService } from './blocks/bindings/bindings.service';
+import { DeliveryPolicy } from './blocks/pubsub/delivery.policy';
+import { PubSubService } from './blocks/pubsub/pubsub.service';
+import { SubscriptionsManager } from './blocks/pubsub/subscriptions.manager';
 import { StateService } from './blocks/state/state.service';
 import { BUILTIN_COMPONENT_TYPES } from './components/builtin-types';
 import { ComponentManager } from './components/component.manager';
@@ -36,11 +41,14 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   readonly components: ComponentManager;
   readonly state: StateService;
   readonly invoke: InvokeService;
+  readonly pubsub: PubSubService;
+  readonly subscriptions: SubscriptionsManager;
+  readonly bindings: BindingsService;
   readonly readiness = new Readiness();
   private readonly registry?: LocalRegistry;
   private httpApi?: HttpApiServer;
   private apiAddress?: AddressInfo;
-  private discovered: DiscoveredRecords = { stateStores: [] };
+  private discovered: DiscoveredRecords = { stateStores: [], subscriptions: [], bindings: [] };
   private joined = false;
 
   constructor(
@@ -59,6 +67,10 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       resolvers.push(this.registry);
     }
     this.invoke = new InvokeService(options.appId, resolvers, clock, options.invokeTimeoutMs);
+    this.pubsub = new PubSubService(this.components, options.appId, clock, this.readiness);
+    const policy = new DeliveryPolicy(clock, options.pubsubRetry);
+    this.subscriptions = new SubscriptionsManager(this.pubsub, this.invoke, policy, clock, logger, options.appId);
+    this.bindings = new BindingsService(this.components, this.readiness, logger);
   }
 
   async onModuleInit(): Promise<void> {
@@ -66,6 +78,8 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       this.discovered = this.explorer.explore();
       await this.components.start();
       this.checkStateStoreUsages();
+      this.subscriptions.prepare(this.discovered.subscriptions, loadSubscriptions(this.components.otherDocuments));
+      this.bindings.prepare(this.discovered.bindings);
       this.readiness.markReady();
     } catch (err) {
       this.readiness.markFailed(err as Error);
@@ -77,6 +91,8 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   async onApplicationBootstrap(): Promise<void> {
     const adapter = this.adapterHost?.httpAdapter;
     this.invoke.setSelfDispatcher(adapter ? (adapter.getInstance() as SelfDispatcher) : undefined);
+    await this.subscriptions.start();
+    await this.bindings.start();
     if (this.options.httpApi.enabled) {
       const server = new HttpApiServer(this.options.httpApi, this.clock, this.logger);
       mountHttpApi(server, this);
@@ -88,6 +104,9 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    // Stop intake first: no new events or input; in-flight handlers finish and are acknowledged.
+    await this.bindings.stop();
+    await this.subscriptions.stop();
     if (this.registry && this.joined) this.registry.leave(this.options.appId, process.pid);
     this.joined = false;
     await this.httpApi?.close(this.options.drainTimeoutMs);

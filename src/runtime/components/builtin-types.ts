@@ -1,5 +1,5 @@
 import { localEnvSecretStoreFactory, localFileSecretStoreFactory } from '../../../libs/local';
-import { memoryStateStoreFactory } from '../../../libs/memory';
+import { memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
 import { postgresStateStoreFactory } from '../../../libs/postgres';
 import { redisStateStoreFactory } from '../../../libs/redis';
 import { sqliteStateStoreFactory } from '../../../libs/sqlite';
@@ -8,6 +8,7 @@ import type { ComponentFactory } from '../../spi/component';
 /** Every component type that ships with Sidekick. */
 export const BUILTIN_COMPONENT_TYPES: readonly ComponentFactory[] = [
   memoryStateStoreFactory,
+  memoryPubSubFactory,
   sqliteStateStoreFactory,
   redisStateStoreFactory,
   postgresStateStoreFactory,

@@ -5,6 +5,8 @@ import { errorMessage } from '../../errors/sidekick.error';
 import type { Clock } from '../../spi/clock';
 import type { Component, ComponentFactory, ComponentKind, ComponentMetadata } from '../../spi/component';
 import type { SidekickLogger } from '../../spi/logger';
+import { type InputBinding, isInputBinding, isOutputBinding, type OutputBinding } from '../../spi/binding';
+import type { PubSub } from '../../spi/pubsub';
 import type { SecretStore } from '../../spi/secret.store';
 import type { StateStore } from '../../spi/state.store';
 import { NameRegistry } from '../registry/name.registry';
@@ -72,6 +74,23 @@ export class ComponentManager {
     return c?.spec.kind === 'secretstores' ? (c.instance as SecretStore) : undefined;
   }
 
+  pubsub(name: string): PubSub | undefined {
+    const c = this.loaded.get(name);
+    return c?.spec.kind === 'pubsub' ? (c.instance as PubSub) : undefined;
+  }
+
+  /** A bindings component that reads events (and whose `direction`, if set, includes input). */
+  inputBinding(name: string): InputBinding | undefined {
+    const c = this.loaded.get(name);
+    return c?.spec.kind === 'bindings' && isInputBinding(c.instance) && allows(c.spec, 'input') ? c.instance : undefined;
+  }
+
+  /** A bindings component that takes operations (and whose `direction`, if set, includes output). */
+  outputBinding(name: string): OutputBinding | undefined {
+    const c = this.loaded.get(name);
+    return c?.spec.kind === 'bindings' && isOutputBinding(c.instance) && allows(c.spec, 'output') ? c.instance : undefined;
+  }
+
   /** YAML documents of other kinds (Subscription, Resiliency, ...) for the blocks that read them. */
   get otherDocuments(): readonly OtherDocument[] {
     return this.otherDocs;
@@ -93,7 +112,13 @@ export class ComponentManager {
       specs.push(spec);
     }
     if (!specs.some((s) => s.kind === 'state')) specs.push(this.defaultStateStore());
+    if (!specs.some((s) => s.kind === 'pubsub')) specs.push(this.defaultPubSub());
     return specs;
+  }
+
+  private defaultPubSub(): ComponentSpec {
+    this.logger.info({ component: 'pubsub' }, 'no pub/sub configured: using the embedded in-memory default');
+    return { name: 'pubsub', type: 'pubsub.in-memory', kind: 'pubsub', version: 'v1', metadata: [], initTimeoutMs: 5000, ignoreErrors: false, source: '(default)' };
   }
 
   private defaultStateStore(): ComponentSpec {
@@ -208,4 +233,10 @@ export class ComponentManager {
       );
     });
   }
+}
+
+/** Dapr's `direction` metadata on bindings: `input`, `output` or `input, output`; unset allows both. */
+function allows(spec: ComponentSpec, direction: 'input' | 'output'): boolean {
+  const value = spec.metadata.find((m) => m.name === 'direction')?.value;
+  return value === undefined || value.split(',').map((d) => d.trim().toLowerCase()).includes(direction);
 }

@@ -77,7 +77,15 @@ export function toApiError(err: unknown, operationCode: string): ApiError {
       return new ApiError(400, err.code, err.message);
     case 'ERR_STATE_STORE_NOT_SUPPORTED':
     case 'ERR_DIRECT_INVOKE':
+    case 'ERR_PUBSUB_CLOUD_EVENTS_SER':
+    case 'ERR_PUBSUB_PUBLISH_MESSAGE':
+    case 'ERR_INVOKE_OUTPUT_BINDING':
       return new ApiError(500, err.code, err.message);
+    case 'ERR_PUBSUB_NOT_FOUND':
+    case 'ERR_TOPIC_NAME_EMPTY':
+      return new ApiError(404, err.code, err.message);
+    case 'ERR_PUBSUB_REQUEST_METADATA':
+      return new ApiError(400, err.code, err.message);
     default:
       return new ApiError(500, operationCode, err.message);
   }

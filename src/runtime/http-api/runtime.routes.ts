@@ -1,13 +1,14 @@
-import type { ComponentManager } from '../components/component.manager';
-import type { Readiness } from '../readiness';
+import type { SidekickRuntime } from '../sidekick.runtime';
 import { type ApiContext, ApiError, sendJson, sendNoContent } from './api-context';
 
 export const RUNTIME_VERSION = 'sidekick-0.1.0';
 
-const STATE_CAPABILITIES: Readonly<Record<string, string>> = { ETAG: 'ETAG', TRANSACTIONAL: 'TRANSACTIONAL', TTL: 'TTL', ACTOR: 'ACTOR' };
+const CAPABILITIES = new Set(['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR', 'MESSAGE_TTL', 'BULK_PUBLISH', 'SUBSCRIBE_WILDCARDS']);
 
 /** `/v1.0/healthz`, `/v1.0/healthz/outbound`, `/v1.0/metadata`. */
-export function runtimeRoutes(appId: string, components: ComponentManager, readiness: Readiness, extended: Map<string, string>) {
+export function runtimeRoutes(runtime: SidekickRuntime, extended: Map<string, string>) {
+  const { components, readiness } = runtime;
+  const appId = runtime.options.appId;
   return {
     healthz: async (ctx: ApiContext): Promise<void> => {
       if (!readiness.ready) throw new ApiError(500, 'ERR_HEALTH_NOT_READY', 'dapr is not ready: [components]');
@@ -26,8 +27,21 @@ export function runtimeRoutes(appId: string, components: ComponentManager, readi
     metadata: async (ctx: ApiContext): Promise<void> => {
       const list = components.list().map(({ spec, instance }) => {
         const features = 'features' in instance && Array.isArray(instance.features) ? (instance.features as string[]) : [];
-        return { name: spec.name, type: spec.type, version: spec.version, capabilities: features.filter((f) => STATE_CAPABILITIES[f]) };
+        const capabilities = features.filter((f) => CAPABILITIES.has(f));
+        if (spec.kind === 'bindings') {
+          if (components.inputBinding(spec.name)) capabilities.push('INPUT_BINDING');
+          if (components.outputBinding(spec.name)) capabilities.push('OUTPUT_BINDING');
+        }
+        return { name: spec.name, type: spec.type, version: spec.version, capabilities };
       });
+      const subscriptions = runtime.subscriptions.list().map((r) => ({
+        pubsubname: r.spec.pubsub,
+        topic: r.spec.topic,
+        metadata: r.spec.metadata,
+        rules: r.router.describe(),
+        deadLetterTopic: r.spec.deadLetterTopic ?? '',
+        type: r.spec.type,
+      }));
       sendJson(ctx.res, 200, {
         id: appId,
         runtimeVersion: RUNTIME_VERSION,
@@ -35,7 +49,7 @@ export function runtimeRoutes(appId: string, components: ComponentManager, readi
         actors: [],
         components: list,
         extended: { daprRuntimeVersion: RUNTIME_VERSION, ...Object.fromEntries(extended) },
-        subscriptions: [],
+        subscriptions,
         httpEndpoints: [],
         actorRuntime: { runtimeStatus: 'DISABLED', activeActors: [], hostReady: false, placement: '' },
       });

@@ -1,0 +1,87 @@
+import { ConfigError } from '../../../errors/config.errors';
+import { BindingNotFoundError } from '../../../errors/pubsub.errors';
+import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
+import type { BindingResponse, InputBindingHandle } from '../../../spi/binding';
+import type { SidekickLogger } from '../../../spi/logger';
+import type { ComponentManager } from '../../components/component.manager';
+import type { DiscoveredBinding } from '../../discovery/sidekick.explorer';
+import type { Readiness } from '../../readiness';
+import { NameRegistry } from '../../registry/name.registry';
+import { decode, encode } from '../state/state.client';
+
+/** What a `@Binding` method receives. */
+export interface BindingInput<T = unknown> {
+  /** The event's bytes parsed as JSON when they are JSON, else text. */
+  readonly data: T;
+  readonly bytes: Buffer;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** The bindings building block: output operations, and input events delivered to `@Binding` methods. */
+export class BindingsService {
+  private handles: { name: string; handle: InputBindingHandle }[] = [];
+  private handlers: DiscoveredBinding[] = [];
+
+  constructor(
+    private readonly components: ComponentManager,
+    private readonly readiness: Readiness,
+    private readonly logger: SidekickLogger,
+  ) {}
+
+  /** Calls an output binding. `data` is sent as given (bytes) or JSON-encoded, as daprd does. */
+  async invoke(name: string, operation: string, data: unknown, metadata: Readonly<Record<string, string>> = {}): Promise<BindingResponse> {
+    if (!this.readiness.ready) await this.readiness.promise;
+    const binding = this.components.outputBinding(name);
+    if (!binding) throw new BindingNotFoundError(name, 'output', this.names('output'));
+    if (!operation) throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `operation field is missing from request to binding ${name}`);
+    if (!binding.operations.includes(operation)) {
+      throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `binding ${name} does not support operation ${operation}; supported: ${binding.operations.join(', ')}`, { component: name });
+    }
+    return binding.invoke({ operation, data: Buffer.isBuffer(data) ? data : encode(data), metadata });
+  }
+
+  names(direction: 'input' | 'output'): string[] {
+    return this.components
+      .list('bindings')
+      .map((c) => c.spec.name)
+      .filter((n) => (direction === 'input' ? this.components.inputBinding(n) : this.components.outputBinding(n)));
+  }
+
+  /** Validates the `@Binding` handlers (each names a loaded input binding, one handler per binding). */
+  prepare(discovered: readonly DiscoveredBinding[]): void {
+    const registry = new NameRegistry<DiscoveredBinding>('@Binding handler for binding');
+    for (const found of discovered) {
+      if (!this.components.inputBinding(found.binding)) {
+        throw new ConfigError(`@Binding("${found.binding}") on ${found.name} names no loaded input binding; input bindings: ${this.names('input').join(', ') || 'none'}`);
+      }
+      registry.register(found.binding, found, found.name);
+    }
+    this.handlers = registry.values();
+  }
+
+  async start(): Promise<void> {
+    for (const found of this.handlers) {
+      const binding = this.components.inputBinding(found.binding);
+      if (!binding) continue;
+      const method = (found.instance as Record<string, unknown>)[found.methodName] as (input: BindingInput) => unknown;
+      const handle = await binding.read(async (event) => {
+        const reply = await method.call(found.instance, { data: decode(event.data), bytes: event.data, metadata: event.metadata });
+        return reply === undefined ? undefined : encode(reply);
+      });
+      this.handles.push({ name: found.binding, handle });
+      this.logger.info({ binding: found.binding, handler: found.name }, 'reading input binding');
+    }
+    for (const name of this.names('input')) {
+      if (!this.handlers.some((h) => h.binding === name)) this.logger.info({ binding: name }, 'input binding has no @Binding handler: not read');
+    }
+  }
+
+  /** Stop reading; in-flight handlers finish. */
+  async stop(): Promise<void> {
+    const results = await Promise.allSettled(this.handles.map((h) => h.handle.close()));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.logger.error({ binding: this.handles[i]?.name, err: errorMessage(r.reason) }, 'input binding failed to stop cleanly');
+    });
+    this.handles = [];
+  }
+}

@@ -1,0 +1,85 @@
+import { InvokeError } from '../../../errors/invoke.errors';
+import type { InvokeService } from '../invoke/invoke.service';
+import type { DiscoveredSubscription } from '../../discovery/sidekick.explorer';
+import type { BulkResult, BulkEventStatus, Outcome, RouteTarget, TopicEvent } from './pubsub.types';
+import { outcomeOf } from './outcome';
+
+/** A `@Subscribe` method as a route. */
+export function methodTarget(found: DiscoveredSubscription): RouteTarget {
+  const method = (found.instance as Record<string, unknown>)[found.methodName] as (arg: unknown) => unknown;
+  const rules = found.options.rules?.map((r) => r.match) ?? [];
+  return {
+    name: found.name,
+    rules,
+    deliver: (event) => outcomeOf(async () => method.call(found.instance, event)),
+    deliverBulk: async (events) => (await method.call(found.instance, events)) as BulkResult,
+  };
+}
+
+/**
+ * A path of this app's own HTTP server, as daprd delivers declarative subscriptions: POST with the
+ * CloudEvent, dispatched in-process. The reply follows Dapr's rules: 2xx + SUCCESS/empty = ack,
+ * RETRY (or any other status value) = retry, DROP = drop, 404 = drop, anything else = retry.
+ */
+export function httpTarget(invoke: InvokeService, appId: string, path: string, rules: readonly string[], pubsub: string): RouteTarget {
+  const method = path.replace(/^\/+/, '');
+  const headers = { 'content-type': 'application/cloudevents+json', pubsubname: pubsub };
+  return {
+    name: `POST /${method}`,
+    rules,
+    deliver: async (event): Promise<Outcome> => {
+      try {
+        const res = await invoke.invoke(appId, { verb: 'POST', method, headers, body: Buffer.from(JSON.stringify(event.envelope)) });
+        return httpOutcome(res.status, res.body, method);
+      } catch (err) {
+        return { status: 'retry', error: err instanceof Error ? err : new Error(String(err)), retryable: true };
+      }
+    },
+    deliverBulk: async (events: readonly TopicEvent[]): Promise<BulkResult> => {
+      const body = {
+        id: events[0]?.id ?? '',
+        type: 'com.dapr.event.sent.bulk',
+        topic: events[0]?.topic,
+        pubsubname: pubsub,
+        metadata: {},
+        entries: events.map((e) => ({ entryId: e.id, event: e.envelope, metadata: e.metadata, contentType: 'application/cloudevents+json' })),
+      };
+      const res = await invoke.invoke(appId, { verb: 'POST', method, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+      if (res.status === 404) return Object.fromEntries(events.map((e): [string, BulkEventStatus] => [e.id, 'DROP']));
+      if (res.status < 200 || res.status >= 300) throw new InvokeError(appId, `bulk delivery to /${method} answered ${res.status}`, { retryable: true });
+      const statuses = parseStatuses(res.body);
+      // Unlike single delivery, a missing or unparsable status means RETRY (Dapr's rule).
+      return Object.fromEntries(events.map((e): [string, BulkEventStatus] => [e.id, statuses.get(e.id) ?? 'RETRY']));
+    },
+  };
+}
+
+function httpOutcome(status: number, body: Buffer, method: string): Outcome {
+  if (status === 404) return { status: 'drop', reason: `/${method} answered 404` };
+  if (status < 200 || status >= 300) {
+    return { status: 'retry', error: new Error(`/${method} answered ${status}: ${body.toString('utf8').slice(0, 200)}`), retryable: true };
+  }
+  let reply: unknown;
+  try {
+    reply = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
+  } catch {
+    return { status: 'success' };
+  }
+  const value = typeof reply === 'object' && reply !== null ? (reply as { status?: unknown }).status : undefined;
+  if (value === undefined || value === '' || value === 'SUCCESS') return { status: 'success' };
+  if (value === 'DROP') return { status: 'drop', reason: `/${method} answered DROP` };
+  return { status: 'retry', error: new Error(`/${method} answered status ${String(value)}`), retryable: true };
+}
+
+function parseStatuses(body: Buffer): Map<string, BulkEventStatus> {
+  const out = new Map<string, BulkEventStatus>();
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { statuses?: { entryId?: unknown; status?: unknown }[] };
+    for (const s of parsed.statuses ?? []) {
+      if (typeof s.entryId === 'string' && (s.status === 'SUCCESS' || s.status === 'DROP' || s.status === 'RETRY')) out.set(s.entryId, s.status);
+    }
+  } catch {
+    // unparsable: every entry is retried
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+import type { DeclarativeSubscription } from '../../../config/subscription.loader';
+import { ConfigError } from '../../../errors/config.errors';
+import { errorMessage } from '../../../errors/sidekick.error';
+import type { Clock } from '../../../spi/clock';
+import type { SidekickLogger } from '../../../spi/logger';
+import type { DiscoveredSubscription } from '../../discovery/sidekick.explorer';
+import { NameRegistry } from '../../registry/name.registry';
+import type { InvokeService } from '../invoke/invoke.service';
+import type { DeliveryPolicy } from './delivery.policy';
+import type { PubSubService } from './pubsub.service';
+import type { SubscriptionSpec } from './pubsub.types';
+import { httpTarget, methodTarget } from './route.targets';
+import { SubscriptionRunner } from './subscription.runner';
+
+/**
+ * Turns `@Subscribe` methods and `Subscription` YAML into one running subscription per
+ * (pubsub, topic). Everything is validated before anything starts: unknown pub/subs, conflicting
+ * options, bad CEL rules and duplicates fail start-up with names.
+ */
+export class SubscriptionsManager {
+  private runners: SubscriptionRunner[] = [];
+
+  constructor(
+    private readonly pubsub: PubSubService,
+    private readonly invoke: InvokeService,
+    private readonly policy: DeliveryPolicy,
+    private readonly clock: Clock,
+    private readonly logger: SidekickLogger,
+    private readonly appId: string,
+  ) {}
+
+  /** Builds every runner (validating), without subscribing yet. */
+  prepare(discovered: readonly DiscoveredSubscription[], declarative: readonly DeclarativeSubscription[]): void {
+    const registry = new NameRegistry<SubscriptionSpec>('subscription');
+    for (const spec of [...fromDecorators(discovered), ...this.fromYaml(declarative)]) {
+      const known = this.pubsub.names();
+      if (!known.includes(spec.pubsub)) {
+        throw new ConfigError(`${spec.origin} subscribes to pub/sub "${spec.pubsub}", which is not loaded; loaded pub/subs: ${known.join(', ') || 'none'}`);
+      }
+      registry.register(`${spec.pubsub}/${spec.topic}`, spec, spec.origin);
+    }
+    this.runners = registry.values().map((spec) => new SubscriptionRunner(spec, this.pubsub, this.policy, this.clock, this.logger, this.appId));
+  }
+
+  async start(): Promise<void> {
+    for (const runner of this.runners) {
+      await runner.start();
+      this.logger.info({ pubsub: runner.spec.pubsub, topic: runner.spec.topic, routes: runner.router.describe().map((r) => r.path) }, 'subscribed');
+    }
+  }
+
+  /** Stops every subscription: no new events, in-flight handlers finish and are acknowledged. */
+  async stop(): Promise<void> {
+    const results = await Promise.allSettled(this.runners.map((r) => r.stop()));
+    for (const result of results) {
+      if (result.status === 'rejected') this.logger.error({ err: errorMessage(result.reason) }, 'subscription failed to stop cleanly');
+    }
+  }
+
+  list(): readonly SubscriptionRunner[] {
+    return this.runners;
+  }
+
+  private fromYaml(subs: readonly DeclarativeSubscription[]): SubscriptionSpec[] {
+    return subs
+      .filter((s) => !s.scopes || s.scopes.length === 0 || s.scopes.includes(this.appId))
+      .map((s) => {
+        const routes = s.rules.map((r) => httpTarget(this.invoke, this.appId, r.path, [r.match], s.pubsub));
+        if (s.defaultPath) routes.push(httpTarget(this.invoke, this.appId, s.defaultPath, [], s.pubsub));
+        return {
+          pubsub: s.pubsub,
+          topic: s.topic,
+          deadLetterTopic: s.deadLetterTopic,
+          metadata: s.metadata,
+          bulk: s.bulk,
+          routes: s.bulk?.enabled ? routes.slice(-1) : routes,
+          type: 'DECLARATIVE' as const,
+          origin: `${s.source} (subscription "${s.name}")`,
+        };
+      });
+  }
+}
+
+/** Groups `@Subscribe` methods by (pubsub, topic) into one subscription with a route per method. */
+function fromDecorators(found: readonly DiscoveredSubscription[]): SubscriptionSpec[] {
+  const groups = new Map<string, DiscoveredSubscription[]>();
+  for (const f of found) {
+    const key = `${f.options.pubsub}/${f.options.topic}`;
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  return [...groups.values()].map((members) => {
+    const first = members[0] as DiscoveredSubscription;
+    const where = members.map((m) => m.name).join(', ');
+    const agree = <T>(pick: (m: DiscoveredSubscription) => T | undefined, field: string): T | undefined => {
+      const values = [...new Set(members.map(pick).filter((v) => v !== undefined).map((v) => JSON.stringify(v)))];
+      if (values.length > 1) throw new ConfigError(`@Subscribe handlers of ${first.options.pubsub}/${first.options.topic} (${where}) disagree on ${field}: ${values.join(' vs ')}`);
+      return values[0] === undefined ? undefined : (JSON.parse(values[0]) as T);
+    };
+    const bulk = agree((m) => m.options.bulk, 'bulk');
+    if (bulk?.enabled && members.length > 1) {
+      throw new ConfigError(`bulk subscription ${first.options.pubsub}/${first.options.topic} must have a single handler, found ${where}`);
+    }
+    return {
+      pubsub: first.options.pubsub,
+      topic: first.options.topic,
+      deadLetterTopic: agree((m) => m.options.deadLetterTopic, 'deadLetterTopic'),
+      metadata: agree((m) => m.options.metadata, 'metadata') ?? {},
+      bulk,
+      concurrency: agree((m) => m.options.concurrency, 'concurrency'),
+      routes: members.map(methodTarget),
+      type: 'PROGRAMMATIC' as const,
+      origin: `@Subscribe on ${where}`,
+    };
+  });
+}
