@@ -23,7 +23,9 @@ export function methodTarget(found: DiscoveredSubscription): RouteTarget {
  */
 export function httpTarget(invoke: InvokeService, appId: string, path: string, rules: readonly string[], pubsub: string): RouteTarget {
   const method = path.replace(/^\/+/, '');
-  const headers = { 'content-type': 'application/cloudevents+json', pubsubname: pubsub };
+  // daprd labels the body application/cloudevents+json; Nest's default body parser only reads
+  // application/json, so Sidekick labels it that way (README, "Choices").
+  const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', pubsubname: pubsub };
   return {
     name: `POST /${method}`,
     rules,
