@@ -1,2 +1,3 @@
 export * from './local-env.secret-store';
 export * from './local-file.secret-store';
+export * from './localstorage.binding';

@@ -109,7 +109,9 @@ export class MemoryPubSub implements PubSub {
     return {
       close: async () => {
         consumer.closed = true;
-        owner.consumers.splice(owner.consumers.indexOf(consumer), 1);
+        // indexOf is -1 on a second close(): splice(-1, 1) would remove another consumer.
+        const index = owner.consumers.indexOf(consumer);
+        if (index >= 0) owner.consumers.splice(index, 1);
         if (consumer.inFlight > 0) await new Promise<void>((resolve) => consumer.idle.add(resolve));
         owner.pump();
       },

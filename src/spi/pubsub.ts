@@ -37,7 +37,7 @@ export interface SubscribeRequest {
 
 /** A running subscription. */
 export interface SubscriptionHandle {
-  /** Stop fetching, wait for in-flight handlers (and their acks), then release the consumer. */
+  /** Stop fetching, wait for in-flight handlers (and their acks), then release the consumer. Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -47,5 +47,10 @@ export interface PubSub extends Component {
   publish(request: PublishRequest): Promise<void>;
   /** Publishes many; returns the indexes (into `requests`) that failed with their errors. */
   bulkPublish?(requests: readonly PublishRequest[]): Promise<{ readonly failed: readonly { index: number; error: Error }[] }>;
+  /**
+   * Starts consuming. Resolves once the consumer is in place: messages published after that are
+   * delivered (for Kafka, once partitions are assigned). A new consumer group starts at the oldest
+   * retained message unless the component's metadata says otherwise.
+   */
   subscribe(request: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle>;
 }

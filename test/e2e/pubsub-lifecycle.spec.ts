@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { SidekickClient, SidekickModule, Subscribe, type TopicEvent } from '../../src';
+import { SidekickClient, SidekickModule, Subscribe, type TopicEvent, VirtualClock } from '../../src';
 import { startApp, tempDir } from '../support/app';
 import { Collector } from '../support/collector';
 import { noopLogger } from '../support/logger';
@@ -123,6 +123,39 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
     expect(got.b.items.length).toBeGreaterThan(0);
     await second?.close();
     await other?.close();
+    await t.close();
+  });
+
+  it('drops an event whose ttlInSeconds passed before delivery to the dead-letter topic', async () => {
+    const clock = new VirtualClock(Date.now());
+    const handled = new Collector<number>();
+    const dead = new Collector<number>();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    @Injectable()
+    class Gated {
+      @Subscribe({ pubsub: 'pubsub', topic: 'ttl', deadLetterTopic: 'ttl-dead', concurrency: 1 })
+      async handle(event: TopicEvent<{ n: number }>): Promise<void> {
+        if (event.data.n === 1) await gate;
+        handled.push(event.data.n);
+      }
+      @Subscribe({ pubsub: 'pubsub', topic: 'ttl-dead' })
+      onDead(event: TopicEvent<{ n: number }>): void {
+        dead.push(event.data.n);
+      }
+    }
+    const t = await startApp({ appId: 'p5', clock }, { providers: [Gated] });
+    const client = t.app.get(SidekickClient);
+    await client.publish('pubsub', 'ttl', { n: 1 });
+    await client.publish('pubsub', 'ttl', { n: 2 }, { metadata: { ttlInSeconds: '10' } });
+    await client.publish('pubsub', 'ttl', { n: 3 }, { metadata: { ttlInSeconds: '60' } });
+    await clock.advance(11_000);
+    release();
+    await handled.waitFor(2);
+    expect(handled.items).toEqual([1, 3]);
+    await dead.waitFor(1);
+    expect(handled.items).toEqual([1, 3]);
+    expect(dead.items).toEqual([2]);
     await t.close();
   });
 });

@@ -71,3 +71,30 @@ async function checkPostgres(): Promise<void> {
 function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** `host:port[,host:port]` of the Kafka brokers, the form Dapr's `brokers` metadata takes. */
+export function kafkaBrokers(): string {
+  return process.env.SIDEKICK_TEST_KAFKA_BROKERS ?? '127.0.0.1:9092';
+}
+
+let kafkaCheck: Promise<void> | undefined;
+
+/** Resolves when the Kafka brokers answer a metadata request; rejects with how to start them otherwise. */
+export function requireKafka(): Promise<void> {
+  kafkaCheck ??= checkKafka();
+  return kafkaCheck;
+}
+
+async function checkKafka(): Promise<void> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({ brokers: kafkaBrokers().split(','), clientId: 'sidekick-test-probe', connectionTimeout: 3000, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } });
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } catch (err) {
+    throw new Error(`Kafka is not reachable at ${kafkaBrokers()}: run npm run services:up (or bash scripts/services.sh up kafka) (${reason(err)})`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

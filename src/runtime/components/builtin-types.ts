@@ -1,17 +1,29 @@
-import { localEnvSecretStoreFactory, localFileSecretStoreFactory } from '../../../libs/local';
+import { cronBindingFactory } from '../../../libs/cron';
+import { httpBindingFactory } from '../../../libs/http';
+import { localEnvSecretStoreFactory, localFileSecretStoreFactory, localStorageBindingFactory } from '../../../libs/local';
 import { memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
-import { postgresStateStoreFactory } from '../../../libs/postgres';
-import { redisStateStoreFactory } from '../../../libs/redis';
+import { postgresBindingFactory, postgresStateStoreFactory } from '../../../libs/postgres';
+import { redisBindingFactory, redisPubSubFactory, redisStateStoreFactory } from '../../../libs/redis';
 import { sqliteStateStoreFactory } from '../../../libs/sqlite';
 import type { ComponentFactory } from '../../spi/component';
 
 /** Every component type that ships with Sidekick. */
 export const BUILTIN_COMPONENT_TYPES: readonly ComponentFactory[] = [
+  // state
   memoryStateStoreFactory,
-  memoryPubSubFactory,
   sqliteStateStoreFactory,
   redisStateStoreFactory,
   postgresStateStoreFactory,
+  // pub/sub
+  memoryPubSubFactory,
+  redisPubSubFactory,
+  // bindings
+  cronBindingFactory,
+  httpBindingFactory,
+  localStorageBindingFactory,
+  postgresBindingFactory,
+  redisBindingFactory,
+  // secret stores
   localEnvSecretStoreFactory,
   localFileSecretStoreFactory,
 ];

@@ -67,7 +67,9 @@ export class SubscriptionRunner {
     const event = toTopicEvent(parsed.event, message, this.spec);
     if (isExpired(parsed.event, this.clock.now())) {
       this.log.warn({ id: event.id, expiration: parsed.event.expiration }, 'event expired before delivery');
-      return this.deadLetterOrDrop(message.data, 'expired');
+      // The dead letter loses its expiration, or the dead-letter subscriber would drop it as expired too.
+      const { expiration: _expired, ...kept } = parsed.event;
+      return this.deadLetterOrDrop(Buffer.from(JSON.stringify(kept)), 'expired');
     }
     if (this.batcher) return this.batcher.add(event, message.data);
     const target = this.router.route(event, (rule, err) => this.log.warn({ rule, err: err.message }, 'routing rule failed to evaluate'));

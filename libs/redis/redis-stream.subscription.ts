@@ -1,0 +1,304 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type Redis from 'ioredis';
+import { errorMessage } from '../../src/errors/sidekick.error';
+import type { Clock, TimerHandle } from '../../src/spi/clock';
+import type { SidekickLogger } from '../../src/spi/logger';
+import type { MessageHandler, ReceivedMessage } from '../../src/spi/pubsub';
+
+/*
+ * One subscription of `pubsub.redis` (see redis.pubsub.ts): a consumer of the group, named
+ * `<host>-<pid>-<random>`, its XREADGROUP loop on a dedicated connection, its XAUTOCLAIM timer
+ * (redelivery) and its touch timer (keeps entries of running handlers from looking abandoned).
+ */
+
+/** Metadata key of the stream entry id on received messages. */
+export const REDIS_STREAM_ID = 'redisStreamId';
+const BLOCK_MS = 2000;
+const RETRY_MS = 1000;
+// Deletes the consumer only when it holds no pending entry (deleting it would drop them).
+const RELEASE_SCRIPT = `if #redis.call("XPENDING", KEYS[1], ARGV[1], "-", "+", 1, ARGV[2]) == 0 then
+  return redis.call("XGROUP", "DELCONSUMER", KEYS[1], ARGV[1], ARGV[2]) end
+return -1`;
+
+interface Entry {
+  readonly id: string;
+  readonly message: ReceivedMessage;
+}
+
+/** What a subscription shares with its component. */
+export interface SubscriptionContext {
+  /** The component's connection: XACK, XAUTOCLAIM, XCLAIM, CLIENT UNBLOCK. */
+  readonly client: Redis;
+  readonly clock: Clock;
+  readonly logger: SidekickLogger;
+  /** 0 disables redelivery (no XAUTOCLAIM, no touching). */
+  readonly processingTimeoutMs: number;
+  readonly redeliverIntervalMs: number;
+}
+
+/** One subscription: a consumer in the group, its reader loop, its claim and touch timers. */
+export class StreamSubscription {
+  private readonly consumer = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** Fetched and not finished (queued or running), by entry id. */
+  private readonly held = new Set<string>();
+  private readonly queue: Entry[] = [];
+  private running = 0;
+  private stopping = false;
+  private aborted = false;
+  private finished = false;
+  private blockingId: number | undefined;
+  private reader: Promise<void> = Promise.resolve();
+  private claiming: Promise<void> = Promise.resolve();
+  private claimTimer: TimerHandle | undefined;
+  private touchTimer: TimerHandle | undefined;
+  private wake: (() => void) | undefined;
+  private drained: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: SubscriptionContext,
+    private readonly blocking: Redis,
+    private readonly topic: string,
+    private readonly group: string,
+    private readonly concurrency: number,
+    private readonly handler: MessageHandler,
+    private readonly onClosed: () => void,
+  ) {
+    blocking.on('close', () => {
+      this.blockingId = undefined;
+    });
+  }
+
+  private get redelivers(): boolean {
+    return this.ctx.processingTimeoutMs > 0 && this.ctx.redeliverIntervalMs > 0;
+  }
+
+  start(): void {
+    this.reader = this.readLoop();
+    if (!this.redelivers) return;
+    this.runClaim();
+    this.scheduleTouch();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  abort(): void {
+    this.aborted = this.stopping = true;
+    this.clearTimers();
+    this.wake?.();
+    this.drained?.();
+    this.blocking.disconnect();
+    this.onClosed();
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.aborted) return;
+    this.stopping = true;
+    if (this.claimTimer) this.ctx.clock.clearTimeout(this.claimTimer); // touching goes on while handlers drain
+    await this.stopReader();
+    await this.claiming;
+    if (this.held.size > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    this.finished = true;
+    this.clearTimers();
+    if (this.aborted) return;
+    try {
+      await this.ctx.client.eval(RELEASE_SCRIPT, 1, this.topic, this.group, this.consumer);
+    } catch (err) {
+      this.ctx.logger.debug({ err, topic: this.topic }, `could not remove consumer ${this.consumer}: ${errorMessage(err)}`);
+    }
+    await this.blocking.quit().catch(() => this.blocking.disconnect());
+    this.onClosed();
+  }
+
+  /** Stops fetching: CLIENT UNBLOCK ends a blocked XREADGROUP at once (else it ends within BLOCK_MS). */
+  private async stopReader(): Promise<void> {
+    let done = false;
+    const reader = this.reader.then(() => {
+      done = true;
+    });
+    this.wake?.();
+    for (let i = 0; i < BLOCK_MS / 50 && !done; i++) {
+      const id = this.blockingId;
+      if (id !== undefined && id >= 0) await this.ctx.client.call('CLIENT', 'UNBLOCK', id).catch(() => undefined);
+      await Promise.race([reader, this.ctx.clock.sleep(50)]);
+    }
+    await reader;
+  }
+
+  private async readLoop(): Promise<void> {
+    while (!this.stopping) {
+      const free = this.concurrency - this.held.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        // -1 when CLIENT ID is not allowed (ACL): close() then waits up to BLOCK_MS instead of unblocking.
+        this.blockingId ??= await this.blocking.call('CLIENT', 'ID').then(Number, (err: unknown) => {
+          if (/NOPERM|unknown command/i.test(errorMessage(err))) return -1;
+          throw err;
+        });
+        if (this.stopping) break;
+        const reply = await this.blocking.callBuffer('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>');
+        this.accept(readEntries(reply, this.topic));
+      } catch (err) {
+        if (this.stopping) break;
+        this.ctx.logger.warn({ err, topic: this.topic }, `redis XREADGROUP on ${this.topic} failed: ${errorMessage(err)}`);
+        if (/NOGROUP/.test(errorMessage(err))) await createGroup(this.ctx.client, this.topic, this.group).catch(() => undefined);
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.ctx.clock.setTimeout(resolve, RETRY_MS);
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+
+  private runClaim(): void {
+    this.claiming = this.claim().finally(() => {
+      if (!this.stopping) this.claimTimer = this.ctx.clock.setTimeout(() => this.runClaim(), this.ctx.redeliverIntervalMs);
+    });
+  }
+
+  /** XAUTOCLAIM entries idle longer than processingTimeout (rejected, or held by a dead consumer), up to the free slots. */
+  private async claim(): Promise<void> {
+    let cursor = '0-0';
+    try {
+      do {
+        const free = this.concurrency - this.held.size;
+        if (free <= 0 || this.stopping) return;
+        const reply = await this.ctx.client.callBuffer('XAUTOCLAIM', this.topic, this.group, this.consumer, this.ctx.processingTimeoutMs, cursor, 'COUNT', free);
+        const [next, entries] = Array.isArray(reply) ? reply : [];
+        cursor = String(next ?? '0-0');
+        const { found, deleted } = parseEntries(entries, this.topic);
+        // Entries trimmed away while pending (Redis 6.2 returns them empty): nothing left to deliver.
+        if (deleted.length > 0) await this.ctx.client.xack(this.topic, this.group, ...deleted);
+        this.accept(found);
+      } while (cursor !== '0-0');
+    } catch (err) {
+      this.ctx.logger.warn({ err, topic: this.topic }, `redis XAUTOCLAIM on ${this.topic} failed: ${errorMessage(err)}`);
+    }
+  }
+
+  private scheduleTouch(): void {
+    if (!this.redelivers || this.aborted || this.finished) return;
+    const every = Math.max(10, Math.floor(this.ctx.processingTimeoutMs / 2));
+    this.touchTimer = this.ctx.clock.setTimeout(() => {
+      const ids = [...this.held];
+      const touch = ids.length === 0 ? Promise.resolve() : this.ctx.client.xclaim(this.topic, this.group, this.consumer, 0, ...ids, 'JUSTID');
+      void touch
+        .catch((err: unknown) => this.ctx.logger.debug({ err, topic: this.topic }, `touching pending entries failed: ${errorMessage(err)}`))
+        .finally(() => this.scheduleTouch());
+    }, every);
+  }
+
+  private clearTimers(): void {
+    if (this.claimTimer) this.ctx.clock.clearTimeout(this.claimTimer);
+    if (this.touchTimer) this.ctx.clock.clearTimeout(this.touchTimer);
+    this.claimTimer = this.touchTimer = undefined;
+  }
+
+  private accept(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (this.held.has(entry.id)) continue; // already being handled here
+      this.held.add(entry.id);
+      this.queue.push(entry);
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && !this.aborted) {
+      const entry = this.queue.shift();
+      if (!entry) return;
+      this.running += 1;
+      void this.handle(entry);
+    }
+  }
+
+  private async handle(entry: Entry): Promise<void> {
+    let handled = false;
+    try {
+      await this.handler(entry.message);
+      handled = true;
+    } catch (err) {
+      this.ctx.logger.debug({ err, topic: this.topic, id: entry.id }, `handler rejected ${this.topic} ${entry.id}; it stays pending for redelivery`);
+    }
+    try {
+      if (handled && !this.aborted) await this.ctx.client.xack(this.topic, this.group, entry.id);
+    } catch (err) {
+      this.ctx.logger.warn({ err, topic: this.topic, id: entry.id }, `XACK ${this.topic} ${entry.id} failed (it will be delivered again): ${errorMessage(err)}`);
+    }
+    this.running -= 1;
+    this.held.delete(entry.id);
+    this.pump();
+    this.wake?.();
+    if (this.held.size === 0) this.drained?.();
+  }
+}
+
+/**
+ * XGROUP CREATE ... 0 MKSTREAM: a new group starts at the beginning of the stream, as daprd does, so
+ * messages published before the app first subscribed are delivered too (nothing lost on first
+ * deploy); an existing group is kept where it is.
+ */
+export async function createGroup(client: Redis, topic: string, group: string): Promise<void> {
+  try {
+    await client.xgroup('CREATE', topic, group, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!errorMessage(err).startsWith('BUSYGROUP')) throw err;
+  }
+}
+
+/** XREADGROUP reply: `[[stream, [[id, [field, value, ...]], ...]]]`, or null on timeout. */
+function readEntries(reply: unknown, topic: string): Entry[] {
+  if (!Array.isArray(reply)) return [];
+  return reply.flatMap((stream: unknown) => (Array.isArray(stream) ? parseEntries(stream[1], topic).found : []));
+}
+
+function parseEntries(raw: unknown, topic: string): { found: Entry[]; deleted: string[] } {
+  const found: Entry[] = [];
+  const deleted: string[] = [];
+  if (!Array.isArray(raw)) return { found, deleted };
+  for (const item of raw as unknown[]) {
+    if (!Array.isArray(item) || item[0] === undefined || item[0] === null) continue;
+    const id = String(item[0]);
+    const fields: unknown = item[1];
+    if (!Array.isArray(fields)) {
+      deleted.push(id);
+      continue;
+    }
+    found.push({ id, message: toMessage(id, fields as Buffer[], topic) });
+  }
+  return { found, deleted };
+}
+
+/** Field `data` is the payload; field `metadata` (daprd's JSON) and any other fields become metadata. */
+function toMessage(id: string, fields: readonly Buffer[], topic: string): ReceivedMessage {
+  let data = Buffer.alloc(0);
+  const extra: Record<string, string> = {};
+  let published: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = String(fields[i]);
+    const value = fields[i + 1] as Buffer;
+    if (name === 'data') data = Buffer.from(value);
+    else if (name === 'metadata') published = parseMetadataField(value.toString('utf8'));
+    else extra[name] = value.toString('utf8');
+  }
+  return { topic, data, metadata: { ...extra, ...published, [REDIS_STREAM_ID]: id } };
+}
+
+function parseMetadataField(json: string): Record<string, string> {
+  try {
+    const parsed: unknown = JSON.parse(json);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  } catch {
+    return {};
+  }
+}
