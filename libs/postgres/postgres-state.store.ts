@@ -1,4 +1,4 @@
-import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
+import { Pool, type PoolClient, type QueryConfig } from 'pg';
 import { parseDuration } from '../../src/config/duration';
 import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { hasTtl } from '../../src/spi/state.rules';
+import { isUnreachable, parseConnectionString } from './postgres.connection';
 import type {
   DeleteRequest,
   GetResponse,
@@ -28,7 +29,6 @@ type Queryable = Pick<PoolClient, 'query'>;
 /** `schema.table` or `table`, each part a plain SQL identifier. */
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 const DEFAULT_TIMEOUT_MS = 20_000;
 const DEFAULT_CLEANUP_MS = 3_600_000;
 
@@ -73,7 +73,7 @@ export class PostgresStateStore implements StateStore {
     const timeout = duration('timeout', DEFAULT_TIMEOUT_MS);
     const cleanupInterval = duration('cleanupInterval', DEFAULT_CLEANUP_MS);
 
-    const connection = parseConnectionString(connectionString);
+    const connection = parseConnectionString(connectionString, { file: init.source, component: init.name, field: 'spec.metadata.connectionString' });
     this.address = connection.address;
     // Unquoted identifiers fold to lower case, so daprd's `tableName: myState` is the table "mystate".
     this.sql = statements(table.split('.').map((part) => `"${part.toLowerCase()}"`).join('.'));
@@ -93,8 +93,7 @@ export class PostgresStateStore implements StateStore {
       await pool.end().catch((endErr: unknown) => {
         this.logger.debug({ err: endErr }, `closing the pool after a failed init failed: ${errorMessage(endErr)}`);
       });
-      const code = (err as { code?: unknown }).code;
-      const unreachable = typeof code === 'string' ? UNREACHABLE.has(code) : /timeout/i.test(errorMessage(err));
+      const unreachable = isUnreachable(err);
       const what = unreachable ? 'is unreachable' : 'failed to initialise';
       throw new BackendError(this.name, `postgres at ${this.address} ${what}: ${errorMessage(err)}`, err);
     }
@@ -311,51 +310,6 @@ function toResponse(row: Row): GetResponse {
   return row.expires_at
     ? { data: row.value, etag: row.etag, expiresAt: row.expires_at.getTime() }
     : { data: row.value, etag: row.etag };
-}
-
-/**
- * Accepts a URL (`postgres://user:pw@host:5432/db?sslmode=require`, passed to pg as is) or the
- * key=value form Dapr's docs use (`host=localhost user=postgres password=x port=5432 database=db`).
- */
-function parseConnectionString(text: string): { config: PoolConfig; address: string } {
-  if (/^postgres(ql)?:\/\//i.test(text)) {
-    let host = 'localhost';
-    let port = '5432';
-    try {
-      const url = new URL(text);
-      host = url.hostname || url.searchParams.get('host') || host;
-      port = url.port || port;
-    } catch (err) {
-      throw new ConfigError(`connectionString is not a valid URL: ${errorMessage(err)}`, { field: 'spec.metadata.connectionString' });
-    }
-    return { config: { connectionString: text }, address: `${host}:${port}` };
-  }
-  const values = new Map<string, string>();
-  const pair = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S*))\s*/y;
-  let consumed = 0;
-  for (let match = pair.exec(text); match && match[0] !== ''; match = pair.exec(text)) {
-    values.set(match[1]?.toLowerCase() ?? '', match[2]?.replace(/\\(.)/g, '$1') ?? match[3] ?? '');
-    consumed = pair.lastIndex;
-  }
-  if (values.size === 0 || consumed !== text.length) {
-    throw new ConfigError('connectionString is neither a postgres:// URL nor key=value pairs', {
-      field: 'spec.metadata.connectionString',
-    });
-  }
-  const host = values.get('host') ?? 'localhost';
-  const port = values.get('port') ?? '5432';
-  const sslmode = values.get('sslmode');
-  const config: PoolConfig = {
-    host,
-    port: Number(port),
-    user: values.get('user'),
-    password: values.get('password'),
-    database: values.get('database') ?? values.get('dbname'),
-  };
-  if (sslmode && sslmode !== 'disable' && sslmode !== 'allow' && sslmode !== 'prefer') {
-    config.ssl = sslmode === 'verify-full' || sslmode === 'verify-ca' ? true : { rejectUnauthorized: false };
-  }
-  return { config, address: `${host}:${port}` };
 }
 
 export const postgresStateStoreFactory: ComponentFactory<PostgresStateStore> = {

@@ -1,4 +1,4 @@
-import { Pool, type PoolConfig, type QueryResult, types } from 'pg';
+import { Pool, type QueryResult, types } from 'pg';
 import { parseDuration } from '../../src/config/duration';
 import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
@@ -6,9 +6,9 @@ import type { BindingRequest, BindingResponse, OutputBinding } from '../../src/s
 import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
+import { isUnreachable, parseConnectionString } from './postgres.connection';
 
 const DEFAULT_TIMEOUT_MS = 20_000;
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', '57P01', '08006', '08001']);
 const INT8_OID = 20;
 
 /** int8 (`count(*)`, bigint columns) as a JSON number when it fits, as pgx does; the digits otherwise. */
@@ -164,11 +164,6 @@ function emptyResult(): QueryResult<Record<string, unknown>> {
   return { command: '', rowCount: 0, oid: 0, fields: [], rows: [] };
 }
 
-function isUnreachable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? UNREACHABLE.has(code) : /timeout|terminated|Connection terminated/i.test(errorMessage(err));
-}
-
 /** Go's `time.Duration.String()` for whole milliseconds: `0s`, `12ms`, `1.5s`, `2m3.004s`, `1h0m0s`. */
 export function goDuration(ms: number): string {
   if (ms <= 0) return '0s';
@@ -178,48 +173,6 @@ export function goDuration(ms: number): string {
   const s = ((ms % 60_000) / 1000).toFixed(3).replace(/\.?0+$/, '');
   if (h > 0) return `${h}h${m}m${s}s`;
   return m > 0 ? `${m}m${s}s` : `${s}s`;
-}
-
-/**
- * A URL (`postgres://user:pw@host:5432/db?sslmode=require`, passed to pg as is) or the key=value
- * form Dapr's docs use (`host=localhost user=postgres password=x port=5432 database=db`).
- */
-function parseConnectionString(text: string, context: { file?: string; component?: string; field: string }): { config: PoolConfig; address: string } {
-  if (/^postgres(ql)?:\/\//i.test(text)) {
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch (err) {
-      throw new ConfigError(`not a valid URL: ${errorMessage(err)}`, context);
-    }
-    const host = url.hostname || url.searchParams.get('host') || 'localhost';
-    return { config: { connectionString: text }, address: `${host}:${url.port || '5432'}` };
-  }
-  const values = new Map<string, string>();
-  const pair = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S*))\s*/y;
-  let consumed = 0;
-  for (let match = pair.exec(text); match && match[0] !== ''; match = pair.exec(text)) {
-    values.set(match[1]?.toLowerCase() ?? '', match[2]?.replace(/\\(.)/g, '$1') ?? match[3] ?? '');
-    consumed = pair.lastIndex;
-  }
-  if (values.size === 0 || consumed !== text.length) {
-    throw new ConfigError('neither a postgres:// URL nor key=value pairs (e.g. "host=localhost port=5432 user=postgres")', context);
-  }
-  const host = values.get('host') ?? 'localhost';
-  const port = values.get('port') ?? '5432';
-  if (!/^\d{1,5}$/.test(port)) throw new ConfigError(`port "${port}" is not a number`, context);
-  const sslmode = values.get('sslmode');
-  const config: PoolConfig = {
-    host,
-    port: Number(port),
-    user: values.get('user'),
-    password: values.get('password'),
-    database: values.get('database') ?? values.get('dbname'),
-  };
-  if (sslmode && sslmode !== 'disable' && sslmode !== 'allow' && sslmode !== 'prefer') {
-    config.ssl = sslmode === 'verify-full' || sslmode === 'verify-ca' ? true : { rejectUnauthorized: false };
-  }
-  return { config, address: `${host}:${port}` };
 }
 
 export const postgresBindingFactory: ComponentFactory<PostgresBinding> = {
