@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { SidekickClient, SidekickModule, Subscribe, type TopicEvent, VirtualClock } from '../../src';
 import { startApp, tempDir } from '../support/app';
@@ -65,6 +65,20 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
       providers: [Lost],
     }).compile();
     await expect(ref.init()).rejects.toThrow(/@Subscribe on Lost\.handle subscribes to pub\/sub "kafka-prod", which is not loaded; loaded pub\/subs: pubsub/);
+  });
+
+  it('fails start-up when @Subscribe sits on a request-scoped provider', async () => {
+    @Injectable({ scope: Scope.REQUEST })
+    class PerRequest {
+      @Subscribe({ pubsub: 'pubsub', topic: 'x' })
+      handle(): void {}
+    }
+    const dir = tempDir();
+    const ref = await Test.createTestingModule({
+      imports: [SidekickModule.forRoot({ appId: 'p6', resourcesPath: dir, dataDir: dir, httpApi: { enabled: false }, logger: noopLogger })],
+      providers: [PerRequest],
+    }).compile();
+    await expect(ref.init()).rejects.toThrow(/PerRequest\.handle has @Subscribe\/@Binding but PerRequest is request-scoped or transient/);
   });
 
   it('fails start-up on two default routes for one topic, and on an invalid CEL rule', async () => {

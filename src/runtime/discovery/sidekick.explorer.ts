@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import type { BindingMetadata } from '../../decorators/binding.decorator';
+import { ConfigError } from '../../errors/config.errors';
 import { SIDEKICK_BINDING, SIDEKICK_STATE_STORE_PARAMS, SIDEKICK_SUBSCRIBE } from '../../decorators/constants';
 import type { StateStoreParam } from '../../decorators/state-store.decorator';
 import type { SubscribeMetadata, SubscribeOptions } from '../../decorators/subscribe.decorator';
@@ -60,7 +61,11 @@ export class SidekickExplorer {
         for (const param of params ?? []) stateStores.push({ store: param.store, className: type.name });
       }
       const instance = usableInstance(wrapper);
-      if (!instance || seenInstances.has(instance)) continue;
+      if (!instance) {
+        this.rejectScopedHandlers(wrapper);
+        continue;
+      }
+      if (seenInstances.has(instance)) continue;
       seenInstances.add(instance);
       const prototype = Object.getPrototypeOf(instance) as object;
       for (const methodName of this.scanner.getAllMethodNames(prototype)) {
@@ -74,6 +79,22 @@ export class SidekickExplorer {
       }
     }
     return { stateStores, subscriptions, bindings };
+  }
+
+  /** `@Subscribe`/`@Binding` on a request-scoped or transient provider cannot work: say so at start-up. */
+  private rejectScopedHandlers(wrapper: InstanceWrapper): void {
+    const type = wrapper.metatype;
+    if (typeof type !== 'function' || !type.prototype) return;
+    const prototype = type.prototype as object;
+    for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+      const method = (prototype as Record<string, unknown>)[methodName];
+      if (typeof method !== 'function') continue;
+      if (Reflect.getMetadata(SIDEKICK_SUBSCRIBE, method) || Reflect.getMetadata(SIDEKICK_BINDING, method)) {
+        throw new ConfigError(
+          `${type.name}.${methodName} has @Subscribe/@Binding but ${type.name} is request-scoped or transient; event handlers must live in singleton providers (the default scope)`,
+        );
+      }
+    }
   }
 }
 
