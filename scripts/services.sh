@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Local backing services for the test suite, on loopback only.
 #
-#   bash scripts/services.sh up [redis|postgres|all]...   (default: all)
+#   bash scripts/services.sh up [redis|postgres|kafka|all]...   (default: all)
 #   bash scripts/services.sh down [NAME|NAME:PORT]...     (default: everything this script started)
 #
-# Ports: SIDEKICK_REDIS_PORT (6379), SIDEKICK_POSTGRES_PORT (5432).
+# Ports: SIDEKICK_REDIS_PORT (6379), SIDEKICK_POSTGRES_PORT (5432), SIDEKICK_KAFKA_PORT (9092;
+# its KRaft controller listens on the next port). Kafka's jars come from Maven Central once and
+# are cached in SIDEKICK_KAFKA_LIB (default ~/.cache/sidekick/kafka-<version>).
 #
 # `up` installs missing Debian packages, then starts each service unless something
 # already answers on its port; such a service is reported "(left alone)" and is never
@@ -25,7 +27,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SERVICES=(redis postgres)
+ALL_SERVICES=(redis postgres kafka)
 HOST=127.0.0.1
 SERVICES_DIR="${SIDEKICK_ROOT}/.services"
 STARTED_FILE="${SERVICES_DIR}/started"
@@ -309,6 +311,219 @@ svc_postgres() {
     echo "postgres: stopped on ${HOST}:${port}"
     ;;
   *) die "svc_postgres: unknown action $action" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------
+# Kafka: one JVM that is both broker and KRaft controller, jars from Maven Central
+
+KAFKA_VERSION="${SIDEKICK_KAFKA_VERSION:-4.1.1}"
+KAFKA_LOG4J_VERSION=2.24.3
+KAFKA_LIB="${SIDEKICK_KAFKA_LIB:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/sidekick/kafka-${KAFKA_VERSION}}"
+
+kafka_jars_cached() { [[ -f "${KAFKA_LIB}/.complete" ]]; }
+
+# The broker's runtime classpath, fetched with Maven into KAFKA_LIB once.
+kafka_fetch_jars() {
+  kafka_jars_cached && return 0
+  command -v mvn >/dev/null 2>&1 || die "kafka: mvn is needed once to fetch the Kafka ${KAFKA_VERSION} jars (apt-get install maven)"
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/sidekick-kafka.XXXXXX")"
+  cat >"$work/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.sidekick</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>${KAFKA_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>${KAFKA_LOG4J_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>${KAFKA_LOG4J_VERSION}</version></dependency>
+  </dependencies>
+</project>
+EOF
+  log "kafka: fetching the Kafka ${KAFKA_VERSION} jars with Maven into ${KAFKA_LIB} (once)..."
+  if ! (cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1 </dev/null); then
+    tail -n 30 "$work/mvn.log" >&2 || true
+    rm -rf "$work"
+    die "kafka: mvn dependency:copy-dependencies failed for org.apache.kafka:kafka_2.13:${KAFKA_VERSION}"
+  fi
+  mkdir -p "$(dirname "${KAFKA_LIB}")"
+  rm -rf "${KAFKA_LIB}"
+  mv "$work/lib" "${KAFKA_LIB}"
+  touch "${KAFKA_LIB}/.complete"
+  rm -rf "$work"
+}
+
+# Succeeds if a Kafka broker on PORT answers ApiVersions v0 (which every broker version
+# answers) with error_code 0: 4-byte size, correlation id 0x534b0001, error 0x0000.
+kafka_probe() { # PORT
+  local reply
+  # shellcheck disable=SC2016
+  reply="$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1
+    printf "\x00\x00\x00\x0c\x00\x12\x00\x00\x53\x4b\x00\x01\x00\x02sk" >&3
+    head -c 10 <&3 | od -An -tx1' _ "${HOST}" "$1" 2>/dev/null)" || return 1
+  reply="${reply//[[:space:]]/}"
+  [[ "${reply:8}" == 534b00010000 ]]
+}
+
+# Is the broker recorded in BASEDIR (its pid file) still running?
+kafka_alive() { # BASEDIR
+  local pid
+  pid="$(cat "$1/pid" 2>/dev/null)" || return 1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "kafka.Kafka $1/server.properties"
+}
+
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+kafka_java_ok() {
+  local major
+  major="$(java -version 2>&1 | sed -n 's/.*version "\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' | head -n 1)"
+  [[ -n "$major" ]] && ((major >= 17))
+}
+
+kafka_write_config() { # BASEDIR PORT CONTROLLER_PORT
+  cat >"$1/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${HOST}:$3
+listeners=PLAINTEXT://${HOST}:$2,CONTROLLER://${HOST}:$3
+advertised.listeners=PLAINTEXT://${HOST}:$2
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$1/data
+num.partitions=3
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=5
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=5
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# 2 MiB, so a 1 MiB payload plus its envelope fits (the default is ~1 MB)
+message.max.bytes=2097152
+replica.fetch.max.bytes=2097152
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+EOF
+  cat >"$1/log4j2.properties" <<'EOF'
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = OUT
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+EOF
+}
+
+svc_kafka() {
+  local action="$1"
+  shift
+  case "$action" in
+  packages)
+    command -v java >/dev/null 2>&1 || echo default-jre-headless
+    kafka_jars_cached || command -v mvn >/dev/null 2>&1 || echo maven
+    ;;
+  alive) # PORT BASEDIR
+    kafka_alive "$2"
+    ;;
+  up)
+    local port="${SIDEKICK_KAFKA_PORT:-9092}"
+    check_port kafka "$port"
+    local cport=$((port + 1))
+    check_port kafka "$cport"
+    if kafka_probe "$port"; then
+      report_running kafka "$port"
+      return 0
+    fi
+    if port_open "${HOST}" "$port"; then
+      # Something listens: a broker still starting up, or something else.
+      if wait_for 30 kafka_probe "$port"; then
+        report_running kafka "$port"
+        return 0
+      fi
+      die "kafka: ${HOST}:${port} is in use by something that does not answer Kafka ApiVersions; set SIDEKICK_KAFKA_PORT to a free port"
+    fi
+    drop_record kafka "$port" # stale record: that instance is gone
+    if port_open "${HOST}" "$cport"; then
+      die "kafka: the controller port ${HOST}:${cport} (SIDEKICK_KAFKA_PORT + 1) is in use; set SIDEKICK_KAFKA_PORT to another port"
+    fi
+    kafka_java_ok || die "kafka: Kafka ${KAFKA_VERSION} needs Java 17 or newer; found: $(java -version 2>&1 | head -n 1)"
+    kafka_fetch_jars
+
+    local base="${SERVICES_DIR}/kafka-${port}"
+    mkdir -p "$base"
+    if kafka_alive "$base"; then
+      die "kafka: the broker in $base (pid $(cat "$base/pid")) is running but not answering on ${HOST}:${port}; stop it first: bash scripts/services.sh down kafka:${port}"
+    fi
+    # A fresh log dir on every start, like Redis and PostgreSQL: no topics or offsets leak between runs.
+    rm -rf "$base/data" "$base/pid"
+    kafka_write_config "$base" "$port" "$cport"
+    local cluster_id logfile="$base/kafka.log"
+    # 16 random bytes, base64url (Kafka's Uuid text form); not starting with '-' (an option to argparse).
+    cluster_id=-
+    while [[ "$cluster_id" == -* ]]; do
+      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    done
+    local java_opts=(-Djava.awt.headless=true "-Dlog4j2.configurationFile=$base/log4j2.properties" -cp "${KAFKA_LIB}/*")
+    if ! java -Xmx256m -XX:+UseSerialGC "${java_opts[@]}" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$base/server.properties" -g >"$base/format.log" 2>&1 </dev/null; then
+      tail -n 20 "$base/format.log" >&2 || true
+      die "kafka: formatting the log dir $base/data failed (log: $base/format.log)"
+    fi
+    # setsid: out of our process group, so Ctrl-C / timeouts aimed at the caller don't reach
+    # the broker; it is stopped by `down`. The background subshell becomes setsid, then a shell
+    # that writes its pid and becomes java: nothing of ours (fd 9, the lock) stays behind.
+    # shellcheck disable=SC2016
+    (
+      cd / || exit 1
+      exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$base/pid" \
+        java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError "${java_opts[@]}" \
+        kafka.Kafka "$base/server.properties" >"$logfile" 2>&1 </dev/null 9>&-
+    ) &
+    wait_for 10 test -s "$base/pid" || die "kafka: the broker did not start (log: $logfile)"
+    record kafka "$port" "$base" # before the readiness wait: `down` must find it either way
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    until kafka_probe "$port"; do
+      if ! kafka_alive "$base"; then
+        tail -n 30 "$logfile" >&2 || true
+        die "kafka: the broker exited during startup (log: $logfile)"
+      fi
+      if ((SECONDS >= deadline)); then
+        tail -n 30 "$logfile" >&2 || true
+        die "kafka: not answering on ${HOST}:${port} after ${READY_TIMEOUT}s (log: $logfile; stop it: bash scripts/services.sh down kafka:${port})"
+      fi
+      sleep 0.5
+    done
+    echo "kafka: started on ${HOST}:${port} (Kafka ${KAFKA_VERSION}, pid $(cat "$base/pid"))"
+    ;;
+  down) # PORT BASEDIR
+    local port="$1" base="$2" pid
+    if ! kafka_alive "$base"; then
+      echo "kafka: the broker in $base is not running any more (nothing to stop)"
+      rm -rf "$base/data" "$base/pid"
+      return 0
+    fi
+    pid="$(cat "$base/pid")"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_for 30 pid_gone "$pid"; then
+      log "kafka: pid $pid still running 30s after SIGTERM; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_for 10 pid_gone "$pid" || die "kafka: pid $pid survived SIGKILL"
+    fi
+    rm -rf "$base/data" "$base/pid"
+    echo "kafka: stopped on ${HOST}:${port}"
+    ;;
+  *) die "svc_kafka: unknown action $action" ;;
   esac
 }
 

@@ -39,10 +39,23 @@ export interface OutputBinding extends Component {
   invoke(request: BindingRequest): Promise<BindingResponse>;
 }
 
+/**
+ * Optional on a binding component that implements both sides but, once initialised, serves only
+ * some of them (Dapr's Kafka binding is input with `topics`, output with `publishTopic`).
+ */
+export interface BindingDirections {
+  readonly directions?: () => readonly ('input' | 'output')[];
+}
+
 export function isInputBinding(component: Component): component is InputBinding {
-  return typeof (component as Partial<InputBinding>).read === 'function';
+  return typeof (component as Partial<InputBinding>).read === 'function' && serves(component, 'input');
 }
 
 export function isOutputBinding(component: Component): component is OutputBinding {
-  return typeof (component as Partial<OutputBinding>).invoke === 'function' && Array.isArray((component as Partial<OutputBinding>).operations);
+  return typeof (component as Partial<OutputBinding>).invoke === 'function' && Array.isArray((component as Partial<OutputBinding>).operations) && serves(component, 'output');
+}
+
+function serves(component: Component, direction: 'input' | 'output'): boolean {
+  const directions = (component as BindingDirections).directions;
+  return typeof directions !== 'function' || directions.call(component).includes(direction);
 }

@@ -1,5 +1,6 @@
 import { cronBindingFactory } from '../../../libs/cron';
 import { httpBindingFactory } from '../../../libs/http';
+import { kafkaBindingFactory, kafkaPubSubFactory } from '../../../libs/kafka';
 import { localEnvSecretStoreFactory, localFileSecretStoreFactory, localStorageBindingFactory } from '../../../libs/local';
 import { memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
 import { postgresBindingFactory, postgresStateStoreFactory } from '../../../libs/postgres';
@@ -17,12 +18,14 @@ export const BUILTIN_COMPONENT_TYPES: readonly ComponentFactory[] = [
   // pub/sub
   memoryPubSubFactory,
   redisPubSubFactory,
+  kafkaPubSubFactory,
   // bindings
   cronBindingFactory,
   httpBindingFactory,
   localStorageBindingFactory,
   postgresBindingFactory,
   redisBindingFactory,
+  kafkaBindingFactory,
   // secret stores
   localEnvSecretStoreFactory,
   localFileSecretStoreFactory,

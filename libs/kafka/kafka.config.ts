@@ -1,0 +1,213 @@
+import type { ConnectionOptions } from 'node:tls';
+import { type KafkaConfig, type LogEntry, type SASLOptions, logLevel } from 'kafkajs';
+import { parseDuration } from '../../src/config/duration';
+import { ConfigError } from '../../src/errors/config.errors';
+import type { ComponentInit } from '../../src/spi/component';
+import type { SidekickLogger } from '../../src/spi/logger';
+
+/*
+ * Component metadata shared by `pubsub.kafka` and `bindings.kafka`, with Dapr's names (matched
+ * case-insensitively, as daprd does: `clientID` and `clientId` are one field), turned into kafkajs
+ * options.
+ */
+
+export type InitialOffset = 'newest' | 'oldest';
+export type AuthType = 'none' | 'password' | 'mtls' | 'oidc' | 'certificate';
+
+export interface KafkaSettings {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /** `consumerGroup` metadata: overrides the group a subscription asks for. */
+  readonly consumerGroup?: string;
+  readonly initialOffset: InitialOffset;
+  readonly authType: AuthType;
+  /** Delay before a rejected message is delivered again (`consumeRetryInterval`). */
+  readonly retryIntervalMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly sessionTimeoutMs: number;
+  /** Producer-side limit on one record (`maxMessageBytes`); unset = the broker's limit only. */
+  readonly maxMessageBytes?: number;
+  readonly sasl?: SASLOptions;
+  readonly ssl?: boolean | ConnectionOptions;
+}
+
+export const DEFAULT_RETRY_INTERVAL_MS = 100;
+const DEFAULT_HEARTBEAT_MS = 3000; // Dapr's defaults
+const DEFAULT_SESSION_MS = 10_000;
+const CONNECTION_TIMEOUT_MS = 3000;
+const REQUEST_TIMEOUT_MS = 15_000;
+const AUTH_TYPES: readonly AuthType[] = ['none', 'password', 'mtls', 'oidc', 'certificate'];
+
+/** Case-insensitive view of component metadata that names the field in its errors. */
+export class KafkaMetadata {
+  private readonly values = new Map<string, string>();
+
+  constructor(private readonly init: ComponentInit) {
+    for (const [key, value] of Object.entries(init.metadata)) this.values.set(key.toLowerCase(), value);
+  }
+
+  /** The trimmed value, or undefined when absent or blank. */
+  get(field: string): string | undefined {
+    const value = this.values.get(field.toLowerCase())?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  require(field: string, hint: string): string {
+    const value = this.get(field);
+    if (value === undefined) throw this.error(field, `${field} is required (${hint})`);
+    return value;
+  }
+
+  list(field: string): string[] {
+    return (this.get(field) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  }
+
+  bool(field: string): boolean {
+    const value = this.get(field)?.toLowerCase();
+    if (value === undefined || value === 'false') return false;
+    if (value === 'true') return true;
+    throw this.error(field, `"${value}" is not true or false`);
+  }
+
+  positiveInteger(field: string): number | undefined {
+    const value = this.get(field);
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(value) || Number(value) <= 0) throw this.error(field, `"${value}" is not a positive integer`);
+    return Number(value);
+  }
+
+  /** Milliseconds: a bare number is milliseconds (as Dapr's Kafka reads them), else a Go duration. */
+  durationMs(field: string): number | undefined {
+    const value = this.get(field);
+    if (value === undefined) return undefined;
+    if (/^\d+$/.test(value)) return Number(value);
+    return parseDuration(value, this.context(field));
+  }
+
+  oneOf<T extends string>(field: string, allowed: readonly T[], fallback: T): T {
+    const value = this.get(field)?.toLowerCase() ?? fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      throw this.error(field, `"${this.get(field)}" is not one of ${allowed.join(', ')}`);
+    }
+    return value as T;
+  }
+
+  error(field: string, message: string): ConfigError {
+    return new ConfigError(message, this.context(field));
+  }
+
+  private context(field: string): { file: string; component: string; field: string } {
+    return { file: this.init.source, component: this.init.name, field: `spec.metadata.${field}` };
+  }
+}
+
+export function parseKafkaSettings(init: ComponentInit): KafkaSettings {
+  const md = new KafkaMetadata(init);
+  md.require('brokers', 'comma-separated host:port of the Kafka brokers, e.g. localhost:9092');
+  const brokers = md.list('brokers');
+  for (const broker of brokers) {
+    if (!/^(?:\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(broker)) throw md.error('brokers', `"${broker}" is not host:port`);
+  }
+  let authType = md.oneOf('authType', AUTH_TYPES, 'none');
+  if (md.get('authType') === undefined && md.bool('authRequired')) authType = 'password'; // Dapr's deprecated flag
+  const heartbeatIntervalMs = md.durationMs('heartbeatInterval') ?? DEFAULT_HEARTBEAT_MS;
+  const sessionTimeoutMs = md.durationMs('sessionTimeout') ?? DEFAULT_SESSION_MS;
+  if (heartbeatIntervalMs <= 0 || heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw md.error('heartbeatInterval', `${heartbeatIntervalMs} ms must be above 0 and below sessionTimeout (${sessionTimeoutMs} ms)`);
+  }
+  const consumerGroup = md.get('consumerGroup');
+  const maxMessageBytes = md.positiveInteger('maxMessageBytes');
+  const sasl = saslOptions(md, authType);
+  const ssl = tlsOptions(md, authType);
+  return {
+    brokers,
+    clientId: md.get('clientId') ?? init.appId,
+    ...(consumerGroup !== undefined ? { consumerGroup } : {}),
+    initialOffset: md.oneOf('initialOffset', ['newest', 'oldest'] as const, 'newest'),
+    authType,
+    retryIntervalMs: md.durationMs('consumeRetryInterval') ?? DEFAULT_RETRY_INTERVAL_MS,
+    heartbeatIntervalMs,
+    sessionTimeoutMs,
+    ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}),
+    ...(sasl ? { sasl } : {}),
+    ...(ssl !== undefined ? { ssl } : {}),
+  };
+}
+
+function saslOptions(md: KafkaMetadata, authType: AuthType): SASLOptions | undefined {
+  if (authType === 'password') {
+    const username = md.require('saslUsername', 'authType is password');
+    const password = md.require('saslPassword', 'authType is password');
+    const mechanism = (md.get('saslMechanism') ?? 'PLAINTEXT').toUpperCase();
+    if (mechanism === 'SHA-512' || mechanism === 'SCRAM-SHA-512') return { mechanism: 'scram-sha-512', username, password };
+    if (mechanism === 'SHA-256' || mechanism === 'SCRAM-SHA-256') return { mechanism: 'scram-sha-256', username, password };
+    if (mechanism === 'PLAINTEXT' || mechanism === 'PLAIN') return { mechanism: 'plain', username, password };
+    throw md.error('saslMechanism', `"${md.get('saslMechanism')}" is not one of SHA-512, SHA-256, PLAINTEXT`);
+  }
+  if (authType === 'oidc') {
+    const endpoint = md.require('oidcTokenEndpoint', 'authType is oidc');
+    const clientId = md.require('oidcClientID', 'authType is oidc');
+    const clientSecret = md.require('oidcClientSecret', 'authType is oidc');
+    const scopes = md.list('oidcScopes');
+    return { mechanism: 'oauthbearer', oauthBearerProvider: oidcTokenProvider(endpoint, clientId, clientSecret, scopes.length ? scopes : ['openid']) };
+  }
+  return undefined;
+}
+
+/** OAuth2 client-credentials tokens for SASL/OAUTHBEARER, cached until a minute before they expire. */
+function oidcTokenProvider(endpoint: string, clientId: string, clientSecret: string, scopes: readonly string[]) {
+  let cached: { value: string; expiresAt: number } | undefined;
+  return async (): Promise<{ value: string }> => {
+    if (cached && cached.expiresAt > Date.now()) return { value: cached.value };
+    const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: scopes.join(' ') });
+    const response = await fetch(endpoint, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    if (!response.ok) throw new Error(`oidc token endpoint ${endpoint} answered ${response.status}`);
+    const token = (await response.json()) as { access_token?: string; expires_in?: number };
+    if (!token.access_token) throw new Error(`oidc token endpoint ${endpoint} returned no access_token`);
+    cached = { value: token.access_token, expiresAt: Date.now() + Math.max(0, (token.expires_in ?? 300) - 60) * 1000 };
+    return { value: cached.value };
+  };
+}
+
+/** TLS is on for every authType but `none`, unless `disableTls` (as Dapr's Kafka component). */
+function tlsOptions(md: KafkaMetadata, authType: AuthType): boolean | ConnectionOptions | undefined {
+  if (authType === 'none' || md.bool('disableTls')) return undefined;
+  const ca = md.get('caCert');
+  const cert = md.get('clientCert');
+  const key = md.get('clientKey');
+  if (authType === 'mtls') {
+    md.require('clientCert', 'authType is mtls');
+    md.require('clientKey', 'authType is mtls');
+  }
+  const options: ConnectionOptions = {
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    ...(md.bool('skipVerify') ? { rejectUnauthorized: false } : {}),
+  };
+  return Object.keys(options).length > 0 ? options : true;
+}
+
+/** The kafkajs client options: short connection timeouts, and kafkajs's own log routed to `logger` at warn. */
+export function kafkaClientConfig(settings: KafkaSettings, logger: SidekickLogger): KafkaConfig {
+  return {
+    clientId: settings.clientId,
+    brokers: [...settings.brokers],
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // Connecting to a dead address gives up after ~3 s (kafkajs: ~10 s); consumers restart on their own.
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+    ...(settings.sasl ? { sasl: settings.sasl } : {}),
+    ...(settings.ssl !== undefined ? { ssl: settings.ssl } : {}),
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      // kafkajs logs retriable trouble (a coordinator moving, a connection dropped) as ERROR: warn is enough.
+      const { message, ...fields } = entry.log;
+      const detail = typeof fields.error === 'string' ? `: ${fields.error}` : '';
+      logger.warn({ kafkajs: entry.namespace, ...fields }, `kafkajs: ${message}${detail}`);
+    },
+  };
+}

@@ -1,0 +1,221 @@
+import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
+import type { Clock, TimerHandle } from '../../src/spi/clock';
+import type { KafkaClient } from './kafka.client';
+import { withTimeout } from './kafka.client';
+
+/** One record handed to a consumer's handler. Resolve = commit; reject = deliver it again later. */
+export interface KafkaRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly message: KafkaMessage;
+}
+
+export type RecordHandler = (record: KafkaRecord) => Promise<void>;
+
+export interface GroupConsumerOptions {
+  readonly client: KafkaClient;
+  readonly clock: Clock;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Partitions handled at once (kafkajs `partitionsConsumedConcurrently`). */
+  readonly concurrency: number;
+  /** What the consumer is, for logs (`subscription to orders`). */
+  readonly label: string;
+}
+
+/** How long a fetch waits for data at most: also the longest `close()` waits for an idle fetch. */
+const FETCH_WAIT_MS = 500;
+const START_TIMEOUT_MS = 60_000;
+
+/**
+ * A kafkajs consumer in a consumer group, committing each record's offset only after its handler
+ * resolved. A rejected record pauses its partition for `consumeRetryInterval` and is then fetched
+ * and delivered again, before anything after it on that partition (per-partition order, as Dapr);
+ * other partitions go on meanwhile. Nothing is ever skipped: the runtime above decides when to
+ * give up on a message (and then resolves).
+ */
+export class KafkaGroupConsumer {
+  private state: 'starting' | 'running' | 'closing' = 'starting';
+  private abandoned = false;
+  private abandonSignal!: () => void;
+  private readonly abandonedPromise = new Promise<false>((resolve) => (this.abandonSignal = () => resolve(false)));
+  private readonly timers = new Set<TimerHandle>();
+  private joins: Promise<void> = Promise.resolve();
+  private closing?: Promise<void>;
+
+  private constructor(
+    private readonly options: GroupConsumerOptions,
+    private readonly consumer: Consumer,
+    private readonly handler: RecordHandler,
+  ) {}
+
+  /** Joins the group and resolves once it is ready: every record produced from then on reaches the group. */
+  static async start(options: GroupConsumerOptions, handler: RecordHandler): Promise<KafkaGroupConsumer> {
+    const { settings } = options.client;
+    const consumer = options.client.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: settings.heartbeatIntervalMs,
+      maxWaitTimeInMs: FETCH_WAIT_MS,
+      allowAutoTopicCreation: false,
+    });
+    const self = new KafkaGroupConsumer(options, consumer, handler);
+    await self.run();
+    return self;
+  }
+
+  private async run(): Promise<void> {
+    const { client, topics } = this.options;
+    let joined: () => void = () => undefined;
+    let failStart: (err: Error) => void = () => undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      joined = resolve;
+      failStart = reject;
+    });
+    ready.catch(() => undefined); // awaited below; a late rejection must not go unhandled
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event: ConsumerGroupJoinEvent) => {
+      this.joins = this.joins.then(() => this.pinNewest(event.payload.memberAssignment));
+      void this.joins.then(joined);
+    });
+    this.consumer.on(this.consumer.events.CRASH, (event: ConsumerCrashEvent) => {
+      const { error, restart } = event.payload;
+      // A retriable crash (e.g. the group coordinator still loading) restarts the consumer by itself.
+      if (this.state === 'starting' && !restart) failStart(error);
+      else if (this.state !== 'closing' && restart) {
+        client.logger.warn({ err: error }, `kafka ${this.options.label}: consumer crashed (${errorMessage(error)}); restarting`);
+      } else if (this.state !== 'closing') {
+        client.logger.error({ err: error }, `kafka ${this.options.label}: consumer stopped for good: ${errorMessage(error)}`);
+      }
+    });
+    try {
+      await withTimeout(this.options.clock, START_TIMEOUT_MS, async () => {
+        await this.consumer.connect();
+        await this.consumer.subscribe({ topics: [...topics], fromBeginning: client.settings.initialOffset === 'oldest' });
+        await this.consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: Math.max(1, this.options.concurrency),
+          eachBatch: (payload) => this.onBatch(payload),
+        });
+        await ready; // the group is joined and its start offsets are pinned
+      });
+    } catch (err) {
+      this.state = 'closing';
+      await this.consumer.disconnect().catch(() => undefined);
+      throw new BackendError(client.component, `kafka (${client.brokers}): ${this.options.label} in group ${this.options.groupId} failed to start: ${errorMessage(err)}`, err);
+    }
+    this.state = 'running';
+  }
+
+  /** Stops fetching, waits for the in-flight handlers and commits their records, then leaves the group. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closing';
+      this.clearTimers();
+      await this.disconnect();
+    })();
+    return this.closing;
+  }
+
+  /**
+   * Drops the consumer as a dying process would: in-flight handlers are no longer waited for and
+   * nothing more is committed. (kafkajs still says goodbye to the group, so the records it held go
+   * to another member at once instead of after `sessionTimeout`.)
+   */
+  abort(): Promise<void> {
+    this.abandoned = true;
+    this.abandonSignal();
+    return this.close();
+  }
+
+  private async disconnect(): Promise<void> {
+    try {
+      await this.consumer.disconnect();
+    } catch (err) {
+      this.options.client.logger.warn({ err }, `kafka ${this.options.label}: disconnecting the consumer failed: ${errorMessage(err)}`);
+    }
+    await this.joins;
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { topic, partition } = payload.batch;
+    for (const message of payload.batch.messages) {
+      if (this.abandoned || !payload.isRunning() || payload.isStale()) return;
+      const handled = await this.deliver({ topic, partition, message }, payload);
+      if (this.abandoned) return;
+      if (!handled) {
+        // Not handled: leave the offset where it is and fetch the partition again after the interval.
+        if (this.state !== 'closing') this.retryLater(payload.pause());
+        return;
+      }
+      const next = (BigInt(message.offset) + 1n).toString();
+      // Through the batch payload: consumer.commitOffsets() is a no-op once close() began.
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+      payload.resolveOffset(message.offset);
+      if (this.state !== 'closing') await payload.heartbeat();
+    }
+  }
+
+  /** Runs the handler; true when it resolved. Heartbeats while it runs, so a slow handler keeps its partitions. */
+  private async deliver(record: KafkaRecord, payload: EachBatchPayload): Promise<boolean> {
+    const { clock, client } = this.options;
+    let timer: TimerHandle | undefined;
+    const beat = (): void => {
+      timer = clock.setTimeout(() => {
+        payload.heartbeat().catch(() => undefined); // a rebalance shows again at the commit
+        beat();
+      }, client.settings.heartbeatIntervalMs);
+    };
+    beat();
+    try {
+      const outcome = this.handler(record).then(
+        () => true,
+        (err: unknown) => {
+          client.logger.debug({ err, topic: record.topic, partition: record.partition, offset: record.message.offset }, `kafka ${this.options.label}: handler rejected; retrying`);
+          return false;
+        },
+      );
+      return await Promise.race([outcome, this.abandonedPromise]);
+    } finally {
+      if (timer) clock.clearTimeout(timer);
+    }
+  }
+
+  private retryLater(resume: () => void): void {
+    const timer = this.options.clock.setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.state !== 'closing') resume();
+    }, this.options.client.settings.retryIntervalMs);
+    this.timers.add(timer);
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) this.options.clock.clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  /**
+   * `initialOffset: newest` for partitions the group never committed: commit (and seek to) their
+   * current end, so a later rebalance cannot move such a partition to a member that would resolve
+   * "latest" again and skip what was produced in between.
+   */
+  private async pinNewest(assignment: Record<string, number[]>): Promise<void> {
+    const { client, groupId } = this.options;
+    if (client.settings.initialOffset !== 'newest' || this.state === 'closing') return;
+    try {
+      for (const [topic, partitions] of Object.entries(assignment)) {
+        if (partitions.length === 0) continue;
+        const [committed] = await client.admin.fetchOffsets({ groupId, topics: [topic] });
+        const missing = partitions.filter((p) => Number(committed?.partitions.find((c) => c.partition === p)?.offset ?? -1) < 0);
+        if (missing.length === 0) continue;
+        const ends = await client.admin.fetchTopicOffsets(topic);
+        const pins = missing.map((partition) => ({ topic, partition, offset: ends.find((e) => e.partition === partition)?.high ?? '0' }));
+        for (const pin of pins) this.consumer.seek(pin);
+        await this.consumer.commitOffsets(pins);
+      }
+    } catch (err) {
+      client.logger.warn({ err }, `kafka ${this.options.label}: pinning the start offsets of group ${groupId} failed: ${errorMessage(err)}`);
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import type { Message } from 'kafkajs';
+import { SidekickError, errorMessage } from '../../src/errors/sidekick.error';
+import type { Clock } from '../../src/spi/clock';
+import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
+import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
+import { KafkaClient, recordMetadata } from './kafka.client';
+import { parseKafkaSettings } from './kafka.config';
+import { KafkaGroupConsumer } from './kafka.consumer';
+
+/**
+ * `pubsub.kafka`: Dapr's Kafka pub/sub on kafkajs. Publish: key = `partitionKey` (or `__key` /
+ * `key`), value = the data, every other metadata entry a header, acks from all in-sync replicas.
+ * Subscribe: one kafkajs consumer per subscription in group `consumerGroup` (metadata, else the
+ * subscription's, i.e. the app id); an offset is committed only after the handler resolved, and a
+ * rejected message is delivered again after `consumeRetryInterval`, before the rest of its
+ * partition. Missing topics are created (broker defaults) on first use.
+ */
+export class KafkaPubSub implements PubSub {
+  readonly features: readonly PubSubFeature[] = ['BULK_PUBLISH'];
+  private client?: KafkaClient;
+  private clock!: Clock;
+  private readonly consumers = new Set<KafkaGroupConsumer>();
+  private closed = false;
+
+  async init(init: ComponentInit): Promise<void> {
+    const settings = parseKafkaSettings(init);
+    this.clock = init.clock;
+    this.client = await KafkaClient.connect(init.name, settings, init.logger, init.clock);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumers].map((consumer) => consumer.close()));
+    this.consumers.clear();
+    await this.client?.close();
+  }
+
+  /**
+   * For tests of crash recovery: drop every subscription as a dying process would (in-flight
+   * handlers are not waited for, nothing more is committed), then release the connections.
+   */
+  async abort(): Promise<void> {
+    await Promise.all([...this.consumers].map((consumer) => consumer.abort()));
+    await this.close();
+  }
+
+  async ping(): Promise<void> {
+    await this.open().admin.describeCluster();
+  }
+
+  async publish(request: PublishRequest): Promise<void> {
+    const client = this.open();
+    await client.send(request.topic, [client.toMessage(request.data, request.metadata)]);
+  }
+
+  async bulkPublish(requests: readonly PublishRequest[]): Promise<{ readonly failed: readonly { index: number; error: Error }[] }> {
+    const client = this.open();
+    const failed: { index: number; error: Error }[] = [];
+    const byTopic = new Map<string, { indexes: number[]; messages: Message[] }>();
+    requests.forEach((request, index) => {
+      try {
+        const message = client.toMessage(request.data, request.metadata);
+        const group = byTopic.get(request.topic) ?? { indexes: [], messages: [] };
+        group.indexes.push(index);
+        group.messages.push(message);
+        byTopic.set(request.topic, group);
+      } catch (err) {
+        failed.push({ index, error: err instanceof Error ? err : new Error(errorMessage(err)) });
+      }
+    });
+    await Promise.all(
+      [...byTopic].map(async ([topic, group]) => {
+        try {
+          await client.send(topic, group.messages);
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(errorMessage(err));
+          for (const index of group.indexes) failed.push({ index, error });
+        }
+      }),
+    );
+    return { failed: failed.sort((a, b) => a.index - b.index) };
+  }
+
+  async subscribe(request: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
+    const client = this.open();
+    await client.ensureTopic(request.topic);
+    const consumer = await KafkaGroupConsumer.start(
+      {
+        client,
+        clock: this.clock,
+        groupId: client.settings.consumerGroup ?? request.consumerGroup,
+        topics: [request.topic],
+        concurrency: request.concurrency ?? 1,
+        label: `subscription to ${request.topic}`,
+      },
+      ({ topic, partition, message }) =>
+        handler({ topic, data: message.value ?? Buffer.alloc(0), metadata: recordMetadata(topic, partition, message) }),
+    );
+    if (this.closed) {
+      await consumer.close(); // the component closed while the subscription was starting
+      throw new SidekickError('ERR_PUBSUB_CLOSED', 'kafka pub/sub is closed', { retryable: true });
+    }
+    this.consumers.add(consumer);
+    return {
+      close: async () => {
+        await consumer.close();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  private open(): KafkaClient {
+    if (!this.client || this.closed) {
+      throw new SidekickError('ERR_PUBSUB_CLOSED', this.closed ? 'kafka pub/sub is closed' : 'kafka pub/sub is not initialised', { retryable: true });
+    }
+    return this.client;
+  }
+}
+
+export const kafkaPubSubFactory: ComponentFactory<KafkaPubSub> = {
+  type: 'pubsub.kafka',
+  kind: 'pubsub',
+  versions: ['v1'],
+  create: () => new KafkaPubSub(),
+};
