@@ -60,6 +60,8 @@ export class KafkaClient {
   }
 
   private async createTopic(topic: string): Promise<void> {
+    // An existing topic needs nothing (and CreateTopics on it makes kafkajs log a warning).
+    if ((await this.admin.listTopics()).includes(topic)) return;
     try {
       await this.admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
     } catch (err) {

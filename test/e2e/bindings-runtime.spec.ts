@@ -75,6 +75,11 @@ describe('bindings runtime', () => {
     expect(loop.replies[0]?.toString()).toBe('{"ok":1}');
   });
 
+  it('sends empty data (not null) when invokeBinding gets no data', async () => {
+    const res = await t.app.get(SidekickClient).invokeBinding('loop', 'echo');
+    expect(res.data?.length).toBe(0);
+  });
+
   it('a handler error asks the binding to deliver again', async () => {
     failNext = 2;
     const before = loop.redeliveries;

@@ -28,7 +28,7 @@ export class BindingsService {
     private readonly logger: SidekickLogger,
   ) {}
 
-  /** Calls an output binding. `data` is sent as given (bytes) or JSON-encoded, as daprd does. */
+  /** Calls an output binding. `data` is sent as given (bytes), JSON-encoded, or empty when undefined. */
   async invoke(name: string, operation: string, data: unknown, metadata: Readonly<Record<string, string>> = {}): Promise<BindingResponse> {
     if (!this.readiness.ready) await this.readiness.promise;
     const binding = this.components.outputBinding(name);
@@ -37,7 +37,9 @@ export class BindingsService {
     if (!binding.operations.includes(operation)) {
       throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `binding ${name} does not support operation ${operation}; supported: ${binding.operations.join(', ')}`, { component: name });
     }
-    return binding.invoke({ operation, data: Buffer.isBuffer(data) ? data : encode(data), metadata });
+    // No data is empty data (as daprd sends it), not the JSON `null`.
+    const bytes = data === undefined ? Buffer.alloc(0) : Buffer.isBuffer(data) ? data : encode(data);
+    return binding.invoke({ operation, data: bytes, metadata });
   }
 
   names(direction: 'input' | 'output'): string[] {

@@ -1,0 +1,20 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { SidekickRuntime } from '@sidekick/core';
+import { AppModule } from './app.module';
+
+async function main(): Promise<void> {
+  const app = await NestFactory.create(AppModule);
+  // SIGTERM/SIGINT: stop the input bindings (in-flight handlers finish), close the components, exit 0.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  const port = Number(process.env['PORT'] ?? 5003);
+  const host = process.env['HOST'] ?? '127.0.0.1';
+  await app.listen(port, host);
+  const api = app.get(SidekickRuntime).httpApiAddress;
+  console.log(`batch listening on http://${host}:${port} (Dapr HTTP API on ${api ? `${api.address}:${api.port}` : 'off'})`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
