@@ -174,7 +174,7 @@ export function describePubSubConformance(label: string, setup: PubSubConformanc
       expect(sorted(box.handled)).toEqual(healthy);
     }, testMs);
 
-    (setup.ordered ? it : it.skip)('ordering: 100 messages with one partition key arrive in publish order', async () => {
+    onlyIf(setup.ordered)('ordering: 100 messages with one partition key arrive in publish order', async () => {
       const topic = topicName();
       const box = inbox();
       await subscribe(main, { topic, consumerGroup: 'ordered' }, box.handler);
@@ -214,7 +214,7 @@ export function describePubSubConformance(label: string, setup: PubSubConformanc
       expect(sorted(box.texts())).toEqual(sent);
     }, testMs);
 
-    (setup.supportsConsumerDeath ? it : it.skip)('a message held by a consumer that dies is delivered to another instance of the group', async () => {
+    onlyIf(setup.supportsConsumerDeath)('a message held by a consumer that dies is delivered to another instance of the group', async () => {
       const topic = topicName();
       const dying = await open();
       const survivor = await open();
@@ -288,4 +288,12 @@ export function describePubSubConformance(label: string, setup: PubSubConformanc
       if (setup.carriesMetadata ?? true) expect(got.metadata['x-custom']).toBe('custom value é');
     }, testMs);
   });
+}
+
+/**
+ * Cases a backend cannot have (ordering on an unordered broker, another process on an in-process
+ * one) are not registered at all, so CI never reports them as skipped.
+ */
+function onlyIf(applies: boolean): jest.It {
+  return applies ? it : ((() => undefined) as unknown as jest.It);
 }
