@@ -142,6 +142,16 @@ spec:
     expect(latest()).toMatchObject({ id: 'my-id-1', source: 'elsewhere', type: 'my.type', topic: 'orders', data: { orderId: 3 } });
   });
 
+  it('carries the traceparent header of a publish into the CloudEvent', async () => {
+    const before = received.items.length;
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await fetch(`${t.apiUrl}/v1.0/publish/pubsub/orders`, { method: 'POST', body: '{"orderId":9}', headers: { 'content-type': 'application/json', traceparent } });
+    expect(res.status).toBe(204);
+    await received.waitFor(before + 1);
+    expect(latest().traceparent).toBe(traceparent);
+    expect(latest().envelope.traceid).toBe(traceparent);
+  });
+
   it('answers an unknown pub/sub with 404 ERR_PUBSUB_NOT_FOUND and a bad rawPayload with 400', async () => {
     const res = await fetch(`${t.apiUrl}/v1.0/publish/nope/orders`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(404);

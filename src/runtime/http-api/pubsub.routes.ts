@@ -18,7 +18,7 @@ export function pubsubRoutes(pubsub: PubSubService, bindings: BindingsService) {
         await pubsub.publish(ctx.params['pubsub'] ?? '', ctx.params['*'] ?? '', {
           bytes: body,
           contentType: header(ctx, 'content-type'),
-          metadata: queryMetadata(ctx.query),
+          metadata: { ...traceMetadata(ctx, 'cloudevent.'), ...queryMetadata(ctx.query) },
         });
       } catch (err) {
         throw toApiError(err, 'ERR_PUBSUB_PUBLISH_MESSAGE');
@@ -52,7 +52,8 @@ export function pubsubRoutes(pubsub: PubSubService, bindings: BindingsService) {
       let response;
       try {
         // daprd re-encodes `data` as JSON: the string "x" reaches the component with its quotes.
-        response = await bindings.invoke(ctx.params['name'] ?? '', parsed.data.operation ?? '', Buffer.from(JSON.stringify(parsed.data.data ?? null)), parsed.data.metadata ?? {});
+        const metadata = { ...traceMetadata(ctx, ''), ...(parsed.data.metadata ?? {}) };
+        response = await bindings.invoke(ctx.params['name'] ?? '', parsed.data.operation ?? '', Buffer.from(JSON.stringify(parsed.data.data ?? null)), metadata);
       } catch (err) {
         throw toApiError(err, 'ERR_INVOKE_OUTPUT_BINDING');
       }
@@ -63,6 +64,16 @@ export function pubsubRoutes(pubsub: PubSubService, bindings: BindingsService) {
       ctx.res.end(response.data);
     },
   };
+}
+
+/** W3C trace context of the request (`traceparent`, `tracestate`, `baggage`), as daprd carries it into events and bindings. */
+function traceMetadata(ctx: ApiContext, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['traceparent', 'tracestate', 'baggage']) {
+    const value = header(ctx, name);
+    if (value) out[`${prefix}${name}`] = value;
+  }
+  return out;
 }
 
 function header(ctx: ApiContext, name: string): string | undefined {
