@@ -1,9 +1,8 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { parseDuration } from '../../src/config/duration';
 import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import { ETagInvalidError, ETagMismatchError } from '../../src/errors/state.errors';
-import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import type {
@@ -14,6 +13,7 @@ import type {
   StateStore,
   TransactionOperation,
 } from '../../src/spi/state.store';
+import { connectRedis, fieldContext, quitRedis, redisOptionsFromMetadata } from './redis.connection';
 
 /*
  * Key layout, identical to daprd's Redis state store so both can share data: every key is a HASH
@@ -83,7 +83,6 @@ interface ScriptedRedis extends Redis {
 /** Error replies of the scripts: `ETAG_MISMATCH <detail>` (the transaction's detail is the 1-based op index). */
 const MISMATCH = /^(?:ERR )?ETAG_MISMATCH (\S+)/;
 const VERSION = /^\d+$/;
-const DEFAULT_DIAL_MS = 5000;
 
 /** `state.redis`: daprd-compatible hashes in Redis, via ioredis. */
 export class RedisStateStore implements StateStore {
@@ -102,36 +101,17 @@ export class RedisStateStore implements StateStore {
     this.name = init.name;
     this.logger = init.logger;
     const options = this.parseMetadata(init);
-    const client = new Redis(options) as ScriptedRedis;
+    const client = (await connectRedis(options, {
+      address: this.address,
+      clock: init.clock,
+      logger: this.logger,
+      name: this.name,
+      reconnectWhile: () => this.connected && !this.closed,
+    })) as ScriptedRedis;
+    // defineCommand only registers the scripts on the client (sent by EVALSHA, EVAL on NOSCRIPT): no connection needed.
     client.defineCommand('sidekickSet', { numberOfKeys: 1, lua: SET_SCRIPT });
     client.defineCommand('sidekickDelete', { numberOfKeys: 1, lua: DELETE_SCRIPT });
     client.defineCommand('sidekickTransact', { lua: TRANSACT_SCRIPT });
-    let lastError: unknown;
-    const onInitError = (err: unknown): void => {
-      lastError = err;
-    };
-    client.on('error', onInitError);
-    try {
-      await withTimeout(init.clock, (options.connectTimeout ?? DEFAULT_DIAL_MS) + 1000, async () => {
-        await client.connect();
-        await client.ping();
-      });
-    } catch (err) {
-      // No reconnect loop was started (see retryStrategy); only a connection still in progress needs closing.
-      if (client.status !== 'end') {
-        client.disconnect();
-      }
-      throw new BackendError(
-        this.name,
-        `redis at ${this.address} is unreachable: ${errorMessage(lastError ?? err)}`,
-        lastError ?? err,
-      );
-    } finally {
-      client.off('error', onInitError);
-    }
-    client.on('error', (err: unknown) => {
-      this.logger.warn({ err, address: this.address }, `redis connection error: ${errorMessage(err)}`);
-    });
     this.client = client;
     this.connected = true;
   }
@@ -139,12 +119,7 @@ export class RedisStateStore implements StateStore {
   async close(): Promise<void> {
     if (this.closed || !this.client) return;
     this.closed = true;
-    try {
-      await this.client.quit();
-    } catch (err) {
-      this.logger.debug({ err }, `redis QUIT failed (${errorMessage(err)}); dropping the connection instead`);
-      this.client.disconnect();
-    }
+    await quitRedis(this.client, this.logger);
   }
 
   async ping(): Promise<void> {
@@ -246,18 +221,10 @@ export class RedisStateStore implements StateStore {
     return new BackendError(this.name, `redis at ${this.address}: ${errorMessage(err)}`, err);
   }
 
+  /** The shared connection fields (see redis.connection.ts), then `ttlInSeconds` and `timeout`. */
   private parseMetadata(init: ComponentInit): RedisOptions {
     const md = init.metadata;
-    const context = (field: string) => ({ file: init.source, component: init.name, field: `spec.metadata.${field}` });
-    const hostPort = md.redisHost?.trim();
-    if (!hostPort) {
-      throw new ConfigError('redisHost is required (host:port of the Redis server, e.g. localhost:6379)', context('redisHost'));
-    }
-    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(hostPort);
-    if (!match) throw new ConfigError(`"${hostPort}" is not host:port`, context('redisHost'));
-    const host = match[1] ?? match[2] ?? '';
-    const port = Number(match[3]);
-    this.address = `${host}:${port}`;
+    const context = fieldContext(init);
     const integer = (field: string): number | undefined => {
       const text = md[field]?.trim();
       if (text === undefined || text === '') return undefined;
@@ -268,31 +235,15 @@ export class RedisStateStore implements StateStore {
       const text = md[field]?.trim();
       return text === undefined || text === '' ? undefined : parseDuration(text, context(field));
     };
+    const { options, address } = redisOptionsFromMetadata(init, context, {
+      db: () => integer('redisDB'),
+      dialTimeout: () => duration('dialTimeout'),
+    });
+    this.address = address;
     const ttl = integer('ttlInSeconds');
     this.defaultTtl = ttl !== undefined && ttl > 0 ? String(ttl * 1000) : '0';
-    const options: RedisOptions = {
-      host,
-      port,
-      db: integer('redisDB') ?? 0,
-      connectionName: `sidekick-${init.appId}`,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: duration('dialTimeout') ?? DEFAULT_DIAL_MS,
-      // How long a closed connection's socket may linger before it is destroyed (ioredis default 2 s,
-      // which keeps a process alive after a failed init).
-      disconnectTimeout: 500,
-      retryStrategy: (attempt: number) => (this.connected && !this.closed ? Math.min(attempt * 100, 2000) : null),
-    };
     const commandTimeout = duration('timeout');
     if (commandTimeout !== undefined && commandTimeout > 0) options.commandTimeout = commandTimeout;
-    if (md.redisPassword) options.password = md.redisPassword;
-    if (md.redisUsername) options.username = md.redisUsername;
-    const tls = md.enableTLS?.trim().toLowerCase();
-    if (tls === 'true') options.tls = {};
-    else if (tls !== undefined && tls !== '' && tls !== 'false') {
-      throw new ConfigError(`"${md.enableTLS}" is not true or false`, context('enableTLS'));
-    }
     return options;
   }
 }
@@ -306,19 +257,6 @@ function toResponse(reply: (Buffer | null)[]): GetResponse | undefined {
 
 function isMismatch(err: unknown): boolean {
   return err instanceof Error && MISMATCH.test(err.message);
-}
-
-/** Runs `fn`, rejecting if it takes longer than `ms` of `clock` time. */
-async function withTimeout(clock: Clock, ms: number, fn: () => Promise<void>): Promise<void> {
-  let timer: ReturnType<Clock['setTimeout']> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    await Promise.race([fn(), timeout]);
-  } finally {
-    if (timer) clock.clearTimeout(timer);
-  }
 }
 
 export const redisStateStoreFactory: ComponentFactory<RedisStateStore> = {

@@ -1,13 +1,11 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { parseDuration } from '../../src/config/duration';
 import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import type { BindingRequest, BindingResponse, OutputBinding } from '../../src/spi/binding';
-import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
-
-const DEFAULT_DIAL_MS = 5000;
+import { connectRedis, fieldContext, quitRedis, redisOptionsFromMetadata } from './redis.connection';
 
 /**
  * `bindings.redis` (output), as daprd's: plain string keys, the request bytes stored as given.
@@ -31,7 +29,13 @@ export class RedisBinding implements OutputBinding {
     this.name = init.name;
     this.logger = init.logger;
     const options = this.parseMetadata(init);
-    this.client = await this.connect(init.clock, options);
+    this.client = await connectRedis(options, {
+      address: this.address,
+      clock: init.clock,
+      logger: this.logger,
+      name: this.name,
+      reconnectWhile: () => this.connected && !this.closed,
+    });
     this.connected = true;
   }
 
@@ -39,12 +43,7 @@ export class RedisBinding implements OutputBinding {
     const client = this.client;
     if (this.closed || !client) return;
     this.closed = true;
-    try {
-      await client.quit();
-    } catch (err) {
-      this.logger.debug({ err }, `redis QUIT failed (${errorMessage(err)}); dropping the connection instead`);
-      client.disconnect();
-    }
+    await quitRedis(client, this.logger);
   }
 
   async ping(): Promise<void> {
@@ -103,64 +102,23 @@ export class RedisBinding implements OutputBinding {
     return new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `redis binding ${this.name}: ${message}`, { component: this.name });
   }
 
-  /** Connects and PINGs within the dial timeout (on `clock`); fails naming the address. */
-  private async connect(clock: Clock, options: RedisOptions): Promise<Redis> {
-    const client = new Redis(options);
-    let lastError: unknown;
-    const onInitError = (err: unknown): void => {
-      lastError = err;
-    };
-    client.on('error', onInitError);
-    const ms = (options.connectTimeout ?? DEFAULT_DIAL_MS) + 1000;
-    let timer: ReturnType<Clock['setTimeout']> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    });
-    try {
-      await Promise.race([client.connect().then(() => client.ping()), timeout]);
-    } catch (err) {
-      if (client.status !== 'end') client.disconnect();
-      throw new BackendError(this.name, `redis at ${this.address} is unreachable: ${errorMessage(lastError ?? err)}`, lastError ?? err);
-    } finally {
-      if (timer) clock.clearTimeout(timer);
-      client.off('error', onInitError);
-    }
-    client.on('error', (err: unknown) => {
-      this.logger.warn({ err, address: this.address }, `redis connection error: ${errorMessage(err)}`);
-    });
-    return client;
-  }
-
+  /** The shared connection fields (see redis.connection.ts); redisDB is a database number. */
   private parseMetadata(init: ComponentInit): RedisOptions {
     const md = init.metadata;
-    const context = (field: string) => ({ file: init.source, component: init.name, field: `spec.metadata.${field}` });
-    const hostPort = md['redisHost']?.trim();
-    if (!hostPort) throw new ConfigError('redisHost is required (host:port of the Redis server, e.g. localhost:6379)', context('redisHost'));
-    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(hostPort);
-    if (!match) throw new ConfigError(`"${hostPort}" is not host:port (e.g. localhost:6379)`, context('redisHost'));
-    const host = match[1] ?? match[2] ?? '';
-    const port = Number(match[3]);
-    this.address = `${host}:${port}`;
-    const dbText = md['redisDB']?.trim();
-    if (dbText && !/^\d+$/.test(dbText)) throw new ConfigError(`"${dbText}" is not a database number`, context('redisDB'));
-    const dial = md['dialTimeout']?.trim();
-    const options: RedisOptions = {
-      host,
-      port,
-      db: dbText ? Number(dbText) : 0,
-      connectionName: `sidekick-${init.appId}`,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: dial ? parseDuration(dial, context('dialTimeout')) : DEFAULT_DIAL_MS,
-      disconnectTimeout: 500,
-      retryStrategy: (attempt: number) => (this.connected && !this.closed ? Math.min(attempt * 100, 2000) : null),
-    };
-    if (md['redisPassword']) options.password = md['redisPassword'];
-    if (md['redisUsername']) options.username = md['redisUsername'];
-    const tls = md['enableTLS']?.trim().toLowerCase();
-    if (tls === 'true') options.tls = {};
-    else if (tls !== undefined && tls !== '' && tls !== 'false') throw new ConfigError(`"${md['enableTLS']}" is not true or false`, context('enableTLS'));
+    const context = fieldContext(init);
+    const { options, address } = redisOptionsFromMetadata(init, context, {
+      db: () => {
+        const text = md['redisDB']?.trim();
+        if (text && !/^\d+$/.test(text)) throw new ConfigError(`"${text}" is not a database number`, context('redisDB'));
+        return text ? Number(text) : undefined;
+      },
+      dialTimeout: () => {
+        const text = md['dialTimeout']?.trim();
+        return text ? parseDuration(text, context('dialTimeout')) : undefined;
+      },
+      hostPortHint: ' (e.g. localhost:6379)',
+    });
+    this.address = address;
     return options;
   }
 }

@@ -1,11 +1,12 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { parseDuration } from '../../src/config/duration';
 import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
-import type { Clock, TimerHandle } from '../../src/spi/clock';
+import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
+import { connectRedis, fieldContext, redisOptionsFromMetadata } from './redis.connection';
 import { StreamSubscription, type SubscriptionContext, createGroup } from './redis-stream.subscription';
 
 /*
@@ -24,7 +25,6 @@ import { StreamSubscription, type SubscriptionContext, createGroup } from './red
  */
 
 export { REDIS_STREAM_ID } from './redis-stream.subscription';
-const DEFAULT_DIAL_MS = 5000;
 
 interface Settings {
   readonly consumerId?: string;
@@ -56,8 +56,7 @@ export class RedisPubSub implements PubSub {
     this.clock = init.clock;
     this.logger = init.logger;
     this.parseMetadata(init);
-    this.client = await this.connect(this.options);
-    this.client.on('error', (err: unknown) => this.logger.warn({ err, address: this.address }, `redis connection error: ${errorMessage(err)}`));
+    this.client = await this.connect(this.options, () => this.live);
     this.open = this.live = true;
     if (this.settings.processingTimeoutMs === 0 || this.settings.redeliverIntervalMs === 0) {
       this.logger.warn({ component: this.name }, 'redelivery is disabled: rejected messages stay pending until it is enabled again');
@@ -133,14 +132,12 @@ export class RedisPubSub implements PubSub {
       throw this.fail(err);
     }
     let active = false;
-    const blocking = await this.connect({
-      ...this.options,
-      connectionName: `${this.options.connectionName ?? 'sidekick'}-sub`,
-      autoResendUnfulfilledCommands: false,
-      retryStrategy: (attempt: number) => (active ? Math.min(attempt * 100, 2000) : null),
-    });
+    const blocking = await this.connect(
+      { ...this.options, connectionName: `${this.options.connectionName ?? 'sidekick'}-sub`, autoResendUnfulfilledCommands: false },
+      () => active,
+      (err) => this.logger.debug({ err, topic: request.topic }, `redis subscriber connection error: ${errorMessage(err)}`),
+    );
     active = true;
-    blocking.on('error', (err: unknown) => this.logger.debug({ err, topic: request.topic }, `redis subscriber connection error: ${errorMessage(err)}`));
     const { processingTimeoutMs, redeliverIntervalMs } = this.settings;
     const context: SubscriptionContext = { client: this.client, clock: this.clock, logger: this.logger, processingTimeoutMs, redeliverIntervalMs };
     const subscription = new StreamSubscription(context, blocking, request.topic, group, concurrency, handler, () => {
@@ -170,47 +167,19 @@ export class RedisPubSub implements PubSub {
     return args;
   }
 
-  /** Connects and PINGs within the dial timeout + 1 s; a failure names the address and leaves no reconnect loop. */
-  private async connect(options: RedisOptions): Promise<Redis> {
-    const client = new Redis(options);
-    let lastError: unknown;
-    const onError = (err: unknown): void => {
-      lastError = err;
-    };
-    client.on('error', onError);
-    const ms = (options.connectTimeout ?? DEFAULT_DIAL_MS) + 1000;
-    let timer: TimerHandle | undefined;
-    try {
-      await Promise.race([
-        client.connect().then(() => client.ping()),
-        new Promise<never>((_, reject) => {
-          timer = this.clock.setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-        }),
-      ]);
-    } catch (err) {
-      if (client.status !== 'end') client.disconnect();
-      throw new BackendError(this.name, `redis at ${this.address} is unreachable: ${errorMessage(lastError ?? err)}`, lastError ?? err);
-    } finally {
-      if (timer) this.clock.clearTimeout(timer);
-      client.off('error', onError);
-    }
-    return client;
+  /** See connectRedis: fails naming the address, reconnects only while `reconnectWhile` holds, logs errors with `onError` (default: a warning). */
+  private connect(options: RedisOptions, reconnectWhile: () => boolean, onError?: (err: unknown) => void): Promise<Redis> {
+    return connectRedis(options, { address: this.address, clock: this.clock, logger: this.logger, name: this.name, reconnectWhile, onError });
   }
 
+  /** The shared connection fields (see redis.connection.ts), then the pub/sub settings. */
   private parseMetadata(init: ComponentInit): void {
     const md = init.metadata;
-    const context = (field: string) => ({ file: init.source, component: init.name, field: `spec.metadata.${field}` });
+    const context = fieldContext(init);
     const text = (field: string): string | undefined => {
       const value = md[field]?.trim();
       return value === undefined || value === '' ? undefined : value;
     };
-    const hostPort = text('redisHost');
-    if (!hostPort) throw new ConfigError('redisHost is required (host:port of the Redis server, e.g. localhost:6379)', context('redisHost'));
-    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(hostPort);
-    if (!match) throw new ConfigError(`"${hostPort}" is not host:port`, context('redisHost'));
-    const host = match[1] ?? match[2] ?? '';
-    const port = Number(match[3]);
-    this.address = `${host}:${port}`;
     const integer = (field: string, min: number): number | undefined => {
       const value = text(field);
       if (value === undefined) return undefined;
@@ -223,8 +192,12 @@ export class RedisPubSub implements PubSub {
       if (value === undefined) return undefined;
       return /^\d+$/.test(value) ? Number(value) : parseDuration(value, context(field));
     };
-    const tls = text('enableTLS')?.toLowerCase();
-    if (tls !== undefined && tls !== 'true' && tls !== 'false') throw new ConfigError(`"${md.enableTLS}" is not true or false`, context('enableTLS'));
+    const { options, address } = redisOptionsFromMetadata(init, context, {
+      db: () => integer('redisDB', 0),
+      dialTimeout: () => duration('dialTimeout'),
+    });
+    this.options = options;
+    this.address = address;
     this.settings = {
       consumerId: text('consumerID'),
       processingTimeoutMs: duration('processingTimeout') ?? 60_000,
@@ -232,21 +205,6 @@ export class RedisPubSub implements PubSub {
       concurrency: integer('concurrency', 1) ?? integer('queueDepth', 1) ?? 10,
       maxLenApprox: integer('maxLenApprox', 0) ?? 0,
       streamTtlMs: duration('streamTTL') ?? 0,
-    };
-    this.options = {
-      host,
-      port,
-      db: integer('redisDB', 0) ?? 0,
-      connectionName: `sidekick-${init.appId}`,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: duration('dialTimeout') ?? DEFAULT_DIAL_MS,
-      disconnectTimeout: 500,
-      retryStrategy: (attempt: number) => (this.live ? Math.min(attempt * 100, 2000) : null),
-      ...(md.redisPassword ? { password: md.redisPassword } : {}),
-      ...(md.redisUsername ? { username: md.redisUsername } : {}),
-      ...(tls === 'true' ? { tls: {} } : {}),
     };
   }
 }
