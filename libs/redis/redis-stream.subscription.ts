@@ -15,6 +15,8 @@ import type { MessageHandler, ReceivedMessage } from '../../src/spi/pubsub';
 /** Metadata key of the stream entry id on received messages. */
 export const REDIS_STREAM_ID = 'redisStreamId';
 const BLOCK_MS = 2000;
+/** Longer than any XREADGROUP ... BLOCK may legitimately take. */
+export const BLOCKING_COMMAND_TIMEOUT_MS = BLOCK_MS + 3000;
 const RETRY_MS = 1000;
 // Deletes the consumer only when it holds no pending entry (deleting it would drop them).
 const RELEASE_SCRIPT = `if #redis.call("XPENDING", KEYS[1], ARGV[1], "-", "+", 1, ARGV[2]) == 0 then
@@ -148,6 +150,7 @@ export class StreamSubscription {
         this.accept(readEntries(reply, this.topic));
       } catch (err) {
         if (this.stopping) break;
+        this.blockingId = undefined; // a reconnected connection has a new CLIENT ID
         this.ctx.logger.warn({ err, topic: this.topic }, `redis XREADGROUP on ${this.topic} failed: ${errorMessage(err)}`);
         if (/NOGROUP/.test(errorMessage(err))) await createGroup(this.ctx.client, this.topic, this.group).catch(() => undefined);
         await new Promise<void>((resolve) => {

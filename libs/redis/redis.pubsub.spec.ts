@@ -202,6 +202,20 @@ describe('pubsub.redis: stream layout and Redis specifics', () => {
     expect(await consumers()).toBe(0);
   });
 
+  it('keeps delivering after its blocking connection is killed (the lost XREADGROUP times out and is issued again)', async () => {
+    const t = topic();
+    const got = await collect(t);
+    await pubsub.publish({ topic: t, data: Buffer.from('before') });
+    await waitFor('the first message', () => got.length === 1);
+    // Kill every subscriber connection of this process's Redis pub/subs (named "...-sub").
+    const clients = String(await raw.call('CLIENT', 'LIST')).split('\n').filter((line) => / name=\S*-sub /.test(line));
+    expect(clients.length).toBeGreaterThan(0);
+    for (const line of clients) await raw.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(line)?.[1] ?? '');
+    await pubsub.publish({ topic: t, data: Buffer.from('after') });
+    await waitFor('the message published after the kill', () => got.length === 2, 12_000);
+    expect(got.map((m) => m.data.toString())).toEqual(['before', 'after']);
+  }, 20_000);
+
   it('close() returns promptly even while XREADGROUP is blocked', async () => {
     const t = topic();
     const handle = await pubsub.subscribe({ topic: t, consumerGroup: 'app' }, async () => undefined);
