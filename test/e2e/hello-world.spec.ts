@@ -1,8 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { tempDir } from '../support/app';
+import { ensureBuilt, freePort, type Proc, ROOT, startNode, startProcess, waitHealthy } from '../support/processes';
 import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 /**
@@ -10,126 +9,24 @@ import { rawRedis, redisHostPort, requireRedis } from '../support/services';
  * pythonapp talking to nodeapp's Dapr HTTP API exactly as it would to a daprd sidecar.
  */
 
-const ROOT = resolve(__dirname, '../..');
 const SAMPLE = join(ROOT, 'samples/01-hello-world');
 const MAIN_JS = join(ROOT, 'dist/samples/01-hello-world/src/main.js');
 const REDIS_KEY = 'nodeapp||order';
 
-/** `npm run build` when dist is missing or older than any source it is compiled from. */
-async function ensureBuilt(): Promise<void> {
-  const built = existsSync(MAIN_JS) ? statSync(MAIN_JS).mtimeMs : 0;
-  const sources = [join(ROOT, 'src'), join(ROOT, 'libs'), join(SAMPLE, 'src')];
-  const newest = Math.max(...sources.map(newestTs), ...['tsconfig.json', 'tsconfig.build.json'].map((f) => statSync(join(ROOT, f)).mtimeMs));
-  if (built >= newest) return;
-  await new Promise<void>((ok, fail) => {
-    execFile('npm', ['run', 'build'], { cwd: ROOT, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) fail(new Error(`npm run build failed, so the sample cannot be run:\n${stdout}${stderr}`));
-      else ok();
-    });
-  });
-  if (!existsSync(MAIN_JS)) throw new Error(`npm run build succeeded but did not produce ${MAIN_JS}`);
-}
-
-function newestTs(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestTs(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
-}
-
-const ANSI = /\x1b\[[0-9;]*m/g;
-
-/** A child process with its output kept, and a promise of how it ended. */
-class Proc {
-  out = '';
-  err = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exit?: { code: number | null; signal: NodeJS.Signals | null };
-
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-  ) {
-    child.stdout?.on('data', (b: Buffer) => (this.out += b.toString('utf8').replace(ANSI, '')));
-    child.stderr?.on('data', (b: Buffer) => (this.err += b.toString('utf8').replace(ANSI, '')));
-    this.exited = new Promise((ok) =>
-      child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        ok(this.exit);
-      }),
-    );
-  }
-
-  get running(): boolean {
-    return this.exit === undefined;
-  }
-
-  /** SIGTERM, then SIGKILL if it is still running after 5 s. */
-  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (!this.running) return this.exited;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  describe(): string {
-    return `${this.name} exit=${JSON.stringify(this.exit ?? 'running')}\n--- stdout ---\n${this.out.slice(-4000)}\n--- stderr ---\n${this.err.slice(-4000)}`;
-  }
-}
-
-/** The environment a user's shell would have, minus anything that would change how the sample runs. */
-function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of ['DAPR_API_TOKEN', 'SIDEKICK_HTTP_HOST', 'SIDEKICK_RESOURCES_PATH', 'SIDEKICK_DATA_DIR', 'SIDEKICK_REGISTRY_DIR', 'HOST', 'NODE_OPTIONS']) {
-    delete env[name];
-  }
-  return { ...env, ...extra };
+interface NodeApp {
+  proc: Proc;
+  appUrl: string;
+  apiUrl: string;
 }
 
 /** Starts the compiled nodeapp and waits for its Dapr HTTP API to answer `/v1.0/healthz` with 204. */
-async function startNodeApp(cwd: string, env: Record<string, string>): Promise<{ proc: Proc; appUrl: string; apiUrl: string }> {
+async function startNodeApp(cwd: string, env: Record<string, string>): Promise<NodeApp> {
   const port = await freePort();
   const apiPort = await freePort();
-  const child = spawn(process.execPath, [MAIN_JS], {
-    cwd,
-    env: baseEnv({ PORT: String(port), SIDEKICK_HTTP_PORT: String(apiPort), ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const proc = new Proc('nodeapp', child);
+  const proc = startNode('nodeapp', MAIN_JS, { cwd, env: { PORT: String(port), SIDEKICK_HTTP_PORT: String(apiPort), ...env } });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const deadline = Date.now() + 20_000;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (!proc.running) throw new Error(`nodeapp exited before it was healthy\n${proc.describe()}`);
-    try {
-      const res = await fetch(`${apiUrl}/v1.0/healthz`);
-      if (res.status === 204) return { proc, appUrl: `http://127.0.0.1:${port}`, apiUrl };
-      last = `HTTP ${res.status} ${await res.text()}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await proc.stop();
-  throw new Error(`nodeapp's /v1.0/healthz did not answer 204 within 20 s (last: ${last})\n${proc.describe()}`);
+  await waitHealthy(proc, apiUrl, 20_000);
+  return { proc, appUrl: `http://127.0.0.1:${port}`, apiUrl };
 }
 
 /** The sample's components, pointed at the test Redis when it is not the sample's 127.0.0.1:6379. */
@@ -147,7 +44,7 @@ function redisComponents(): string {
 const running: Proc[] = [];
 
 beforeAll(async () => {
-  await ensureBuilt();
+  await ensureBuilt([MAIN_JS]);
 }, 180_000);
 
 afterAll(async () => {
@@ -155,7 +52,7 @@ afterAll(async () => {
 });
 
 describe('samples/01-hello-world on Redis: pythonapp -> Dapr HTTP API -> nodeapp -> Redis', () => {
-  let nodeapp: { proc: Proc; appUrl: string; apiUrl: string };
+  let nodeapp: NodeApp;
   let python: Proc;
   let lastOrder: number;
 
@@ -179,19 +76,14 @@ describe('samples/01-hello-world on Redis: pythonapp -> Dapr HTTP API -> nodeapp
 
     // MAX_ORDERS ends pythonapp by itself: killing it mid-run could land after nodeapp stored order
     // N+1 but before pythonapp printed "sent order N+1", and the test would then look at the wrong N.
-    python = new Proc(
-      'pythonapp',
-      spawn('python3', [join(SAMPLE, 'pythonapp/app.py')], {
-        cwd: ROOT,
-        env: baseEnv({ DAPR_HTTP_PORT: new URL(nodeapp.apiUrl).port, ORDER_INTERVAL_SECONDS: '0.2', MAX_ORDERS: '12', PYTHONUNBUFFERED: '1' }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    );
+    python = startProcess('pythonapp', 'python3', [join(SAMPLE, 'pythonapp/app.py')], {
+      env: { DAPR_HTTP_PORT: new URL(nodeapp.apiUrl).port, ORDER_INTERVAL_SECONDS: '0.2', MAX_ORDERS: '12', PYTHONUNBUFFERED: '1' },
+    });
     running.push(python);
     const timer = setTimeout(() => python.child.kill('SIGTERM'), 15_000);
     await python.exited;
     clearTimeout(timer);
-    const sent = [...python.out.matchAll(/^sent order (\d+): HTTP 200$/gm)].map((m) => Number(m[1]));
+    const sent = python.matches(/^sent order (\d+): HTTP 200$/gm).map(Number);
     if (sent.length === 0) throw new Error(`pythonapp sent no order successfully\n${python.describe()}\n${nodeapp.proc.describe()}`);
     lastOrder = sent[sent.length - 1] as number;
   }, 40_000);
@@ -200,7 +92,7 @@ describe('samples/01-hello-world on Redis: pythonapp -> Dapr HTTP API -> nodeapp
     expect(python.exit).toEqual({ code: 0, signal: null });
     expect(python.out).not.toMatch(/failed/);
     expect(lastOrder).toBe(12);
-    const sent = [...python.out.matchAll(/^sent order (\d+): HTTP 200$/gm)].map((m) => Number(m[1]));
+    const sent = python.matches(/^sent order (\d+): HTTP 200$/gm).map(Number);
     expect(sent).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
   });
 
@@ -244,7 +136,7 @@ describe('samples/01-hello-world on Redis: pythonapp -> Dapr HTTP API -> nodeapp
 describe('samples/01-hello-world on embedded defaults (no components folder): SQLite in ./.sidekick', () => {
   let cwd: string;
   let registry: string;
-  let nodeapp: { proc: Proc; appUrl: string; apiUrl: string };
+  let nodeapp: NodeApp;
 
   beforeAll(async () => {
     cwd = tempDir('sidekick-hello-embedded-');

@@ -194,10 +194,15 @@ export function sampleEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+/** Starts `command args` (cwd {@link ROOT} unless given) with {@link sampleEnv}. */
+export function startProcess(name: string, command: string, args: readonly string[], options: { cwd?: string; env: Record<string, string> }): Proc {
+  const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: sampleEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Proc(name, child);
+}
+
 /** Starts `node <mainJs>` with {@link sampleEnv}. */
 export function startNode(name: string, mainJs: string, options: { cwd?: string; env: Record<string, string> }): Proc {
-  const child = spawn(process.execPath, [mainJs], { cwd: options.cwd ?? ROOT, env: sampleEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Proc(name, child);
+  return startProcess(name, process.execPath, [mainJs], options);
 }
 
 /** Waits for a Dapr HTTP API (`http://127.0.0.1:port`) to answer `/v1.0/healthz` with 204; stops the process and fails otherwise. */
