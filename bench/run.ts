@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runHttpBench } from './http.bench';
 import { type Metric, printSummary } from './lib/report';
+import { runPubSubBench } from './pubsub.bench';
 import { runRssBench } from './rss.bench';
 import { runStateBench } from './state.bench';
 
@@ -15,6 +16,11 @@ const REQUIRED = [
   'http.invoke.self.p50_ratio',
   'rss.idle_mb',
   'rss.after_100k_ops_mb',
+  'pubsub.kafka.throughput_ratio',
+  'pubsub.kafka.p50_ratio',
+  'pubsub.redis.throughput_ratio',
+  'pubsub.redis.p50_ratio',
+  'pubsub.memory.events_per_s',
 ];
 
 async function main(): Promise<void> {
@@ -28,6 +34,7 @@ async function main(): Promise<void> {
     ['state', () => runStateBench(root)],
     ['http', () => runHttpBench()],
     ['rss', () => runRssBench(root)],
+    ['pubsub', () => runPubSubBench()],
   ];
   for (const [name, run] of sections) {
     const t0 = Date.now();

@@ -1,0 +1,305 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import Redis from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { SidekickClient, SidekickModule, subscribe, type TopicEvent } from '../src';
+import { latencyRound, type Payload, type Publish, RawKafka, RawRedisStream, Recorder, throughputRound } from './lib/pubsub-raw';
+import { REDIS_HOST, REDIS_PORT } from './lib/redis';
+import { fmtRatio, type Metric, printComparison, round, table } from './lib/report';
+import { type Comparison, envInt, pairedRatios } from './lib/runner';
+import { silentLogger } from './lib/sidekick-app';
+import { medianStats, type RoundStats } from './lib/stats';
+
+/*
+ * Pub/sub: publish -> handler, 1 KiB JSON events, in one process.
+ *
+ *   Sidekick: SidekickClient.publish -> component -> broker -> component -> runtime -> @Subscribe handler
+ *   raw:      ioredis XADD / XREADGROUP / XACK loop, or kafkajs producer / eachMessage consumer with a
+ *             commit after each handled record (bench/lib/pubsub-raw.ts), with a CloudEvent envelope
+ *             of the same fields and size, parsed on receipt.
+ *
+ * Throughput rounds: N events from 32 concurrent publishers; events/s = N / (first publish call ..
+ * last handler entry). Latency rounds: one event at a time, publish call -> handler entry (the
+ * publish time travels in the payload). Sidekick and raw rounds alternate (A B A B ...), all
+ * throughput rounds first, then all latency rounds; ratios are medians over adjacent pairs.
+ */
+
+const KAFKA_BROKERS = (process.env['SIDEKICK_BENCH_KAFKA_BROKERS'] ?? process.env['SIDEKICK_TEST_KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+const WINDOW = 32;
+const REDIS_CONCURRENCY = 16;
+/** One handler per partition at a time on both sides (the broker's default num.partitions is 3). */
+const KAFKA_CONCURRENCY = 3;
+
+export const PUBSUB_TARGETS: readonly { id: string; min?: number; max?: number }[] = [
+  { id: 'pubsub.redis.throughput_ratio', min: 0.85 },
+  { id: 'pubsub.redis.p50_ratio', max: 1.2 },
+  { id: 'pubsub.kafka.throughput_ratio', min: 0.85 },
+  { id: 'pubsub.kafka.p50_ratio', max: 1.2 },
+];
+
+const gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc;
+function settle(): void {
+  gc?.();
+  gc?.();
+}
+
+interface SidekickSide {
+  readonly client: SidekickClient;
+  readonly recorders: { readonly memory: Recorder; readonly redis: Recorder; readonly kafka: Recorder };
+  close(): Promise<void>;
+}
+
+/** A Nest application context with SidekickModule: pub/subs memory, redis and kafka, one @Subscribe handler each. */
+async function startSidekick(topics: { memory: string; redis: string; kafka: string }): Promise<SidekickSide> {
+  const recorders = { memory: new Recorder(), redis: new Recorder(), kafka: new Recorder() };
+  @Injectable()
+  class Handlers {
+    onMemory(event: TopicEvent<Payload>): void {
+      recorders.memory.hit(event.data);
+    }
+    onRedis(event: TopicEvent<Payload>): void {
+      recorders.redis.hit(event.data);
+    }
+    onKafka(event: TopicEvent<Payload>): void {
+      recorders.kafka.hit(event.data);
+    }
+  }
+  subscribe(Handlers, 'onMemory', { pubsub: 'memory', topic: topics.memory, concurrency: REDIS_CONCURRENCY });
+  subscribe(Handlers, 'onRedis', { pubsub: 'redis', topic: topics.redis, concurrency: REDIS_CONCURRENCY });
+  subscribe(Handlers, 'onKafka', { pubsub: 'kafka', topic: topics.kafka, concurrency: KAFKA_CONCURRENCY });
+
+  const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-pubsub-'));
+  @Module({
+    imports: [
+      SidekickModule.forRoot({
+        appId: 'bench-pubsub',
+        resourcesPath: dir,
+        dataDir: dir,
+        components: [
+          { metadata: { name: 'statestore' }, spec: { type: 'state.in-memory', version: 'v1' } },
+          { metadata: { name: 'memory' }, spec: { type: 'pubsub.in-memory', version: 'v1' } },
+          { metadata: { name: 'redis' }, spec: { type: 'pubsub.redis', version: 'v1', metadata: [{ name: 'redisHost', value: `${REDIS_HOST}:${REDIS_PORT}` }] } },
+          {
+            metadata: { name: 'kafka' },
+            spec: {
+              type: 'pubsub.kafka',
+              version: 'v1',
+              metadata: [
+                { name: 'brokers', value: KAFKA_BROKERS.join(',') },
+                { name: 'initialOffset', value: 'oldest' },
+              ],
+            },
+          },
+        ],
+        httpApi: { enabled: false },
+        nameResolution: { localRegistry: false },
+        logger: silentLogger,
+      }),
+    ],
+    providers: [Handlers],
+  })
+  class PubSubBenchModule {}
+
+  const app = await NestFactory.createApplicationContext(PubSubBenchModule, { logger: false });
+  await app.init();
+  return {
+    client: app.get(SidekickClient),
+    recorders,
+    close: async () => {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Side {
+  readonly label: string;
+  readonly publish: Publish;
+  readonly recorder: Recorder;
+}
+
+/** Alternating rounds A B A B ... of `run`, as a Comparison (per-side medians, adjacent-pair ratios). */
+async function alternate(name: string, concurrency: number, a: Side, b: Side, rounds: number, run: (side: Side) => Promise<RoundStats>): Promise<Comparison> {
+  const ra: RoundStats[] = [];
+  const rb: RoundStats[] = [];
+  const sequence: RoundStats[] = [];
+  for (let r = 0; r < rounds; r++) {
+    settle();
+    const x = await run(a);
+    settle();
+    const y = await run(b);
+    ra.push(x);
+    rb.push(y);
+    sequence.push(x, y);
+  }
+  return {
+    name,
+    concurrency,
+    a: { label: a.label, median: medianStats(ra), rounds: ra },
+    b: { label: b.label, median: medianStats(rb), rounds: rb },
+    paired: pairedRatios(sequence),
+  };
+}
+
+interface BackendOptions {
+  readonly events: number;
+  readonly latencyOps: number;
+  readonly rounds: number;
+  readonly warmupEvents: number;
+  readonly timeoutMs: number;
+}
+
+async function compareBackend(backend: string, a: Side, b: Side, o: BackendOptions): Promise<{ tput: Comparison; lat: Comparison }> {
+  for (const side of [a, b]) {
+    await throughputRound(`${backend} ${side.label} warm-up`, side.publish, side.recorder, o.warmupEvents, WINDOW, o.timeoutMs);
+    await latencyRound(`${backend} ${side.label} warm-up`, side.publish, side.recorder, Math.ceil(o.latencyOps / 4), o.timeoutMs);
+  }
+  const tput = await alternate(`pubsub.${backend} throughput (${o.events} events from ${WINDOW} publishers per round)`, WINDOW, a, b, o.rounds, (side) =>
+    throughputRound(`${backend} ${side.label}`, side.publish, side.recorder, o.events, WINDOW, o.timeoutMs),
+  );
+  printComparison(tput);
+  const lat = await alternate(`pubsub.${backend} latency, publish call -> handler entry (one event at a time)`, 1, a, b, o.rounds, (side) =>
+    latencyRound(`${backend} ${side.label}`, side.publish, side.recorder, o.latencyOps, o.timeoutMs),
+  );
+  printComparison(lat);
+  return { tput, lat };
+}
+
+function backendMetrics(backend: string, tput: Comparison, lat: Comparison): Metric[] {
+  return [
+    { id: `pubsub.${backend}.throughput_ratio`, value: round(tput.paired.opsPerSec), unit: 'x' },
+    { id: `pubsub.${backend}.p50_ratio`, value: round(lat.paired.p50), unit: 'x' },
+    { id: `pubsub.${backend}.p99_ratio`, value: round(lat.paired.p99), unit: 'x' },
+    { id: `pubsub.${backend}.sidekick_events_per_s`, value: Math.round(tput.a.median.opsPerSec), unit: 'events/s' },
+    { id: `pubsub.${backend}.raw_events_per_s`, value: Math.round(tput.b.median.opsPerSec), unit: 'events/s' },
+    { id: `pubsub.${backend}.sidekick_p50_ms`, value: round(lat.a.median.p50Ms, 4), unit: 'ms' },
+    { id: `pubsub.${backend}.raw_p50_ms`, value: round(lat.b.median.p50Ms, 4), unit: 'ms' },
+    { id: `pubsub.${backend}.sidekick_p99_ms`, value: round(lat.a.median.p99Ms, 4), unit: 'ms' },
+    { id: `pubsub.${backend}.raw_p99_ms`, value: round(lat.b.median.p99Ms, 4), unit: 'ms' },
+  ];
+}
+
+function verdicts(metrics: readonly Metric[]): void {
+  const rows = [['target', 'value', 'wanted', 'verdict']];
+  for (const t of PUBSUB_TARGETS) {
+    const m = metrics.find((x) => x.id === t.id);
+    if (!m) continue;
+    const ok = (t.max === undefined || m.value <= t.max) && (t.min === undefined || m.value >= t.min);
+    rows.push([t.id, fmtRatio(m.value), t.max !== undefined ? `<= ${t.max}` : `>= ${String(t.min)}`, ok ? 'met' : 'MISSED']);
+  }
+  process.stdout.write(`\n${table(rows)}`);
+}
+
+async function deleteKafkaTopics(topics: string[]): Promise<void> {
+  const admin = new Kafka({ clientId: 'bench-cleanup', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const gone = topics.filter((t) => existing.has(t));
+    if (gone.length > 0) await admin.deleteTopics({ topics: gone, timeout: 10_000 });
+  } catch (err) {
+    process.stderr.write(`bench: deleting kafka topics ${topics.join(', ')} failed: ${String(err)}\n`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export async function runPubSubBench(): Promise<Metric[]> {
+  const rounds = envInt('BENCH_PUBSUB_ROUNDS', 6);
+  const run = randomUUID().slice(0, 8);
+  const topics = { memory: `bench-memory-${run}`, redis: `bench-redis-${run}`, kafka: `bench-kafka-${run}` };
+  const rawTopics = { redis: `bench-raw-redis-${run}`, kafka: `bench-raw-kafka-${run}` };
+  const metrics: Metric[] = [];
+
+  let sidekick: SidekickSide | undefined;
+  let rawRedis: RawRedisStream | undefined;
+  let rawKafka: RawKafka | undefined;
+  try {
+    sidekick = await startSidekick(topics);
+    const { client, recorders } = sidekick;
+
+    // In-memory: Sidekick only (there is no broker to compare with).
+    const memoryEvents = envInt('BENCH_PUBSUB_MEMORY_EVENTS', 50_000);
+    const publishMemory: Publish = (data) => client.publish('memory', topics.memory, data);
+    await throughputRound('memory warm-up', publishMemory, recorders.memory, 10_000, WINDOW);
+    const memoryRounds: RoundStats[] = [];
+    for (let r = 0; r < rounds; r++) {
+      settle();
+      memoryRounds.push(await throughputRound('memory', publishMemory, recorders.memory, memoryEvents, WINDOW));
+    }
+    const memory = medianStats(memoryRounds);
+    process.stdout.write(
+      `\npubsub.memory (SidekickClient.publish -> @Subscribe, ${memoryEvents} events from ${WINDOW} publishers, ${rounds} rounds)\n` +
+        `  ${Math.round(memory.opsPerSec).toLocaleString('en-US')} events/s (median); per round: ${memoryRounds.map((x) => Math.round(x.opsPerSec)).join(' ')}\n`,
+    );
+    metrics.push({ id: 'pubsub.memory.events_per_s', value: Math.round(memory.opsPerSec), unit: 'events/s' });
+
+    // Redis Streams.
+    const rawRedisRecorder = new Recorder();
+    rawRedis = new RawRedisStream(REDIS_HOST, REDIS_PORT, rawTopics.redis, 'bench-raw', REDIS_CONCURRENCY, (data) => rawRedisRecorder.hit(data));
+    await rawRedis.start();
+    const redisRaw = rawRedis;
+    const redis = await compareBackend(
+      'redis',
+      { label: 'sidekick', publish: (data) => client.publish('redis', topics.redis, data), recorder: recorders.redis },
+      { label: 'raw ioredis', publish: (data) => redisRaw.publish(data), recorder: rawRedisRecorder },
+      {
+        events: envInt('BENCH_PUBSUB_REDIS_EVENTS', 10_000),
+        latencyOps: envInt('BENCH_PUBSUB_REDIS_LATENCY_OPS', 2_000),
+        rounds,
+        warmupEvents: 4_000,
+        timeoutMs: 60_000,
+      },
+    );
+    metrics.push(...backendMetrics('redis', redis.tput, redis.lat));
+
+    // Kafka.
+    const rawKafkaRecorder = new Recorder();
+    rawKafka = new RawKafka(KAFKA_BROKERS, rawTopics.kafka, 'bench-raw', KAFKA_CONCURRENCY, (data) => rawKafkaRecorder.hit(data));
+    await rawKafka.start();
+    const kafkaRaw = rawKafka;
+    const kafka = await compareBackend(
+      'kafka',
+      { label: 'sidekick', publish: (data) => client.publish('kafka', topics.kafka, data), recorder: recorders.kafka },
+      { label: 'raw kafkajs', publish: (data) => kafkaRaw.publish(data), recorder: rawKafkaRecorder },
+      {
+        events: envInt('BENCH_PUBSUB_KAFKA_EVENTS', 600),
+        latencyOps: envInt('BENCH_PUBSUB_KAFKA_LATENCY_OPS', 150),
+        rounds: Math.min(rounds, envInt('BENCH_PUBSUB_KAFKA_ROUNDS', 4)),
+        warmupEvents: 200,
+        timeoutMs: 90_000,
+      },
+    );
+    metrics.push(...backendMetrics('kafka', kafka.tput, kafka.lat));
+
+    const strays = Object.values(recorders).reduce((n, r) => n + r.strays, rawRedisRecorder.strays + rawKafkaRecorder.strays);
+    if (strays > 0) process.stdout.write(`note: ${strays} events arrived outside their round (redelivered?)\n`);
+    verdicts(metrics);
+    return metrics;
+  } finally {
+    await rawRedis?.close().catch((err: unknown) => process.stderr.write(`bench: closing raw redis failed: ${String(err)}\n`));
+    await rawKafka?.close().catch((err: unknown) => process.stderr.write(`bench: closing raw kafka failed: ${String(err)}\n`));
+    if (sidekick) {
+      await sidekick.close();
+      const cleanup = new Redis({ host: REDIS_HOST, port: REDIS_PORT, lazyConnect: true });
+      await cleanup.connect();
+      await cleanup.del(topics.redis);
+      await cleanup.quit();
+    }
+    await deleteKafkaTopics([topics.kafka, rawTopics.kafka]);
+  }
+}
+
+if (require.main === module) {
+  runPubSubBench()
+    .then((metrics) => console.table(metrics))
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
