@@ -184,6 +184,18 @@ export function describePubSubConformance(label: string, setup: PubSubConformanc
       expect(box.texts()).toEqual(sent);
     }, testMs);
 
+    it('string data arrives as its UTF-8 bytes', async () => {
+      const topic = topicName();
+      const box = inbox();
+      await subscribe(main, { topic, consumerGroup: 'text' }, box.handler);
+      const text = '{"s":"é 日本 🚀"}';
+      await main.pubsub.publish({ topic, data: text, contentType: 'application/json' });
+      await waitFor('the text message', () => box.received.length >= 1, DELIVERY_MS);
+      const got = box.received[0]!.data;
+      expect(Buffer.isBuffer(got)).toBe(true);
+      expect(got.equals(Buffer.from(text, 'utf8'))).toBe(true);
+    }, testMs);
+
     it('a 1 MiB payload round trips byte-exact', async () => {
       const topic = topicName();
       const box = inbox();

@@ -84,7 +84,7 @@ export class KafkaClient {
   }
 
   /** A record from bytes and request metadata: the key from `partitionKey`/`__key`/`key`, the rest as headers. */
-  toMessage(data: Buffer, metadata: Readonly<Record<string, string>> = {}): Message {
+  toMessage(data: Buffer | string, metadata: Readonly<Record<string, string>> = {}): Message {
     const key = KEY_FIELDS.map((field) => metadata[field]).find((value) => value !== undefined);
     const headers: IHeaders = {};
     for (const [name, value] of Object.entries(metadata)) if (!KEY_FIELDS.includes(name)) headers[name] = value;

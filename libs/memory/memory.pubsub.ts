@@ -82,7 +82,8 @@ export class MemoryPubSub implements PubSub {
     const groups = this.topics.get(request.topic);
     if (!groups) return;
     for (const group of groups.values()) {
-      group.push({ topic: request.topic, data: request.data, metadata: { ...(request.metadata ?? {}) } });
+      const data = typeof request.data === 'string' ? Buffer.from(request.data, 'utf8') : request.data;
+      group.push({ topic: request.topic, data, metadata: { ...(request.metadata ?? {}) } });
     }
   }
 

@@ -3,10 +3,14 @@ import type { Component } from './component';
 /** Capabilities a pub/sub advertises (Dapr's names). */
 export type PubSubFeature = 'MESSAGE_TTL' | 'BULK_PUBLISH' | 'SUBSCRIBE_WILDCARDS';
 
-/** One message to publish. `data` is the exact bytes to put on the broker (a CloudEvent JSON or a raw payload). */
+/**
+ * One message to publish. `data` is the exact bytes to put on the broker (a CloudEvent JSON or a raw
+ * payload); a string stands for its UTF-8 bytes (the runtime passes JSON envelopes as strings, which
+ * drivers write without a Buffer copy).
+ */
 export interface PublishRequest {
   readonly topic: string;
-  readonly data: Buffer;
+  readonly data: Buffer | string;
   readonly contentType?: string;
   /** Request metadata: `partitionKey`, `ttlInSeconds`, broker-specific keys. */
   readonly metadata?: Readonly<Record<string, string>>;

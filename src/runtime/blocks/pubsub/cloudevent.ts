@@ -32,6 +32,19 @@ export interface EnvelopeContext {
 }
 
 const JSON_TYPE = /^application\/(.+\+)?json(;|$)/i;
+const OVERRIDABLE = ['id', 'source', 'type', 'subject', 'traceid', 'traceparent', 'tracestate'] as const;
+
+/** RFC 3339 with whole seconds (as daprd writes `time`), formatted once per second. */
+let cachedSecond = NaN;
+let cachedTime = '';
+function rfc3339Seconds(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedTime = `${new Date(second * 1000).toISOString().slice(0, 19)}Z`;
+  }
+  return cachedTime;
+}
 const TEXT_TYPE = /^text\//i;
 export const CLOUDEVENT_CONTENT_TYPE = 'application/cloudevents+json';
 
@@ -59,8 +72,8 @@ export function toEnvelope(body: { data?: unknown; bytes?: Buffer; contentType: 
   }
   event.topic = ctx.topic;
   event.pubsubname = ctx.pubsub;
-  event.time ??= new Date(ctx.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  for (const field of ['id', 'source', 'type', 'subject', 'traceid', 'traceparent', 'tracestate'] as const) {
+  event.time ??= rfc3339Seconds(ctx.now);
+  for (const field of OVERRIDABLE) {
     const override = meta[`cloudevent.${field}`];
     if (override !== undefined) event[field] = override;
   }

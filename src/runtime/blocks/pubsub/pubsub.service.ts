@@ -100,7 +100,7 @@ export class PubSubService {
       addExpiration: !pubsub.features.includes('MESSAGE_TTL'),
     };
     const event = toEnvelope(this.body(input), ctx);
-    return { topic, data: Buffer.from(JSON.stringify(event)), contentType: CLOUDEVENT_CONTENT_TYPE, metadata };
+    return { topic, data: JSON.stringify(event), contentType: CLOUDEVENT_CONTENT_TYPE, metadata };
   }
 
   /** Decides how the payload sits in the envelope: a given CloudEvent, JSON `data`, text, or `data_base64`. */
