@@ -12,22 +12,8 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "${SIDEKICK_ROOT}" || exit 1
 
-started_list="$(mktemp "${TMPDIR:-/tmp}/sidekick-bench-started.XXXXXX")" || exit 1
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local started=()
-  mapfile -t started <"${started_list}" 2>/dev/null || true
-  if ((${#started[@]} > 0)); then
-    bash scripts/services.sh down "${started[@]}" || rc=$((rc == 0 ? 1 : rc))
-  fi
-  rm -f "${started_list}"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Services this run starts are listed in $started_list and stopped on exit (also on failure / Ctrl-C).
+stop_started_services_on_exit "sidekick-bench-started"
 
 export SIDEKICK_REDIS_PORT="${SIDEKICK_REDIS_PORT:-6379}"
 export SIDEKICK_KAFKA_PORT="${SIDEKICK_KAFKA_PORT:-9092}"

@@ -44,3 +44,25 @@ as_root() {
     die "need root to run: $* (run as root or install sudo)"
   fi
 }
+
+# Creates $started_list (pass it to `services.sh up` as SIDEKICK_SERVICES_NEW_FILE) and arranges for
+# every service listed in it to be stopped when the calling script exits, keeping its exit code
+# (a failed stop turns success into 1). Ctrl-C exits 130, TERM 143.
+stop_started_services_on_exit() {
+  started_list="$(mktemp "${TMPDIR:-/tmp}/${1:-sidekick-started}.XXXXXX")" || exit 1
+  trap _stop_started_services EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+_stop_started_services() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local started=()
+  mapfile -t started <"${started_list}" 2>/dev/null || true
+  if ((${#started[@]} > 0)); then
+    bash scripts/services.sh down "${started[@]}" || rc=$((rc == 0 ? 1 : rc))
+  fi
+  rm -f "${started_list}"
+  exit "$rc"
+}
