@@ -11,7 +11,7 @@ export function methodTarget(found: DiscoveredSubscription): RouteTarget {
   return {
     name: found.name,
     rules,
-    deliver: (event) => outcomeOf(async () => method.call(found.instance, event)),
+    deliver: (event) => outcomeOf(() => method.call(found.instance, event)),
     deliverBulk: async (events) => (await method.call(found.instance, events)) as BulkResult,
   };
 }

@@ -83,7 +83,7 @@ export class SubscriptionRunner {
 
   /** Calls the handler, retrying retryable failures with backoff, until success, drop, or exhaustion. */
   private async attempt(target: RouteTarget, event: TopicEvent): Promise<Outcome> {
-    const nextDelay = this.policy.delays();
+    let nextDelay: (() => number) | undefined; // made only when a retry is needed
     for (let retry = 0; ; retry++) {
       const outcome = await target.deliver(event);
       if (outcome.status !== 'retry') return outcome;
@@ -91,6 +91,7 @@ export class SubscriptionRunner {
       this.log.warn({ id: event.id, handler: target.name, attempt: retry + 1, err: outcome.error.message, final: last }, 'event handler failed');
       if (last) return outcome;
       this.stats.retried += 1;
+      nextDelay ??= this.policy.delays();
       await this.policy.sleep(nextDelay());
     }
   }
