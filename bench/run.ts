@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const metrics: Metric[] = [];
   const sections: [string, () => Promise<Metric[]>][] = [
-    ['state', () => runStateBench(root)],
+    ['state', () => runStateBench()],
     ['http', () => runHttpBench()],
     ['rss', () => runRssBench(root)],
     ['pubsub', () => runPubSubBench()],

@@ -1,5 +1,4 @@
-import { resolve } from 'node:path';
-import { assertSameSetScript, jsonValue, KEY_PREFIX, rawRedis, type RawRedis } from './lib/redis';
+import { jsonValue, KEY_PREFIX, rawRedis, type RawRedis } from './lib/redis';
 import { type Metric, printComparison, round } from './lib/report';
 import { compare, type Comparison, envInt } from './lib/runner';
 import { type BenchApp, startBenchApp } from './lib/sidekick-app';
@@ -11,8 +10,7 @@ const KEYS = 64;
  * same Redis, same key layout, same 1 KiB JSON value: get = HMGET data+version then JSON.parse;
  * save = the component's Lua set script (EVALSHA) with JSON.stringify of the value.
  */
-export async function runStateBench(projectRoot: string): Promise<Metric[]> {
-  assertSameSetScript(projectRoot);
+export async function runStateBench(): Promise<Metric[]> {
   const ops = envInt('BENCH_STATE_OPS', 20_000);
   const rounds = envInt('BENCH_STATE_ROUNDS', 5);
   const warmup = envInt('BENCH_STATE_WARMUP', 5_000);
@@ -94,7 +92,7 @@ export async function runStateBench(projectRoot: string): Promise<Metric[]> {
 }
 
 if (require.main === module) {
-  runStateBench(resolve(__dirname, '../..'))
+  runStateBench()
     .then((metrics) => console.table(metrics))
     .catch((err: unknown) => {
       console.error(err);

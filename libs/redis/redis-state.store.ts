@@ -28,7 +28,7 @@ import { connectRedis, fieldContext, quitRedis, redisOptionsFromMetadata } from 
  */
 
 // KEYS[1]; ARGV: etag ('' = none), data, first-write ('1'/'0'), ttl in ms ('0' = none).
-const SET_SCRIPT = `
+export const SET_SCRIPT = `
 local v = redis.call("HGET", KEYS[1], "version")
 if ARGV[1] ~= "" then
   if v ~= ARGV[1] then return redis.error_reply("ETAG_MISMATCH set") end
