@@ -13,7 +13,7 @@ import { REDIS_HOST, REDIS_PORT } from './lib/redis';
 import { fmtRatio, type Metric, printComparison, round, table } from './lib/report';
 import { type Comparison, envInt, pairedRatios } from './lib/runner';
 import { silentLogger } from './lib/sidekick-app';
-import { medianStats, type RoundStats } from './lib/stats';
+import { median, medianStats, type RoundStats } from './lib/stats';
 
 /*
  * Pub/sub: publish -> handler, 1 KiB JSON events, in one process.
@@ -55,7 +55,7 @@ interface SidekickSide {
 }
 
 /** A Nest application context with SidekickModule: pub/subs memory, redis and kafka, one @Subscribe handler each. */
-async function startSidekick(topics: { memory: string; redis: string; kafka: string }): Promise<SidekickSide> {
+async function startSidekick(topics: { memory: string; redis: string; kafka: string }, backends: ReadonlySet<string>): Promise<SidekickSide> {
   const recorders = { memory: new Recorder(), redis: new Recorder(), kafka: new Recorder() };
   @Injectable()
   class Handlers {
@@ -69,10 +69,27 @@ async function startSidekick(topics: { memory: string; redis: string; kafka: str
       recorders.kafka.hit(event.data);
     }
   }
-  subscribe(Handlers, 'onMemory', { pubsub: 'memory', topic: topics.memory, concurrency: REDIS_CONCURRENCY });
-  subscribe(Handlers, 'onRedis', { pubsub: 'redis', topic: topics.redis, concurrency: REDIS_CONCURRENCY });
-  subscribe(Handlers, 'onKafka', { pubsub: 'kafka', topic: topics.kafka, concurrency: KAFKA_CONCURRENCY });
+  if (backends.has('memory')) subscribe(Handlers, 'onMemory', { pubsub: 'memory', topic: topics.memory, concurrency: REDIS_CONCURRENCY });
+  if (backends.has('redis')) subscribe(Handlers, 'onRedis', { pubsub: 'redis', topic: topics.redis, concurrency: REDIS_CONCURRENCY });
+  if (backends.has('kafka')) subscribe(Handlers, 'onKafka', { pubsub: 'kafka', topic: topics.kafka, concurrency: KAFKA_CONCURRENCY });
 
+  const kafka = {
+    metadata: { name: 'kafka' },
+    spec: {
+      type: 'pubsub.kafka',
+      version: 'v1',
+      metadata: [
+        { name: 'brokers', value: KAFKA_BROKERS.join(',') },
+        { name: 'initialOffset', value: 'oldest' },
+      ],
+    },
+  };
+  const components = [
+    { metadata: { name: 'statestore' }, spec: { type: 'state.in-memory', version: 'v1' } },
+    { metadata: { name: 'memory' }, spec: { type: 'pubsub.in-memory', version: 'v1' } },
+    { metadata: { name: 'redis' }, spec: { type: 'pubsub.redis', version: 'v1', metadata: [{ name: 'redisHost', value: `${REDIS_HOST}:${REDIS_PORT}` }] } },
+    ...(backends.has('kafka') ? [kafka] : []),
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-pubsub-'));
   @Module({
     imports: [
@@ -80,22 +97,7 @@ async function startSidekick(topics: { memory: string; redis: string; kafka: str
         appId: 'bench-pubsub',
         resourcesPath: dir,
         dataDir: dir,
-        components: [
-          { metadata: { name: 'statestore' }, spec: { type: 'state.in-memory', version: 'v1' } },
-          { metadata: { name: 'memory' }, spec: { type: 'pubsub.in-memory', version: 'v1' } },
-          { metadata: { name: 'redis' }, spec: { type: 'pubsub.redis', version: 'v1', metadata: [{ name: 'redisHost', value: `${REDIS_HOST}:${REDIS_PORT}` }] } },
-          {
-            metadata: { name: 'kafka' },
-            spec: {
-              type: 'pubsub.kafka',
-              version: 'v1',
-              metadata: [
-                { name: 'brokers', value: KAFKA_BROKERS.join(',') },
-                { name: 'initialOffset', value: 'oldest' },
-              ],
-            },
-          },
-        ],
+        components,
         httpApi: { enabled: false },
         nameResolution: { localRegistry: false },
         logger: silentLogger,
@@ -123,27 +125,58 @@ interface Side {
   readonly recorder: Recorder;
 }
 
+/** CPU time (µs) this process and, when known, the broker spent per event over each round. */
+interface CpuPerEvent {
+  readonly node: number[];
+  readonly server: number[];
+}
+
+/** Reads the broker's total CPU seconds (Redis: INFO cpu), or nothing. */
+type ServerCpu = () => Promise<number | undefined>;
+
+/** Runs one round, recording CPU per event next to its statistics. */
+async function measured(run: () => Promise<RoundStats>, cpu: CpuPerEvent, serverCpu?: ServerCpu): Promise<RoundStats> {
+  const s0 = await serverCpu?.();
+  const c0 = process.cpuUsage();
+  const stats = await run();
+  const c1 = process.cpuUsage(c0);
+  const s1 = await serverCpu?.();
+  cpu.node.push((c1.user + c1.system) / stats.ops);
+  if (s0 !== undefined && s1 !== undefined) cpu.server.push(((s1 - s0) * 1e6) / stats.ops);
+  return stats;
+}
+
+function fmtCpu(label: string, cpu: CpuPerEvent): string {
+  const server = cpu.server.length > 0 ? `, broker ${median(cpu.server).toFixed(1)} us` : '';
+  return `${label}: node ${median(cpu.node).toFixed(1)} us${server}`;
+}
+
 /** Alternating rounds A B A B ... of `run`, as a Comparison (per-side medians, adjacent-pair ratios). */
-async function alternate(name: string, concurrency: number, a: Side, b: Side, rounds: number, run: (side: Side) => Promise<RoundStats>): Promise<Comparison> {
+async function alternate(name: string, concurrency: number, a: Side, b: Side, rounds: number, run: (side: Side) => Promise<RoundStats>, serverCpu?: ServerCpu): Promise<Comparison> {
   const ra: RoundStats[] = [];
   const rb: RoundStats[] = [];
   const sequence: RoundStats[] = [];
+  const cpuA: CpuPerEvent = { node: [], server: [] };
+  const cpuB: CpuPerEvent = { node: [], server: [] };
   for (let r = 0; r < rounds; r++) {
     settle();
-    const x = await run(a);
+    const x = await measured(() => run(a), cpuA, serverCpu);
     settle();
-    const y = await run(b);
+    const y = await measured(() => run(b), cpuB, serverCpu);
     ra.push(x);
     rb.push(y);
     sequence.push(x, y);
   }
-  return {
+  const comparison: Comparison = {
     name,
     concurrency,
     a: { label: a.label, median: medianStats(ra), rounds: ra },
     b: { label: b.label, median: medianStats(rb), rounds: rb },
     paired: pairedRatios(sequence),
   };
+  printComparison(comparison);
+  process.stdout.write(`CPU per event (median of rounds): ${fmtCpu(a.label, cpuA)}; ${fmtCpu(b.label, cpuB)}\n`);
+  return comparison;
 }
 
 interface BackendOptions {
@@ -154,19 +187,29 @@ interface BackendOptions {
   readonly timeoutMs: number;
 }
 
-async function compareBackend(backend: string, a: Side, b: Side, o: BackendOptions): Promise<{ tput: Comparison; lat: Comparison }> {
+async function compareBackend(backend: string, a: Side, b: Side, o: BackendOptions, serverCpu?: ServerCpu): Promise<{ tput: Comparison; lat: Comparison }> {
   for (const side of [a, b]) {
     await throughputRound(`${backend} ${side.label} warm-up`, side.publish, side.recorder, o.warmupEvents, WINDOW, o.timeoutMs);
     await latencyRound(`${backend} ${side.label} warm-up`, side.publish, side.recorder, Math.ceil(o.latencyOps / 4), o.timeoutMs);
   }
-  const tput = await alternate(`pubsub.${backend} throughput (${o.events} events from ${WINDOW} publishers per round)`, WINDOW, a, b, o.rounds, (side) =>
-    throughputRound(`${backend} ${side.label}`, side.publish, side.recorder, o.events, WINDOW, o.timeoutMs),
+  const tput = await alternate(
+    `pubsub.${backend} throughput (${o.events} events from ${WINDOW} publishers per round)`,
+    WINDOW,
+    a,
+    b,
+    o.rounds,
+    (side) => throughputRound(`${backend} ${side.label}`, side.publish, side.recorder, o.events, WINDOW, o.timeoutMs),
+    serverCpu,
   );
-  printComparison(tput);
-  const lat = await alternate(`pubsub.${backend} latency, publish call -> handler entry (one event at a time)`, 1, a, b, o.rounds, (side) =>
-    latencyRound(`${backend} ${side.label}`, side.publish, side.recorder, o.latencyOps, o.timeoutMs),
+  const lat = await alternate(
+    `pubsub.${backend} latency, publish call -> handler entry (one event at a time)`,
+    1,
+    a,
+    b,
+    o.rounds,
+    (side) => latencyRound(`${backend} ${side.label}`, side.publish, side.recorder, o.latencyOps, o.timeoutMs),
+    serverCpu,
   );
-  printComparison(lat);
   return { tput, lat };
 }
 
@@ -209,8 +252,18 @@ async function deleteKafkaTopics(topics: string[]): Promise<void> {
   }
 }
 
+/** `BENCH_PUBSUB_BACKENDS=redis` (comma-separated) runs only those; `npm run bench` needs all three. */
+function selectedBackends(): Set<string> {
+  const all = ['memory', 'redis', 'kafka'];
+  const wanted = (process.env['BENCH_PUBSUB_BACKENDS'] ?? all.join(',')).split(',').map((b) => b.trim()).filter(Boolean);
+  const unknown = wanted.filter((b) => !all.includes(b));
+  if (unknown.length > 0) throw new Error(`BENCH_PUBSUB_BACKENDS: unknown ${unknown.join(', ')} (known: ${all.join(', ')})`);
+  return new Set(wanted);
+}
+
 export async function runPubSubBench(): Promise<Metric[]> {
   const rounds = envInt('BENCH_PUBSUB_ROUNDS', 6);
+  const backends = selectedBackends();
   const run = randomUUID().slice(0, 8);
   const topics = { memory: `bench-memory-${run}`, redis: `bench-redis-${run}`, kafka: `bench-kafka-${run}` };
   const rawTopics = { redis: `bench-raw-redis-${run}`, kafka: `bench-raw-kafka-${run}` };
@@ -220,62 +273,70 @@ export async function runPubSubBench(): Promise<Metric[]> {
   let rawRedis: RawRedisStream | undefined;
   let rawKafka: RawKafka | undefined;
   try {
-    sidekick = await startSidekick(topics);
+    sidekick = await startSidekick(topics, backends);
     const { client, recorders } = sidekick;
 
     // In-memory: Sidekick only (there is no broker to compare with).
-    const memoryEvents = envInt('BENCH_PUBSUB_MEMORY_EVENTS', 50_000);
-    const publishMemory: Publish = (data) => client.publish('memory', topics.memory, data);
-    await throughputRound('memory warm-up', publishMemory, recorders.memory, 10_000, WINDOW);
-    const memoryRounds: RoundStats[] = [];
-    for (let r = 0; r < rounds; r++) {
-      settle();
-      memoryRounds.push(await throughputRound('memory', publishMemory, recorders.memory, memoryEvents, WINDOW));
+    if (backends.has('memory')) {
+      const memoryEvents = envInt('BENCH_PUBSUB_MEMORY_EVENTS', 50_000);
+      const publishMemory: Publish = (data) => client.publish('memory', topics.memory, data);
+      await throughputRound('memory warm-up', publishMemory, recorders.memory, 10_000, WINDOW);
+      const memoryRounds: RoundStats[] = [];
+      for (let r = 0; r < rounds; r++) {
+        settle();
+        memoryRounds.push(await throughputRound('memory', publishMemory, recorders.memory, memoryEvents, WINDOW));
+      }
+      const memory = medianStats(memoryRounds);
+      process.stdout.write(
+        `\npubsub.memory (SidekickClient.publish -> @Subscribe, ${memoryEvents} events from ${WINDOW} publishers, ${rounds} rounds)\n` +
+          `  ${Math.round(memory.opsPerSec).toLocaleString('en-US')} events/s (median); per round: ${memoryRounds.map((x) => Math.round(x.opsPerSec)).join(' ')}\n`,
+      );
+      metrics.push({ id: 'pubsub.memory.events_per_s', value: Math.round(memory.opsPerSec), unit: 'events/s' });
     }
-    const memory = medianStats(memoryRounds);
-    process.stdout.write(
-      `\npubsub.memory (SidekickClient.publish -> @Subscribe, ${memoryEvents} events from ${WINDOW} publishers, ${rounds} rounds)\n` +
-        `  ${Math.round(memory.opsPerSec).toLocaleString('en-US')} events/s (median); per round: ${memoryRounds.map((x) => Math.round(x.opsPerSec)).join(' ')}\n`,
-    );
-    metrics.push({ id: 'pubsub.memory.events_per_s', value: Math.round(memory.opsPerSec), unit: 'events/s' });
 
     // Redis Streams.
     const rawRedisRecorder = new Recorder();
-    rawRedis = new RawRedisStream(REDIS_HOST, REDIS_PORT, rawTopics.redis, 'bench-raw', REDIS_CONCURRENCY, (data) => rawRedisRecorder.hit(data));
-    await rawRedis.start();
-    const redisRaw = rawRedis;
-    const redis = await compareBackend(
-      'redis',
-      { label: 'sidekick', publish: (data) => client.publish('redis', topics.redis, data), recorder: recorders.redis },
-      { label: 'raw ioredis', publish: (data) => redisRaw.publish(data), recorder: rawRedisRecorder },
-      {
-        events: envInt('BENCH_PUBSUB_REDIS_EVENTS', 10_000),
-        latencyOps: envInt('BENCH_PUBSUB_REDIS_LATENCY_OPS', 2_000),
-        rounds,
-        warmupEvents: 4_000,
-        timeoutMs: 60_000,
-      },
-    );
-    metrics.push(...backendMetrics('redis', redis.tput, redis.lat));
+    if (backends.has('redis')) {
+      rawRedis = new RawRedisStream(REDIS_HOST, REDIS_PORT, rawTopics.redis, 'bench-raw', REDIS_CONCURRENCY, (data) => rawRedisRecorder.hit(data));
+      await rawRedis.start();
+      const redisRaw = rawRedis;
+      const redisCpu = redisRaw.serverCpu.bind(redisRaw);
+      const redis = await compareBackend(
+        'redis',
+        { label: 'sidekick', publish: (data) => client.publish('redis', topics.redis, data), recorder: recorders.redis },
+        { label: 'raw ioredis', publish: (data) => redisRaw.publish(data), recorder: rawRedisRecorder },
+        {
+          events: envInt('BENCH_PUBSUB_REDIS_EVENTS', 10_000),
+          latencyOps: envInt('BENCH_PUBSUB_REDIS_LATENCY_OPS', 2_000),
+          rounds,
+          warmupEvents: 4_000,
+          timeoutMs: 60_000,
+        },
+        redisCpu,
+      );
+      metrics.push(...backendMetrics('redis', redis.tput, redis.lat));
+    }
 
     // Kafka.
     const rawKafkaRecorder = new Recorder();
-    rawKafka = new RawKafka(KAFKA_BROKERS, rawTopics.kafka, 'bench-raw', KAFKA_CONCURRENCY, (data) => rawKafkaRecorder.hit(data));
-    await rawKafka.start();
-    const kafkaRaw = rawKafka;
-    const kafka = await compareBackend(
-      'kafka',
-      { label: 'sidekick', publish: (data) => client.publish('kafka', topics.kafka, data), recorder: recorders.kafka },
-      { label: 'raw kafkajs', publish: (data) => kafkaRaw.publish(data), recorder: rawKafkaRecorder },
-      {
-        events: envInt('BENCH_PUBSUB_KAFKA_EVENTS', 600),
-        latencyOps: envInt('BENCH_PUBSUB_KAFKA_LATENCY_OPS', 150),
-        rounds: Math.min(rounds, envInt('BENCH_PUBSUB_KAFKA_ROUNDS', 4)),
-        warmupEvents: 200,
-        timeoutMs: 90_000,
-      },
-    );
-    metrics.push(...backendMetrics('kafka', kafka.tput, kafka.lat));
+    if (backends.has('kafka')) {
+      rawKafka = new RawKafka(KAFKA_BROKERS, rawTopics.kafka, 'bench-raw', KAFKA_CONCURRENCY, (data) => rawKafkaRecorder.hit(data));
+      await rawKafka.start();
+      const kafkaRaw = rawKafka;
+      const kafka = await compareBackend(
+        'kafka',
+        { label: 'sidekick', publish: (data) => client.publish('kafka', topics.kafka, data), recorder: recorders.kafka },
+        { label: 'raw kafkajs', publish: (data) => kafkaRaw.publish(data), recorder: rawKafkaRecorder },
+        {
+          events: envInt('BENCH_PUBSUB_KAFKA_EVENTS', 600),
+          latencyOps: envInt('BENCH_PUBSUB_KAFKA_LATENCY_OPS', 150),
+          rounds: Math.min(rounds, envInt('BENCH_PUBSUB_KAFKA_ROUNDS', 4)),
+          warmupEvents: 200,
+          timeoutMs: 90_000,
+        },
+      );
+      metrics.push(...backendMetrics('kafka', kafka.tput, kafka.lat));
+    }
 
     const strays = Object.values(recorders).reduce((n, r) => n + r.strays, rawRedisRecorder.strays + rawKafkaRecorder.strays);
     if (strays > 0) process.stdout.write(`note: ${strays} events arrived outside their round (redelivered?)\n`);
@@ -286,12 +347,14 @@ export async function runPubSubBench(): Promise<Metric[]> {
     await rawKafka?.close().catch((err: unknown) => process.stderr.write(`bench: closing raw kafka failed: ${String(err)}\n`));
     if (sidekick) {
       await sidekick.close();
+    }
+    if (backends.has('redis')) {
       const cleanup = new Redis({ host: REDIS_HOST, port: REDIS_PORT, lazyConnect: true });
       await cleanup.connect();
       await cleanup.del(topics.redis);
       await cleanup.quit();
     }
-    await deleteKafkaTopics([topics.kafka, rawTopics.kafka]);
+    if (backends.has('kafka')) await deleteKafkaTopics([topics.kafka, rawTopics.kafka]);
   }
 }
 

@@ -188,6 +188,14 @@ export class RawRedisStream {
     this.loop = this.readLoop();
   }
 
+  /** The Redis server's CPU seconds so far (INFO cpu: used_cpu_user + used_cpu_sys). */
+  async serverCpu(): Promise<number | undefined> {
+    const info = await this.cmd.info('cpu');
+    const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+    const total = field('used_cpu_user') + field('used_cpu_sys');
+    return Number.isFinite(total) ? total : undefined;
+  }
+
   publish(data: Payload): Promise<unknown> {
     return this.cmd.xadd(this.topic, '*', 'data', rawEnvelope(data, this.topic));
   }
