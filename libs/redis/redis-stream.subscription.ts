@@ -57,6 +57,9 @@ export class StreamSubscription {
   private wake: (() => void) | undefined;
   private drained: (() => void) | undefined;
   private closing: Promise<void> | undefined;
+  /** Ids whose handlers succeeded since the last XACK was sent, and the XACK that will carry them. */
+  private acks: string[] = [];
+  private ackBatch: Promise<void> | undefined;
 
   constructor(
     private readonly ctx: SubscriptionContext,
@@ -224,6 +227,25 @@ export class StreamSubscription {
     }
   }
 
+  /**
+   * XACK once per burst: handlers that finish while the current microtasks run (a read returns up
+   * to `concurrency` entries, handled together) are acknowledged by one XACK carrying all their
+   * ids, sent on the next tick. Each entry is still acknowledged only after its handler succeeded,
+   * and its slot is freed only once Redis has answered.
+   */
+  private ack(id: string): Promise<void> {
+    this.acks.push(id);
+    this.ackBatch ??= new Promise<void>((resolve, reject) => {
+      process.nextTick(() => {
+        const ids = this.acks;
+        this.acks = [];
+        this.ackBatch = undefined;
+        this.ctx.client.xack(this.topic, this.group, ...ids).then(() => resolve(), reject);
+      });
+    });
+    return this.ackBatch;
+  }
+
   private async handle(entry: Entry): Promise<void> {
     let handled = false;
     try {
@@ -233,7 +255,7 @@ export class StreamSubscription {
       this.ctx.logger.debug({ err, topic: this.topic, id: entry.id }, `handler rejected ${this.topic} ${entry.id}; it stays pending for redelivery`);
     }
     try {
-      if (handled && !this.aborted) await this.ctx.client.xack(this.topic, this.group, entry.id);
+      if (handled && !this.aborted) await this.ack(entry.id);
     } catch (err) {
       this.ctx.logger.warn({ err, topic: this.topic, id: entry.id }, `XACK ${this.topic} ${entry.id} failed (it will be delivered again): ${errorMessage(err)}`);
     }
