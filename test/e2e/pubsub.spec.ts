@@ -42,6 +42,15 @@ class Handlers {
     received.push(event);
   }
 
+  @Subscribe({ pubsub: 'pubsub', topic: 'flaky-async', deadLetterTopic: 'flaky-dlq' })
+  async onFlakyAsync(event: TopicEvent<{ mode: string }>): Promise<void> {
+    flaky.calls += 1;
+    await new Promise((resolve) => setImmediate(resolve));
+    if (event.data.mode === 'drop') throw new DropEvent('not for us either');
+    if (flaky.failuresLeft-- > 0) throw new Error('transient');
+    received.push(event);
+  }
+
   @Subscribe({ pubsub: 'pubsub', topic: 'flaky-dlq' })
   onDeadLetter(event: TopicEvent): void {
     dlq.push(event);
@@ -190,6 +199,22 @@ spec:
     await client.publish('pubsub', 'flaky', { mode: 'drop' });
     await dlq.waitFor(2);
     expect(flaky.calls).toBe(1);
+  });
+
+  it('treats a rejecting async handler like a throwing one: retried, then delivered; an async DropEvent is dead-lettered', async () => {
+    const before = received.items.length;
+    const dlqBefore = dlq.items.length;
+    flaky.failuresLeft = 1;
+    flaky.calls = 0;
+    await client.publish('pubsub', 'flaky-async', { mode: 'transient' });
+    await received.waitFor(before + 1);
+    expect(flaky.calls).toBe(2);
+    expect(latest().topic).toBe('flaky-async');
+    flaky.calls = 0;
+    await client.publish('pubsub', 'flaky-async', { mode: 'drop' });
+    await dlq.waitFor(dlqBefore + 1);
+    expect(flaky.calls).toBe(1);
+    expect(dlq.items[dlqBefore]?.data).toEqual({ mode: 'drop' });
   });
 
   it('dead-letters a malformed event with a clear reason and keeps consuming', async () => {

@@ -4,23 +4,30 @@ import type { Outcome } from './pubsub.types';
 const SUCCESS: Outcome = { status: 'success' };
 
 /**
- * Runs a handler call and turns its result or error into an {@link Outcome}. A synchronous handler
- * is not awaited (one less promise per event on the hot path).
+ * Runs a handler call and turns its result or error into an {@link Outcome}: at once (no promise)
+ * when the handler returned or threw synchronously, else once its promise settles. The hot path of
+ * a synchronous handler allocates no promise.
  */
-export async function outcomeOf(call: () => unknown): Promise<Outcome> {
+export function outcomeOf(call: () => unknown): Outcome | Promise<Outcome> {
+  let result: unknown;
   try {
-    const result = call();
-    if (isThenable(result)) await result;
-    return SUCCESS;
+    result = call();
   } catch (err) {
-    const error = err instanceof Error ? err : new Error(errorMessage(err));
-    const code = (error as { code?: unknown }).code;
-    if (code === 'DROP') return { status: 'drop', reason: error.message };
-    const retryable = (error as { retryable?: unknown }).retryable;
-    return { status: 'retry', error, retryable: code === undefined || retryable !== false };
+    return failure(err);
   }
+  if (!isThenable(result)) return SUCCESS;
+  return Promise.resolve(result).then(() => SUCCESS, failure);
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** A thrown value as an outcome: `code: 'DROP'` drops; `retryable: false` stops retrying. */
+function failure(err: unknown): Outcome {
+  const error = err instanceof Error ? err : new Error(errorMessage(err));
+  const code = (error as { code?: unknown }).code;
+  if (code === 'DROP') return { status: 'drop', reason: error.message };
+  const retryable = (error as { retryable?: unknown }).retryable;
+  return { status: 'retry', error, retryable: code === undefined || retryable !== false };
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }

@@ -32,7 +32,8 @@ export interface RouteTarget {
   readonly name: string;
   /** CEL expressions; empty = the default route. */
   readonly rules: readonly string[];
-  deliver(event: TopicEvent): Promise<Outcome>;
+  /** A synchronous handler's outcome comes back as is (no promise on the hot path). */
+  deliver(event: TopicEvent): Outcome | Promise<Outcome>;
   deliverBulk?(events: readonly TopicEvent[]): Promise<BulkResult>;
 }
 

@@ -1,3 +1,4 @@
+import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { ReceivedMessage, SubscriptionHandle } from '../../../spi/pubsub';
@@ -7,6 +8,10 @@ import type { PubSubService } from './pubsub.service';
 import type { Outcome, RouteTarget, SubscriptionSpec, SubscriptionStats, TopicEvent } from './pubsub.types';
 import { Router } from './routing';
 import { BulkBatcher } from './bulk.batcher';
+import { isThenable } from './outcome';
+
+/** What a handled message resolves with (one shared promise: nothing is allocated per event). */
+const DONE: Promise<void> = Promise.resolve();
 
 /**
  * Runs one subscription: receives messages from the component, parses the CloudEvent, routes it,
@@ -56,44 +61,59 @@ export class SubscriptionRunner {
     this.handle = undefined;
   }
 
-  private async onMessage(message: ReceivedMessage): Promise<void> {
-    const raw = this.spec.metadata['rawPayload'] === 'true';
-    const parsed = parseCloudEvent(message.data, raw, this.spec.topic, this.spec.pubsub);
-    if (!parsed.ok) {
-      this.stats.malformed += 1;
-      this.log.error({ reason: parsed.reason, deadLetterTopic: this.spec.deadLetterTopic ?? null }, 'malformed event: not delivered to any handler');
-      return this.deadLetterOrDrop(message.data, `malformed: ${parsed.reason}`);
+  /**
+   * The component's handler. Synchronous up to the user's handler: when that returns normally the
+   * message is acknowledged with a shared resolved promise, and only failures, asynchronous
+   * handlers, dead letters and bulk batches take the async path.
+   */
+  private onMessage(message: ReceivedMessage): Promise<void> {
+    try {
+      const raw = this.spec.metadata['rawPayload'] === 'true';
+      const parsed = parseCloudEvent(message.data, raw, this.spec.topic, this.spec.pubsub);
+      if (!parsed.ok) {
+        this.stats.malformed += 1;
+        this.log.error({ reason: parsed.reason, deadLetterTopic: this.spec.deadLetterTopic ?? null }, 'malformed event: not delivered to any handler');
+        return this.deadLetterOrDrop(message.data, `malformed: ${parsed.reason}`);
+      }
+      const event = toTopicEvent(parsed.event, message, this.spec);
+      if (isExpired(parsed.event, this.clock.now())) {
+        this.log.warn({ id: event.id, expiration: parsed.event.expiration }, 'event expired before delivery');
+        // The dead letter loses its expiration, or the dead-letter subscriber would drop it as expired too.
+        const { expiration: _expired, ...kept } = parsed.event;
+        return this.deadLetterOrDrop(Buffer.from(JSON.stringify(kept)), 'expired');
+      }
+      if (this.batcher) return this.batcher.add(event, message.data);
+      const target = this.router.route(event, (rule, err) => this.log.warn({ rule, err: err.message }, 'routing rule failed to evaluate'));
+      if (!target) {
+        this.stats.unrouted += 1;
+        this.log.warn({ id: event.id }, 'no route matched the event and there is no default route: dropped');
+        return DONE;
+      }
+      const first = target.deliver(event);
+      if (!isThenable(first) && first.status === 'success') {
+        this.stats.delivered += 1;
+        return DONE;
+      }
+      return this.attempt(target, event, first).then((outcome) => this.settle(message.data, outcome));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
     }
-    const event = toTopicEvent(parsed.event, message, this.spec);
-    if (isExpired(parsed.event, this.clock.now())) {
-      this.log.warn({ id: event.id, expiration: parsed.event.expiration }, 'event expired before delivery');
-      // The dead letter loses its expiration, or the dead-letter subscriber would drop it as expired too.
-      const { expiration: _expired, ...kept } = parsed.event;
-      return this.deadLetterOrDrop(Buffer.from(JSON.stringify(kept)), 'expired');
-    }
-    if (this.batcher) return this.batcher.add(event, message.data);
-    const target = this.router.route(event, (rule, err) => this.log.warn({ rule, err: err.message }, 'routing rule failed to evaluate'));
-    if (!target) {
-      this.stats.unrouted += 1;
-      this.log.warn({ id: event.id }, 'no route matched the event and there is no default route: dropped');
-      return;
-    }
-    return this.settle(message.data, await this.attempt(target, event));
   }
 
-  /** Calls the handler, retrying retryable failures with backoff, until success, drop, or exhaustion. */
-  private async attempt(target: RouteTarget, event: TopicEvent): Promise<Outcome> {
+  /** Given the first attempt's outcome, retries retryable failures with backoff until success, drop, or exhaustion. */
+  private async attempt(target: RouteTarget, event: TopicEvent, first: Outcome | Promise<Outcome>): Promise<Outcome> {
     let nextDelay: (() => number) | undefined; // made only when a retry is needed
-    for (let retry = 0; ; retry++) {
-      const outcome = await target.deliver(event);
-      if (outcome.status !== 'retry') return outcome;
+    let outcome = await first;
+    for (let retry = 0; outcome.status === 'retry'; retry++) {
       const last = retry >= this.policy.maxRetries || !outcome.retryable || this.closing;
       this.log.warn({ id: event.id, handler: target.name, attempt: retry + 1, err: outcome.error.message, final: last }, 'event handler failed');
       if (last) return outcome;
       this.stats.retried += 1;
       nextDelay ??= this.policy.delays();
       await this.policy.sleep(nextDelay());
+      outcome = await target.deliver(event);
     }
+    return outcome;
   }
 
   /** Acknowledges (resolves) or gives the message back to the broker (throws). */
