@@ -149,7 +149,8 @@ export class StreamSubscription {
           throw err;
         });
         if (this.stopping) break;
-        const reply = await this.blocking.callBuffer('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>');
+        // Lower-case command names: ioredis lower-cases the name for every flag lookup (several per command).
+        const reply = await this.blocking.callBuffer('xreadgroup', 'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>');
         this.accept(readEntries(reply, this.topic));
       } catch (err) {
         if (this.stopping) break;
@@ -178,7 +179,7 @@ export class StreamSubscription {
       do {
         const free = this.concurrency - this.held.size;
         if (free <= 0 || this.stopping) return;
-        const reply = await this.ctx.client.callBuffer('XAUTOCLAIM', this.topic, this.group, this.consumer, this.ctx.processingTimeoutMs, cursor, 'COUNT', free);
+        const reply = await this.ctx.client.callBuffer('xautoclaim', this.topic, this.group, this.consumer, this.ctx.processingTimeoutMs, cursor, 'COUNT', free);
         const [next, entries] = Array.isArray(reply) ? reply : [];
         cursor = String(next ?? '0-0');
         const { found, deleted } = parseEntries(entries, this.topic);
@@ -283,6 +284,7 @@ export async function createGroup(client: Redis, topic: string, group: string): 
 /** XREADGROUP reply: `[[stream, [[id, [field, value, ...]], ...]]]`, or null on timeout. */
 function readEntries(reply: unknown, topic: string): Entry[] {
   if (!Array.isArray(reply)) return [];
+  if (reply.length === 1) return Array.isArray(reply[0]) ? parseEntries(reply[0][1], topic).found : [];
   return reply.flatMap((stream: unknown) => (Array.isArray(stream) ? parseEntries(stream[1], topic).found : []));
 }
 
@@ -305,12 +307,17 @@ function parseEntries(raw: unknown, topic: string): { found: Entry[]; deleted: s
 
 /** Field `data` is the payload; field `metadata` (daprd's JSON) and any other fields become metadata. */
 function toMessage(id: string, fields: readonly Buffer[], topic: string): ReceivedMessage {
+  // The common entry, `data` alone: no metadata objects to merge.
+  if (fields.length === 2 && String(fields[0]) === 'data') {
+    return { topic, data: Buffer.from(fields[1] as Buffer), metadata: { [REDIS_STREAM_ID]: id } };
+  }
   let data = Buffer.alloc(0);
   const extra: Record<string, string> = {};
   let published: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = String(fields[i]);
     const value = fields[i + 1] as Buffer;
+    // A copy: ioredis may hand out views of a parser buffer it reuses.
     if (name === 'data') data = Buffer.from(value);
     else if (name === 'metadata') published = parseMetadataField(value.toString('utf8'));
     else extra[name] = value.toString('utf8');

@@ -95,7 +95,7 @@ export class RedisPubSub implements PubSub {
   async publish(request: PublishRequest): Promise<void> {
     this.ensureOpen();
     try {
-      await this.client.call('XADD', this.xaddArgs(request));
+      await this.client.call('xadd', this.xaddArgs(request));
     } catch (err) {
       throw this.fail(err);
     }
@@ -105,7 +105,7 @@ export class RedisPubSub implements PubSub {
     this.ensureOpen();
     if (requests.length === 0) return { failed: [] };
     const pipeline = this.client.pipeline();
-    for (const request of requests) pipeline.call('XADD', this.xaddArgs(request));
+    for (const request of requests) pipeline.call('xadd', this.xaddArgs(request));
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await pipeline.exec();
