@@ -71,9 +71,17 @@ const published = (proc: Proc): number[] => proc.matches(/Published data: (\{.*\
 const received = (proc: Proc): number[] => proc.matches(/Subscriber received: (\{.*\})$/gm).map((json) => (JSON.parse(json) as { orderId: number }).orderId);
 const sorted = (ids: number[]): number[] => [...ids].sort((a, b) => a - b);
 
-/** Waits for all 10 orders, then a little longer so that a duplicate delivery would show up. */
-async function waitForAllOrders(proc: Proc): Promise<void> {
-  await proc.waitFor('all 10 orders to be received', () => received(proc).length >= ORDER_IDS.length, 15_000);
+/**
+ * Waits for all 10 orders, then a little longer so that a duplicate delivery would show up. A
+ * timeout names what the publisher printed too (`publisher`), since the failure may be on its side.
+ */
+async function waitForAllOrders(proc: Proc, timeoutMs = 15_000, publisher?: Proc): Promise<void> {
+  try {
+    await proc.waitFor('all 10 orders to be received', () => received(proc).length >= ORDER_IDS.length, timeoutMs);
+  } catch (err) {
+    if (!publisher) throw err;
+    throw new Error(`${(err as Error).message}\n${publisher.describe()}`);
+  }
   await new Promise((r) => setTimeout(r, 500));
 }
 
@@ -102,7 +110,7 @@ describe('samples/02-pubsub on Redis: checkout -> orders stream -> order-process
     }
     processor = await startOrderProcessor(resources());
     checkout = await runCheckout(resources());
-    await waitForAllOrders(processor.proc);
+    await waitForAllOrders(processor.proc, 15_000, checkout);
   }, 40_000);
 
   it('checkout published orders 1..10 in order and exited with code 0', () => {
@@ -163,10 +171,12 @@ describe('samples/02-pubsub on Kafka: checkout -> topic -> order-processor', () 
 
   beforeAll(async () => {
     await requireKafka();
-    processor = await startOrderProcessor(components('kafka'), { ORDERS_TOPIC: topic });
+    // Debug logs: a failed run shows handler rejections, rebalances and commits of the subscriber.
+    processor = await startOrderProcessor(components('kafka'), { ORDERS_TOPIC: topic, SIDEKICK_LOG_LEVEL: 'debug' });
     checkout = await runCheckout(components('kafka'), { ORDERS_TOPIC: topic });
-    await waitForAllOrders(processor.proc);
-  }, 40_000);
+    // A busy broker (other suites share it) can rebalance the new group once: up to a session timeout (10 s).
+    await waitForAllOrders(processor.proc, 30_000, checkout);
+  }, 60_000);
 
   afterAll(async () => {
     const admin = new Kafka({ brokers: kafkaBrokers().split(','), clientId: 'sidekick-test-cleanup', logLevel: logLevel.NOTHING }).admin();
