@@ -19,8 +19,8 @@ import { median, medianStats, type RoundStats } from './lib/stats';
  * Pub/sub: publish -> handler, 1 KiB JSON events, in one process.
  *
  *   Sidekick: SidekickClient.publish -> component -> broker -> component -> runtime -> @Subscribe handler
- *   raw:      ioredis XADD / XREADGROUP / XACK loop, or kafkajs producer / eachMessage consumer with a
- *             commit after each handled record (bench/lib/pubsub-raw.ts), with a CloudEvent envelope
+ *   raw:      ioredis XADD / XREADGROUP / XACK loop, or kafkajs producer / eachBatch consumer with a
+ *             commit after the handlers per batch (bench/lib/pubsub-raw.ts), with a CloudEvent envelope
  *             of the same fields and size, parsed on receipt.
  *
  * Throughput rounds: N events from 32 concurrent publishers; events/s = N / (first publish call ..
@@ -328,10 +328,10 @@ export async function runPubSubBench(): Promise<Metric[]> {
         { label: 'sidekick', publish: (data) => client.publish('kafka', topics.kafka, data), recorder: recorders.kafka },
         { label: 'raw kafkajs', publish: (data) => kafkaRaw.publish(data), recorder: rawKafkaRecorder },
         {
-          events: envInt('BENCH_PUBSUB_KAFKA_EVENTS', 600),
+          events: envInt('BENCH_PUBSUB_KAFKA_EVENTS', 5_000),
           latencyOps: envInt('BENCH_PUBSUB_KAFKA_LATENCY_OPS', 150),
-          rounds: Math.min(rounds, envInt('BENCH_PUBSUB_KAFKA_ROUNDS', 4)),
-          warmupEvents: 200,
+          rounds: Math.min(rounds, envInt('BENCH_PUBSUB_KAFKA_ROUNDS', 6)),
+          warmupEvents: 1_000,
           timeoutMs: 90_000,
         },
       );

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
 import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { COMMIT_EVERY } from '../../libs/kafka/kafka.consumer';
 import { summarize, type RoundStats } from './stats';
 
 /*
@@ -253,8 +254,9 @@ export class RawRedisStream {
 /**
  * Raw kafkajs, the shape of libs/kafka: a producer (default partitioner, acks from all in-sync
  * replicas) and a consumer in its own group with the component's fetch/session settings, handling
- * `partitionsConsumedConcurrently` partitions at once with eachMessage, parsing each record (JSON)
- * and committing its offset after the handler returned.
+ * `partitionsConsumedConcurrently` partitions at once with eachBatch, parsing each record (JSON),
+ * and committing after the handlers as the component does: at the end of each batch and every
+ * COMMIT_EVERY records within one (the component's own constant).
  */
 export class RawKafka {
   private readonly kafka: Kafka;
@@ -287,11 +289,28 @@ export class RawKafka {
     await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
+      eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.concurrency,
-      eachMessage: async ({ topic, partition, message }) => {
-        const event = JSON.parse(message.value?.toString('utf8') ?? '') as { data: Payload };
-        this.handler(event.data);
-        await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        const { topic, partition } = batch;
+        let handled: string | undefined;
+        let count = 0;
+        const commit = async (): Promise<void> => {
+          if (handled === undefined || isStale()) return;
+          const offset = (BigInt(handled) + 1n).toString();
+          handled = undefined;
+          count = 0;
+          await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+        };
+        for (const message of batch.messages) {
+          if (!isRunning() || isStale()) break;
+          const event = JSON.parse(message.value?.toString('utf8') ?? '') as { data: Payload };
+          this.handler(event.data);
+          resolveOffset(message.offset);
+          handled = message.offset;
+          if (++count >= COMMIT_EVERY) await commit();
+        }
+        await commit();
       },
     });
   }

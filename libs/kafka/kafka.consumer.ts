@@ -27,10 +27,12 @@ export interface GroupConsumerOptions {
 /** How long a fetch waits for data at most: also the longest `close()` waits for an idle fetch. */
 const FETCH_WAIT_MS = 500;
 const START_TIMEOUT_MS = 60_000;
+/** Handled records of one partition committed together at most (the crash-redelivery bound per partition). */
+export const COMMIT_EVERY = 100;
 
 /**
- * A kafkajs consumer in a consumer group, committing each record's offset only after its handler
- * resolved. A rejected record pauses its partition for `consumeRetryInterval` and is then fetched
+ * A kafkajs consumer in a consumer group, committing offsets only after their records' handlers
+ * resolved (per fetched batch, at most {@link COMMIT_EVERY} records at a time). A rejected record pauses its partition for `consumeRetryInterval` and is then fetched
  * and delivered again, before anything after it on that partition (per-partition order, as Dapr);
  * other partitions go on meanwhile. Nothing is ever skipped: the runtime above decides when to
  * give up on a message (and then resolves).
@@ -38,8 +40,11 @@ const START_TIMEOUT_MS = 60_000;
 export class KafkaGroupConsumer {
   private state: 'starting' | 'running' | 'closing' = 'starting';
   private abandoned = false;
-  private abandonSignal!: () => void;
-  private readonly abandonedPromise = new Promise<false>((resolve) => (this.abandonSignal = () => resolve(false)));
+  /**
+   * Ends the wait for each running handler (abort). One hook per delivery, removed when it settles:
+   * racing every delivery against one long-lived promise would pile a reaction per record on it.
+   */
+  private readonly abandonHooks = new Set<() => void>();
   private readonly timers = new Set<TimerHandle>();
   private joins: Promise<void> = Promise.resolve();
   private closing?: Promise<void>;
@@ -125,7 +130,8 @@ export class KafkaGroupConsumer {
    */
   abort(): Promise<void> {
     this.abandoned = true;
-    this.abandonSignal();
+    for (const abandon of this.abandonHooks) abandon();
+    this.abandonHooks.clear();
     return this.close();
   }
 
@@ -138,27 +144,72 @@ export class KafkaGroupConsumer {
     await this.joins;
   }
 
+  /**
+   * Handles a fetched batch of one partition in order. Offsets are committed after the handlers,
+   * never before: at the end of the batch, before a failed record pauses the partition, and every
+   * {@link COMMIT_EVERY} records within a long batch (so a crash redelivers at most that many per
+   * partition). One OffsetCommit per record would cap a consumer at the broker's commit rate.
+   */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { topic, partition } = payload.batch;
-    for (const message of payload.batch.messages) {
-      if (this.abandoned || !payload.isRunning() || payload.isStale()) return;
-      const handled = await this.deliver({ topic, partition, message }, payload);
-      if (this.abandoned) return;
-      if (!handled) {
-        // Not handled: leave the offset where it is and fetch the partition again after the interval.
-        if (this.state !== 'closing') this.retryLater(payload.pause());
-        return;
-      }
-      const next = (BigInt(message.offset) + 1n).toString();
+    let handled: string | undefined; // the last handled offset not committed yet
+    let count = 0;
+    const commit = async (): Promise<void> => {
+      if (handled === undefined || this.abandoned || payload.isStale()) return;
+      const next = (BigInt(handled) + 1n).toString();
+      handled = undefined;
+      count = 0;
       // Through the batch payload: consumer.commitOffsets() is a no-op once close() began.
       await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-      payload.resolveOffset(message.offset);
-      if (this.state !== 'closing') await payload.heartbeat();
+    };
+    const stopBeating = this.keepBeating(payload);
+    try {
+      for (const message of payload.batch.messages) {
+        if (this.abandoned || !payload.isRunning() || payload.isStale()) break;
+        const ok = await this.deliver({ topic, partition, message });
+        if (this.abandoned) return;
+        if (!ok) {
+          // Not handled: commit what came before it, leave its offset where it is and fetch the partition again after the interval.
+          await commit();
+          if (this.state !== 'closing') this.retryLater(payload.pause());
+          return;
+        }
+        payload.resolveOffset(message.offset);
+        handled = message.offset;
+        if (++count >= COMMIT_EVERY) await commit();
+        if (this.state !== 'closing') await payload.heartbeat();
+      }
+      await commit();
+    } finally {
+      stopBeating();
     }
   }
 
-  /** Runs the handler; true when it resolved. Heartbeats while it runs, so a slow handler keeps its partitions. */
-  private async deliver(record: KafkaRecord, payload: EachBatchPayload): Promise<boolean> {
+  /** Runs the handler; true when it resolved (false when it rejected, or at once on abort). */
+  private deliver(record: KafkaRecord): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const abandon = (): void => resolve(false);
+      this.abandonHooks.add(abandon);
+      this.handler(record)
+        .then(
+          () => true,
+          (err: unknown) => {
+            this.options.client.logger.debug(
+              { err, topic: record.topic, partition: record.partition, offset: record.message.offset },
+              `kafka ${this.options.label}: handler rejected; retrying`,
+            );
+            return false;
+          },
+        )
+        .then((ok) => {
+          this.abandonHooks.delete(abandon);
+          resolve(ok);
+        }, resolve.bind(undefined, false));
+    });
+  }
+
+  /** Heartbeats every heartbeatInterval while a batch is handled, so a slow handler keeps its partitions; returns the stop. */
+  private keepBeating(payload: EachBatchPayload): () => void {
     const { clock, client } = this.options;
     let timer: TimerHandle | undefined;
     const beat = (): void => {
@@ -168,18 +219,9 @@ export class KafkaGroupConsumer {
       }, client.settings.heartbeatIntervalMs);
     };
     beat();
-    try {
-      const outcome = this.handler(record).then(
-        () => true,
-        (err: unknown) => {
-          client.logger.debug({ err, topic: record.topic, partition: record.partition, offset: record.message.offset }, `kafka ${this.options.label}: handler rejected; retrying`);
-          return false;
-        },
-      );
-      return await Promise.race([outcome, this.abandonedPromise]);
-    } finally {
+    return () => {
       if (timer) clock.clearTimeout(timer);
-    }
+    };
   }
 
   private retryLater(resume: () => void): void {
