@@ -15,7 +15,10 @@ import type { MessageHandler, ReceivedMessage } from '../../src/spi/pubsub';
 /** Metadata key of the stream entry id on received messages. */
 export const REDIS_STREAM_ID = 'redisStreamId';
 const BLOCK_MS = 2000;
-/** Longer than any XREADGROUP ... BLOCK may legitimately take. */
+/**
+ * Longer than any XREADGROUP ... BLOCK may legitimately take: a read still unanswered after one to two
+ * of these periods is given up and its connection re-established (see `watch`).
+ */
 export const BLOCKING_COMMAND_TIMEOUT_MS = BLOCK_MS + 3000;
 const RETRY_MS = 1000;
 // Deletes the consumer only when it holds no pending entry (deleting it would drop them).
@@ -56,6 +59,11 @@ export class StreamSubscription {
   private touchTimer: TimerHandle | undefined;
   private wake: (() => void) | undefined;
   private drained: (() => void) | undefined;
+  /** Rejects the command in flight on the blocking connection (set while one is out). */
+  private giveUp: ((err: Error) => void) | undefined;
+  /** Commands sent on the blocking connection so far (the watchdog's progress mark). */
+  private sent = 0;
+  private watchdog: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   /** Ids whose handlers succeeded since the last XACK was sent, and the XACK that will carry them. */
   private acks: string[] = [];
@@ -72,6 +80,9 @@ export class StreamSubscription {
   ) {
     blocking.on('close', () => {
       this.blockingId = undefined;
+      // ioredis neither resends nor rejects a command lost with its connection (autoResendUnfulfilledCommands
+      // is off, so entries are not read twice): give it up here, and the loop reads again once reconnected.
+      this.abandonCommand(new Error('the subscriber connection closed'));
     });
   }
 
@@ -81,6 +92,7 @@ export class StreamSubscription {
 
   start(): void {
     this.reader = this.readLoop();
+    this.watch();
     if (!this.redelivers) return;
     this.runClaim();
     this.scheduleTouch();
@@ -144,13 +156,13 @@ export class StreamSubscription {
       }
       try {
         // -1 when CLIENT ID is not allowed (ACL): close() then waits up to BLOCK_MS instead of unblocking.
-        this.blockingId ??= await this.blocking.call('CLIENT', 'ID').then(Number, (err: unknown) => {
+        this.blockingId ??= await this.guarded(this.blocking.call('CLIENT', 'ID')).then(Number, (err: unknown) => {
           if (/NOPERM|unknown command/i.test(errorMessage(err))) return -1;
           throw err;
         });
         if (this.stopping) break;
         // Lower-case command names: ioredis lower-cases the name for every flag lookup (several per command).
-        const reply = await this.blocking.callBuffer('xreadgroup', 'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>');
+        const reply = await this.guarded(this.blocking.callBuffer('xreadgroup', 'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>'));
         this.accept(readEntries(reply, this.topic));
       } catch (err) {
         if (this.stopping) break;
@@ -164,6 +176,54 @@ export class StreamSubscription {
         this.wake = undefined;
       }
     }
+  }
+
+  /** A command on the blocking connection that the watchdog or a closed connection can give up on. */
+  private guarded<T>(command: Promise<T>): Promise<T> {
+    this.sent += 1;
+    return new Promise<T>((resolve, reject) => {
+      this.giveUp = reject;
+      const settled = (): void => {
+        if (this.giveUp === reject) this.giveUp = undefined;
+      };
+      command.then(
+        (value) => {
+          settled();
+          resolve(value);
+        },
+        (err: unknown) => {
+          settled();
+          reject(err instanceof Error ? err : new Error(errorMessage(err)));
+        },
+      );
+    });
+  }
+
+  private abandonCommand(err: Error): void {
+    const giveUp = this.giveUp;
+    this.giveUp = undefined;
+    giveUp?.(err);
+  }
+
+  /**
+   * One timer per subscription (not one per read): when the same command has been out on the blocking
+   * connection for a whole period, the connection is taken for dead (a half-open socket never closes),
+   * the command given up and the connection re-established. Real time, not the injected clock: this is
+   * about the network, and a virtual clock's jumps must not break healthy reads.
+   */
+  private watch(): void {
+    let mark = -1;
+    const check = (): void => {
+      if (this.stopping || this.aborted) return;
+      if (this.giveUp && this.sent === mark) {
+        this.ctx.logger.warn({ topic: this.topic }, `no answer to XREADGROUP on ${this.topic} within ${BLOCKING_COMMAND_TIMEOUT_MS} ms: reconnecting the subscriber connection`);
+        this.abandonCommand(new Error(`no answer within ${BLOCKING_COMMAND_TIMEOUT_MS} ms`));
+        this.blocking.disconnect(true);
+      }
+      mark = this.sent;
+      this.watchdog = setTimeout(check, BLOCKING_COMMAND_TIMEOUT_MS).unref();
+    };
+    check();
   }
 
   private runClaim(): void {
@@ -205,6 +265,7 @@ export class StreamSubscription {
   }
 
   private clearTimers(): void {
+    clearTimeout(this.watchdog);
     if (this.claimTimer) this.ctx.clock.clearTimeout(this.claimTimer);
     if (this.touchTimer) this.ctx.clock.clearTimeout(this.touchTimer);
     this.claimTimer = this.touchTimer = undefined;

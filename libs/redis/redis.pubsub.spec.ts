@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import type Redis from 'ioredis';
 import { ConfigError } from '../../src/errors/config.errors';
 import { SystemClock } from '../../src/runtime/time/system.clock';
@@ -236,6 +237,46 @@ describe('pubsub.redis: stream layout and Redis specifics', () => {
     await pubsub.publish({ topic: t, data: Buffer.from('after') });
     await waitFor('the message published after the kill', () => got.length === 2, 12_000);
     expect(got.map((m) => m.data.toString())).toEqual(['before', 'after']);
+  }, 20_000);
+
+  it('gives up a read on a connection that stopped answering without closing, and reads on a new one', async () => {
+    // A TCP proxy whose connections can be frozen: bytes stop flowing both ways, the sockets stay open
+    // (a half-open connection: no close event, the blocked XREADGROUP never answers).
+    const pairs: [Socket, Socket][] = [];
+    const [host, port] = [redisHostPort().replace(/:\d+$/, '').replace(/^\[|\]$/g, ''), Number(/:(\d+)$/.exec(redisHostPort())?.[1])];
+    const proxy = createServer((client) => {
+      const upstream = connect(port, host);
+      for (const socket of [client, upstream]) socket.on('error', () => undefined);
+      client.pipe(upstream).pipe(client);
+      pairs.push([client, upstream]);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    // No redelivery (processingTimeout 0): an entry handed to the lost read would stay pending, so only a new read delivers.
+    const via = await openPubSub(metadata({ redisHost: `127.0.0.1:${(proxy.address() as AddressInfo).port}`, processingTimeout: '0' }));
+    try {
+      const t = topic();
+      const got: string[] = [];
+      const before = pairs.length;
+      await via.subscribe({ topic: t, consumerGroup: 'app' }, async (m) => void got.push(m.data.toString()));
+      await pubsub.publish({ topic: t, data: Buffer.from('before') });
+      await waitFor('the first message', () => got.length === 1);
+      // Freeze the subscriber connection (opened by subscribe); the component's command connection keeps working.
+      const subscriber = pairs.slice(before);
+      expect(subscriber).toHaveLength(1);
+      for (const [client, upstream] of subscriber) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+      }
+      // The watchdog gives the read up after one to two BLOCKING_COMMAND_TIMEOUT_MS (5 s) periods and reconnects.
+      await waitFor('a new subscriber connection', () => pairs.length > before + 1, 14_000);
+      await pubsub.publish({ topic: t, data: Buffer.from('after') });
+      await waitFor('the message published after the reconnect', () => got.length === 2, 5_000);
+      expect(got).toEqual(['before', 'after']);
+    } finally {
+      via.abort();
+      for (const socket of pairs.flat()) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   }, 20_000);
 
   it('close() returns promptly even while XREADGROUP is blocked', async () => {

@@ -7,7 +7,7 @@ import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
 import { connectRedis, fieldContext, redisOptionsFromMetadata } from './redis.connection';
-import { BLOCKING_COMMAND_TIMEOUT_MS, StreamSubscription, type SubscriptionContext, createGroup } from './redis-stream.subscription';
+import { StreamSubscription, type SubscriptionContext, createGroup } from './redis-stream.subscription';
 
 /*
  * `pubsub.redis` on Redis Streams (Redis >= 6.2), with daprd's entry layout: one stream per topic,
@@ -136,9 +136,9 @@ export class RedisPubSub implements PubSub {
       {
         ...this.options,
         connectionName: `${this.options.connectionName ?? 'sidekick'}-sub`,
+        // Not resent after a reconnect: the subscription gives a lost read up itself and reads again
+        // (a per-command timeout would arm a timer per read; see StreamSubscription.watch).
         autoResendUnfulfilledCommands: false,
-        // A blocked XREADGROUP lost in a reconnect never answers: time it out so the read loop goes on.
-        commandTimeout: BLOCKING_COMMAND_TIMEOUT_MS,
       },
       () => active,
       (err) => this.logger.debug({ err, topic: request.topic }, `redis subscriber connection error: ${errorMessage(err)}`),
