@@ -1,8 +1,10 @@
-import { type Admin, type IHeaders, Kafka, type KafkaMessage, type Message, Partitioners, type Producer } from 'kafkajs';
+import type { Admin, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import type { Clock } from '../../src/spi/clock';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { type KafkaSettings, kafkaClientConfig } from './kafka.config';
+
+type KafkaJs = typeof import('kafkajs');
 
 /** Request metadata that names the record key (Dapr accepts `partitionKey` and `__key`); never sent as headers. */
 const KEY_FIELDS = ['partitionKey', '__key', 'key'];
@@ -22,14 +24,16 @@ export class KafkaClient {
     readonly component: string,
     readonly settings: KafkaSettings,
     readonly logger: SidekickLogger,
+    private readonly driver: KafkaJs,
   ) {
-    this.kafka = new Kafka(kafkaClientConfig(settings, logger));
+    this.kafka = new driver.Kafka(kafkaClientConfig(settings, logger, driver.logLevel));
     this.admin = this.kafka.admin();
   }
 
   /** Connects the admin client and fetches cluster metadata, or fails naming the brokers. */
   static async connect(component: string, settings: KafkaSettings, logger: SidekickLogger, clock: Clock): Promise<KafkaClient> {
-    const client = new KafkaClient(component, settings, logger);
+    // Loaded on first use: an app without a Kafka component never pays for kafkajs (about 85 ms and 12 MB).
+    const client = new KafkaClient(component, settings, logger, await import('kafkajs'));
     try {
       await withTimeout(clock, 20_000, async () => {
         await client.admin.connect();
@@ -112,7 +116,7 @@ export class KafkaClient {
 
   private connectedProducer(): Promise<Producer> {
     if (!this.producer) {
-      const producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
+      const producer = this.kafka.producer({ createPartitioner: this.driver.Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
       this.producer = producer.connect().then(
         () => producer,
         (err: unknown) => {

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { type KafkaConfig, type LogEntry, type SASLOptions, logLevel } from 'kafkajs';
+import type { KafkaConfig, LogEntry, logLevel, SASLOptions } from 'kafkajs';
 import { parseDuration } from '../../src/config/duration';
 import { ConfigError } from '../../src/errors/config.errors';
 import type { ComponentInit } from '../../src/spi/component';
@@ -192,7 +192,7 @@ function tlsOptions(md: KafkaMetadata, authType: AuthType): boolean | Connection
 }
 
 /** The kafkajs client options: short connection timeouts, and kafkajs's own log routed to `logger` at warn. */
-export function kafkaClientConfig(settings: KafkaSettings, logger: SidekickLogger): KafkaConfig {
+export function kafkaClientConfig(settings: KafkaSettings, logger: SidekickLogger, levels: typeof logLevel): KafkaConfig {
   return {
     clientId: settings.clientId,
     brokers: [...settings.brokers],
@@ -202,7 +202,7 @@ export function kafkaClientConfig(settings: KafkaSettings, logger: SidekickLogge
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     ...(settings.sasl ? { sasl: settings.sasl } : {}),
     ...(settings.ssl !== undefined ? { ssl: settings.ssl } : {}),
-    logLevel: logLevel.WARN,
+    logLevel: levels.WARN,
     logCreator: () => (entry: LogEntry) => {
       // kafkajs logs retriable trouble (a coordinator moving, a connection dropped) as ERROR: warn is enough.
       const { message, ...fields } = entry.log;

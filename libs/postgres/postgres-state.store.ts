@@ -1,4 +1,4 @@
-import { Pool, type PoolClient, type QueryConfig } from 'pg';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { parseDuration } from '../../src/config/duration';
 import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
@@ -77,6 +77,8 @@ export class PostgresStateStore implements StateStore {
     this.address = connection.address;
     // Unquoted identifiers fold to lower case, so daprd's `tableName: myState` is the table "mystate".
     this.sql = statements(table.split('.').map((part) => `"${part.toLowerCase()}"`).join('.'));
+    // Loaded on first use: an app without a PostgreSQL component never pays for pg (about 75 ms and 7 MB).
+    const { Pool } = await import('pg');
     const pool = new Pool({
       ...connection.config,
       connectionTimeoutMillis: timeout,

@@ -78,7 +78,7 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       this.discovered = this.explorer.explore();
       await this.components.start();
       this.checkStateStoreUsages();
-      this.subscriptions.prepare(this.discovered.subscriptions, loadSubscriptions(this.components.otherDocuments));
+      await this.subscriptions.prepare(this.discovered.subscriptions, loadSubscriptions(this.components.otherDocuments));
       this.bindings.prepare(this.discovered.bindings);
       this.readiness.markReady();
     } catch (err) {

@@ -6,7 +6,7 @@ import { type CloudEvent, eventData, isExpired, parseCloudEvent } from './cloude
 import type { DeliveryPolicy } from './delivery.policy';
 import type { PubSubService } from './pubsub.service';
 import type { Outcome, RouteTarget, SubscriptionSpec, SubscriptionStats, TopicEvent } from './pubsub.types';
-import { Router } from './routing';
+import { type Cel, Router } from './routing';
 import { BulkBatcher } from './bulk.batcher';
 import { isThenable } from './outcome';
 
@@ -33,8 +33,9 @@ export class SubscriptionRunner {
     private readonly clock: Clock,
     logger: SidekickLogger,
     private readonly consumerGroup: string,
+    cel: Cel | undefined,
   ) {
-    this.router = new Router(spec.routes, `subscription ${spec.pubsub}/${spec.topic} (${spec.origin})`);
+    this.router = new Router(spec.routes, `subscription ${spec.pubsub}/${spec.topic} (${spec.origin})`, cel);
     this.log = logger.child({ pubsub: spec.pubsub, topic: spec.topic });
     if (spec.bulk?.enabled) {
       const target = spec.routes[0];

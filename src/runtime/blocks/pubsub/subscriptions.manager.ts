@@ -10,6 +10,7 @@ import type { DeliveryPolicy } from './delivery.policy';
 import type { PubSubService } from './pubsub.service';
 import type { SubscriptionSpec } from './pubsub.types';
 import { httpTarget, methodTarget } from './route.targets';
+import { loadCel } from './routing';
 import { SubscriptionRunner } from './subscription.runner';
 
 /**
@@ -29,8 +30,8 @@ export class SubscriptionsManager {
     private readonly appId: string,
   ) {}
 
-  /** Builds every runner (validating), without subscribing yet. */
-  prepare(discovered: readonly DiscoveredSubscription[], declarative: readonly DeclarativeSubscription[]): void {
+  /** Builds every runner (validating, routing rules compiled), without subscribing yet. */
+  async prepare(discovered: readonly DiscoveredSubscription[], declarative: readonly DeclarativeSubscription[]): Promise<void> {
     const registry = new NameRegistry<SubscriptionSpec>('subscription');
     for (const spec of [...fromDecorators(discovered), ...this.fromYaml(declarative)]) {
       const known = this.pubsub.names();
@@ -39,7 +40,9 @@ export class SubscriptionsManager {
       }
       registry.register(`${spec.pubsub}/${spec.topic}`, spec, spec.origin);
     }
-    this.runners = registry.values().map((spec) => new SubscriptionRunner(spec, this.pubsub, this.policy, this.clock, this.logger, this.appId));
+    const specs = registry.values();
+    const cel = await loadCel(specs.flatMap((spec) => spec.routes));
+    this.runners = specs.map((spec) => new SubscriptionRunner(spec, this.pubsub, this.policy, this.clock, this.logger, this.appId, cel));
   }
 
   async start(): Promise<void> {
