@@ -35,7 +35,7 @@ function memoryOf(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
-async function waitHealthy(api: HttpClient, child: ChildProcess, stderr: () => string, timeoutMs = 30_000): Promise<void> {
+async function waitHealthy(api: HttpClient, child: ChildProcess, stderr: () => string, timeoutMs = 30_000, pollMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`hello-world exited with ${child.exitCode}: ${stderr()}`);
@@ -44,9 +44,63 @@ async function waitHealthy(api: HttpClient, child: ChildProcess, stderr: () => s
       return;
     } catch (err) {
       if (Date.now() > deadline) throw new Error(`hello-world not healthy after ${timeoutMs} ms (${String(err)}): ${stderr()}`);
-      await sleep(100);
+      await sleep(pollMs);
     }
   }
+}
+
+interface Launched {
+  readonly child: ChildProcess;
+  readonly api: HttpClient;
+  readonly stderr: () => string;
+  /** Stops the app and removes its temp cwd. */
+  close(): Promise<void>;
+}
+
+/** Starts the compiled hello-world on its embedded defaults: a temp cwd, nothing from the caller's environment. */
+async function launch(projectRoot: string): Promise<Launched> {
+  const main = join(projectRoot, 'dist/samples/01-hello-world/src/main.js');
+  const cwd = mkdtempSync(join(tmpdir(), 'sidekick-bench-rss-'));
+  const [appPort, apiPort] = [await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['SIDEKICK_RESOURCES_PATH', 'SIDEKICK_DATA_DIR', 'SIDEKICK_HTTP_HOST', 'DAPR_API_TOKEN', 'NODE_OPTIONS', 'HOST']) delete env[name];
+  const child = spawn(process.execPath, [main], {
+    cwd,
+    env: { ...env, PORT: String(appPort), SIDEKICK_HTTP_PORT: String(apiPort), SIDEKICK_REGISTRY_DIR: join(cwd, 'registry') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
+  });
+  const api = new HttpClient(`http://127.0.0.1:${apiPort}`, 16);
+  return {
+    child,
+    api,
+    stderr: () => stderrTail,
+    close: async () => {
+      await api.close().catch(() => undefined);
+      await stop(child);
+      rmSync(cwd, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Start-up: process spawn until /v1.0/healthz answers 204 (polled every 5 ms), median of `runs` starts. */
+async function startupMs(projectRoot: string, runs: number): Promise<{ median: number; all: number[] }> {
+  const all: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const app = await launch(projectRoot);
+    try {
+      await waitHealthy(app.api, app.child, app.stderr, 30_000, 5);
+      all.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    } finally {
+      await app.close();
+    }
+  }
+  const sorted = [...all].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)] as number, all };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -65,24 +119,12 @@ async function stop(child: ChildProcess): Promise<void> {
  */
 export async function runRssBench(projectRoot: string): Promise<Metric[]> {
   const totalOps = envInt('BENCH_RSS_OPS', 100_000);
-  const main = join(projectRoot, 'dist/samples/01-hello-world/src/main.js');
-  const cwd = mkdtempSync(join(tmpdir(), 'sidekick-bench-rss-'));
-  const [appPort, apiPort] = [await freePort(), await freePort()];
-  // Embedded defaults: nothing from the caller's environment may point the app elsewhere.
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['SIDEKICK_RESOURCES_PATH', 'SIDEKICK_DATA_DIR', 'SIDEKICK_HTTP_HOST', 'DAPR_API_TOKEN', 'NODE_OPTIONS', 'HOST']) delete env[name];
-  const child = spawn(process.execPath, [main], {
-    cwd,
-    env: { ...env, PORT: String(appPort), SIDEKICK_HTTP_PORT: String(apiPort), SIDEKICK_REGISTRY_DIR: join(cwd, 'registry') },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderrTail = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
-  });
-  const api = new HttpClient(`http://127.0.0.1:${apiPort}`, 16);
+  const startup = await startupMs(projectRoot, envInt('BENCH_STARTUP_RUNS', 5));
+  process.stdout.write(`\nstart-up (samples/01-hello-world, spawn -> /v1.0/healthz 204): median ${startup.median.toFixed(0)} ms of ${startup.all.map((ms) => ms.toFixed(0)).join(' ')}\n`);
+  const app = await launch(projectRoot);
+  const { child, api } = app;
   try {
-    await waitHealthy(api, child, () => stderrTail);
+    await waitHealthy(api, child, app.stderr);
     const metadata = JSON.parse((await api.get('/v1.0/metadata')).toString('utf8')) as { components: { name: string; type: string }[] };
     const store = metadata.components.find((c) => c.name === 'statestore');
     if (store?.type !== 'state.sqlite') throw new Error(`expected the embedded SQLite statestore, got ${JSON.stringify(metadata.components)}`);
@@ -106,11 +148,10 @@ export async function runRssBench(projectRoot: string): Promise<Metric[]> {
       { id: 'rss.after_100k_ops_mb', value: Math.round(after.rssMb * 10) / 10, unit: 'MB' },
       { id: 'rss.peak_mb', value: Math.round(after.peakMb * 10) / 10, unit: 'MB' },
       { id: 'rss.drive_ops_per_s', value: Math.round(totalOps / seconds), unit: 'ops/s' },
+      { id: 'startup.hello_world_ms', value: Math.round(startup.median), unit: 'ms' },
     ];
   } finally {
-    await api.close().catch(() => undefined);
-    await stop(child);
-    rmSync(cwd, { recursive: true, force: true });
+    await app.close();
   }
 }
 
