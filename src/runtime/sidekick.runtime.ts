@@ -106,7 +106,7 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   async beforeApplicationShutdown(): Promise<void> {
     // Stop intake first: no new events or input; in-flight handlers finish and are acknowledged.
     await this.bindings.stop();
-    await this.subscriptions.stop();
+    await this.subscriptions.stop(this.options.drainTimeoutMs);
     if (this.registry && this.joined) this.registry.leave(this.options.appId, process.pid);
     this.joined = false;
     await this.httpApi?.close(this.options.drainTimeoutMs);

@@ -57,4 +57,10 @@ export interface PubSub extends Component {
    * retained message unless the component's metadata says otherwise.
    */
   subscribe(request: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle>;
+  /**
+   * Optional: drops every subscription and connection at once, without waiting for running handlers
+   * (shutdown past its drain deadline). Nothing in flight is acknowledged, so the broker delivers it
+   * again; `close()` afterwards returns at once.
+   */
+  abort?(): void | Promise<void>;
 }

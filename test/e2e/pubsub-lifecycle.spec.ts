@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { SidekickClient, SidekickModule, Subscribe, type TopicEvent, VirtualClock } from '../../src';
 import { startApp, tempDir } from '../support/app';
 import { Collector } from '../support/collector';
 import { noopLogger } from '../support/logger';
+import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 const memoryPubSub = (redeliverIntervalMs: number) => ({
   metadata: { name: 'pubsub' },
@@ -52,6 +54,36 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
     expect(done.items).toEqual(['finished']);
     expect(t.runtime.subscriptions.list()[0]?.stats.delivered).toBe(1);
   });
+
+  it('gives up on a handler still running drainTimeoutMs into shutdown: close() returns, the message stays unacknowledged', async () => {
+    await requireRedis();
+    const topic = `hung-${randomUUID().slice(0, 8)}`;
+    let started = false;
+    @Injectable()
+    class Hung {
+      @Subscribe({ pubsub: 'redis', topic })
+      handle(): Promise<void> {
+        started = true;
+        return new Promise<void>(() => undefined); // never settles
+      }
+    }
+    const redisPubSub = { metadata: { name: 'redis' }, spec: { type: 'pubsub.redis', version: 'v1', metadata: [{ name: 'redisHost', value: redisHostPort() }] } };
+    const t = await startApp({ appId: 'hung-app', components: [redisPubSub], drainTimeoutMs: 300 }, { providers: [Hung] });
+    const raw = rawRedis();
+    await raw.connect();
+    try {
+      await t.app.get(SidekickClient).publish('redis', topic, { n: 1 });
+      while (!started) await new Promise((r) => setTimeout(r, 5));
+      const began = Date.now();
+      await t.close();
+      expect(Date.now() - began).toBeLessThan(3000);
+      // Not acknowledged: still pending in the app's group, for another instance to claim after processingTimeout.
+      expect(Number(((await raw.xpending(topic, 'hung-app')) as unknown[])[0])).toBe(1);
+    } finally {
+      await raw.del(topic);
+      await raw.quit();
+    }
+  }, 15_000);
 
   it('fails start-up when @Subscribe names an unknown pub/sub, listing the loaded ones', async () => {
     @Injectable()

@@ -23,6 +23,7 @@ export class SubscriptionRunner {
   readonly router: Router;
   private handle?: SubscriptionHandle;
   private closing = false;
+  private done = false;
   private readonly log: SidekickLogger;
   private readonly batcher?: BulkBatcher;
 
@@ -60,6 +61,12 @@ export class SubscriptionRunner {
     this.batcher?.flushNow();
     await this.handle?.close();
     this.handle = undefined;
+    this.done = true;
+  }
+
+  /** True once stop() completed: nothing of this subscription runs any more. */
+  get stopped(): boolean {
+    return this.done;
   }
 
   /**

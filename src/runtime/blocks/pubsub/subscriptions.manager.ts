@@ -1,7 +1,7 @@
 import type { DeclarativeSubscription } from '../../../config/subscription.loader';
 import { ConfigError } from '../../../errors/config.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
-import type { Clock } from '../../../spi/clock';
+import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { DiscoveredSubscription } from '../../discovery/sidekick.explorer';
 import { NameRegistry } from '../../registry/name.registry';
@@ -52,11 +52,32 @@ export class SubscriptionsManager {
     }
   }
 
-  /** Stops every subscription: no new events, in-flight handlers finish and are acknowledged. */
-  async stop(): Promise<void> {
-    const results = await Promise.allSettled(this.runners.map((r) => r.stop()));
+  /**
+   * Stops every subscription: no new events; in-flight handlers finish and are acknowledged, for at
+   * most `deadlineMs`. Past it the pub/subs still draining are aborted (their running handlers'
+   * messages are not acknowledged, so the broker delivers them again) and shutdown goes on.
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    let timer: TimerHandle | undefined;
+    const expired = new Promise<'expired'>((resolve) => (timer = this.clock.setTimeout(() => resolve('expired'), deadlineMs)));
+    const results = await Promise.race([Promise.allSettled(this.runners.map((r) => r.stop())), expired]);
+    if (timer) this.clock.clearTimeout(timer);
+    if (results === 'expired') return this.abandon(deadlineMs);
     for (const result of results) {
       if (result.status === 'rejected') this.logger.error({ err: errorMessage(result.reason) }, 'subscription failed to stop cleanly');
+    }
+  }
+
+  private async abandon(deadlineMs: number): Promise<void> {
+    const draining = this.runners.filter((r) => !r.stopped);
+    const names = [...new Set(draining.map((r) => r.spec.pubsub))];
+    this.logger.error(
+      { subscriptions: draining.map((r) => `${r.spec.pubsub}/${r.spec.topic}`), drainTimeoutMs: deadlineMs },
+      `handlers still running ${deadlineMs} ms into shutdown (drainTimeoutMs): abandoning them; their messages were not acknowledged and will be delivered again`,
+    );
+    const aborted = await Promise.allSettled(names.map(async (name) => (await this.pubsub.component(name)).abort?.()));
+    for (const result of aborted) {
+      if (result.status === 'rejected') this.logger.error({ err: errorMessage(result.reason) }, 'aborting a pub/sub failed');
     }
   }
 
