@@ -344,9 +344,10 @@ export async function createGroup(client: Redis, topic: string, group: string): 
 
 /** XREADGROUP reply: `[[stream, [[id, [field, value, ...]], ...]]]`, or null on timeout. */
 function readEntries(reply: unknown, topic: string): Entry[] {
-  if (!Array.isArray(reply)) return [];
-  if (reply.length === 1) return Array.isArray(reply[0]) ? parseEntries(reply[0][1], topic).found : [];
-  return reply.flatMap((stream: unknown) => (Array.isArray(stream) ? parseEntries(stream[1], topic).found : []));
+  const found: Entry[] = [];
+  if (!Array.isArray(reply)) return found;
+  for (const stream of reply as unknown[]) if (Array.isArray(stream)) found.push(...parseEntries(stream[1], topic).found);
+  return found;
 }
 
 function parseEntries(raw: unknown, topic: string): { found: Entry[]; deleted: string[] } {
@@ -368,22 +369,21 @@ function parseEntries(raw: unknown, topic: string): { found: Entry[]; deleted: s
 
 /** Field `data` is the payload; field `metadata` (daprd's JSON) and any other fields become metadata. */
 function toMessage(id: string, fields: readonly Buffer[], topic: string): ReceivedMessage {
-  // The common entry, `data` alone: no metadata objects to merge.
-  if (fields.length === 2 && String(fields[0]) === 'data') {
-    return { topic, data: Buffer.from(fields[1] as Buffer), metadata: { [REDIS_STREAM_ID]: id } };
-  }
   let data = Buffer.alloc(0);
-  const extra: Record<string, string> = {};
-  let published: Record<string, string> = {};
+  const metadata: Record<string, string> = {};
+  let published: Record<string, string> | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = String(fields[i]);
     const value = fields[i + 1] as Buffer;
     // A copy: ioredis may hand out views of a parser buffer it reuses.
     if (name === 'data') data = Buffer.from(value);
     else if (name === 'metadata') published = parseMetadataField(value.toString('utf8'));
-    else extra[name] = value.toString('utf8');
+    else metadata[name] = value.toString('utf8');
   }
-  return { topic, data, metadata: { ...extra, ...published, [REDIS_STREAM_ID]: id } };
+  // The published metadata wins over other fields, the stream id over both.
+  if (published) Object.assign(metadata, published);
+  metadata[REDIS_STREAM_ID] = id;
+  return { topic, data, metadata };
 }
 
 function parseMetadataField(json: string): Record<string, string> {
