@@ -40,7 +40,6 @@ export class PostgresBinding implements OutputBinding {
   private name = 'postgresql';
   private address = '';
   private pool?: Pool;
-  private types?: TypeParsers;
   private closed = false;
   private clock!: Clock;
   private logger!: SidekickLogger;
@@ -67,9 +66,9 @@ export class PostgresBinding implements OutputBinding {
     this.address = connection.address;
     // Loaded on first use: an app without a PostgreSQL component never pays for pg (about 75 ms and 7 MB).
     const pg = await import('pg');
-    this.types = int8AsNumber(pg.types);
     const pool = new pg.Pool({
       ...connection.config,
+      types: int8AsNumber(pg.types),
       connectionTimeoutMillis: timeout,
       application_name: `sidekick-${init.appId}`,
       ...(maxText ? { max: Number(maxText) } : {}),
@@ -134,7 +133,7 @@ export class PostgresBinding implements OutputBinding {
     if (!pool) throw this.error(this.closed ? 'component is closed' : 'component is not initialised');
     try {
       // With values, pg always uses the extended protocol: parameters travel apart from the SQL text.
-      const result = (await pool.query({ text: sql, values: params, ...(this.types ? { types: this.types } : {}) })) as QueryResult<Record<string, unknown>> | QueryResult<Record<string, unknown>>[];
+      const result = (await pool.query({ text: sql, values: params })) as QueryResult<Record<string, unknown>> | QueryResult<Record<string, unknown>>[];
       // Several statements without parameters (simple protocol) give one result each: keep the last.
       return Array.isArray(result) ? (result[result.length - 1] ?? emptyResult()) : result;
     } catch (err) {
