@@ -4,7 +4,7 @@ import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import { KafkaClient } from './kafka.client';
 import { KafkaMetadata, parseKafkaSettings } from './kafka.config';
-import { KafkaGroupConsumer } from './kafka.consumer';
+import { GroupConsumers } from './kafka.consumer';
 
 /**
  * `bindings.kafka`, input and output (Dapr's metadata: `brokers`, `topics`, `publishTopic`,
@@ -25,8 +25,7 @@ export class KafkaBinding implements InputBinding, OutputBinding {
   private input = true;
   private output = true;
   private metadata!: KafkaMetadata;
-  private readonly consumers = new Set<KafkaGroupConsumer>();
-  private closed = false;
+  private readonly consumers = new GroupConsumers();
 
   /** Input with `topics`, output with `publishTopic` (or as `direction` says). */
   directions(): ('input' | 'output')[] {
@@ -59,10 +58,8 @@ export class KafkaBinding implements InputBinding, OutputBinding {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([...this.consumers].map((consumer) => consumer.close()));
-    this.consumers.clear();
+    if (this.consumers.closed) return;
+    await this.consumers.close();
     await this.client?.close();
   }
 
@@ -74,7 +71,8 @@ export class KafkaBinding implements InputBinding, OutputBinding {
     const client = this.open();
     if (!this.input) throw this.metadata.error('direction', `binding ${this.name} is not an input binding`);
     await Promise.all(this.topics.map((topic) => client.ensureTopic(topic)));
-    const consumer = await KafkaGroupConsumer.start(
+    // The component may close while the consumer starts: then it is closed again and this fails.
+    return this.consumers.start(
       { client, clock: this.clock, groupId: this.consumerGroup, topics: this.topics, concurrency: 1, label: `input binding ${this.name}` },
       async ({ topic, partition, message }) => {
         const metadata: Record<string, string> = {};
@@ -86,18 +84,8 @@ export class KafkaBinding implements InputBinding, OutputBinding {
         if (message.key) metadata.key = message.key.toString();
         await handler({ data: message.value ?? Buffer.alloc(0), metadata });
       },
+      () => this.closedError(),
     );
-    if (this.closed) {
-      await consumer.close();
-      throw this.closedError();
-    }
-    this.consumers.add(consumer);
-    return {
-      close: async () => {
-        await consumer.close();
-        this.consumers.delete(consumer);
-      },
-    };
   }
 
   async invoke(request: BindingRequest): Promise<BindingResponse> {
@@ -115,12 +103,12 @@ export class KafkaBinding implements InputBinding, OutputBinding {
   }
 
   private open(): KafkaClient {
-    if (!this.client || this.closed) throw this.closedError();
+    if (!this.client || this.consumers.closed) throw this.closedError();
     return this.client;
   }
 
   private closedError(): SidekickError {
-    return new SidekickError('ERR_BINDING_CLOSED', `kafka binding ${this.name} is ${this.closed ? 'closed' : 'not initialised'}`, {
+    return new SidekickError('ERR_BINDING_CLOSED', `kafka binding ${this.name} is ${this.consumers.closed ? 'closed' : 'not initialised'}`, {
       component: this.name,
       retryable: true,
     });

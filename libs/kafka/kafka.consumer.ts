@@ -261,3 +261,49 @@ export class KafkaGroupConsumer {
     }
   }
 }
+
+/**
+ * The group consumers one component started (subscriptions, input bindings): closed or aborted
+ * together with it. A consumer whose start finishes after the component closed is closed again at once.
+ */
+export class GroupConsumers {
+  private readonly consumers = new Set<KafkaGroupConsumer>();
+  private done = false;
+
+  /** True once close() or abort() began. */
+  get closed(): boolean {
+    return this.done;
+  }
+
+  /** Starts a consumer; the handle closes it and forgets it. Throws `closedError()` when the set closed meanwhile. */
+  async start(options: GroupConsumerOptions, handler: RecordHandler, closedError: () => Error): Promise<{ close(): Promise<void> }> {
+    const consumer = await KafkaGroupConsumer.start(options, handler);
+    if (this.done) {
+      await consumer.close();
+      throw closedError();
+    }
+    this.consumers.add(consumer);
+    return {
+      close: async () => {
+        await consumer.close();
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  /** Closes every consumer gracefully (in-flight handlers finish and are committed). */
+  close(): Promise<void> {
+    return this.end((consumer) => consumer.close());
+  }
+
+  /** Drops every consumer as a dying process would: in-flight handlers are not waited for, nothing more is committed. */
+  abort(): Promise<void> {
+    return this.end((consumer) => consumer.abort());
+  }
+
+  private async end(stop: (consumer: KafkaGroupConsumer) => Promise<void>): Promise<void> {
+    this.done = true;
+    await Promise.all([...this.consumers].map(stop));
+    this.consumers.clear();
+  }
+}

@@ -5,7 +5,7 @@ import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
 import { KafkaClient, recordMetadata } from './kafka.client';
 import { parseKafkaSettings } from './kafka.config';
-import { KafkaGroupConsumer } from './kafka.consumer';
+import { GroupConsumers } from './kafka.consumer';
 
 /**
  * `pubsub.kafka`: Dapr's Kafka pub/sub on kafkajs. Publish: key = `partitionKey` (or `__key` /
@@ -19,8 +19,7 @@ export class KafkaPubSub implements PubSub {
   readonly features: readonly PubSubFeature[] = ['BULK_PUBLISH'];
   private client?: KafkaClient;
   private clock!: Clock;
-  private readonly consumers = new Set<KafkaGroupConsumer>();
-  private closed = false;
+  private readonly consumers = new GroupConsumers();
 
   async init(init: ComponentInit): Promise<void> {
     const settings = parseKafkaSettings(init);
@@ -29,20 +28,19 @@ export class KafkaPubSub implements PubSub {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([...this.consumers].map((consumer) => consumer.close()));
-    this.consumers.clear();
+    if (this.consumers.closed) return;
+    await this.consumers.close();
     await this.client?.close();
   }
 
   /**
-   * For tests of crash recovery: drop every subscription as a dying process would (in-flight
-   * handlers are not waited for, nothing more is committed), then release the connections.
+   * Drops every subscription as a dying process would (in-flight handlers are not waited for,
+   * nothing more is committed), then releases the connections: crash-recovery tests, and shutdown
+   * past its drain deadline.
    */
   async abort(): Promise<void> {
-    await Promise.all([...this.consumers].map((consumer) => consumer.abort()));
-    await this.close();
+    await this.consumers.abort();
+    await this.client?.close();
   }
 
   async ping(): Promise<void> {
@@ -85,7 +83,8 @@ export class KafkaPubSub implements PubSub {
   async subscribe(request: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
     const client = this.open();
     await client.ensureTopic(request.topic);
-    const consumer = await KafkaGroupConsumer.start(
+    // The component may close while the consumer starts: then it is closed again and this fails.
+    return this.consumers.start(
       {
         client,
         clock: this.clock,
@@ -96,23 +95,13 @@ export class KafkaPubSub implements PubSub {
       },
       ({ topic, partition, message }) =>
         handler({ topic, data: message.value ?? Buffer.alloc(0), metadata: recordMetadata(topic, partition, message) }),
+      () => new SidekickError('ERR_PUBSUB_CLOSED', 'kafka pub/sub is closed', { retryable: true }),
     );
-    if (this.closed) {
-      await consumer.close(); // the component closed while the subscription was starting
-      throw new SidekickError('ERR_PUBSUB_CLOSED', 'kafka pub/sub is closed', { retryable: true });
-    }
-    this.consumers.add(consumer);
-    return {
-      close: async () => {
-        await consumer.close();
-        this.consumers.delete(consumer);
-      },
-    };
   }
 
   private open(): KafkaClient {
-    if (!this.client || this.closed) {
-      throw new SidekickError('ERR_PUBSUB_CLOSED', this.closed ? 'kafka pub/sub is closed' : 'kafka pub/sub is not initialised', { retryable: true });
+    if (!this.client || this.consumers.closed) {
+      throw new SidekickError('ERR_PUBSUB_CLOSED', this.consumers.closed ? 'kafka pub/sub is closed' : 'kafka pub/sub is not initialised', { retryable: true });
     }
     return this.client;
   }
