@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MessageHandler, PubSub, ReceivedMessage, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
+import { eventually } from '../../test/support/collector';
 
 /** One client of the broker under test, as a backend's spec builds it (think: one process). */
 export interface PubSubConformanceSubject {
@@ -47,13 +48,7 @@ const sorted = (values: readonly string[]): string[] => [...values].sort();
 const names = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
 
 /** Polls `done` every 20 ms; fails naming `what` after `timeoutMs`. */
-async function waitFor(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const waitFor = (what: string, done: () => boolean, timeoutMs: number): Promise<void> => eventually(done, timeoutMs, what);
 
 /** Records every delivery; resolves (acks) unless `fail` says otherwise. */
 function inbox(fail: (message: ReceivedMessage, attempt: number) => boolean = () => false, delayMs = 0) {

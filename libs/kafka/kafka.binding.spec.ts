@@ -8,6 +8,7 @@ import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { kafkaBrokers, requireKafka } from '../../test/support/services';
 import { type KafkaBinding, kafkaBindingFactory } from './kafka.binding';
+import { eventually } from '../../test/support/collector';
 
 const run = randomUUID().slice(0, 8);
 const created: string[] = [];
@@ -20,13 +21,7 @@ const topicName = (name: string): string => {
 const rawKafka = (): Kafka => new Kafka({ brokers: kafkaBrokers().split(','), clientId: 'sidekick-test-raw', logLevel: logLevel.NOTHING });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const waitFor = (what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> => eventually(done, timeoutMs, what);
 
 const bindings: KafkaBinding[] = [];
 

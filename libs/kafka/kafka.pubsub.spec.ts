@@ -8,6 +8,7 @@ import { noopLogger } from '../../test/support/logger';
 import { kafkaBrokers, requireKafka } from '../../test/support/services';
 import { describePubSubConformance } from '../conformance/pubsub.conformance';
 import { KafkaPubSub, kafkaPubSubFactory } from './kafka.pubsub';
+import { eventually } from '../../test/support/collector';
 
 const run = randomUUID().slice(0, 8);
 const created: string[] = [];
@@ -32,15 +33,8 @@ async function openPubSub(md: ComponentMetadata = metadata()): Promise<KafkaPubS
   return pubsub;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const waitFor = (what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> => eventually(done, timeoutMs, what);
 
 const rawKafka = (): Kafka => new Kafka({ brokers: kafkaBrokers().split(','), clientId: 'sidekick-test-raw', logLevel: logLevel.NOTHING });
 

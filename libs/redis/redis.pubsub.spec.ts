@@ -10,6 +10,7 @@ import { noopLogger } from '../../test/support/logger';
 import { rawRedis, redisHostPort, redisUrl, requireRedis } from '../../test/support/services';
 import { describePubSubConformance } from '../conformance/pubsub.conformance';
 import { REDIS_STREAM_ID, type RedisPubSub, redisPubSubFactory } from './redis.pubsub';
+import { eventually } from '../../test/support/collector';
 
 const run = randomUUID().slice(0, 8);
 const topics: string[] = [];
@@ -35,13 +36,7 @@ async function openPubSub(md: ComponentMetadata = metadata(), clock: Clock = new
   return pubsub;
 }
 
-async function waitFor(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const waitFor = (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> => eventually(done, timeoutMs, what);
 
 // Every stream a test created, whichever describe ran (a filtered run skips the describes' hooks).
 afterAll(async () => {
