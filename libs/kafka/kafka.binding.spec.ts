@@ -6,7 +6,7 @@ import type { BindingEvent } from '../../src/spi/binding';
 import { isInputBinding, isOutputBinding } from '../../src/spi/binding';
 import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
-import { kafkaBrokers, requireKafka } from '../../test/support/services';
+import { deleteKafkaTopics, kafkaBrokers, requireKafka } from '../../test/support/services';
 import { type KafkaBinding, kafkaBindingFactory } from './kafka.binding';
 import { eventually } from '../../test/support/collector';
 
@@ -39,15 +39,7 @@ describe('bindings.kafka', () => {
 
   afterAll(async () => {
     await Promise.all(bindings.map((binding) => binding.close()));
-    const admin = rawKafka().admin();
-    await admin.connect();
-    try {
-      const existing = new Set(await admin.listTopics());
-      const topics = created.filter((topic) => existing.has(topic));
-      if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
-    } finally {
-      await admin.disconnect();
-    }
+    await deleteKafkaTopics(created);
   }, 30_000);
 
   it('output create: produces data to publishTopic with the key and headers from metadata', async () => {

@@ -5,7 +5,7 @@ import { SystemClock } from '../../src/runtime/time/system.clock';
 import type { ComponentMetadata } from '../../src/spi/component';
 import type { ReceivedMessage } from '../../src/spi/pubsub';
 import { noopLogger } from '../../test/support/logger';
-import { kafkaBrokers, requireKafka } from '../../test/support/services';
+import { deleteKafkaTopics, kafkaBrokers, requireKafka } from '../../test/support/services';
 import { describePubSubConformance } from '../conformance/pubsub.conformance';
 import { KafkaPubSub, kafkaPubSubFactory } from './kafka.pubsub';
 import { eventually } from '../../test/support/collector';
@@ -38,18 +38,7 @@ const waitFor = (what: string, done: () => boolean, timeoutMs = 10_000): Promise
 
 const rawKafka = (): Kafka => new Kafka({ brokers: kafkaBrokers().split(','), clientId: 'sidekick-test-raw', logLevel: logLevel.NOTHING });
 
-afterAll(async () => {
-  if (created.length === 0) return;
-  const admin = rawKafka().admin();
-  try {
-    await admin.connect();
-    const existing = new Set(await admin.listTopics());
-    const topics = created.filter((topic) => existing.has(topic));
-    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
-  } finally {
-    await admin.disconnect();
-  }
-}, 30_000);
+afterAll(() => deleteKafkaTopics(created), 30_000);
 
 describePubSubConformance('pubsub.kafka', {
   ordered: true,

@@ -8,7 +8,7 @@ import { SidekickClient, SidekickModule } from '../../src';
 import { tempDir } from '../support/app';
 import { noopLogger } from '../support/logger';
 import { ensureBuilt, type Proc, ROOT, startNode } from '../support/processes';
-import { kafkaBrokers, rawRedis, redisHostPort, requireKafka, requireRedis } from '../support/services';
+import { deleteKafkaTopics, kafkaBrokers, rawRedis, redisHostPort, requireKafka, requireRedis } from '../support/services';
 
 /**
  * At-least-once across a crash: 10 000 events with ids evt-0..evt-9999 are published, a subscriber
@@ -258,17 +258,8 @@ spec:
     const topic = `reliab-${run}`;
     const kafka = new Kafka({ brokers: kafkaBrokers().split(','), clientId: 'sidekick-reliab-test', logLevel: logLevel.NOTHING });
 
-    afterAll(async () => {
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        if ((await admin.listTopics()).includes(topic)) await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
-      } catch {
-        // Kafka missing: the test itself has failed and said why
-      } finally {
-        await admin.disconnect();
-      }
-    }, 20_000);
+    // Kafka missing: the test itself has failed and said why.
+    afterAll(() => deleteKafkaTopics([topic]).catch(() => undefined), 20_000);
 
     it('delivers all 10 000 events; duplicates only for records handled but not yet committed (at most COMMIT_EVERY per partition)', async () => {
       await requireKafka();

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { tempDir } from '../support/app';
 import { ensureBuilt, freePort, type Proc, ROOT, startNode, waitHealthy } from '../support/processes';
-import { kafkaBrokers, rawRedis, redisHostPort, requireKafka, requireRedis } from '../support/services';
+import { deleteKafkaTopics, kafkaBrokers, rawRedis, redisHostPort, requireKafka, requireRedis } from '../support/services';
 
 /**
  * samples/02-pubsub as a user runs it: order-processor, then checkout, as two processes on Redis
@@ -178,17 +177,7 @@ describe('samples/02-pubsub on Kafka: checkout -> topic -> order-processor', () 
     await waitForAllOrders(processor.proc, 30_000, checkout);
   }, 60_000);
 
-  afterAll(async () => {
-    const admin = new Kafka({ brokers: kafkaBrokers().split(','), clientId: 'sidekick-test-cleanup', logLevel: logLevel.NOTHING }).admin();
-    try {
-      await admin.connect();
-      const existing = new Set(await admin.listTopics());
-      const topics = [topic, `${topic}-dead`].filter((t) => existing.has(t));
-      if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 });
-    } finally {
-      await admin.disconnect();
-    }
-  }, 20_000);
+  afterAll(() => deleteKafkaTopics([topic, `${topic}-dead`]), 20_000);
 
   it('checkout published orders 1..10 in order and exited with code 0', () => {
     expect({ exit: checkout.exit, stderr: checkout.err }).toEqual({ exit: { code: 0, signal: null }, stderr: '' });

@@ -98,3 +98,18 @@ async function checkKafka(): Promise<void> {
     await admin.disconnect().catch(() => undefined);
   }
 }
+
+/** Deletes those of `topics` that exist (test cleanup). */
+export async function deleteKafkaTopics(topics: readonly string[]): Promise<void> {
+  if (topics.length === 0) return;
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({ brokers: kafkaBrokers().split(','), clientId: 'sidekick-test-cleanup', logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const gone = topics.filter((topic) => existing.has(topic));
+    if (gone.length > 0) await admin.deleteTopics({ topics: gone, timeout: 10_000 });
+  } finally {
+    await admin.disconnect();
+  }
+}
