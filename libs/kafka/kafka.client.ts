@@ -1,6 +1,6 @@
 import type { Admin, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
-import type { Clock } from '../../src/spi/clock';
+import { type Clock, withTimeout } from '../../src/spi/clock';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { type KafkaSettings, kafkaClientConfig } from './kafka.config';
 
@@ -161,17 +161,4 @@ export function recordMetadata(topic: string, partition: number, message: KafkaM
   metadata.__offset = message.offset;
   metadata.__timestamp = message.timestamp;
   return metadata;
-}
-
-/** Runs `fn`, rejecting if it takes longer than `ms` of `clock` time. */
-export async function withTimeout<T>(clock: Clock, ms: number, fn: () => Promise<T>): Promise<T> {
-  let timer: ReturnType<Clock['setTimeout']> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([fn(), timeout]);
-  } finally {
-    if (timer) clock.clearTimeout(timer);
-  }
 }

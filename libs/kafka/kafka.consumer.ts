@@ -1,8 +1,7 @@
 import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
-import type { Clock, TimerHandle } from '../../src/spi/clock';
+import { type Clock, type TimerHandle, withTimeout } from '../../src/spi/clock';
 import type { KafkaClient } from './kafka.client';
-import { withTimeout } from './kafka.client';
 
 /** One record handed to a consumer's handler. Resolve = commit; reject = deliver it again later. */
 export interface KafkaRecord {

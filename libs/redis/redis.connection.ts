@@ -1,7 +1,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
-import type { Clock } from '../../src/spi/clock';
+import { type Clock, withTimeout } from '../../src/spi/clock';
 import type { ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 
@@ -133,18 +133,5 @@ export async function quitRedis(client: Redis, logger: SidekickLogger): Promise<
   } catch (err) {
     logger.debug({ err }, `redis QUIT failed (${errorMessage(err)}); dropping the connection instead`);
     client.disconnect();
-  }
-}
-
-/** Runs `fn`, rejecting if it takes longer than `ms` of `clock` time. */
-async function withTimeout(clock: Clock, ms: number, fn: () => Promise<void>): Promise<void> {
-  let timer: ReturnType<Clock['setTimeout']> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    await Promise.race([fn(), timeout]);
-  } finally {
-    if (timer) clock.clearTimeout(timer);
   }
 }

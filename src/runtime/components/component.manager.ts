@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type ComponentSpec, inlineComponent, loadResourcesDir, type OtherDocument } from '../../config/component.loader';
 import { ComponentInitError, ConfigError } from '../../errors/config.errors';
 import { errorMessage } from '../../errors/sidekick.error';
-import type { Clock } from '../../spi/clock';
+import { type Clock, withTimeout } from '../../spi/clock';
 import type { Component, ComponentFactory, ComponentKind, ComponentMetadata } from '../../spi/component';
 import type { SidekickLogger } from '../../spi/logger';
 import { type InputBinding, isInputBinding, isOutputBinding, type OutputBinding } from '../../spi/binding';
@@ -161,17 +161,20 @@ export class ComponentManager {
     const instance = this.factoryFor(spec).create();
     try {
       const metadata = await this.resolveMetadata(spec);
-      await this.withTimeout(
-        instance.init({
-          name: spec.name,
-          type: spec.type,
-          appId: this.options.appId,
-          metadata,
-          clock: this.clock,
-          logger: this.logger.child({ component: spec.name }),
-          source: spec.source,
-        }),
-        spec,
+      await withTimeout(
+        this.clock,
+        spec.initTimeoutMs,
+        () =>
+          instance.init({
+            name: spec.name,
+            type: spec.type,
+            appId: this.options.appId,
+            metadata,
+            clock: this.clock,
+            logger: this.logger.child({ component: spec.name }),
+            source: spec.source,
+          }),
+        () => new Error(`init did not finish within ${spec.initTimeoutMs} ms (spec.initTimeout)`),
       );
     } catch (err) {
       await instance.close().catch((closeErr: unknown) => {
@@ -215,24 +218,6 @@ export class ComponentManager {
     return out;
   }
 
-  private withTimeout(work: Promise<void>, spec: ComponentSpec): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = this.clock.setTimeout(
-        () => reject(new Error(`init did not finish within ${spec.initTimeoutMs} ms (spec.initTimeout)`)),
-        spec.initTimeoutMs,
-      );
-      work.then(
-        () => {
-          this.clock.clearTimeout(timer);
-          resolve();
-        },
-        (err: unknown) => {
-          this.clock.clearTimeout(timer);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
-    });
-  }
 }
 
 /** Dapr's `direction` metadata on bindings: `input`, `output` or `input, output`; unset allows both. */

@@ -1,6 +1,6 @@
 import { InvokeError } from '../../../errors/invoke.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
-import type { Clock } from '../../../spi/clock';
+import { type Clock, withTimeout } from '../../../spi/clock';
 import type { NameResolver } from '../../../spi/name-resolver';
 import { dispatchInProcess, type RequestListener } from './in-process.dispatcher';
 import type { HeaderMap, InvokeRequest, InvokeResponse } from './invoke.types';
@@ -92,15 +92,7 @@ export class InvokeService {
             headers: cleanHeaders(res.headers),
             body: res.rawPayload,
           }));
-    let timer: ReturnType<Clock['setTimeout']> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = this.clock.setTimeout(() => reject(new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    try {
-      return await Promise.race([work, timeout]);
-    } finally {
-      if (timer) this.clock.clearTimeout(timer);
-    }
+    return withTimeout(this.clock, this.timeoutMs, () => work, () => new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`));
   }
 }
 

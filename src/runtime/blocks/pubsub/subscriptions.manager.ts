@@ -1,7 +1,7 @@
 import type { DeclarativeSubscription } from '../../../config/subscription.loader';
 import { ConfigError } from '../../../errors/config.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
-import type { Clock, TimerHandle } from '../../../spi/clock';
+import { type Clock, withTimeout } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { DiscoveredSubscription } from '../../discovery/sidekick.explorer';
 import { NameRegistry } from '../../registry/name.registry';
@@ -58,11 +58,12 @@ export class SubscriptionsManager {
    * messages are not acknowledged, so the broker delivers them again) and shutdown goes on.
    */
   async stop(deadlineMs: number): Promise<void> {
-    let timer: TimerHandle | undefined;
-    const expired = new Promise<'expired'>((resolve) => (timer = this.clock.setTimeout(() => resolve('expired'), deadlineMs)));
-    const results = await Promise.race([Promise.allSettled(this.runners.map((r) => r.stop())), expired]);
-    if (timer) this.clock.clearTimeout(timer);
-    if (results === 'expired') return this.abandon(deadlineMs);
+    let results: PromiseSettledResult<void>[];
+    try {
+      results = await withTimeout(this.clock, deadlineMs, () => Promise.allSettled(this.runners.map((r) => r.stop())));
+    } catch {
+      return this.abandon(deadlineMs); // allSettled never rejects: the deadline passed
+    }
     for (const result of results) {
       if (result.status === 'rejected') this.logger.error({ err: errorMessage(result.reason) }, 'subscription failed to stop cleanly');
     }
