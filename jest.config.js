@@ -4,7 +4,7 @@ module.exports = {
   roots: ['<rootDir>/test', '<rootDir>/libs'],
   testMatch: ['**/*.spec.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }] },
-  moduleNameMapper: { '^@sidekick/core$': '<rootDir>/src/index.ts' },
+  moduleNameMapper: { '^@sidekick/core$': '<rootDir>/src/index.ts', '^@sidekick/core/testing$': '<rootDir>/src/testing/index.ts' },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   testTimeout: 30000,
   reporters: ['default', ['<rootDir>/scripts/jest-count-reporter.js', {}]],

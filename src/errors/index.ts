@@ -1,5 +1,7 @@
 export * from './config.errors';
+export * from './error-codes';
 export * from './invoke.errors';
 export * from './sidekick.error';
 export * from './state.errors';
 export * from './pubsub.errors';
+export { formatIssues } from './zod-issues';

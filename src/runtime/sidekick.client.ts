@@ -4,7 +4,8 @@ import type { InvokeService } from './blocks/invoke/invoke.service';
 import type { BulkPublishResult, PubSubService } from './blocks/pubsub/pubsub.service';
 import type { BindingResponse } from '../spi/binding';
 import type { InvokeOptions, InvokeResponse } from './blocks/invoke/invoke.types';
-import { decode, encode, StateClient } from './blocks/state/state.client';
+import { decodeJsonOrText as decode, encodeJson as encode } from '../spi/codec';
+import { StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
 
 /** The building blocks, programmatically: the same code paths the HTTP API uses. */

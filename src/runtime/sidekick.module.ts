@@ -1,9 +1,13 @@
-import { type DynamicModule, type FactoryProvider, Module, type ModuleMetadata, type Provider } from '@nestjs/common';
+import { type DynamicModule, type FactoryProvider, Module, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { getStateStoreToken } from '../decorators/constants';
 import { requestedStateStores } from '../decorators/state-store.decorator';
 import type { Clock } from '../spi/clock';
 import type { SidekickLogger } from '../spi/logger';
+import { BindingsService } from './blocks/bindings/bindings.service';
+import { InvokeService } from './blocks/invoke/invoke.service';
+import { PubSubService } from './blocks/pubsub/pubsub.service';
+import { StateService } from './blocks/state/state.service';
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
 import { SidekickClient } from './sidekick.client';
@@ -11,9 +15,23 @@ import { resolveOptions, type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, 
 import { SidekickRuntime } from './sidekick.runtime';
 import { SystemClock } from './time/system.clock';
 
+/** A class that makes the options (`forRootAsync({ useClass })` / `useExisting`). */
+export interface SidekickOptionsFactory {
+  createSidekickOptions(): SidekickModuleOptions | Promise<SidekickModuleOptions>;
+}
+
+/** `forRootAsync`: exactly one of `useFactory`, `useClass`, `useExisting`, as in other Nest modules. */
 export interface SidekickModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   readonly inject?: FactoryProvider['inject'];
-  readonly useFactory: (...args: never[]) => SidekickModuleOptions | Promise<SidekickModuleOptions>;
+  readonly useFactory?: (...args: never[]) => SidekickModuleOptions | Promise<SidekickModuleOptions>;
+  readonly useClass?: Type<SidekickOptionsFactory>;
+  readonly useExisting?: Type<SidekickOptionsFactory>;
+}
+
+/** `SidekickModule.forFeature({ stateStores })`. */
+export interface SidekickFeatureOptions {
+  /** State store names to inject with `@StateStore(name)` in this module's providers. */
+  readonly stateStores?: readonly string[];
 }
 
 const RAW_OPTIONS = Symbol('SIDEKICK_RAW_OPTIONS');
@@ -25,42 +43,69 @@ const RAW_OPTIONS = Symbol('SIDEKICK_RAW_OPTIONS');
 @Module({})
 export class SidekickModule {
   static forRoot(options: SidekickModuleOptions): DynamicModule {
-    return SidekickModule.build([], { provide: RAW_OPTIONS, useValue: options });
+    return SidekickModule.build([], [{ provide: RAW_OPTIONS, useValue: options }]);
   }
 
   static forRootAsync(options: SidekickModuleAsyncOptions): DynamicModule {
-    return SidekickModule.build(options.imports ?? [], {
-      provide: RAW_OPTIONS,
-      useFactory: options.useFactory as (...args: unknown[]) => SidekickModuleOptions | Promise<SidekickModuleOptions>,
-      inject: options.inject ?? [],
-    });
+    const given = [options.useFactory, options.useClass, options.useExisting].filter((u) => u !== undefined).length;
+    if (given !== 1) {
+      throw new TypeError(`SidekickModule.forRootAsync needs exactly one of useFactory, useClass or useExisting (got ${given})`);
+    }
+    const imports = options.imports ?? [];
+    if (options.useFactory) {
+      return SidekickModule.build(imports, [
+        { provide: RAW_OPTIONS, useFactory: options.useFactory as (...args: unknown[]) => SidekickModuleOptions | Promise<SidekickModuleOptions>, inject: options.inject ?? [] },
+      ]);
+    }
+    const factoryType = (options.useClass ?? options.useExisting) as Type<SidekickOptionsFactory>;
+    const providers: Provider[] = [{ provide: RAW_OPTIONS, useFactory: (f: SidekickOptionsFactory) => f.createSidekickOptions(), inject: [factoryType] }];
+    if (options.useClass) providers.push(options.useClass);
+    return SidekickModule.build(imports, providers);
   }
 
-  private static build(imports: NonNullable<ModuleMetadata['imports']>, raw: Provider): DynamicModule {
-    const storeClients: Provider[] = requestedStateStores().map((name) => ({
-      provide: getStateStoreToken(name),
-      useFactory: (client: SidekickClient) => client.state(name),
-      inject: [SidekickClient],
-    }));
+  /**
+   * Declares the state stores this module injects with `@StateStore(name)`: the explicit way, which
+   * works whatever the import order (also in lazily loaded modules). `forRoot` also declares every
+   * name the `@StateStore` decorators had registered when it ran.
+   */
+  static forFeature(options: SidekickFeatureOptions): DynamicModule {
+    const providers = storeClients(options.stateStores ?? []);
+    return { module: SidekickModule, providers, exports: providers };
+  }
+
+  private static build(imports: NonNullable<ModuleMetadata['imports']>, raw: Provider[]): DynamicModule {
+    const clients = storeClients(requestedStateStores());
     return {
       module: SidekickModule,
       global: true,
       imports: [DiscoveryModule, ...imports],
       providers: [
-        raw,
+        ...raw,
         { provide: SIDEKICK_OPTIONS, useFactory: (o: SidekickModuleOptions) => resolveOptions(o), inject: [RAW_OPTIONS] },
         { provide: SIDEKICK_CLOCK, useFactory: (o: SidekickModuleOptions): Clock => o.clock ?? new SystemClock(), inject: [RAW_OPTIONS] },
         {
           provide: SIDEKICK_LOGGER,
-          useFactory: (o: SidekickModuleOptions, r: ResolvedOptions): SidekickLogger => o.logger ?? createDefaultLogger(r.appId),
+          useFactory: (o: SidekickModuleOptions, r: ResolvedOptions): SidekickLogger => o.logger ?? createDefaultLogger(r.appId, r.logLevel),
           inject: [RAW_OPTIONS, SIDEKICK_OPTIONS],
         },
         SidekickExplorer,
         SidekickRuntime,
-        { provide: SidekickClient, useFactory: (rt: SidekickRuntime) => new SidekickClient(rt.state, rt.invoke, rt.pubsub, rt.bindings), inject: [SidekickRuntime] },
-        ...storeClients,
+        {
+          provide: SidekickClient,
+          useFactory: (rt: SidekickRuntime) => new SidekickClient(rt.service(StateService), rt.service(InvokeService), rt.service(PubSubService), rt.service(BindingsService)),
+          inject: [SidekickRuntime],
+        },
+        ...clients,
       ],
-      exports: [SidekickClient, SidekickRuntime, SIDEKICK_CLOCK, ...storeClients],
+      exports: [SidekickClient, SidekickRuntime, SIDEKICK_CLOCK, ...clients],
     };
   }
+}
+
+function storeClients(names: readonly string[]): Provider[] {
+  return [...new Set(names)].map((name) => ({
+    provide: getStateStoreToken(name),
+    useFactory: (client: SidekickClient) => client.state(name),
+    inject: [SidekickClient],
+  }));
 }

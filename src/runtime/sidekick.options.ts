@@ -5,8 +5,9 @@ import { ConfigError } from '../errors/config.errors';
 import type { Clock } from '../spi/clock';
 import type { ComponentFactory } from '../spi/component';
 import type { SidekickLogger } from '../spi/logger';
+import type { Interceptor } from '../spi/interceptor';
 import type { NameResolver } from '../spi/name-resolver';
-import type { RetryPolicyOptions } from './blocks/pubsub/pubsub.types';
+import type { RetryPolicyOptions } from './resiliency/retry.policy';
 
 export interface HttpApiOptions {
   /** Serve Dapr's HTTP API (default true). */
@@ -49,6 +50,11 @@ export interface SidekickModuleOptions {
   readonly dataDir?: string;
   /** How long shutdown waits for in-flight work, in ms (default 10 000). */
   readonly drainTimeoutMs?: number;
+  /**
+   * Interceptors around component calls, handler deliveries, HTTP API requests and outgoing
+   * invocations (tracing, metrics, resiliency); the first is outermost. None by default.
+   */
+  readonly interceptors?: readonly Interceptor[];
   readonly clock?: Clock;
   readonly logger?: SidekickLogger;
 }
@@ -66,6 +72,11 @@ export interface ResolvedOptions {
   readonly pubsubRetry: RetryPolicyOptions;
   readonly dataDir: string;
   readonly drainTimeoutMs: number;
+  readonly interceptors: readonly Interceptor[];
+  /** `NAMESPACE` (Dapr's), for `keyPrefix: namespace`. */
+  readonly namespace?: string;
+  /** Level of the default logger (`SIDEKICK_LOG_LEVEL`, default `info`). */
+  readonly logLevel: string;
 }
 
 export const SIDEKICK_OPTIONS = Symbol('SIDEKICK_OPTIONS');
@@ -107,6 +118,9 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     pubsubRetry: options.pubsub?.retry ?? {},
     dataDir: options.dataDir ?? env['SIDEKICK_DATA_DIR'] ?? '.sidekick',
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+    interceptors: options.interceptors ?? [],
+    namespace: env['NAMESPACE'] || undefined,
+    logLevel: env['SIDEKICK_LOG_LEVEL'] ?? 'info',
   };
 }
 

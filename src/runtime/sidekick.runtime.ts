@@ -10,76 +10,89 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadSubscriptions } from '../config/subscription.loader';
 import { ConfigError } from '../errors/config.errors';
+import { errorMessage } from '../errors/sidekick.error';
+import { isInputBinding, isOutputBinding } from '../spi/binding';
 import type { Clock } from '../spi/clock';
 import type { ComponentFactory } from '../spi/component';
 import type { SidekickLogger } from '../spi/logger';
-import type { NameResolver } from '../spi/name-resolver';
-import { InvokeService, type SelfDispatcher } from './blocks/invoke/invoke.service';
-import { LocalRegistry, StaticNameResolver } from './blocks/invoke/local-registry';
-import { BindingsService } from './blocks/bindings/bindings.service';
-import { DeliveryPolicy } from './blocks/pubsub/delivery.policy';
-import { PubSubService } from './blocks/pubsub/pubsub.service';
-import { SubscriptionsManager } from './blocks/pubsub/subscriptions.manager';
-import { StateService } from './blocks/state/state.service';
+import { allowsDirection } from './blocks/bindings/bindings.block';
+import { BLOCKS } from './blocks/blocks.list';
+import { type BlockContext, type BuildingBlock, deadlineIn, type ServiceType } from './blocks/building-block';
+import type { SelfDispatcher } from './blocks/invoke/invoke.service';
 import { BUILTIN_COMPONENT_TYPES } from './components/builtin-types';
-import { ComponentManager } from './components/component.manager';
-import { type DiscoveredRecords, SidekickExplorer } from './discovery/sidekick.explorer';
-import { mountHttpApi } from './http-api/http-api.routes';
+import { ComponentManager, type LoadedComponent } from './components/component.manager';
+import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { HttpApiServer } from './http-api/http-api.server';
+import { type ComponentInfo, runtimeRoutes } from './http-api/runtime.routes';
+import { Interception } from './interception/interception';
 import { Readiness } from './readiness';
 import { type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS } from './sidekick.options';
 
+const CAPABILITIES = new Set(['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR', 'MESSAGE_TTL', 'BULK_PUBLISH', 'SUBSCRIBE_WILDCARDS']);
+
 /**
- * The orchestrator: loads components at module init (before the app listens), serves the Dapr HTTP
- * API and joins the local registry at bootstrap, drains on `beforeApplicationShutdown` and closes
- * components on `onApplicationShutdown`.
+ * The orchestrator. It builds the building blocks of `BLOCKS` in order and drives them through the
+ * Nest lifecycle: module init loads components and `prepare`s each block; bootstrap `start`s them
+ * and serves the Dapr HTTP API (the routes the blocks declare); shutdown `stop`s them in reverse by
+ * one deadline, drains the HTTP API, and closes components in reverse order. It knows no block by
+ * name: blocks find each other's services through the context.
  */
 @Injectable()
 export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
-  readonly components: ComponentManager;
-  readonly state: StateService;
-  readonly invoke: InvokeService;
-  readonly pubsub: PubSubService;
-  readonly subscriptions: SubscriptionsManager;
-  readonly bindings: BindingsService;
-  readonly readiness = new Readiness();
-  private readonly registry?: LocalRegistry;
+  private readonly components: ComponentManager;
+  private readonly readiness = new Readiness();
+  private readonly blocks: BuildingBlock[] = [];
+  private readonly services = new Map<unknown, object>();
+  private readonly interception: Interception;
   private httpApi?: HttpApiServer;
   private apiAddress?: AddressInfo;
-  private discovered: DiscoveredRecords = { stateStores: [], subscriptions: [], bindings: [] };
-  private joined = false;
 
   constructor(
-    @Inject(SIDEKICK_OPTIONS) readonly options: ResolvedOptions,
-    @Inject(SIDEKICK_CLOCK) readonly clock: Clock,
+    @Inject(SIDEKICK_OPTIONS) private readonly options: ResolvedOptions,
+    @Inject(SIDEKICK_CLOCK) clock: Clock,
     @Inject(SIDEKICK_LOGGER) private readonly logger: SidekickLogger,
     private readonly explorer: SidekickExplorer,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
+    const interception = new Interception(options.interceptors);
+    this.interception = interception;
     const factories: ComponentFactory[] = [...BUILTIN_COMPONENT_TYPES, ...options.componentTypes];
-    this.components = new ComponentManager(options, factories, clock, logger);
-    this.state = new StateService(this.components, options.appId, this.readiness);
-    const resolvers: NameResolver[] = [new StaticNameResolver(options.nameResolution.static), ...options.nameResolution.resolvers];
-    if (options.nameResolution.localRegistry) {
-      this.registry = new LocalRegistry(options.nameResolution.localRegistry);
-      resolvers.push(this.registry);
+    this.components = new ComponentManager(options, factories, clock, logger, interception);
+    const ctx: BlockContext = {
+      options,
+      appId: options.appId,
+      clock,
+      logger,
+      components: this.components,
+      readiness: this.readiness,
+      interception,
+      host: {
+        dispatcher: () => this.adapterHost?.httpAdapter?.getInstance() as SelfDispatcher | undefined,
+        httpServer: () => this.adapterHost?.httpAdapter?.getHttpServer() as Server | undefined,
+        apiAddress: () => this.apiAddress,
+      },
+      service: <T>(type: ServiceType<T>): T => this.service(type),
+    };
+    for (const definition of BLOCKS) {
+      const block = definition.create(ctx);
+      for (const service of block.services ?? []) this.services.set(service.constructor, service);
+      this.blocks.push(block);
     }
-    this.invoke = new InvokeService(options.appId, resolvers, clock, options.invokeTimeoutMs);
-    this.pubsub = new PubSubService(this.components, options.appId, clock, this.readiness);
-    const policy = new DeliveryPolicy(clock, options.pubsubRetry);
-    this.subscriptions = new SubscriptionsManager(this.pubsub, this.invoke, policy, clock, logger, options.appId);
-    this.bindings = new BindingsService(this.components, this.readiness, logger);
+  }
+
+  /** A block's service by class (`StateService`, `PubSubService`, ...), for `SidekickClient` and other blocks. */
+  service<T>(type: ServiceType<T>): T {
+    const found = this.services.get(type);
+    if (!found) throw new ConfigError(`no building block provides ${type.name}; blocks: ${this.blocks.map((b) => b.name).join(', ')}`);
+    return found as T;
   }
 
   async onModuleInit(): Promise<void> {
     try {
-      this.discovered = this.explorer.explore();
+      const discovery = this.explorer.explore();
       await this.components.start();
-      this.checkStateStoreUsages();
-      await this.subscriptions.prepare(this.discovered.subscriptions, loadSubscriptions(this.components.otherDocuments));
-      this.bindings.prepare(this.discovered.bindings);
+      for (const block of this.blocks) await block.prepare?.(discovery);
       this.readiness.markReady();
     } catch (err) {
       this.readiness.markFailed(err as Error);
@@ -89,26 +102,29 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const adapter = this.adapterHost?.httpAdapter;
-    this.invoke.setSelfDispatcher(adapter ? (adapter.getInstance() as SelfDispatcher) : undefined);
-    await this.subscriptions.start();
-    await this.bindings.start();
+    for (const block of this.blocks) await block.start?.();
     if (this.options.httpApi.enabled) {
-      const server = new HttpApiServer(this.options.httpApi, this.clock, this.logger);
-      mountHttpApi(server, this);
+      const server = new HttpApiServer(this.options.httpApi, this.logger, this.interception);
+      for (const route of runtimeRoutes({ appId: this.options.appId, readiness: this.readiness, components: () => this.componentInfo(), contributions: () => this.blocks.map((b) => b.metadata?.() ?? {}) })) {
+        server.add(route);
+      }
+      for (const block of this.blocks) for (const route of block.routes?.() ?? []) server.add(route);
       this.apiAddress = await server.listen();
       this.httpApi = server;
       this.logger.info({ address: `http://${this.apiAddress.address}:${this.apiAddress.port}` }, 'Dapr HTTP API listening');
     }
-    this.joinRegistryWhenListening(adapter?.getHttpServer() as Server | undefined);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    // Stop intake first: no new events or input; in-flight handlers finish and are acknowledged.
-    await this.bindings.stop();
-    await this.subscriptions.stop(this.options.drainTimeoutMs);
-    if (this.registry && this.joined) this.registry.leave(this.options.appId, process.pid);
-    this.joined = false;
+    // Stop intake first, last block first: no new events or input; in-flight handlers finish and are acknowledged.
+    const deadline = deadlineIn(this.options.drainTimeoutMs);
+    for (const block of [...this.blocks].reverse()) {
+      try {
+        await block.stop?.(deadline);
+      } catch (err) {
+        this.logger.error({ block: block.name, err: errorMessage(err) }, 'building block failed to stop cleanly');
+      }
+    }
     await this.httpApi?.close(this.options.drainTimeoutMs);
     this.httpApi = undefined;
   }
@@ -122,39 +138,23 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
     return this.apiAddress;
   }
 
-  get discoveredRecords(): DiscoveredRecords {
-    return this.discovered;
+  /**
+   * For tests (through `@sidekick/core/testing`): the loaded components as they were created
+   * (unwrapped), by name. Not part of the application API.
+   */
+  inspectComponent(name: string): LoadedComponent | undefined {
+    return this.components.get(name);
   }
 
-  private checkStateStoreUsages(): void {
-    const names = this.state.storeNames();
-    for (const usage of this.discovered.stateStores) {
-      if (!names.includes(usage.store)) {
-        throw new ConfigError(
-          `@StateStore("${usage.store}") in ${usage.className} names no loaded state store; configured state stores: ${names.join(', ') || 'none'}`,
-          { component: usage.store },
-        );
+  private componentInfo(): ComponentInfo[] {
+    return this.components.list().map(({ spec, instance, metadata }) => {
+      const features = 'features' in instance && Array.isArray(instance.features) ? (instance.features as string[]) : [];
+      const capabilities = features.filter((f) => CAPABILITIES.has(f));
+      if (spec.kind === 'bindings') {
+        if (isInputBinding(instance) && allowsDirection(metadata, 'input')) capabilities.push('INPUT_BINDING');
+        if (isOutputBinding(instance) && allowsDirection(metadata, 'output')) capabilities.push('OUTPUT_BINDING');
       }
-    }
-  }
-
-  private joinRegistryWhenListening(server: Server | undefined): void {
-    const registry = this.registry;
-    if (!registry || !server || typeof server.address !== 'function') return;
-    const join = (): void => {
-      const address = server.address();
-      if (!address || typeof address === 'string') return;
-      const host = address.address === '::' || address.address === '0.0.0.0' ? '127.0.0.1' : address.address.includes(':') ? `[${address.address}]` : address.address;
-      registry.join({
-        appId: this.options.appId,
-        pid: process.pid,
-        baseUrl: `http://${host}:${address.port}`,
-        httpApiUrl: this.apiAddress ? `http://${this.apiAddress.address}:${this.apiAddress.port}` : undefined,
-        startedAt: new Date(this.clock.now()).toISOString(),
-      });
-      this.joined = true;
-    };
-    if (server.listening) join();
-    else server.once('listening', join);
+      return { name: spec.name, type: spec.type, version: spec.version, capabilities };
+    });
   }
 }

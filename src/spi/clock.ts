@@ -31,3 +31,20 @@ export async function withTimeout<T>(clock: Clock, ms: number, fn: () => Promise
     if (timer) clock.clearTimeout(timer);
   }
 }
+
+/**
+ * Like {@link withTimeout} on real time. For operational deadlines (component init, connect, drain,
+ * shutdown, network watchdogs): a virtual clock in a test must never make them hang or fire early.
+ */
+export async function withDeadline<T>(ms: number, fn: () => Promise<T>, onTimeout: () => Error = () => new Error(`no answer within ${ms} ms`)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

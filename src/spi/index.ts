@@ -7,3 +7,5 @@ export * from './state.store';
 export * from './state.rules';
 export * from './binding';
 export * from './pubsub';
+export * from './codec';
+export * from './interceptor';

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Binding, type BindingInput, SidekickClient, SidekickModule } from '../../src';
 import type { BindingHandler, BindingRequest, BindingResponse, ComponentFactory, ComponentInit, InputBinding, InputBindingHandle, OutputBinding } from '../../src/spi';
-import { startApp, tempDir, type TestApp } from '../support/app';
+import { inspect, startApp, tempDir, type TestApp } from '../support/app';
 import { Collector, eventually } from '../support/collector';
 import { noopLogger } from '../support/logger';
 
@@ -62,7 +62,7 @@ describe('bindings runtime', () => {
       { appId: 'binder', componentTypes: [loopFactory], components: [{ metadata: { name: 'loop' }, spec: { type: 'bindings.test-loop', version: 'v1' } }, { metadata: { name: 'out-only' }, spec: { type: 'bindings.test-loop', version: 'v1', metadata: [{ name: 'direction', value: 'output' }] } }] },
       { providers: [Reader] },
     );
-    loop = t.runtime.components.get('loop')?.instance as LoopBinding;
+    loop = inspect(t).component<LoopBinding>('loop') as LoopBinding;
   });
   afterAll(() => t.close());
 

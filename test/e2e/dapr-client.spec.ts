@@ -1,6 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
 import { CommunicationProtocolEnum, DaprClient, HttpMethod, LogLevel, type LoggerService } from '@dapr/dapr';
-import { startApp, type TestApp } from '../support/app';
+import type { StateStore } from '../../src/spi';
+import { inspect, startApp, type TestApp } from '../support/app';
 
 /**
  * The official `@dapr/dapr` JS SDK, over HTTP, used as a real client against Sidekick's Dapr HTTP API:
@@ -64,7 +65,7 @@ describe('the official @dapr/dapr client (HTTP) against the Sidekick HTTP API', 
     expect(saved).toEqual({});
     expect(await client.state.get(store, 'order')).toEqual({ orderId: 7 });
     expect(await client.state.get(store, 'greeting')).toBe('hi');
-    const raw = await t.runtime.components.stateStore(store)?.get('daprclient||order');
+    const raw = await inspect(t).component<StateStore>(store)?.get('daprclient||order');
     expect(raw?.data.toString()).toBe('{"orderId":7}');
   });
 

@@ -1,4 +1,5 @@
-import { startApp, type TestApp } from '../support/app';
+import type { StateStore } from '../../src/spi';
+import { inspect, startApp, type TestApp } from '../support/app';
 
 describe('Dapr HTTP API: state', () => {
   let t: TestApp;
@@ -26,7 +27,7 @@ describe('Dapr HTTP API: state', () => {
 
   it('stores keys under the app id prefix (appid||key)', async () => {
     await post('/v1.0/state/statestore', [{ key: 'prefixed', value: 1 }]);
-    const store = t.runtime.components.stateStore('statestore');
+    const store = inspect(t).component<StateStore>('statestore');
     expect((await store?.get('stateapp||prefixed'))?.data.toString()).toBe('1');
     expect(await store?.get('prefixed')).toBeUndefined();
   });

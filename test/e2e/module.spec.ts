@@ -3,7 +3,8 @@ import { Test } from '@nestjs/testing';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { SidekickClient, SidekickModule, type StateClient, StateStore, VirtualClock } from '../../src';
-import { startApp, tempDir } from '../support/app';
+import type { StateStore as StateStoreComponent } from '../../src/spi';
+import { inspect, startApp, tempDir } from '../support/app';
 import { noopLogger } from '../support/logger';
 
 interface Order {
@@ -74,15 +75,14 @@ describe('SidekickModule', () => {
     const app = await ref.init();
     const client = app.get(SidekickClient);
     await client.state('statestore').save('k', 'v');
-    const raw = app.get(SidekickModule) && (await import('../../src')).SidekickRuntime;
-    expect((await app.get(raw).components.stateStore('statestore')?.get('async-app||k'))?.data.toString()).toBe('"v"');
+    expect((await inspect(app).component<StateStoreComponent>('statestore')?.get('async-app||k'))?.data.toString()).toBe('"v"');
     await app.close();
   });
 
   it('applies keyPrefix strategies: appid, name, none and a custom string', async () => {
     const t = await startApp({ appId: 'pfx', components: [memory('s-appid'), memory('s-name', 'name'), memory('s-none', 'none'), memory('s-custom', 'shared')] });
     const client = t.app.get(SidekickClient);
-    const raw = async (store: string, key: string): Promise<string | undefined> => (await t.runtime.components.stateStore(store)?.get(key))?.data.toString();
+    const raw = async (store: string, key: string): Promise<string | undefined> => (await inspect(t).component<StateStoreComponent>(store)?.get(key))?.data.toString();
     for (const store of ['s-appid', 's-name', 's-none', 's-custom']) await client.state(store).save('k', store);
     expect(await raw('s-appid', 'pfx||k')).toBe('"s-appid"');
     expect(await raw('s-name', 's-name||k')).toBe('"s-name"');

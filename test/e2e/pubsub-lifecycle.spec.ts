@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { SidekickClient, SidekickModule, Subscribe, type TopicEvent, VirtualClock } from '../../src';
-import { startApp, tempDir } from '../support/app';
+import type { PubSub } from '../../src/spi';
+import { inspect, startApp, tempDir } from '../support/app';
 import { Collector } from '../support/collector';
 import { noopLogger } from '../support/logger';
 import { rawRedis, redisHostPort, requireRedis } from '../support/services';
@@ -28,7 +29,7 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
     failUntil = Date.now() + 150;
     await t.app.get(SidekickClient).publish('pubsub', 'pending', { n: 1 });
     await new Promise((r) => setTimeout(r, 400));
-    const runner = t.runtime.subscriptions.list()[0];
+    const runner = inspect(t).subscriptions()[0];
     expect(runner?.stats.delivered).toBe(1);
     expect(seen.items.length).toBeGreaterThanOrEqual(3); // failed attempts, redelivered after the interval, then success
     expect(runner?.stats.dropped).toBe(0);
@@ -52,7 +53,7 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
     while (!started) await new Promise((r) => setTimeout(r, 5));
     await t.close();
     expect(done.items).toEqual(['finished']);
-    expect(t.runtime.subscriptions.list()[0]?.stats.delivered).toBe(1);
+    expect(inspect(t).subscriptions()[0]?.stats.delivered).toBe(1);
   });
 
   it('gives up on a handler still running drainTimeoutMs into shutdown: close() returns, the message stays unacknowledged', async () => {
@@ -110,7 +111,7 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
       imports: [SidekickModule.forRoot({ appId: 'p6', resourcesPath: dir, dataDir: dir, httpApi: { enabled: false }, logger: noopLogger })],
       providers: [PerRequest],
     }).compile();
-    await expect(ref.init()).rejects.toThrow(/PerRequest\.handle has @Subscribe\/@Binding but PerRequest is request-scoped or transient/);
+    await expect(ref.init()).rejects.toThrow(/PerRequest\.handle has @Subscribe but PerRequest is request-scoped or transient/);
   });
 
   it('fails start-up on two default routes for one topic, and on an invalid CEL rule', async () => {
@@ -153,7 +154,7 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
     };
     // One in-memory pub/sub is per process; the in-process test uses the same runtime's component for all three subscribers.
     const t = await startApp({ appId: 'group-a' }, { providers: [make(got.a)] });
-    const pubsub = t.runtime.components.pubsub('pubsub');
+    const pubsub = inspect(t).component<PubSub>('pubsub');
     const second = await pubsub?.subscribe({ topic: 'shared', consumerGroup: 'group-a' }, async (m) => {
       got.b.push((JSON.parse(m.data.toString()) as { data: { n: number } }).data.n);
     });

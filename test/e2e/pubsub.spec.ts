@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Injectable, Post } from '@nestjs/common';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BulkResult, DropEvent, SidekickClient, Subscribe, type TopicEvent } from '../../src';
-import { startApp, tempDir, type TestApp } from '../support/app';
+import { inspect, startApp, tempDir, type TestApp } from '../support/app';
 import { Collector, eventually } from '../support/collector';
 
 interface Order {
@@ -224,8 +224,8 @@ spec:
     await client.publish('pubsub', 'flaky', 'this is not json', { metadata: { rawPayload: 'true' } });
     await client.publish('pubsub', 'flaky', { mode: 'fine' });
     await received.waitFor(before + 1);
-    await eventually(() => dlq.items.length > dlqBefore || t.runtime.subscriptions.list().some((r) => r.spec.topic === 'flaky' && r.stats.malformed > 0), 3000, 'malformed count');
-    const runner = t.runtime.subscriptions.list().find((r) => r.spec.topic === 'flaky');
+    await eventually(() => dlq.items.length > dlqBefore || inspect(t).subscriptions().some((r) => r.topic === 'flaky' && r.stats.malformed > 0), 3000, 'malformed count');
+    const runner = inspect(t).subscriptions().find((r) => r.topic === 'flaky');
     expect(runner?.stats.malformed).toBe(1);
   });
 

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemClock } from '../../src';
+import type { SecretStore } from '../../src/spi';
 import { ComponentManager } from '../../src/runtime/components/component.manager';
 import { BUILTIN_COMPONENT_TYPES } from '../../src/runtime/components/builtin-types';
 import { resolveOptions, type SidekickModuleOptions } from '../../src/runtime/sidekick.options';
@@ -114,7 +115,7 @@ auth:
   secretStore: envsecrets
 `;
     const m = await load({ 'a-file.yaml': fileStore, 'b-env.yaml': envStore, 'c-db.yaml': sqlite });
-    expect(await m.secretStore('filesecrets')?.getSecret('redis:password')).toEqual({ 'redis:password': 'from-file' });
+    expect(await (m.get('filesecrets')?.instance as SecretStore | undefined)?.getSecret('redis:password')).toEqual({ 'redis:password': 'from-file' });
     expect(m.get('db')).toBeDefined();
     await m.close();
 

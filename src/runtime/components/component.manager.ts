@@ -2,27 +2,39 @@ import { join } from 'node:path';
 import { type ComponentSpec, inlineComponent, loadResourcesDir, type OtherDocument } from '../../config/component.loader';
 import { ComponentInitError, ConfigError } from '../../errors/config.errors';
 import { errorMessage } from '../../errors/sidekick.error';
-import { type Clock, withTimeout } from '../../spi/clock';
+import { type Clock, withDeadline } from '../../spi/clock';
 import type { Component, ComponentFactory, ComponentKind, ComponentMetadata } from '../../spi/component';
 import type { SidekickLogger } from '../../spi/logger';
-import { type InputBinding, isInputBinding, isOutputBinding, type OutputBinding } from '../../spi/binding';
-import type { PubSub } from '../../spi/pubsub';
+import { isInputBinding, isOutputBinding } from '../../spi/binding';
 import type { SecretStore } from '../../spi/secret.store';
-import type { StateStore } from '../../spi/state.store';
+import { type Interception, NO_INTERCEPTION } from '../interception/interception';
 import { NameRegistry } from '../registry/name.registry';
 import type { ResolvedOptions } from '../sidekick.options';
+import type { ComponentSource } from './component.lookup';
 
 export interface LoadedComponent {
   readonly spec: ComponentSpec;
+  /** The component itself (closed on shutdown). */
   readonly instance: Component;
+  /** What blocks call: the instance, or its interceptor wrapper when interceptors watch component calls. */
+  readonly used: Component;
+  /** `spec.metadata` as plain values (secret references unresolved), for runtime-level keys. */
+  readonly metadata: Readonly<Record<string, string>>;
 }
+
+/** The methods each kind's SPI requires: checked on the instance a factory creates. */
+const REQUIRED_METHODS: Partial<Record<ComponentKind, readonly string[]>> = {
+  state: ['get', 'bulkGet', 'set', 'delete', 'transact'],
+  pubsub: ['publish', 'subscribe'],
+  secretstores: ['getSecret', 'bulkGetSecret'],
+};
 
 /**
  * Builds the app's components: reads YAML and inline definitions, applies scopes, adds the embedded
  * default state store, resolves secrets, and initialises each one with its timeout. Closes them in
  * reverse order on shutdown.
  */
-export class ComponentManager {
+export class ComponentManager implements ComponentSource {
   private readonly types = new NameRegistry<ComponentFactory>('component type');
   private readonly loaded = new NameRegistry<LoadedComponent>('component');
   private readonly order: LoadedComponent[] = [];
@@ -33,6 +45,7 @@ export class ComponentManager {
     factories: readonly ComponentFactory[],
     private readonly clock: Clock,
     private readonly logger: SidekickLogger,
+    private readonly interception: Interception = NO_INTERCEPTION,
   ) {
     for (const factory of factories) this.types.register(factory.type, factory, `component type ${factory.type}`);
   }
@@ -64,31 +77,13 @@ export class ComponentManager {
     return this.order.filter((c) => kind === undefined || c.spec.kind === kind);
   }
 
-  stateStore(name: string): StateStore | undefined {
-    const c = this.loaded.get(name);
-    return c?.spec.kind === 'state' ? (c.instance as StateStore) : undefined;
+  listInstances(kind: ComponentKind): readonly { name: string; instance: Component; metadata: Readonly<Record<string, string>> }[] {
+    return this.list(kind).map((c) => ({ name: c.spec.name, instance: c.used, metadata: c.metadata }));
   }
 
-  secretStore(name: string): SecretStore | undefined {
+  private secretStore(name: string): SecretStore | undefined {
     const c = this.loaded.get(name);
-    return c?.spec.kind === 'secretstores' ? (c.instance as SecretStore) : undefined;
-  }
-
-  pubsub(name: string): PubSub | undefined {
-    const c = this.loaded.get(name);
-    return c?.spec.kind === 'pubsub' ? (c.instance as PubSub) : undefined;
-  }
-
-  /** A bindings component that reads events (and whose `direction`, if set, includes input). */
-  inputBinding(name: string): InputBinding | undefined {
-    const c = this.loaded.get(name);
-    return c?.spec.kind === 'bindings' && isInputBinding(c.instance) && allows(c.spec, 'input') ? c.instance : undefined;
-  }
-
-  /** A bindings component that takes operations (and whose `direction`, if set, includes output). */
-  outputBinding(name: string): OutputBinding | undefined {
-    const c = this.loaded.get(name);
-    return c?.spec.kind === 'bindings' && isOutputBinding(c.instance) && allows(c.spec, 'output') ? c.instance : undefined;
+    return c?.spec.kind === 'secretstores' ? (c.used as SecretStore) : undefined;
   }
 
   /** YAML documents of other kinds (Subscription, Resiliency, ...) for the blocks that read them. */
@@ -159,10 +154,10 @@ export class ComponentManager {
 
   private async initOne(spec: ComponentSpec): Promise<void> {
     const instance = this.factoryFor(spec).create();
+    checkShape(spec, instance);
     try {
       const metadata = await this.resolveMetadata(spec);
-      await withTimeout(
-        this.clock,
+      await withDeadline(
         spec.initTimeoutMs,
         () =>
           instance.init({
@@ -187,7 +182,9 @@ export class ComponentManager {
       }
       throw error;
     }
-    const loaded = { spec, instance };
+    const used = this.interception.wrapComponent(instance, spec.name, spec.type, spec.kind);
+    const plain = Object.fromEntries(spec.metadata.filter((m) => m.value !== undefined).map((m) => [m.name, m.value ?? '']));
+    const loaded: LoadedComponent = { spec, instance, used, metadata: plain };
     this.loaded.register(spec.name, loaded, spec.source);
     this.order.push(loaded);
     this.logger.info({ component: spec.name, type: spec.type, source: spec.source }, 'component ready');
@@ -220,8 +217,17 @@ export class ComponentManager {
 
 }
 
-/** Dapr's `direction` metadata on bindings: `input`, `output` or `input, output`; unset allows both. */
-function allows(spec: ComponentSpec, direction: 'input' | 'output'): boolean {
-  const value = spec.metadata.find((m) => m.name === 'direction')?.value;
-  return value === undefined || value.split(',').map((d) => d.trim().toLowerCase()).includes(direction);
+/** A factory whose instances do not implement their kind's SPI fails start-up, naming what is missing. */
+function checkShape(spec: ComponentSpec, instance: Component): void {
+  const proto = instance as unknown as Record<string, unknown>;
+  let missing = (REQUIRED_METHODS[spec.kind] ?? []).filter((m) => typeof proto[m] !== 'function');
+  if (spec.kind === 'bindings' && !isInputBinding(instance) && !isOutputBinding(instance)) missing = ['read (input) or invoke + operations (output)'];
+  if (typeof proto['init'] !== 'function' || typeof proto['close'] !== 'function') missing = ['init', 'close', ...missing];
+  if (missing.length > 0) {
+    throw new ConfigError(`component type ${spec.type} created an instance that does not implement the ${spec.kind} SPI: missing ${missing.join(', ')}`, {
+      file: spec.source,
+      component: spec.name,
+      field: 'spec.type',
+    });
+  }
 }

@@ -1,44 +1,49 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
-import type { BindingMetadata } from '../../decorators/binding.decorator';
 import { ConfigError } from '../../errors/config.errors';
-import { SIDEKICK_BINDING, SIDEKICK_STATE_STORE_PARAMS, SIDEKICK_SUBSCRIBE } from '../../decorators/constants';
-import type { StateStoreParam } from '../../decorators/state-store.decorator';
-import type { SubscribeMetadata, SubscribeOptions } from '../../decorators/subscribe.decorator';
 
-/** A class that asked for a state store through `@StateStore(name)`. */
-export interface StateStoreUsage {
-  readonly store: string;
-  readonly className: string;
-}
-
-/** A method to call, with where it is. */
-export interface DiscoveredMethod {
+/** A method carrying a metadata key, with where it is. */
+export interface DiscoveredMethod<T> {
   readonly instance: object;
   readonly methodName: string;
   /** `OrderHandler.onOrder`. */
   readonly name: string;
+  /** The metadata value stored under the key on the method. */
+  readonly metadata: T;
 }
 
-export interface DiscoveredSubscription extends DiscoveredMethod {
-  readonly options: SubscribeOptions;
+/** A provider or controller class carrying a metadata key on the class itself. */
+export interface DiscoveredClass<T> {
+  /** The class (blocks that create instances per id, such as actors, instantiate it through Nest). */
+  readonly metatype: abstract new (...args: never[]) => unknown;
+  readonly name: string;
+  /** The singleton instance, when the provider is a singleton. */
+  readonly instance?: object;
+  readonly metadata: T;
 }
 
-export interface DiscoveredBinding extends DiscoveredMethod {
-  readonly binding: string;
+/** What discovery found, read by key: a new decorator adds no branch here. */
+export interface Discovery {
+  /**
+   * Every singleton provider/controller method with metadata `key` (one record per method; two names
+   * for one function count once). `decorator` names the key in errors (`@Subscribe`).
+   */
+  methodsWith<T>(key: string | symbol, decorator?: string): readonly DiscoveredMethod<T>[];
+  /** Every provider/controller class with metadata `key` on the class (once per class). */
+  classesWith<T>(key: string | symbol): readonly DiscoveredClass<T>[];
 }
 
-/** Everything discovery found, as plain records. */
-export interface DiscoveredRecords {
-  readonly stateStores: readonly StateStoreUsage[];
-  readonly subscriptions: readonly DiscoveredSubscription[];
-  readonly bindings: readonly DiscoveredBinding[];
+interface Host {
+  readonly wrapper: InstanceWrapper;
+  readonly instance?: object;
 }
 
 /**
- * Walks the app's providers and controllers (DiscoveryService), their methods (MetadataScanner), and
- * reads Sidekick's metadata into plain records.
+ * Walks the app's providers and controllers (DiscoveryService) and their methods (MetadataScanner)
+ * once, at module init, and answers `methodsWith`/`classesWith` from that walk. Handlers on
+ * request-scoped or transient providers cannot receive events: asking for a method key that such a
+ * provider carries fails start-up naming it.
  */
 @Injectable()
 export class SidekickExplorer {
@@ -47,54 +52,80 @@ export class SidekickExplorer {
     private readonly scanner: MetadataScanner,
   ) {}
 
-  explore(): DiscoveredRecords {
-    const stateStores: StateStoreUsage[] = [];
-    const subscriptions: DiscoveredSubscription[] = [];
-    const bindings: DiscoveredBinding[] = [];
-    const seenTypes = new Set<unknown>();
-    const seenInstances = new Set<unknown>();
-    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
-      const type = wrapper.metatype;
-      if (typeof type === 'function' && !seenTypes.has(type)) {
-        seenTypes.add(type);
-        const params: StateStoreParam[] | undefined = Reflect.getMetadata(SIDEKICK_STATE_STORE_PARAMS, type);
-        for (const param of params ?? []) stateStores.push({ store: param.store, className: type.name });
+  explore(): Discovery {
+    const hosts = this.hosts();
+    const methods = new Map<object, { prototype: object; names: readonly string[] }>();
+    const methodNames = (prototype: object): readonly string[] => {
+      let found = methods.get(prototype);
+      if (!found) {
+        found = { prototype, names: this.scanner.getAllMethodNames(prototype) };
+        methods.set(prototype, found);
       }
-      const instance = usableInstance(wrapper);
-      if (!instance) {
-        this.rejectScopedHandlers(wrapper);
-        continue;
-      }
-      if (seenInstances.has(instance)) continue;
-      seenInstances.add(instance);
-      const prototype = Object.getPrototypeOf(instance) as object;
-      for (const methodName of this.scanner.getAllMethodNames(prototype)) {
-        const method = (prototype as Record<string, unknown>)[methodName];
-        if (typeof method !== 'function') continue;
-        const name = `${instance.constructor.name}.${methodName}`;
-        const subs: SubscribeMetadata | undefined = Reflect.getMetadata(SIDEKICK_SUBSCRIBE, method);
-        for (const options of subs ?? []) subscriptions.push({ instance, methodName, name, options });
-        const binds: BindingMetadata | undefined = Reflect.getMetadata(SIDEKICK_BINDING, method);
-        for (const binding of binds ?? []) bindings.push({ instance, methodName, name, binding });
-      }
-    }
-    return { stateStores, subscriptions, bindings };
+      return found.names;
+    };
+    return {
+      methodsWith: <T>(key: string | symbol, decorator = 'a Sidekick handler decorator'): readonly DiscoveredMethod<T>[] => {
+        const out: DiscoveredMethod<T>[] = [];
+        for (const host of hosts) {
+          const seenFunctions = new Set<unknown>(); // two names for one function (an alias) are one handler
+          const type = host.wrapper.metatype;
+          const prototype = host.instance ? (Object.getPrototypeOf(host.instance) as object) : typeof type === 'function' ? (type.prototype as object | undefined) : undefined;
+          if (!prototype) continue;
+          for (const methodName of methodNames(prototype)) {
+            const method = (prototype as Record<string, unknown>)[methodName];
+            if (typeof method !== 'function' || seenFunctions.has(method)) continue;
+            const metadata: T | undefined = Reflect.getMetadata(key, method);
+            if (metadata === undefined) continue;
+            seenFunctions.add(method);
+            const className = host.instance ? host.instance.constructor.name : (type as { name: string }).name;
+            if (!host.instance) {
+              throw new ConfigError(
+                `${className}.${methodName} has ${decorator} but ${className} is request-scoped or transient; handlers must live in singleton providers (the default scope)`,
+              );
+            }
+            out.push({ instance: host.instance, methodName, name: `${className}.${methodName}`, metadata });
+          }
+        }
+        return out;
+      },
+      classesWith: <T>(key: string | symbol): readonly DiscoveredClass<T>[] => {
+        const out: DiscoveredClass<T>[] = [];
+        const seen = new Set<unknown>();
+        for (const wrapper of this.wrappers()) {
+          const type = wrapper.metatype;
+          const instance = usableInstance(wrapper);
+          if (typeof type !== 'function' || seen.has(type)) continue;
+          seen.add(type);
+          const metadata: T | undefined = Reflect.getMetadata(key, type);
+          if (metadata === undefined) continue;
+          out.push({ metatype: type as DiscoveredClass<T>['metatype'], name: type.name, instance, metadata });
+        }
+        return out;
+      },
+    };
   }
 
-  /** `@Subscribe`/`@Binding` on a request-scoped or transient provider cannot work: say so at start-up. */
-  private rejectScopedHandlers(wrapper: InstanceWrapper): void {
-    const type = wrapper.metatype;
-    if (typeof type !== 'function' || !type.prototype) return;
-    const prototype = type.prototype as object;
-    for (const methodName of this.scanner.getAllMethodNames(prototype)) {
-      const method = (prototype as Record<string, unknown>)[methodName];
-      if (typeof method !== 'function') continue;
-      if (Reflect.getMetadata(SIDEKICK_SUBSCRIBE, method) || Reflect.getMetadata(SIDEKICK_BINDING, method)) {
-        throw new ConfigError(
-          `${type.name}.${methodName} has @Subscribe/@Binding but ${type.name} is request-scoped or transient; event handlers must live in singleton providers (the default scope)`,
-        );
+  /** Singleton instances once each, and non-singleton providers (instance undefined) once per class. */
+  private hosts(): Host[] {
+    const out: Host[] = [];
+    const seenInstances = new Set<unknown>();
+    const seenTypes = new Set<unknown>();
+    for (const wrapper of this.wrappers()) {
+      const instance = usableInstance(wrapper);
+      if (instance) {
+        if (seenInstances.has(instance)) continue;
+        seenInstances.add(instance);
+        out.push({ wrapper, instance });
+      } else if (typeof wrapper.metatype === 'function' && !seenTypes.has(wrapper.metatype)) {
+        seenTypes.add(wrapper.metatype);
+        out.push({ wrapper });
       }
     }
+    return out;
+  }
+
+  private wrappers(): InstanceWrapper[] {
+    return [...this.discovery.getProviders(), ...this.discovery.getControllers()];
   }
 }
 

@@ -1,5 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SidekickError } from '../../errors/sidekick.error';
+import type { HTTPMethod } from 'find-my-way';
+import type { z } from 'zod';
+import { errorCodeInfo } from '../../errors/error-codes';
+import { ApiError, SidekickError } from '../../errors/sidekick.error';
+import { formatIssues } from '../../errors/zod-issues';
+
+export { ApiError };
 
 /** One API request, as route handlers see it. */
 export interface ApiContext {
@@ -9,21 +15,42 @@ export interface ApiContext {
   readonly query: URLSearchParams;
   /** The raw query string, without `?`. */
   readonly rawQuery: string;
+  /** The path of the request, without the query. */
+  readonly path: string;
   /** The request body (bounded by `maxBodyBytes`). */
   body(): Promise<Buffer>;
 }
 
 export type RouteHandler = (ctx: ApiContext) => Promise<void>;
 
-/** An error with the HTTP status and Dapr `errorCode` to answer with. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errorCode: string,
-    message: string,
-  ) {
-    super(message);
-  }
+/**
+ * A Dapr HTTP API route, declared by its block. The server maps whatever the handler throws: an
+ * `ApiError` as it is, a `SidekickError` through the error table (codes marked `reportAs:
+ * 'operation'` answer with the route's `errorCode`), anything else as 500 with `errorCode`.
+ */
+export interface ApiRoute {
+  /** `state.save`: what interceptors see as the operation. */
+  readonly name: string;
+  readonly methods: readonly HTTPMethod[];
+  /** find-my-way path (`/v1.0/state/:store/:key`). `''` for the fallback route (no path matched). */
+  readonly path: string;
+  /** The Dapr error code this operation reports failures with (`ERR_STATE_SAVE`). */
+  readonly errorCode: string;
+  /** Per error code, the status this route answers with instead of the table's. */
+  readonly errorStatus?: Readonly<Record<string, number>>;
+  /** Served without the API token (health checks). */
+  readonly public?: boolean;
+  readonly handler: RouteHandler;
+}
+
+/** What an error thrown by `route` answers with. */
+export function toApiError(err: unknown, route: Pick<ApiRoute, 'errorCode' | 'errorStatus'> | undefined): ApiError {
+  if (err instanceof ApiError) return err;
+  const fallback = route?.errorCode ?? 'ERROR';
+  if (!(err instanceof SidekickError)) return new ApiError(500, fallback, err instanceof Error ? err.message : String(err));
+  const info = errorCodeInfo(err.code);
+  const code = info.reportAs === 'operation' ? fallback : err.code;
+  return new ApiError(route?.errorStatus?.[err.code] ?? err.httpStatus, code, err.message);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -42,7 +69,7 @@ export function sendError(res: ServerResponse, err: ApiError): void {
     res.destroy(err);
     return;
   }
-  sendJson(res, err.status, { errorCode: err.errorCode, message: err.message });
+  sendJson(res, err.httpStatus, { errorCode: err.code, message: err.message });
 }
 
 /** `metadata.<k>=v` query parameters, first value of each. */
@@ -63,30 +90,24 @@ export function parseJsonBody(body: Buffer, what: string): unknown {
   }
 }
 
-/** Maps an error thrown by a block to an ApiError with the operation's Dapr code. */
-export function toApiError(err: unknown, operationCode: string): ApiError {
-  if (err instanceof ApiError) return err;
-  if (!(err instanceof SidekickError)) return new ApiError(500, operationCode, (err as Error)?.message ?? String(err));
-  switch (err.code) {
-    case 'ERR_ETAG_MISMATCH':
-      return new ApiError(operationCode === 'ERR_STATE_TRANSACTION' ? 500 : 409, operationCode, err.message);
-    case 'ERR_ETAG_INVALID':
-      return new ApiError(operationCode === 'ERR_STATE_TRANSACTION' ? 500 : 400, operationCode, err.message);
-    case 'ERR_STATE_STORE_NOT_FOUND':
-    case 'ERR_MALFORMED_REQUEST':
-      return new ApiError(400, err.code, err.message);
-    case 'ERR_STATE_STORE_NOT_SUPPORTED':
-    case 'ERR_DIRECT_INVOKE':
-    case 'ERR_PUBSUB_CLOUD_EVENTS_SER':
-    case 'ERR_PUBSUB_PUBLISH_MESSAGE':
-    case 'ERR_INVOKE_OUTPUT_BINDING':
-      return new ApiError(500, err.code, err.message);
-    case 'ERR_PUBSUB_NOT_FOUND':
-    case 'ERR_TOPIC_NAME_EMPTY':
-      return new ApiError(404, err.code, err.message);
-    case 'ERR_PUBSUB_REQUEST_METADATA':
-      return new ApiError(400, err.code, err.message);
-    default:
-      return new ApiError(500, operationCode, err.message);
+/** Validates a parsed body against a schema or answers 400 with `code` and the issues in the one format. */
+export function validateBody<T extends z.ZodType>(schema: T, value: unknown, code: string, prefix = 'malformed request: '): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new ApiError(400, code, `${prefix}${formatIssues(parsed.error.issues)}`);
+}
+
+export function header(ctx: ApiContext, name: string): string | undefined {
+  const value = ctx.req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** W3C trace context of the request (`traceparent`, `tracestate`, `baggage`), as daprd carries it into events and bindings. */
+export function traceMetadata(ctx: ApiContext, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['traceparent', 'tracestate', 'baggage']) {
+    const value = header(ctx, name);
+    if (value) out[`${prefix}${name}`] = value;
   }
+  return out;
 }

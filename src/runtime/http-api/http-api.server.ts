@@ -2,24 +2,15 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
-import { errorMessage } from '../../errors/sidekick.error';
-import type { Clock } from '../../spi/clock';
 import type { SidekickLogger } from '../../spi/logger';
-import { type ApiContext, ApiError, type RouteHandler, sendError } from './api-context';
+import { type Interception, NO_INTERCEPTION } from '../interception/interception';
+import { type ApiContext, ApiError, type ApiRoute, sendError, toApiError } from './api-context';
 
 export interface HttpApiServerOptions {
   readonly host: string;
   readonly port: number;
   readonly apiToken?: string;
   readonly maxBodyBytes: number;
-}
-
-interface Route {
-  readonly methods: readonly HTTPMethod[];
-  readonly path: string;
-  readonly handler: RouteHandler;
-  /** Served without the API token (health checks). */
-  readonly public?: boolean;
 }
 
 const NOOP = (): void => undefined;
@@ -31,28 +22,28 @@ const EMPTY = Buffer.alloc(0);
  */
 export class HttpApiServer {
   private readonly router = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 });
-  private readonly publicHandlers = new Set<RouteHandler>();
   private readonly token?: Buffer;
   private server?: Server;
   private inFlight = 0;
-  private fallback?: (ctx: ApiContext, path: string) => Promise<void>;
+  private fallback?: ApiRoute;
+  private readonly intercepted: boolean;
 
   constructor(
     private readonly options: HttpApiServerOptions,
-    private readonly clock: Clock,
     private readonly logger: SidekickLogger,
+    private readonly interception: Interception = NO_INTERCEPTION,
   ) {
     this.token = options.apiToken ? Buffer.from(options.apiToken) : undefined;
+    this.intercepted = interception.active('api');
   }
 
-  add(route: Route): void {
-    this.router.on(route.methods as HTTPMethod[], route.path, NOOP, route.handler);
-    if (route.public) this.publicHandlers.add(route.handler);
-  }
-
-  /** Requests that match no route (Dapr sends them to service invocation via `dapr-app-id`). */
-  setFallback(handler: (ctx: ApiContext, path: string) => Promise<void>): void {
-    this.fallback = handler;
+  /** Adds a route; one with path `''` serves requests that match no other route (Dapr sends them to service invocation via `dapr-app-id`). */
+  add(route: ApiRoute): void {
+    if (route.path === '') {
+      this.fallback = route;
+      return;
+    }
+    this.router.on(route.methods as HTTPMethod[], route.path, NOOP, route);
   }
 
   async listen(): Promise<AddressInfo> {
@@ -80,8 +71,9 @@ export class HttpApiServer {
     this.server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    const deadline = this.clock.now() + deadlineMs;
-    while (this.inFlight > 0 && this.clock.now() < deadline) {
+    // Operational time: a virtual clock in a test must not stretch or cut the drain.
+    const deadline = Date.now() + deadlineMs;
+    while (this.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
       server.closeIdleConnections();
     }
@@ -100,8 +92,8 @@ export class HttpApiServer {
     const path = q === -1 ? url : url.slice(0, q);
     const rawQuery = q === -1 ? '' : url.slice(q + 1);
     const found = this.router.find(req.method as HTTPMethod, path);
-    const handler = found?.store as RouteHandler | undefined;
-    if (this.token && !(handler && this.publicHandlers.has(handler)) && !this.authorised(req)) {
+    const route = (found?.store as ApiRoute | undefined) ?? this.fallback;
+    if (this.token && !route?.public && !this.authorised(req)) {
       res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('invalid api token');
       return;
@@ -112,12 +104,17 @@ export class HttpApiServer {
       params: found?.params ?? {},
       query: new URLSearchParams(rawQuery),
       rawQuery,
+      path,
       body: () => this.readBody(req),
     };
-    const work = handler ? handler(ctx) : this.fallback ? this.fallback(ctx, path) : Promise.reject(notFound());
+    const work = !route
+      ? Promise.reject(notFound())
+      : this.intercepted
+        ? this.interception.run({ kind: 'api', target: route.name, type: 'http', operation: `${req.method ?? 'GET'} ${route.path || '(dapr-app-id)'}`, attributes: { path } }, () => route.handler(ctx))
+        : route.handler(ctx);
     work.catch((err: unknown) => {
-      const apiError = err instanceof ApiError ? err : new ApiError(500, 'ERROR', errorMessage(err));
-      if (apiError.status >= 500) this.logger.warn({ path, errorCode: apiError.errorCode, err: apiError.message }, 'HTTP API request failed');
+      const apiError = toApiError(err, route);
+      if (apiError.httpStatus >= 500) this.logger.warn({ path, errorCode: apiError.code, err: apiError.message }, 'HTTP API request failed');
       sendError(res, apiError);
     });
   }

@@ -1,63 +1,69 @@
-import type { SidekickRuntime } from '../sidekick.runtime';
-import { type ApiContext, ApiError, sendJson, sendNoContent } from './api-context';
+import type { Readiness } from '../readiness';
+import { type ApiContext, ApiError, type ApiRoute, sendJson, sendNoContent } from './api-context';
 
 export const RUNTIME_VERSION = 'sidekick-0.1.0';
 
-const CAPABILITIES = new Set(['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR', 'MESSAGE_TTL', 'BULK_PUBLISH', 'SUBSCRIBE_WILDCARDS']);
+/** A component as `/v1.0/metadata` lists it. */
+export interface ComponentInfo {
+  readonly name: string;
+  readonly type: string;
+  readonly version: string;
+  readonly capabilities: readonly string[];
+}
+
+/** What the health and metadata routes read: not the runtime, only these. */
+export interface RuntimeInfo {
+  readonly appId: string;
+  readonly readiness: Readiness;
+  components(): readonly ComponentInfo[];
+  /** The blocks' parts of the metadata document, merged in list order (arrays are concatenated). */
+  contributions(): readonly Readonly<Record<string, unknown>>[];
+}
 
 /** `/v1.0/healthz`, `/v1.0/healthz/outbound`, `/v1.0/metadata`. */
-export function runtimeRoutes(runtime: SidekickRuntime, extended: Map<string, string>) {
-  const { components, readiness } = runtime;
-  const appId = runtime.options.appId;
-  return {
-    healthz: async (ctx: ApiContext): Promise<void> => {
-      if (!readiness.ready) throw new ApiError(500, 'ERR_HEALTH_NOT_READY', 'dapr is not ready: [components]');
-      const asked = ctx.query.get('appid');
-      if (asked !== null && asked !== appId) {
-        throw new ApiError(500, 'ERR_HEALTH_APPID_NOT_MATCH', `dapr app-id does not match: asked ${asked}, this is ${appId}`);
-      }
-      sendNoContent(ctx.res);
-    },
-
-    outbound: async (ctx: ApiContext): Promise<void> => {
-      if (!readiness.ready) throw new ApiError(500, 'ERR_OUTBOUND_HEALTH_NOT_READY', 'dapr outbound is not ready');
-      sendNoContent(ctx.res);
-    },
-
-    metadata: async (ctx: ApiContext): Promise<void> => {
-      const list = components.list().map(({ spec, instance }) => {
-        const features = 'features' in instance && Array.isArray(instance.features) ? (instance.features as string[]) : [];
-        const capabilities = features.filter((f) => CAPABILITIES.has(f));
-        if (spec.kind === 'bindings') {
-          if (components.inputBinding(spec.name)) capabilities.push('INPUT_BINDING');
-          if (components.outputBinding(spec.name)) capabilities.push('OUTPUT_BINDING');
-        }
-        return { name: spec.name, type: spec.type, version: spec.version, capabilities };
-      });
-      const subscriptions = runtime.subscriptions.list().map((r) => ({
-        pubsubname: r.spec.pubsub,
-        topic: r.spec.topic,
-        metadata: r.spec.metadata,
-        rules: r.router.describe(),
-        deadLetterTopic: r.spec.deadLetterTopic ?? '',
-        type: r.spec.type,
-      }));
-      sendJson(ctx.res, 200, {
-        id: appId,
-        runtimeVersion: RUNTIME_VERSION,
-        enabledFeatures: [],
-        actors: [],
-        components: list,
-        extended: { daprRuntimeVersion: RUNTIME_VERSION, ...Object.fromEntries(extended) },
-        subscriptions,
-        httpEndpoints: [],
-        actorRuntime: { runtimeStatus: 'DISABLED', activeActors: [], hostReady: false, placement: '' },
-      });
-    },
-
-    putMetadata: async (ctx: ApiContext): Promise<void> => {
-      extended.set(ctx.params['key'] ?? '', (await ctx.body()).toString('utf8'));
-      sendNoContent(ctx.res);
-    },
+export function runtimeRoutes(info: RuntimeInfo): ApiRoute[] {
+  const { readiness, appId } = info;
+  const extended = new Map<string, string>();
+  const healthz = async (ctx: ApiContext): Promise<void> => {
+    if (!readiness.ready) throw new ApiError(500, 'ERR_HEALTH_NOT_READY', 'dapr is not ready: [components]');
+    const asked = ctx.query.get('appid');
+    if (asked !== null && asked !== appId) {
+      throw new ApiError(500, 'ERR_HEALTH_APPID_NOT_MATCH', `dapr app-id does not match: asked ${asked}, this is ${appId}`);
+    }
+    sendNoContent(ctx.res);
   };
+  const outbound = async (ctx: ApiContext): Promise<void> => {
+    if (!readiness.ready) throw new ApiError(500, 'ERR_OUTBOUND_HEALTH_NOT_READY', 'dapr outbound is not ready');
+    sendNoContent(ctx.res);
+  };
+  const metadata = async (ctx: ApiContext): Promise<void> => {
+    const doc: Record<string, unknown> = {
+      id: appId,
+      runtimeVersion: RUNTIME_VERSION,
+      enabledFeatures: [],
+      actors: [],
+      components: info.components(),
+      extended: { daprRuntimeVersion: RUNTIME_VERSION, ...Object.fromEntries(extended) },
+      subscriptions: [],
+      httpEndpoints: [],
+      actorRuntime: { runtimeStatus: 'DISABLED', activeActors: [], hostReady: false, placement: '' },
+    };
+    for (const part of info.contributions()) {
+      for (const [field, value] of Object.entries(part)) {
+        const current = doc[field];
+        doc[field] = Array.isArray(current) && Array.isArray(value) ? [...(current as unknown[]), ...(value as unknown[])] : value;
+      }
+    }
+    sendJson(ctx.res, 200, doc);
+  };
+  const putMetadata = async (ctx: ApiContext): Promise<void> => {
+    extended.set(ctx.params['key'] ?? '', (await ctx.body()).toString('utf8'));
+    sendNoContent(ctx.res);
+  };
+  return [
+    { name: 'healthz', methods: ['GET'], path: '/v1.0/healthz', errorCode: 'ERR_HEALTH_NOT_READY', public: true, handler: healthz },
+    { name: 'healthz.outbound', methods: ['GET'], path: '/v1.0/healthz/outbound', errorCode: 'ERR_OUTBOUND_HEALTH_NOT_READY', public: true, handler: outbound },
+    { name: 'metadata.get', methods: ['GET'], path: '/v1.0/metadata', errorCode: 'ERR_METADATA_GET', handler: metadata },
+    { name: 'metadata.put', methods: ['PUT'], path: '/v1.0/metadata/:key', errorCode: 'ERR_METADATA_SET', handler: putMetadata },
+  ];
 }

@@ -1,13 +1,12 @@
 import { ConfigError } from '../../../errors/config.errors';
-import { BindingNotFoundError } from '../../../errors/pubsub.errors';
 import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
-import type { BindingResponse, InputBindingHandle } from '../../../spi/binding';
+import type { BindingEvent, BindingResponse, InputBinding, InputBindingHandle, OutputBinding } from '../../../spi/binding';
 import type { SidekickLogger } from '../../../spi/logger';
-import type { ComponentManager } from '../../components/component.manager';
-import type { DiscoveredBinding } from '../../discovery/sidekick.explorer';
-import type { Readiness } from '../../readiness';
+import type { ComponentLookup } from '../../components/component.lookup';
+import type { DiscoveredMethod } from '../../discovery/sidekick.explorer';
+import type { Interception } from '../../interception/interception';
 import { NameRegistry } from '../../registry/name.registry';
-import { decode, encode } from '../state/state.client';
+import { decodeJsonOrText as decode, encodeJson as encode } from '../../../spi/codec';
 
 /** What a `@Binding` method receives. */
 export interface BindingInput<T = unknown> {
@@ -17,22 +16,29 @@ export interface BindingInput<T = unknown> {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** One `@Binding(name)` handler. */
+export interface DiscoveredBinding {
+  readonly instance: object;
+  readonly methodName: string;
+  readonly name: string;
+  readonly binding: string;
+}
+
 /** The bindings building block: output operations, and input events delivered to `@Binding` methods. */
 export class BindingsService {
   private handles: { name: string; handle: InputBindingHandle }[] = [];
   private handlers: DiscoveredBinding[] = [];
 
   constructor(
-    private readonly components: ComponentManager,
-    private readonly readiness: Readiness,
+    private readonly inputs: ComponentLookup<InputBinding>,
+    private readonly outputs: ComponentLookup<OutputBinding>,
     private readonly logger: SidekickLogger,
+    private readonly interception: Interception,
   ) {}
 
   /** Calls an output binding. `data` is sent as given (bytes), JSON-encoded, or empty when undefined. */
   async invoke(name: string, operation: string, data: unknown, metadata: Readonly<Record<string, string>> = {}): Promise<BindingResponse> {
-    if (!this.readiness.ready) await this.readiness.promise;
-    const binding = this.components.outputBinding(name);
-    if (!binding) throw new BindingNotFoundError(name, 'output', this.names('output'));
+    const binding = (this.outputs.now(name) ?? (await this.outputs.later(name))).component;
     if (!operation) throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `operation field is missing from request to binding ${name}`);
     if (!binding.operations.includes(operation)) {
       throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `binding ${name} does not support operation ${operation}; supported: ${binding.operations.join(', ')}`, { component: name });
@@ -43,17 +49,15 @@ export class BindingsService {
   }
 
   names(direction: 'input' | 'output'): string[] {
-    return this.components
-      .list('bindings')
-      .map((c) => c.spec.name)
-      .filter((n) => (direction === 'input' ? this.components.inputBinding(n) : this.components.outputBinding(n)));
+    return direction === 'input' ? this.inputs.names() : this.outputs.names();
   }
 
   /** Validates the `@Binding` handlers (each names a loaded input binding, one handler per binding). */
-  prepare(discovered: readonly DiscoveredBinding[]): void {
+  prepare(methods: readonly DiscoveredMethod<readonly string[]>[]): void {
+    const discovered = methods.flatMap((m) => m.metadata.map((binding): DiscoveredBinding => ({ instance: m.instance, methodName: m.methodName, name: m.name, binding })));
     const registry = new NameRegistry<DiscoveredBinding>('@Binding handler for binding');
     for (const found of discovered) {
-      if (!this.components.inputBinding(found.binding)) {
+      if (!this.inputs.find(found.binding)) {
         throw new ConfigError(`@Binding("${found.binding}") on ${found.name} names no loaded input binding; input bindings: ${this.names('input').join(', ') || 'none'}`);
       }
       registry.register(found.binding, found, found.name);
@@ -63,13 +67,15 @@ export class BindingsService {
 
   async start(): Promise<void> {
     for (const found of this.handlers) {
-      const binding = this.components.inputBinding(found.binding);
+      const binding = this.inputs.find(found.binding)?.component;
       if (!binding) continue;
       const method = (found.instance as Record<string, unknown>)[found.methodName] as (input: BindingInput) => unknown;
-      const handle = await binding.read(async (event) => {
+      const deliver = async (event: BindingEvent): Promise<Buffer | undefined> => {
         const reply = await method.call(found.instance, { data: decode(event.data), bytes: event.data, metadata: event.metadata });
         return reply === undefined ? undefined : encode(reply);
-      });
+      };
+      const call = { kind: 'delivery' as const, target: found.binding, type: 'bindings', operation: found.name, attributes: { binding: found.binding } };
+      const handle = await binding.read(this.interception.active('delivery') ? (event) => this.interception.run(call, () => deliver(event)) : deliver);
       this.handles.push({ name: found.binding, handle });
       this.logger.info({ binding: found.binding, handler: found.name }, 'reading input binding');
     }

@@ -1,7 +1,8 @@
 import { InvokeError } from '../../../errors/invoke.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
-import { type Clock, withTimeout } from '../../../spi/clock';
+import { withDeadline } from '../../../spi/clock';
 import type { NameResolver } from '../../../spi/name-resolver';
+import { type Interception, NO_INTERCEPTION } from '../../interception/interception';
 import { dispatchInProcess, type RequestListener } from './in-process.dispatcher';
 import type { HeaderMap, InvokeRequest, InvokeResponse } from './invoke.types';
 
@@ -34,13 +35,16 @@ interface FastifyResponse {
  */
 export class InvokeService {
   private self?: SelfDispatcher;
+  private readonly intercepted: boolean;
 
   constructor(
     private readonly appId: string,
     private readonly resolvers: readonly NameResolver[],
-    private readonly clock: Clock,
     private readonly timeoutMs: number,
-  ) {}
+    private readonly interception: Interception = NO_INTERCEPTION,
+  ) {
+    this.intercepted = interception.active('invoke');
+  }
 
   private undici?: Promise<typeof import('undici')>;
 
@@ -49,7 +53,14 @@ export class InvokeService {
     this.self = dispatcher;
   }
 
-  async invoke(appId: string, req: InvokeRequest): Promise<InvokeResponse> {
+  /** Calls `req.method` on app `appId`; the target's status, headers and body come back unchanged. */
+  invoke(appId: string, req: InvokeRequest): Promise<InvokeResponse> {
+    if (!this.intercepted) return this.send(appId, req);
+    const call = { kind: 'invoke' as const, target: appId, type: 'app', operation: req.method, attributes: { verb: req.verb } };
+    return this.interception.run(call, () => this.send(appId, req));
+  }
+
+  private async send(appId: string, req: InvokeRequest): Promise<InvokeResponse> {
     const headers = forwardHeaders(req.headers, this.appId, appId);
     const path = `/${req.method.replace(/^\/+/, '')}${req.query ? `?${req.query}` : ''}`;
     if (appId === this.appId) return this.dispatchSelf(path, req, headers);
@@ -92,7 +103,7 @@ export class InvokeService {
             headers: cleanHeaders(res.headers),
             body: res.rawPayload,
           }));
-    return withTimeout(this.clock, this.timeoutMs, () => work, () => new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`));
+    return withDeadline(this.timeoutMs, () => work, () => new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`));
   }
 }
 

@@ -1,7 +1,7 @@
 import type { BulkSubscribeOptions } from '../../../decorators/subscribe.decorator';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
-import type { DeliveryPolicy } from './delivery.policy';
+import type { RetryPolicy } from '../../resiliency/retry.policy';
 import type { BulkResult, Outcome, RouteTarget, TopicEvent } from './pubsub.types';
 import { outcomeOf } from './outcome';
 
@@ -27,7 +27,7 @@ export class BulkBatcher {
     private readonly target: RouteTarget,
     options: BulkSubscribeOptions,
     private readonly clock: Clock,
-    private readonly policy: DeliveryPolicy,
+    private readonly policy: RetryPolicy,
     private readonly settle: (original: Buffer, outcome: Outcome) => Promise<void>,
     private readonly log: SidekickLogger,
   ) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isJsonContentType, tryParseJson } from '../../../spi/codec';
 
 /** A CloudEvents 1.0 envelope with Dapr's extension attributes. */
 export interface CloudEvent<T = unknown> {
@@ -31,7 +32,6 @@ export interface EnvelopeContext {
   readonly addExpiration: boolean;
 }
 
-const JSON_TYPE = /^application\/(.+\+)?json(;|$)/i;
 const OVERRIDABLE = ['id', 'source', 'type', 'subject', 'traceid', 'traceparent', 'tracestate'] as const;
 /** Attributes a received event must carry as strings (missing ones become ''). */
 const REQUIRED_STRINGS = ['id', 'source', 'type'] as const;
@@ -50,9 +50,7 @@ function rfc3339Seconds(ms: number): string {
 const TEXT_TYPE = /^text\//i;
 export const CLOUDEVENT_CONTENT_TYPE = 'application/cloudevents+json';
 
-export function isJsonContentType(contentType: string): boolean {
-  return JSON_TYPE.test(contentType);
-}
+export { isJsonContentType };
 
 /**
  * Builds the envelope daprd would: a caller's CloudEvent passes through (topic and pubsubname
@@ -124,11 +122,8 @@ export function eventData(event: CloudEvent): unknown {
     const bytes = Buffer.from(event.data_base64, 'base64');
     const type = event.datacontenttype ?? '';
     if (isJsonContentType(type)) {
-      try {
-        return JSON.parse(bytes.toString('utf8'));
-      } catch {
-        return bytes;
-      }
+      const parsed = tryParseJson(bytes);
+      return parsed.ok ? parsed.value : bytes;
     }
     return TEXT_TYPE.test(type) ? bytes.toString('utf8') : bytes;
   }

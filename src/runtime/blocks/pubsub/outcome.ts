@@ -1,4 +1,6 @@
+import { controlSignal } from '../../../errors/pubsub.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
+import { isRetryable } from '../../resiliency/retry.policy';
 import type { Outcome } from './pubsub.types';
 
 const SUCCESS: Outcome = { status: 'success' };
@@ -19,13 +21,11 @@ export function outcomeOf(call: () => unknown): Outcome | Promise<Outcome> {
   return Promise.resolve(result).then(() => SUCCESS, failure);
 }
 
-/** A thrown value as an outcome: `code: 'DROP'` drops; `retryable: false` stops retrying. */
+/** A thrown value as an outcome: a {@link DropEvent} (by its brand) drops; `retryable: false` stops retrying. */
 function failure(err: unknown): Outcome {
   const error = err instanceof Error ? err : new Error(errorMessage(err));
-  const code = (error as { code?: unknown }).code;
-  if (code === 'DROP') return { status: 'drop', reason: error.message };
-  const retryable = (error as { retryable?: unknown }).retryable;
-  return { status: 'retry', error, retryable: code === undefined || retryable !== false };
+  if (controlSignal(error) === 'drop') return { status: 'drop', reason: error.message };
+  return { status: 'retry', error, retryable: isRetryable(error) };
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,9 +1,9 @@
-import { PublishError, PubSubNotFoundError } from '../../../errors/pubsub.errors';
+import { PublishError } from '../../../errors/pubsub.errors';
 import { SidekickError } from '../../../errors/sidekick.error';
 import type { Clock } from '../../../spi/clock';
+import { rawPayload, tryParseJson } from '../../../spi/codec';
 import type { PublishRequest, PubSub } from '../../../spi/pubsub';
-import type { ComponentManager } from '../../components/component.manager';
-import type { Readiness } from '../../readiness';
+import type { ComponentLookup } from '../../components/component.lookup';
 import { CLOUDEVENT_CONTENT_TYPE, isJsonContentType, toEnvelope } from './cloudevent';
 
 /** One thing to publish: `data` from code, or `bytes` as received over HTTP, with its content type. */
@@ -28,31 +28,23 @@ export interface BulkPublishResult {
  */
 export class PubSubService {
   constructor(
-    private readonly components: ComponentManager,
+    private readonly pubsubs: ComponentLookup<PubSub>,
     private readonly appId: string,
     private readonly clock: Clock,
-    private readonly readiness: Readiness,
   ) {}
 
   names(): string[] {
-    return this.components.list('pubsub').map((c) => c.spec.name);
+    return this.pubsubs.names();
   }
 
   /** The component, or `PubSubNotFoundError` listing the configured ones. */
   async component(name: string): Promise<PubSub> {
-    if (!this.readiness.ready) await this.readiness.promise;
-    return this.lookup(name);
-  }
-
-  private lookup(name: string): PubSub {
-    const pubsub = this.components.pubsub(name);
-    if (!pubsub) throw new PubSubNotFoundError(name, this.names());
-    return pubsub;
+    return (this.pubsubs.now(name) ?? (await this.pubsubs.later(name))).component;
   }
 
   async publish(pubsubName: string, topic: string, input: PublishInput): Promise<void> {
     // Once started, look the component up without an extra await (the hot path).
-    const pubsub = this.readiness.ready ? this.lookup(pubsubName) : await this.component(pubsubName);
+    const pubsub = (this.pubsubs.now(pubsubName) ?? (await this.pubsubs.later(pubsubName))).component;
     const request = this.prepare(pubsub, pubsubName, topic, input);
     try {
       await pubsub.publish(request);
@@ -93,7 +85,7 @@ export class PubSubService {
       throw new SidekickError('ERR_PUBSUB_REQUEST_METADATA', `metadata.rawPayload must be true or false, got "${raw}"`, { field: 'metadata.rawPayload' });
     }
     if (raw === 'true') {
-      const data = input.bytes ?? rawBytes(input.data);
+      const data = input.bytes ?? rawPayload(input.data);
       return { topic, data, contentType: input.contentType ?? 'application/octet-stream', metadata };
     }
     const ctx = {
@@ -115,12 +107,8 @@ export class PubSubService {
       const contentType = type || 'text/plain';
       if (contentType.startsWith(CLOUDEVENT_CONTENT_TYPE)) return { contentType, given: parseGiven(input.bytes) };
       if (isJsonContentType(contentType)) {
-        const text = input.bytes.toString('utf8');
-        try {
-          return { data: JSON.parse(text), contentType };
-        } catch {
-          return { data: text, contentType };
-        }
+        const parsed = tryParseJson(input.bytes);
+        return { data: parsed.ok ? parsed.value : input.bytes.toString('utf8'), contentType };
       }
       if (/^(application\/octet-stream|image\/|audio\/|video\/)/i.test(contentType)) return { bytes: input.bytes, contentType };
       return { data: input.bytes.toString('utf8'), contentType };
@@ -134,21 +122,11 @@ export class PubSubService {
 }
 
 function parseGiven(bytes: Buffer): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw new SidekickError('ERR_PUBSUB_CLOUD_EVENTS_SER', `the body is not a JSON CloudEvent: ${(err as Error).message}`);
-  }
+  const parsed = tryParseJson(bytes);
+  if (!parsed.ok) throw new SidekickError('ERR_PUBSUB_CLOUD_EVENTS_SER', `the body is not a JSON CloudEvent: ${parsed.error.message}`);
+  const value = parsed.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new SidekickError('ERR_PUBSUB_CLOUD_EVENTS_SER', 'the body is not a JSON CloudEvent object');
   }
   return value as Record<string, unknown>;
-}
-
-function rawBytes(data: unknown): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof Uint8Array) return Buffer.from(data);
-  if (typeof data === 'string') return Buffer.from(data);
-  return Buffer.from(JSON.stringify(data ?? null));
 }

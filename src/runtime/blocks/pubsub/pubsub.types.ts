@@ -52,13 +52,7 @@ export interface SubscriptionSpec {
   readonly origin: string;
 }
 
-export interface RetryPolicyOptions {
-  /** Retries after the first attempt (default 3). */
-  readonly maxRetries?: number;
-  /** First backoff in ms (default 200), doubled each retry up to `maxDelayMs` (default 5000). */
-  readonly initialDelayMs?: number;
-  readonly maxDelayMs?: number;
-}
+export type { RetryPolicyOptions } from '../../resiliency/retry.policy';
 
 /** Counters per subscription (`/v1.0/metadata` and logs). */
 export interface SubscriptionStats {
@@ -68,4 +62,13 @@ export interface SubscriptionStats {
   deadLettered: number;
   malformed: number;
   unrouted: number;
+}
+
+/** One `@Subscribe` registration: a method and one of its options. */
+export interface DiscoveredSubscription {
+  readonly instance: object;
+  readonly methodName: string;
+  /** `OrderHandler.onOrder`. */
+  readonly name: string;
+  readonly options: import('../../../decorators/subscribe.decorator').SubscribeOptions;
 }

@@ -1,7 +1,7 @@
 import { InvokeError } from '../../../errors/invoke.errors';
 import type { InvokeService } from '../invoke/invoke.service';
-import type { DiscoveredSubscription } from '../../discovery/sidekick.explorer';
-import type { BulkResult, BulkEventStatus, Outcome, RouteTarget, TopicEvent } from './pubsub.types';
+import type { Interception } from '../../interception/interception';
+import type { BulkResult, BulkEventStatus, DiscoveredSubscription, Outcome, RouteTarget, SubscriptionSpec, TopicEvent } from './pubsub.types';
 import { outcomeOf } from './outcome';
 
 /** A `@Subscribe` method as a route. */
@@ -14,6 +14,40 @@ export function methodTarget(found: DiscoveredSubscription): RouteTarget {
     deliver: (event) => outcomeOf(() => method.call(found.instance, event)),
     deliverBulk: async (events) => (await method.call(found.instance, events)) as BulkResult,
   };
+}
+
+/**
+ * A route whose deliveries run through the `delivery` interceptors (installed only when some are).
+ * The interceptors see a delivery that ends in a retry as a failure, and a drop as a success.
+ */
+export function interceptedTarget(target: RouteTarget, spec: Pick<SubscriptionSpec, 'pubsub' | 'topic'>, interception: Interception): RouteTarget {
+  const call = { kind: 'delivery' as const, target: spec.pubsub, type: 'pubsub', operation: target.name, attributes: { topic: spec.topic } };
+  const bulkCall = { ...call, attributes: { topic: spec.topic, bulk: 'true' } };
+  const deliverBulk = target.deliverBulk;
+  return {
+    name: target.name,
+    rules: target.rules,
+    deliver: (event) =>
+      interception
+        .run(call, async () => {
+          const outcome = await target.deliver(event);
+          if (outcome.status === 'retry') throw new RetrySignal(outcome);
+          return outcome;
+        })
+        .catch((err: unknown) => (err instanceof RetrySignal ? err.outcome : failureOutcome(err))),
+    deliverBulk: deliverBulk && ((events) => interception.run(bulkCall, () => deliverBulk(events))),
+  };
+}
+
+/** Carries a retry outcome through the interceptors as a thrown error (its cause is the handler's error). */
+class RetrySignal extends Error {
+  constructor(readonly outcome: Extract<Outcome, { status: 'retry' }>) {
+    super(outcome.error.message, { cause: outcome.error });
+  }
+}
+
+function failureOutcome(err: unknown): Outcome {
+  return { status: 'retry', error: err instanceof Error ? err : new Error(String(err)), retryable: true };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Clock } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { ReceivedMessage, SubscriptionHandle } from '../../../spi/pubsub';
 import { type CloudEvent, eventData, isExpired, parseCloudEvent } from './cloudevent';
-import type { DeliveryPolicy } from './delivery.policy';
+import type { RetryPolicy } from '../../resiliency/retry.policy';
 import type { PubSubService } from './pubsub.service';
 import type { Outcome, RouteTarget, SubscriptionSpec, SubscriptionStats, TopicEvent } from './pubsub.types';
 import { type Cel, Router } from './routing';
@@ -30,7 +30,7 @@ export class SubscriptionRunner {
   constructor(
     readonly spec: SubscriptionSpec,
     private readonly pubsub: PubSubService,
-    private readonly policy: DeliveryPolicy,
+    private readonly policy: RetryPolicy,
     private readonly clock: Clock,
     logger: SidekickLogger,
     private readonly consumerGroup: string,

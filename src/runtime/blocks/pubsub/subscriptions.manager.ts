@@ -1,15 +1,17 @@
 import type { DeclarativeSubscription } from '../../../config/subscription.loader';
 import { ConfigError } from '../../../errors/config.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
-import { type Clock, withTimeout } from '../../../spi/clock';
+import { type Clock, withDeadline } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
-import type { DiscoveredSubscription } from '../../discovery/sidekick.explorer';
+import type { SubscribeOptions } from '../../../decorators/subscribe.decorator';
+import type { DiscoveredMethod } from '../../discovery/sidekick.explorer';
+import type { Interception } from '../../interception/interception';
 import { NameRegistry } from '../../registry/name.registry';
 import type { InvokeService } from '../invoke/invoke.service';
-import type { DeliveryPolicy } from './delivery.policy';
+import type { RetryPolicy } from '../../resiliency/retry.policy';
 import type { PubSubService } from './pubsub.service';
-import type { SubscriptionSpec } from './pubsub.types';
-import { httpTarget, methodTarget } from './route.targets';
+import type { DiscoveredSubscription, SubscriptionSpec } from './pubsub.types';
+import { httpTarget, interceptedTarget, methodTarget } from './route.targets';
 import { loadCel } from './routing';
 import { SubscriptionRunner } from './subscription.runner';
 
@@ -24,14 +26,15 @@ export class SubscriptionsManager {
   constructor(
     private readonly pubsub: PubSubService,
     private readonly invoke: InvokeService,
-    private readonly policy: DeliveryPolicy,
+    private readonly policy: RetryPolicy,
     private readonly clock: Clock,
     private readonly logger: SidekickLogger,
     private readonly appId: string,
+    private readonly interception: Interception,
   ) {}
 
   /** Builds every runner (validating, routing rules compiled), without subscribing yet. */
-  async prepare(discovered: readonly DiscoveredSubscription[], declarative: readonly DeclarativeSubscription[]): Promise<void> {
+  async prepare(discovered: readonly DiscoveredMethod<readonly SubscribeOptions[]>[], declarative: readonly DeclarativeSubscription[]): Promise<void> {
     const registry = new NameRegistry<SubscriptionSpec>('subscription');
     for (const spec of [...fromDecorators(discovered), ...this.fromYaml(declarative)]) {
       const known = this.pubsub.names();
@@ -40,7 +43,7 @@ export class SubscriptionsManager {
       }
       registry.register(`${spec.pubsub}/${spec.topic}`, spec, spec.origin);
     }
-    const specs = registry.values();
+    const specs = this.interception.active('delivery') ? registry.values().map((spec) => ({ ...spec, routes: spec.routes.map((r) => interceptedTarget(r, spec, this.interception)) })) : registry.values();
     const cel = await loadCel(specs.flatMap((spec) => spec.routes));
     this.runners = specs.map((spec) => new SubscriptionRunner(spec, this.pubsub, this.policy, this.clock, this.logger, this.appId, cel));
   }
@@ -60,7 +63,7 @@ export class SubscriptionsManager {
   async stop(deadlineMs: number): Promise<void> {
     let results: PromiseSettledResult<void>[];
     try {
-      results = await withTimeout(this.clock, deadlineMs, () => Promise.allSettled(this.runners.map((r) => r.stop())));
+      results = await withDeadline(deadlineMs, () => Promise.allSettled(this.runners.map((r) => r.stop())));
     } catch {
       return this.abandon(deadlineMs); // allSettled never rejects: the deadline passed
     }
@@ -107,7 +110,8 @@ export class SubscriptionsManager {
 }
 
 /** Groups `@Subscribe` methods by (pubsub, topic) into one subscription with a route per method. */
-function fromDecorators(found: readonly DiscoveredSubscription[]): SubscriptionSpec[] {
+function fromDecorators(methods: readonly DiscoveredMethod<readonly SubscribeOptions[]>[]): SubscriptionSpec[] {
+  const found = methods.flatMap((m) => m.metadata.map((options): DiscoveredSubscription => ({ instance: m.instance, methodName: m.methodName, name: m.name, options })));
   const groups = new Map<string, DiscoveredSubscription[]>();
   for (const f of found) {
     const key = `${f.options.pubsub}/${f.options.topic}`;

@@ -1,3 +1,4 @@
+import { decodeJsonOrText as decode, encodeJsonText as encodeValue } from '../../../spi/codec';
 import type { Concurrency, Consistency } from '../../../spi/state.store';
 import type { StateService } from './state.service';
 import type { StateOperation, StateSaveItem } from './state.types';
@@ -80,29 +81,6 @@ export class StateClient<T = unknown> {
         : { operation: 'delete', request: { key: op.key, etag: op.etag, options: stateOptions(op) } },
     );
     return this.service.transact(this.storeName, ops);
-  }
-}
-
-/** JSON-encodes a value the way daprd's HTTP API stores it; bytes pass through. */
-export function encode(value: unknown): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  return Buffer.from(JSON.stringify(value ?? null));
-}
-
-/** Like {@link encode}, but JSON stays a string: stores write strings as UTF-8 without a Buffer copy. */
-export function encodeValue(value: unknown): Buffer | string {
-  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return encode(value);
-  return JSON.stringify(value ?? null);
-}
-
-/** Parses stored JSON; bytes that are not JSON come back as a UTF-8 string. */
-export function decode(data: Buffer): unknown {
-  const text = data.toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
   }
 }
 

@@ -1,8 +1,7 @@
 import { SidekickError } from '../../../errors/sidekick.error';
-import { IllegalKeyError, StateStoreNotFoundError, TransactionsNotSupportedError } from '../../../errors/state.errors';
+import { IllegalKeyError, TransactionsNotSupportedError } from '../../../errors/state.errors';
 import type { GetResponse, SetRequest, StateStore, TransactionOperation } from '../../../spi/state.store';
-import type { ComponentManager } from '../../components/component.manager';
-import type { Readiness } from '../../readiness';
+import type { ComponentLookup, FoundComponent } from '../../components/component.lookup';
 import type { BulkStateEntry, StateDeleteItem, StateEntry, StateOperation, StateSaveItem } from './state.types';
 
 interface ResolvedStore {
@@ -16,27 +15,27 @@ interface ResolvedStore {
  * component. The HTTP API and `SidekickClient` both enter here; there is no other implementation.
  */
 export class StateService {
-  private readonly stores = new Map<string, ResolvedStore>();
+  private readonly prefixes = new WeakMap<FoundComponent<StateStore>, ResolvedStore>();
 
   constructor(
-    private readonly components: ComponentManager,
+    private readonly stores: ComponentLookup<StateStore>,
     private readonly appId: string,
-    private readonly readiness: Readiness,
+    private readonly namespace: string | undefined,
   ) {}
 
   /** Names of the loaded state stores. */
   storeNames(): string[] {
-    return this.components.list('state').map((c) => c.spec.name);
+    return this.stores.names();
   }
 
   async get(storeName: string, key: string): Promise<StateEntry | undefined> {
-    const { store, prefix } = this.resolve(storeName) ?? (await this.resolveLate(storeName));
+    const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
     const found = await store.get(this.fullKey(prefix, key));
     return found && toEntry(found);
   }
 
   async bulkGet(storeName: string, keys: readonly string[]): Promise<BulkStateEntry[]> {
-    const { store, prefix } = this.resolve(storeName) ?? (await this.resolveLate(storeName));
+    const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
     const found = await store.bulkGet(keys.map((k) => this.fullKey(prefix, k)));
     return keys.map((key, i) => {
       const item = found[i];
@@ -45,7 +44,7 @@ export class StateService {
   }
 
   async save(storeName: string, items: readonly StateSaveItem[]): Promise<void> {
-    const { store, prefix } = this.resolve(storeName) ?? (await this.resolveLate(storeName));
+    const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
     if (items.length === 0) return;
     if (items.length === 1) {
       await store.set(this.setRequest(prefix, items[0] as StateSaveItem));
@@ -60,12 +59,12 @@ export class StateService {
   }
 
   async delete(storeName: string, item: StateDeleteItem): Promise<void> {
-    const { store, prefix } = this.resolve(storeName) ?? (await this.resolveLate(storeName));
+    const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
     await store.delete({ key: this.fullKey(prefix, item.key), etag: item.etag, options: item.options });
   }
 
   async transact(storeName: string, operations: readonly StateOperation[]): Promise<void> {
-    const { store, prefix } = this.resolve(storeName) ?? (await this.resolveLate(storeName));
+    const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
     if (!store.features.includes('TRANSACTIONAL')) throw new TransactionsNotSupportedError(storeName);
     if (operations.length === 0) return;
     const ops: TransactionOperation[] = operations.map((op) =>
@@ -92,38 +91,37 @@ export class StateService {
     return prefix + key;
   }
 
-  private resolve(storeName: string): ResolvedStore | undefined {
-    const cached = this.stores.get(storeName);
-    if (cached || !this.readiness.ready) return cached;
-    const loaded = this.components.get(storeName);
-    if (!loaded || loaded.spec.kind !== 'state') throw new StateStoreNotFoundError(storeName, this.storeNames());
-    const meta = loaded.spec.metadata.find((m) => m.name.toLowerCase() === 'keyprefix')?.value;
-    const resolved = { store: loaded.instance as StateStore, prefix: keyPrefix(meta, this.appId, storeName) };
-    this.stores.set(storeName, resolved);
-    return resolved;
+  /** The store and its key prefix (computed once per store), or undefined before start-up finished. */
+  private resolveNow(storeName: string): ResolvedStore | undefined {
+    const found = this.stores.now(storeName);
+    return found && this.withPrefix(storeName, found);
   }
 
-  /** Before start-up has finished: wait for it, then look the store up. */
-  private async resolveLate(storeName: string): Promise<ResolvedStore> {
-    await this.readiness.promise;
-    const resolved = this.resolve(storeName);
-    if (!resolved) throw new StateStoreNotFoundError(storeName, this.storeNames());
+  private async resolveLater(storeName: string): Promise<ResolvedStore> {
+    return this.withPrefix(storeName, await this.stores.later(storeName));
+  }
+
+  private withPrefix(storeName: string, found: FoundComponent<StateStore>): ResolvedStore {
+    let resolved = this.prefixes.get(found);
+    if (!resolved) {
+      const strategy = Object.entries(found.metadata).find(([k]) => k.toLowerCase() === 'keyprefix')?.[1];
+      resolved = { store: found.component, prefix: keyPrefix(strategy, this.appId, storeName, this.namespace) };
+      this.prefixes.set(found, resolved);
+    }
     return resolved;
   }
 }
 
 /** Dapr's key prefix strategies (case-insensitive): appid (default), name, namespace, none, or a literal. */
-export function keyPrefix(strategy: string | undefined, appId: string, storeName: string): string {
+export function keyPrefix(strategy: string | undefined, appId: string, storeName: string, namespace?: string): string {
   const value = strategy ?? 'appid';
   switch (value.toLowerCase()) {
     case 'appid':
       return appId ? `${appId}||` : '';
     case 'name':
       return `${storeName}||`;
-    case 'namespace': {
-      const ns = process.env['NAMESPACE'];
-      return ns ? `${ns}.${appId}||` : `${appId}||`;
-    }
+    case 'namespace':
+      return namespace ? `${namespace}.${appId}||` : `${appId}||`;
     case 'none':
       return '';
     default:

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import type { StateService } from '../blocks/state/state.service';
-import type { StateSaveItem } from '../blocks/state/state.types';
-import { type ApiContext, ApiError, parseJsonBody, queryMetadata, sendNoContent, toApiError } from './api-context';
+import { embedAsJson } from '../../../spi/codec';
+import { type ApiContext, ApiError, type ApiRoute, parseJsonBody, queryMetadata, sendNoContent, validateBody as validate } from '../../http-api/api-context';
+import type { StateService } from './state.service';
+import type { StateSaveItem } from './state.types';
 
 const options = z
   .object({
@@ -20,26 +21,17 @@ const txBody = z.object({
 });
 
 /** `/v1.0/state/...`: thin adapters over {@link StateService}. */
-export function stateRoutes(state: StateService) {
-  return {
+export function stateRoutes(state: StateService): ApiRoute[] {
+  const h = {
     save: async (ctx: ApiContext): Promise<void> => {
       const items = validate(saveBody, parseJsonBody(await ctx.body(), 'state save'), 'ERR_MALFORMED_REQUEST');
       const extra = queryMetadata(ctx.query);
-      try {
-        await state.save(storeOf(ctx), items.map((item) => toSaveItem(item, extra)));
-      } catch (err) {
-        throw toApiError(err, 'ERR_STATE_SAVE');
-      }
+      await state.save(storeOf(ctx), items.map((item) => toSaveItem(item, extra)));
       sendNoContent(ctx.res);
     },
 
     get: async (ctx: ApiContext): Promise<void> => {
-      let entry;
-      try {
-        entry = await state.get(storeOf(ctx), ctx.params['key'] ?? '');
-      } catch (err) {
-        throw toApiError(err, 'ERR_STATE_GET');
-      }
+      const entry = await state.get(storeOf(ctx), ctx.params['key'] ?? '');
       if (!entry) return sendNoContent(ctx.res);
       const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': entry.data.length, etag: entry.etag };
       if (entry.metadata) for (const [k, v] of Object.entries(entry.metadata)) headers[`metadata.${k}`] = v;
@@ -49,15 +41,10 @@ export function stateRoutes(state: StateService) {
 
     bulkGet: async (ctx: ApiContext): Promise<void> => {
       const body = validate(bulkBody, parseJsonBody(await ctx.body(), 'bulk get'), 'ERR_MALFORMED_REQUEST');
-      let items;
-      try {
-        items = await state.bulkGet(storeOf(ctx), body.keys);
-      } catch (err) {
-        throw toApiError(err, 'ERR_STATE_BULK_GET');
-      }
+      const items = await state.bulkGet(storeOf(ctx), body.keys);
       const parts = items.map((item) => {
         const fields = [`"key":${JSON.stringify(item.key)}`];
-        if (item.data) fields.push(`"data":${embedJson(item.data)}`);
+        if (item.data) fields.push(`"data":${embedAsJson(item.data)}`);
         if (item.etag) fields.push(`"etag":${JSON.stringify(item.etag)}`);
         if (item.metadata) fields.push(`"metadata":${JSON.stringify(item.metadata)}`);
         return `{${fields.join(',')}}`;
@@ -73,15 +60,11 @@ export function stateRoutes(state: StateService) {
       if (concurrency !== undefined && concurrency !== 'first-write' && concurrency !== 'last-write') {
         throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `concurrency "${concurrency}" must be first-write or last-write`);
       }
-      try {
-        await state.delete(storeOf(ctx), {
-          key: ctx.params['key'] ?? '',
-          etag: ifMatch === undefined || ifMatch === '' ? undefined : ifMatch.replace(/^"(.*)"$/, '$1'),
-          options: concurrency ? { concurrency } : undefined,
-        });
-      } catch (err) {
-        throw toApiError(err, 'ERR_STATE_DELETE');
-      }
+      await state.delete(storeOf(ctx), {
+        key: ctx.params['key'] ?? '',
+        etag: ifMatch === undefined || ifMatch === '' ? undefined : ifMatch.replace(/^"(.*)"$/, '$1'),
+        options: concurrency ? { concurrency } : undefined,
+      });
       sendNoContent(ctx.res);
     },
 
@@ -96,14 +79,26 @@ export function stateRoutes(state: StateService) {
           ? { operation: 'upsert' as const, request: toSaveItem(op.request, extra) }
           : { operation: 'delete' as const, request: { key: op.request.key, etag: op.request.etag, options: op.request.options } };
       });
-      try {
-        await state.transact(storeOf(ctx), ops);
-      } catch (err) {
-        throw toApiError(err, 'ERR_STATE_TRANSACTION');
-      }
+      await state.transact(storeOf(ctx), ops);
       sendNoContent(ctx.res);
     },
   };
+  const write = ['POST', 'PUT'] as const;
+  return [
+    { name: 'state.save', methods: write, path: '/v1.0/state/:store', errorCode: 'ERR_STATE_SAVE', handler: h.save },
+    { name: 'state.bulkGet', methods: write, path: '/v1.0/state/:store/bulk', errorCode: 'ERR_STATE_BULK_GET', handler: h.bulkGet },
+    {
+      name: 'state.transaction',
+      methods: write,
+      path: '/v1.0/state/:store/transaction',
+      errorCode: 'ERR_STATE_TRANSACTION',
+      // daprd answers a failed ETag check inside a transaction with 500 ERR_STATE_TRANSACTION.
+      errorStatus: { ERR_ETAG_MISMATCH: 500, ERR_ETAG_INVALID: 500 },
+      handler: h.transaction,
+    },
+    { name: 'state.get', methods: ['GET'], path: '/v1.0/state/:store/:key', errorCode: 'ERR_STATE_GET', handler: h.get },
+    { name: 'state.delete', methods: ['DELETE'], path: '/v1.0/state/:store/:key', errorCode: 'ERR_STATE_DELETE', handler: h.delete },
+  ];
 }
 
 function storeOf(ctx: ApiContext): string {
@@ -116,20 +111,3 @@ function toSaveItem(item: z.output<typeof saveItem>, extra: Record<string, strin
   return { key: item.key, value, etag: item.etag === '' ? undefined : item.etag, metadata: meta, options: item.options };
 }
 
-function validate<T extends z.ZodType>(schema: T, value: unknown, code: string): z.output<T> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const reason = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`).join('; ');
-  throw new ApiError(400, code, `malformed request: ${reason}`);
-}
-
-/** Stored bytes are embedded as raw JSON (as daprd does); bytes that are not JSON become a JSON string. */
-function embedJson(data: Buffer): string {
-  const text = data.toString('utf8');
-  try {
-    JSON.parse(text);
-    return text;
-  } catch {
-    return JSON.stringify(text);
-  }
-}

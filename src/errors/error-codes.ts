@@ -1,0 +1,61 @@
+/**
+ * Every stable error code in one table: the HTTP status the Dapr HTTP API answers with, and whether
+ * trying again can help. `reportAs: 'operation'` answers with the failing route's own code (daprd
+ * reports an ETag mismatch on save as `ERR_STATE_SAVE` with status 409).
+ */
+export interface ErrorCodeInfo {
+  readonly httpStatus: number;
+  readonly retryable: boolean;
+  readonly reportAs?: 'operation';
+}
+
+const table = {
+  // Request and configuration problems
+  ERR_MALFORMED_REQUEST: { httpStatus: 400, retryable: false },
+  ERR_CONFIG: { httpStatus: 500, retryable: false },
+  ERR_DUPLICATE_NAME: { httpStatus: 500, retryable: false },
+  ERR_COMPONENT_INIT: { httpStatus: 500, retryable: false },
+  ERR_NOT_STARTED: { httpStatus: 500, retryable: false },
+  ERR_BODY_TOO_LARGE: { httpStatus: 413, retryable: false },
+  ERR_NOT_FOUND: { httpStatus: 404, retryable: false },
+  ERR_BACKEND: { httpStatus: 500, retryable: true },
+  ERR_TIMEOUT: { httpStatus: 500, retryable: true },
+  ERR_CIRCUIT_OPEN: { httpStatus: 500, retryable: true },
+  // State
+  ERR_STATE_STORE_NOT_FOUND: { httpStatus: 400, retryable: false },
+  ERR_STATE_STORE_NOT_SUPPORTED: { httpStatus: 500, retryable: false },
+  ERR_NOT_SUPPORTED_STATE_OPERATION: { httpStatus: 400, retryable: false },
+  ERR_ETAG_MISMATCH: { httpStatus: 409, retryable: false, reportAs: 'operation' },
+  ERR_ETAG_INVALID: { httpStatus: 400, retryable: false, reportAs: 'operation' },
+  ERR_STATE_SAVE: { httpStatus: 500, retryable: true },
+  ERR_STATE_GET: { httpStatus: 500, retryable: true },
+  ERR_STATE_BULK_GET: { httpStatus: 500, retryable: true },
+  ERR_STATE_DELETE: { httpStatus: 500, retryable: true },
+  ERR_STATE_TRANSACTION: { httpStatus: 500, retryable: false },
+  // Invocation
+  ERR_DIRECT_INVOKE: { httpStatus: 500, retryable: false },
+  // Pub/sub and bindings
+  ERR_PUBSUB_NOT_FOUND: { httpStatus: 404, retryable: false },
+  ERR_TOPIC_NAME_EMPTY: { httpStatus: 404, retryable: false },
+  ERR_PUBSUB_REQUEST_METADATA: { httpStatus: 400, retryable: false },
+  ERR_PUBSUB_CLOUD_EVENTS_SER: { httpStatus: 500, retryable: false },
+  ERR_PUBSUB_EVENTS_SER: { httpStatus: 400, retryable: false },
+  ERR_PUBSUB_PUBLISH_MESSAGE: { httpStatus: 500, retryable: true },
+  ERR_INVOKE_OUTPUT_BINDING: { httpStatus: 500, retryable: false },
+  // Health
+  ERR_HEALTH_NOT_READY: { httpStatus: 500, retryable: true },
+  ERR_HEALTH_APPID_NOT_MATCH: { httpStatus: 500, retryable: false },
+  ERR_OUTBOUND_HEALTH_NOT_READY: { httpStatus: 500, retryable: true },
+  // Control flow of handlers (never answered over HTTP)
+  DROP: { httpStatus: 500, retryable: false },
+  RETRY: { httpStatus: 500, retryable: true },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof table;
+
+export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = table;
+
+/** The table entry of a code; unknown codes are internal errors (500, not retryable). */
+export function errorCodeInfo(code: string): ErrorCodeInfo {
+  return (table as Record<string, ErrorCodeInfo>)[code] ?? { httpStatus: 500, retryable: false };
+}

@@ -1,0 +1,43 @@
+import { SIDEKICK_BINDING } from '../../../decorators/constants';
+import { BindingNotFoundError } from '../../../errors/pubsub.errors';
+import { type InputBinding, isInputBinding, isOutputBinding, type OutputBinding } from '../../../spi/binding';
+import { ComponentLookup } from '../../components/component.lookup';
+import type { BlockContext, BlockDefinition, BuildingBlock } from '../building-block';
+import { bindingsRoutes } from './bindings.routes';
+import { BindingsService } from './bindings.service';
+
+/** Dapr's `direction` metadata on bindings: `input`, `output` or `input, output`; unset allows both. */
+export function allowsDirection(metadata: Readonly<Record<string, string>>, direction: 'input' | 'output'): boolean {
+  const value = metadata['direction'];
+  return value === undefined || value.split(',').map((d) => d.trim().toLowerCase()).includes(direction);
+}
+
+/** Bindings: output operations (`/v1.0/bindings/{name}`) and input events delivered to `@Binding` methods. */
+export const bindingsBlock: BlockDefinition = {
+  name: 'bindings',
+  create(ctx: BlockContext): BuildingBlock {
+    const inputs = new ComponentLookup<InputBinding>(
+      ctx.components,
+      'bindings',
+      (c, meta) => isInputBinding(c) && allowsDirection(meta, 'input'),
+      (name, known) => new BindingNotFoundError(name, 'input', known),
+      ctx.readiness,
+    );
+    const outputs = new ComponentLookup<OutputBinding>(
+      ctx.components,
+      'bindings',
+      (c, meta) => isOutputBinding(c) && allowsDirection(meta, 'output'),
+      (name, known) => new BindingNotFoundError(name, 'output', known),
+      ctx.readiness,
+    );
+    const service = new BindingsService(inputs, outputs, ctx.logger, ctx.interception);
+    return {
+      name: 'bindings',
+      services: [service],
+      prepare: (discovery) => service.prepare(discovery.methodsWith<readonly string[]>(SIDEKICK_BINDING, '@Binding')),
+      start: () => service.start(),
+      stop: () => service.stop(),
+      routes: () => bindingsRoutes(service),
+    };
+  },
+};

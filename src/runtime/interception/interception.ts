@@ -1,0 +1,66 @@
+import type { Component, ComponentKind } from '../../spi/component';
+import type { CallInfo, CallKind, Interceptor } from '../../spi/interceptor';
+
+/** The SPI methods of each component kind that count as component calls. */
+const COMPONENT_METHODS: Partial<Record<ComponentKind, readonly string[]>> = {
+  state: ['get', 'bulkGet', 'set', 'delete', 'transact'],
+  pubsub: ['publish', 'bulkPublish', 'subscribe'],
+  bindings: ['invoke', 'read'],
+  secretstores: ['getSecret', 'bulkGetSecret'],
+  configuration: ['get', 'subscribe', 'unsubscribe'],
+  lock: ['tryLock', 'unlock'],
+};
+
+/**
+ * Runs calls through the installed interceptors (see src/spi/interceptor.ts for the contract).
+ * `active` is false when none is installed: callers test it once, at wiring time, and keep their
+ * plain path.
+ */
+export class Interception {
+  private readonly byKind = new Map<CallKind, readonly Interceptor[]>();
+
+  constructor(interceptors: readonly Interceptor[]) {
+    for (const kind of ['component', 'delivery', 'api', 'invoke'] as const) {
+      const list = interceptors.filter((i) => !i.kinds || i.kinds.includes(kind));
+      if (list.length > 0) this.byKind.set(kind, list);
+    }
+  }
+
+  /** True when at least one interceptor sees calls of `kind` (or of any kind). */
+  active(kind?: CallKind): boolean {
+    return kind === undefined ? this.byKind.size > 0 : this.byKind.has(kind);
+  }
+
+  /** Runs `fn` inside the interceptors of `call.kind`, the first installed outermost. */
+  run<T>(call: CallInfo, fn: () => Promise<T>): Promise<T> {
+    const chain = this.byKind.get(call.kind);
+    if (!chain) return fn();
+    const step = (i: number): Promise<T> => {
+      const interceptor = chain[i];
+      if (!interceptor) return fn();
+      return interceptor.intercept(call, () => step(i + 1));
+    };
+    return step(0);
+  }
+
+  /**
+   * The component as its users see it: the instance itself when no interceptor watches component
+   * calls, else an object whose prototype is the instance and whose SPI methods run through the
+   * interceptors (fields such as `features` and `operations` read through to the instance).
+   */
+  wrapComponent<T extends Component>(instance: T, name: string, type: string, kind: ComponentKind): T {
+    if (!this.active('component')) return instance;
+    const methods = COMPONENT_METHODS[kind] ?? [];
+    const wrapper = Object.create(instance) as Record<string, unknown>;
+    for (const method of methods) {
+      const original = (instance as unknown as Record<string, unknown>)[method];
+      if (typeof original !== 'function') continue;
+      const call: CallInfo = { kind: 'component', target: name, type, operation: method };
+      wrapper[method] = (...args: unknown[]): Promise<unknown> => this.run(call, () => Promise.resolve(original.apply(instance, args)));
+    }
+    return wrapper as unknown as T;
+  }
+}
+
+/** No interceptors: what the runtime uses when none is configured. */
+export const NO_INTERCEPTION = new Interception([]);
