@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 
 // Module and client
-export { SidekickModule, type SidekickModuleAsyncOptions } from './runtime/sidekick.module';
+export { type SidekickFeatureOptions, SidekickModule, type SidekickModuleAsyncOptions, type SidekickOptionsFactory } from './runtime/sidekick.module';
 export type { HttpApiOptions, NameResolutionOptions, SidekickModuleOptions } from './runtime/sidekick.options';
 export { SIDEKICK_CLOCK } from './runtime/sidekick.options';
 export { type BulkPublishItem, InvokeStatusError, type PublishOptions, SidekickClient } from './runtime/sidekick.client';
@@ -11,7 +11,8 @@ export { SidekickRuntime } from './runtime/sidekick.runtime';
 export { Binding, binding, type BulkSubscribeOptions, getStateStoreToken, StateStore, Subscribe, subscribe, type SubscribeOptions } from './decorators';
 
 // Pub/sub and bindings
-export type { BulkEventStatus, BulkResult, RetryPolicyOptions, TopicEvent } from './runtime/blocks/pubsub/pubsub.types';
+export type { BulkEventStatus, BulkResult, TopicEvent } from './runtime/blocks/pubsub/pubsub.types';
+export type { RetryPolicyOptions } from './runtime/resiliency/retry.policy';
 export type { CloudEvent } from './runtime/blocks/pubsub/cloudevent';
 export type { BulkPublishResult } from './runtime/blocks/pubsub/pubsub.service';
 export type { BindingInput } from './runtime/blocks/bindings/bindings.service';
@@ -20,6 +21,12 @@ export type { BindingInput } from './runtime/blocks/bindings/bindings.service';
 export { StateClient, type DeleteOptions, type SaveOptions, type StateItem, type StateTransactionOp } from './runtime/blocks/state/state.client';
 export type { InvokeOptions, InvokeResponse, HttpVerb } from './runtime/blocks/invoke/invoke.types';
 export { LocalRegistry, type RegisteredApp } from './runtime/blocks/invoke/local-registry';
+
+// Resiliency policies (apply them at the interception seam with policyInterceptor)
+export { CircuitBreakerPolicy, type CircuitBreakerOptions } from './runtime/resiliency/circuit-breaker.policy';
+export { type CallPolicies, policyInterceptor } from './runtime/resiliency/policy.interceptor';
+export { isRetryable, RetryPolicy } from './runtime/resiliency/retry.policy';
+export { TimeoutPolicy } from './runtime/resiliency/timeout.policy';
 
 // Time
 export { SystemClock } from './runtime/time/system.clock';

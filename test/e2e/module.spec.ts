@@ -1,8 +1,8 @@
-import { Controller, Injectable, Module, Post } from '@nestjs/common';
+import { Controller, Inject, Injectable, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { SidekickClient, SidekickModule, type StateClient, StateStore, VirtualClock } from '../../src';
+import { getStateStoreToken, SidekickClient, SidekickModule, type SidekickModuleOptions, type SidekickOptionsFactory, type StateClient, StateStore, VirtualClock } from '../../src';
 import type { StateStore as StateStoreComponent } from '../../src/spi';
 import { inspect, startApp, tempDir } from '../support/app';
 import { noopLogger } from '../support/logger';
@@ -77,6 +77,52 @@ describe('SidekickModule', () => {
     await client.state('statestore').save('k', 'v');
     expect((await inspect(app).component<StateStoreComponent>('statestore')?.get('async-app||k'))?.data.toString()).toBe('"v"');
     await app.close();
+  });
+
+  it('supports forRootAsync with useClass and useExisting, and rejects two ways at once', async () => {
+    const dir = tempDir();
+    @Injectable()
+    class OptionsFactory implements SidekickOptionsFactory {
+      createSidekickOptions(): SidekickModuleOptions {
+        return { appId: 'by-class', resourcesPath: dir, components: [memory('statestore')], httpApi: { enabled: false }, logger: noopLogger };
+      }
+    }
+    const byClass = await (await Test.createTestingModule({ imports: [SidekickModule.forRootAsync({ useClass: OptionsFactory })] }).compile()).init();
+    await byClass.get(SidekickClient).state('statestore').save('k', 1);
+    expect((await inspect(byClass).component<StateStoreComponent>('statestore')?.get('by-class||k'))?.data.toString()).toBe('1');
+    await byClass.close();
+
+    @Module({ providers: [OptionsFactory], exports: [OptionsFactory] })
+    class OptionsModule {}
+    const byExisting = await (await Test.createTestingModule({ imports: [SidekickModule.forRootAsync({ imports: [OptionsModule], useExisting: OptionsFactory })] }).compile()).init();
+    expect(byExisting.get(SidekickClient)).toBeInstanceOf(SidekickClient);
+    await byExisting.close();
+
+    expect(() => SidekickModule.forRootAsync({ useClass: OptionsFactory, useFactory: () => ({ appId: 'x' }) })).toThrow(/exactly one of useFactory, useClass or useExisting \(got 2\)/);
+  });
+
+  it('forFeature declares injected state stores explicitly, whatever the import order', async () => {
+    const dir = tempDir();
+    @Injectable()
+    class LateService {
+      constructor(@Inject(getStateStoreToken('late')) readonly late: StateClient<number>) {}
+    }
+    @Module({ imports: [SidekickModule.forFeature({ stateStores: ['late'] })], providers: [LateService] })
+    class FeatureModule {}
+    const ref = await Test.createTestingModule({
+      imports: [SidekickModule.forRoot({ appId: 'feat', resourcesPath: dir, components: [memory('late')], httpApi: { enabled: false }, logger: noopLogger }), FeatureModule],
+    }).compile();
+    const app = await ref.init();
+    await app.get(LateService).late.save('n', 5);
+    expect(await app.get(LateService).late.get('n')).toBe(5);
+    await app.close();
+
+    // Without forFeature, nothing declares the token (no @StateStore decorator named 'late').
+    @Module({ providers: [LateService] })
+    class BareModule {}
+    await expect(
+      Test.createTestingModule({ imports: [SidekickModule.forRoot({ appId: 'feat', resourcesPath: dir, components: [memory('late')], httpApi: { enabled: false }, logger: noopLogger }), BareModule] }).compile(),
+    ).rejects.toThrow(/can't resolve dependencies of the LateService/);
   });
 
   it('applies keyPrefix strategies: appid, name, none and a custom string', async () => {

@@ -39,16 +39,20 @@ export class VirtualClock implements Clock {
     });
   }
 
-  /** Moves time forward, firing due timers in time order (and letting their promise callbacks run). */
+  /**
+   * Moves time forward, firing due timers in time order. Before each look at the timers it lets
+   * pending promise callbacks and I/O callbacks run, so work started just before `advance` (a retry
+   * that fails and then sleeps) has set its timer by then.
+   */
   async advance(ms: number): Promise<void> {
     const target = this.current + ms;
     for (;;) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const due = this.pending.filter((p) => p.at <= target).sort((a, b) => a.at - b.at || a.handle.id - b.handle.id)[0];
       if (!due) break;
       this.pending = this.pending.filter((p) => p !== due);
       this.current = due.at;
       due.fn();
-      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.current = target;
   }
