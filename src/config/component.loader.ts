@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { z } from 'zod';
+import { formatIssues } from '../errors/zod-issues';
 import { ConfigError } from '../errors/config.errors';
 import type { ComponentKind } from '../spi/component';
 import { type ComponentDocument, componentDocumentSchema, type MetadataItem } from './component.schema';
@@ -32,7 +32,6 @@ export interface OtherDocument {
 export interface LoadedResources {
   readonly components: ComponentSpec[];
   readonly others: OtherDocument[];
-  readonly files: string[];
 }
 
 const KINDS: readonly ComponentKind[] = ['state', 'secretstores', 'pubsub', 'bindings', 'configuration', 'lock', 'nameresolution'];
@@ -42,14 +41,14 @@ const DEFAULT_INIT_TIMEOUT_MS = 5000;
 export function loadResourcesDir(dir: string, required: boolean): LoadedResources {
   if (!existsSync(dir)) {
     if (required) throw new ConfigError(`resources path ${dir} does not exist; create it or leave resourcesPath unset`);
-    return { components: [], others: [], files: [] };
+    return { components: [], others: [] };
   }
   if (!statSync(dir).isDirectory()) throw new ConfigError(`resources path ${dir} is not a directory`);
   const files = readdirSync(dir)
     .filter((f) => /\.ya?ml$/i.test(f))
     .sort()
     .map((f) => join(dir, f));
-  const result: LoadedResources = { components: [], others: [], files };
+  const result: LoadedResources = { components: [], others: [] };
   for (const file of files) {
     const source = relative(process.cwd(), file) || file;
     const docs = parseAllDocuments(readFileSync(file, 'utf8'), { prettyErrors: true });
@@ -74,7 +73,7 @@ export function parseComponent(body: unknown, source: string): ComponentSpec {
   const parsed = componentDocumentSchema.safeParse(body);
   const name = nameOf(body);
   if (!parsed.success) {
-    throw new ConfigError(describeIssues(parsed.error.issues), { file: source, component: name });
+    throw new ConfigError(formatIssues(parsed.error.issues, allowedAt), { file: source, component: name });
   }
   const doc = parsed.data;
   const kind = doc.spec.type.split('.')[0] as ComponentKind;
@@ -126,16 +125,6 @@ function nameOf(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const meta = (body as { metadata?: { name?: unknown } }).metadata;
   return typeof meta?.name === 'string' ? meta.name : undefined;
-}
-
-function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((issue) => {
-      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-      const unknownKeys = issue.code === 'unrecognized_keys' ? ` (allowed: ${allowedAt(path)})` : '';
-      return `${path || '(document)'}: ${issue.message}${unknownKeys}`;
-    })
-    .join('; ');
 }
 
 function allowedAt(path: string): string {

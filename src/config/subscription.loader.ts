@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatIssues } from '../errors/zod-issues';
 import { ConfigError } from '../errors/config.errors';
 import type { OtherDocument } from './component.loader';
 
@@ -50,7 +51,7 @@ export function loadSubscriptions(docs: readonly OtherDocument[]): DeclarativeSu
       const parsed = subscriptionSchema.safeParse(doc.body);
       const name = (doc.body as { metadata?: { name?: string } } | undefined)?.metadata?.name;
       if (!parsed.success) {
-        const reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`).join('; ');
+        const reason = formatIssues(parsed.error.issues);
         throw new ConfigError(`subscription${name ? ` "${name}"` : ''}: ${reason}`, { file: doc.source });
       }
       const { spec, metadata, scopes } = parsed.data;

@@ -5,7 +5,7 @@ export type BindingMetadata = readonly string[];
 
 /**
  * Receives the events of an input binding component (`bindings.cron`, `bindings.kafka`, ...). The
- * method gets a `BindingEvent` (`data` parsed as JSON when it is JSON, the raw `bytes`, `metadata`);
+ * method gets a `BindingInput` (`data` parsed as JSON when it is JSON, the raw `bytes`, `metadata`);
  * returning acknowledges (the return value is the reply), throwing asks the binding to deliver again.
  * Plain-function form: {@link binding}.
  */

@@ -14,6 +14,7 @@ const table = {
   ERR_MALFORMED_REQUEST: { httpStatus: 400, retryable: false },
   ERR_CONFIG: { httpStatus: 500, retryable: false },
   ERR_DUPLICATE_NAME: { httpStatus: 500, retryable: false },
+  ERR_REGISTRY_FROZEN: { httpStatus: 500, retryable: false },
   ERR_COMPONENT_INIT: { httpStatus: 500, retryable: false },
   ERR_NOT_STARTED: { httpStatus: 500, retryable: false },
   ERR_BODY_TOO_LARGE: { httpStatus: 413, retryable: false },

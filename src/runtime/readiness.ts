@@ -3,7 +3,6 @@ import { SidekickError } from '../errors/sidekick.error';
 /** Lets building blocks wait until components are loaded, without a check on every hot call once ready. */
 export class Readiness {
   ready = false;
-  private failed?: Error;
   private resolveFn!: () => void;
   private rejectFn!: (err: Error) => void;
   readonly promise: Promise<void>;
@@ -23,11 +22,6 @@ export class Readiness {
   }
 
   markFailed(err: Error): void {
-    this.failed = err;
     this.rejectFn(new SidekickError('ERR_NOT_STARTED', `Sidekick failed to start: ${err.message}`, { cause: err }));
-  }
-
-  get error(): Error | undefined {
-    return this.failed;
   }
 }

@@ -29,10 +29,6 @@ export class NameRegistry<T> {
     return this.entries.get(name)?.value;
   }
 
-  has(name: string): boolean {
-    return this.entries.has(name);
-  }
-
   names(): string[] {
     return [...this.entries.keys()];
   }
@@ -43,9 +39,5 @@ export class NameRegistry<T> {
 
   freeze(): void {
     this.frozen = true;
-  }
-
-  get isFrozen(): boolean {
-    return this.frozen;
   }
 }

@@ -34,7 +34,7 @@ export interface RouteTarget {
   readonly rules: readonly string[];
   /** A synchronous handler's outcome comes back as is (no promise on the hot path). */
   deliver(event: TopicEvent): Outcome | Promise<Outcome>;
-  deliverBulk?(events: readonly TopicEvent[]): Promise<BulkResult>;
+  deliverBulk(events: readonly TopicEvent[]): Promise<BulkResult>;
 }
 
 /** A subscription as discovered (decorators) or loaded (YAML), before it runs. */
@@ -54,7 +54,7 @@ export interface SubscriptionSpec {
 
 export type { RetryPolicyOptions } from '../../resiliency/retry.policy';
 
-/** Counters per subscription (`/v1.0/metadata` and logs). */
+/** Counters per subscription (read them in tests with `inspect(app).subscriptions()` from `@sidekick/core/testing`). */
 export interface SubscriptionStats {
   delivered: number;
   retried: number;

@@ -23,7 +23,6 @@ export function methodTarget(found: DiscoveredSubscription): RouteTarget {
 export function interceptedTarget(target: RouteTarget, spec: Pick<SubscriptionSpec, 'pubsub' | 'topic'>, interception: Interception): RouteTarget {
   const call = { kind: 'delivery' as const, target: spec.pubsub, type: 'pubsub', operation: target.name, attributes: { topic: spec.topic } };
   const bulkCall = { ...call, attributes: { topic: spec.topic, bulk: 'true' } };
-  const deliverBulk = target.deliverBulk;
   return {
     name: target.name,
     rules: target.rules,
@@ -35,7 +34,7 @@ export function interceptedTarget(target: RouteTarget, spec: Pick<SubscriptionSp
           return outcome;
         })
         .catch((err: unknown) => (err instanceof RetrySignal ? err.outcome : failureOutcome(err))),
-    deliverBulk: deliverBulk && ((events) => interception.run(bulkCall, () => deliverBulk(events))),
+    deliverBulk: (events) => interception.run(bulkCall, () => target.deliverBulk(events)),
   };
 }
 

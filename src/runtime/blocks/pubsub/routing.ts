@@ -65,10 +65,6 @@ export class Router {
     return this.fallback;
   }
 
-  get targets(): readonly RouteTarget[] {
-    return this.fallback ? [...this.routes.map((r) => r.target), this.fallback] : this.routes.map((r) => r.target);
-  }
-
   /** Rules as `/v1.0/metadata` lists them. */
   describe(): { match: string; path: string }[] {
     const rules = this.routes.flatMap((r) => r.rules.map((rule) => ({ match: rule.source, path: r.target.name })));

@@ -38,11 +38,9 @@ export class SubscriptionRunner {
   ) {
     this.router = new Router(spec.routes, `subscription ${spec.pubsub}/${spec.topic} (${spec.origin})`, cel);
     this.log = logger.child({ pubsub: spec.pubsub, topic: spec.topic });
-    if (spec.bulk?.enabled) {
-      const target = spec.routes[0];
-      if (spec.routes.length !== 1 || !target?.deliverBulk) {
-        throw new Error(`bulk subscription ${spec.pubsub}/${spec.topic} needs exactly one handler`);
-      }
+    // A bulk subscription has exactly one route (SubscriptionsManager checks it before building runners).
+    const target = spec.routes[0];
+    if (spec.bulk?.enabled && target) {
       this.batcher = new BulkBatcher(target, spec.bulk, clock, policy, (event, outcome) => this.settle(event, outcome), this.log);
     }
   }

@@ -14,7 +14,6 @@ export interface StateSaveItem {
 export interface StateDeleteItem {
   readonly key: string;
   readonly etag?: string;
-  readonly metadata?: Readonly<Record<string, string>>;
   readonly options?: StateOptions;
 }
 
