@@ -7,6 +7,7 @@ import type { ComponentFactory } from '../spi/component';
 import type { SidekickLogger } from '../spi/logger';
 import type { Interceptor } from '../spi/interceptor';
 import type { NameResolver } from '../spi/name-resolver';
+import { APP_ID_RULE, isValidAppId } from './blocks/invoke/app-id';
 import type { RetryPolicyOptions } from './resiliency/retry.policy';
 
 export interface HttpApiOptions {
@@ -83,11 +84,10 @@ export const SIDEKICK_OPTIONS = Symbol('SIDEKICK_OPTIONS');
 export const SIDEKICK_CLOCK = Symbol('SIDEKICK_CLOCK');
 export const SIDEKICK_LOGGER = Symbol('SIDEKICK_LOGGER');
 
-const APP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
-  if (!options.appId || !APP_ID.test(options.appId)) {
-    throw new ConfigError(`appId "${options.appId ?? ''}" is invalid: use letters, digits, ".", "_" and "-"`, {
+  if (!options.appId || !isValidAppId(options.appId)) {
+    throw new ConfigError(`appId "${options.appId ?? ''}" is invalid: use ${APP_ID_RULE}`, {
       field: 'SidekickModule.forRoot({ appId })',
     });
   }
@@ -124,6 +124,8 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
   };
 }
 
+/** One folder per user: another user's registry is never shared (and one they created for us is refused). */
 function defaultRegistryDir(): string {
-  return join(tmpdir(), 'sidekick-apps');
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  return join(tmpdir(), uid === undefined ? 'sidekick-apps' : `sidekick-apps-${uid}`);
 }

@@ -17,7 +17,7 @@ export const invokeBlock: BlockDefinition = {
     const resolvers: NameResolver[] = [new StaticNameResolver(options.nameResolution.static), ...options.nameResolution.resolvers];
     const registry = options.nameResolution.localRegistry ? new LocalRegistry(options.nameResolution.localRegistry) : undefined;
     if (registry) resolvers.push(registry);
-    const service = new InvokeService(ctx.appId, resolvers, options.invokeTimeoutMs, ctx.interception);
+    const service = new InvokeService(ctx.appId, resolvers, options.invokeTimeoutMs, ctx.logger, ctx.interception);
     let joined = false;
     let listening: { server: Server; join: () => void } | undefined;
 

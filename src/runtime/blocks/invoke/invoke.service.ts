@@ -2,7 +2,9 @@ import { InvokeError } from '../../../errors/invoke.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
 import { withDeadline } from '../../../spi/clock';
 import type { NameResolver } from '../../../spi/name-resolver';
+import type { SidekickLogger } from '../../../spi/logger';
 import { type Interception, NO_INTERCEPTION } from '../../interception/interception';
+import { APP_ID_RULE, isValidAppId } from './app-id';
 import { dispatchInProcess, type RequestListener } from './in-process.dispatcher';
 import type { HeaderMap, InvokeRequest, InvokeResponse } from './invoke.types';
 
@@ -41,6 +43,7 @@ export class InvokeService {
     private readonly appId: string,
     private readonly resolvers: readonly NameResolver[],
     private readonly timeoutMs: number,
+    private readonly logger: SidekickLogger,
     private readonly interception: Interception = NO_INTERCEPTION,
   ) {
     this.intercepted = interception.active('invoke');
@@ -55,6 +58,9 @@ export class InvokeService {
 
   /** Calls `req.method` on app `appId`; the target's status, headers and body come back unchanged. */
   invoke(appId: string, req: InvokeRequest): Promise<InvokeResponse> {
+    if (!isValidAppId(appId)) {
+      return Promise.reject(new InvokeError(appId.slice(0, 64), `invalid app id: use ${APP_ID_RULE}`, { httpStatus: 400 }));
+    }
     if (!this.intercepted) return this.send(appId, req);
     const call = { kind: 'invoke' as const, target: appId, type: 'app', operation: req.method, attributes: { verb: req.verb } };
     return this.interception.run(call, () => this.send(appId, req));
@@ -62,7 +68,7 @@ export class InvokeService {
 
   private async send(appId: string, req: InvokeRequest): Promise<InvokeResponse> {
     const headers = forwardHeaders(req.headers, this.appId, appId);
-    const path = `/${req.method.replace(/^\/+/, '')}${req.query ? `?${req.query}` : ''}`;
+    const path = `/${normalizeMethod(req.method)}${req.query ? `?${req.query}` : ''}`;
     if (appId === this.appId) return this.dispatchSelf(path, req, headers);
     const address = await this.resolve(appId);
     // undici is loaded on the first call to another app: an app that only calls itself never pays for it (~125 ms, 18 MB).
@@ -79,8 +85,10 @@ export class InvokeService {
       return { status: res.statusCode, headers: cleanHeaders(res.headers), body };
     } catch (err) {
       const code = (err as { code?: string }).code;
-      const reason = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? `timed out after ${this.timeoutMs} ms` : errorMessage(err);
-      throw new InvokeError(appId, `${reason} (at ${address})`, { retryable: true, cause: err });
+      const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+      // The target's address stays in the log: callers of the API learn only that the app failed.
+      this.logger.warn({ appId, address, err: errorMessage(err) }, 'invocation of another app failed');
+      throw new InvokeError(appId, timedOut ? `timed out after ${this.timeoutMs} ms` : `the app could not be reached (${code ?? 'connection error'})`, { retryable: true, cause: err });
     }
   }
 
@@ -105,6 +113,23 @@ export class InvokeService {
           }));
     return withDeadline(this.timeoutMs, () => work, () => new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`));
   }
+}
+
+/**
+ * The method path with `.` and `..` segments resolved once, the same way for this app and for others
+ * (undici would resolve them for remote apps only), and never above the target's base path: `..`
+ * at the top is dropped, as Go's path.Clean does. Encoded dots (`%2e`) count as dots.
+ */
+export function normalizeMethod(method: string): string {
+  const out: string[] = [];
+  const segments = method.split('/');
+  for (const [i, segment] of segments.entries()) {
+    const plain = segment.replace(/%2e/gi, '.');
+    if (plain === '..') out.pop();
+    else if (plain === '.' || (segment === '' && i < segments.length - 1)) continue;
+    else out.push(segment);
+  }
+  return out.join('/');
 }
 
 function forwardHeaders(input: Readonly<HeaderMap> | undefined, caller: string, callee: string): HeaderMap {
