@@ -7,3 +7,4 @@ export * from './state.store';
 export * from './state.rules';
 export * from './binding';
 export * from './pubsub';
+export * from './work-queue';
