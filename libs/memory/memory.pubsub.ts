@@ -2,13 +2,34 @@ import { SidekickError } from '../../src/errors/sidekick.error';
 import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, ReceivedMessage, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
+import { WorkQueue } from '../../src/spi/work-queue';
 
-interface Consumer {
-  readonly handler: MessageHandler;
-  readonly concurrency: number;
-  inFlight: number;
-  closed: boolean;
-  readonly idle: Set<() => void>;
+/** One subscriber of a group: runs at most `concurrency` of its handlers at once. */
+class Consumer {
+  closed = false;
+  readonly work: WorkQueue<ReceivedMessage>;
+  /** The slot's release, shared by every message (nothing allocated per delivery for it). */
+  private readonly finished = (): void => this.work.done();
+
+  constructor(
+    private readonly handler: MessageHandler,
+    concurrency: number,
+    private readonly group: Group,
+  ) {
+    this.work = new WorkQueue<ReceivedMessage>(
+      concurrency,
+      (message) => this.deliver(message),
+      () => group.pump(),
+    );
+  }
+
+  private deliver(message: ReceivedMessage): void {
+    this.handler(message).then(this.finished, () => {
+      // Not handled: deliver again after the redelivery interval (at least once, never dropped).
+      this.group.redeliver(message);
+      this.work.done();
+    });
+  }
 }
 
 /** One consumer group on one topic: a queue shared by its consumers (competing consumers). */
@@ -31,24 +52,16 @@ class Group {
     while (this.queue.length > 0) {
       const consumer = this.pick();
       if (!consumer) return;
-      const message = this.queue.shift() as ReceivedMessage;
-      consumer.inFlight += 1;
-      consumer
-        .handler(message)
-        .catch(() => {
-          // Not handled: deliver again after the redelivery interval (at least once, never dropped).
-          this.clock.setTimeout(() => this.push(message), this.redeliverMs);
-        })
-        .finally(() => {
-          consumer.inFlight -= 1;
-          if (consumer.inFlight === 0) for (const done of consumer.idle) done();
-          this.pump();
-        });
+      consumer.work.push(this.queue.shift() as ReceivedMessage);
     }
   }
 
+  redeliver(message: ReceivedMessage): void {
+    this.clock.setTimeout(() => this.push(message), this.redeliverMs);
+  }
+
   private pick(): Consumer | undefined {
-    const open = this.consumers.filter((c) => !c.closed && c.inFlight < c.concurrency);
+    const open = this.consumers.filter((c) => !c.closed && c.work.free > 0);
     if (open.length === 0) return undefined;
     return open[this.next++ % open.length];
   }
@@ -103,7 +116,7 @@ export class MemoryPubSub implements PubSub {
       group = new Group(this.clock, this.redeliverMs);
       groups.set(request.consumerGroup, group);
     }
-    const consumer: Consumer = { handler, concurrency: request.concurrency ?? 16, inFlight: 0, closed: false, idle: new Set() };
+    const consumer = new Consumer(handler, request.concurrency ?? 16, group);
     group.consumers.push(consumer);
     group.pump();
     const owner = group;
@@ -113,7 +126,7 @@ export class MemoryPubSub implements PubSub {
         // indexOf is -1 on a second close(): splice(-1, 1) would remove another consumer.
         const index = owner.consumers.indexOf(consumer);
         if (index >= 0) owner.consumers.splice(index, 1);
-        if (consumer.inFlight > 0) await new Promise<void>((resolve) => consumer.idle.add(resolve));
+        await consumer.work.drain();
         owner.pump();
       },
     };

@@ -5,6 +5,7 @@ import { errorMessage } from '../../src/errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../src/spi/clock';
 import type { SidekickLogger } from '../../src/spi/logger';
 import type { MessageHandler, ReceivedMessage } from '../../src/spi/pubsub';
+import { WorkQueue } from '../../src/spi/work-queue';
 
 /*
  * One subscription of `pubsub.redis` (see redis.pubsub.ts): a consumer of the group, named
@@ -45,10 +46,10 @@ export interface SubscriptionContext {
 /** One subscription: a consumer in the group, its reader loop, its claim and touch timers. */
 export class StreamSubscription {
   private readonly consumer = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
-  /** Fetched and not finished (queued or running), by entry id. */
+  /** Fetched and not finished (queued or running), by entry id: the ids of `work`'s items. */
   private readonly held = new Set<string>();
-  private readonly queue: Entry[] = [];
-  private running = 0;
+  /** Runs at most `concurrency` handlers; a slot is freed only once the entry's XACK answered. */
+  private readonly work: WorkQueue<Entry>;
   private stopping = false;
   private aborted = false;
   private finished = false;
@@ -58,7 +59,6 @@ export class StreamSubscription {
   private claimTimer: TimerHandle | undefined;
   private touchTimer: TimerHandle | undefined;
   private wake: (() => void) | undefined;
-  private drained: (() => void) | undefined;
   /** Rejects the command in flight on the blocking connection (set while one is out). */
   private giveUp: ((err: Error) => void) | undefined;
   /** Commands sent on the blocking connection so far (the watchdog's progress mark). */
@@ -74,10 +74,15 @@ export class StreamSubscription {
     private readonly blocking: Redis,
     private readonly topic: string,
     private readonly group: string,
-    private readonly concurrency: number,
+    concurrency: number,
     private readonly handler: MessageHandler,
     private readonly onClosed: () => void,
   ) {
+    this.work = new WorkQueue<Entry>(
+      concurrency,
+      (entry) => void this.handle(entry),
+      () => this.wake?.(),
+    );
     blocking.on('close', () => {
       this.blockingId = undefined;
       // ioredis neither resends nor rejects a command lost with its connection (autoResendUnfulfilledCommands
@@ -107,7 +112,7 @@ export class StreamSubscription {
     this.aborted = this.stopping = true;
     this.clearTimers();
     this.wake?.();
-    this.drained?.();
+    this.work.abort();
     this.blocking.disconnect();
     this.onClosed();
   }
@@ -118,7 +123,7 @@ export class StreamSubscription {
     if (this.claimTimer) this.ctx.clock.clearTimeout(this.claimTimer); // touching goes on while handlers drain
     await this.stopReader();
     await this.claiming;
-    if (this.held.size > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    await this.work.drain();
     this.finished = true;
     this.clearTimers();
     if (this.aborted) return;
@@ -148,7 +153,7 @@ export class StreamSubscription {
 
   private async readLoop(): Promise<void> {
     while (!this.stopping) {
-      const free = this.concurrency - this.held.size;
+      const free = this.work.free;
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
@@ -237,7 +242,7 @@ export class StreamSubscription {
     let cursor = '0-0';
     try {
       do {
-        const free = this.concurrency - this.held.size;
+        const free = this.work.free;
         if (free <= 0 || this.stopping) return;
         const reply = await this.ctx.client.callBuffer('xautoclaim', this.topic, this.group, this.consumer, this.ctx.processingTimeoutMs, cursor, 'COUNT', free);
         const [next, entries] = Array.isArray(reply) ? reply : [];
@@ -275,17 +280,7 @@ export class StreamSubscription {
     for (const entry of entries) {
       if (this.held.has(entry.id)) continue; // already being handled here
       this.held.add(entry.id);
-      this.queue.push(entry);
-    }
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.running < this.concurrency && !this.aborted) {
-      const entry = this.queue.shift();
-      if (!entry) return;
-      this.running += 1;
-      void this.handle(entry);
+      this.work.push(entry);
     }
   }
 
@@ -321,11 +316,8 @@ export class StreamSubscription {
     } catch (err) {
       this.ctx.logger.warn({ err, topic: this.topic, id: entry.id }, `XACK ${this.topic} ${entry.id} failed (it will be delivered again): ${errorMessage(err)}`);
     }
-    this.running -= 1;
     this.held.delete(entry.id);
-    this.pump();
-    this.wake?.();
-    if (this.held.size === 0) this.drained?.();
+    this.work.done(); // starts a waiting entry or wakes the reader, and ends a drain once nothing is held
   }
 }
 

@@ -9,3 +9,4 @@ export * from './binding';
 export * from './pubsub';
 export * from './codec';
 export * from './interceptor';
+export * from './work-queue';

@@ -1,4 +1,4 @@
-import { eventData, isExpired, parseCloudEvent, toEnvelope } from '../../src/runtime/blocks/pubsub/cloudevent';
+import { type CloudEvent, eventData, isExpired, isJsonContentType, parseCloudEvent, toEnvelope } from '../../src/runtime/blocks/pubsub/cloudevent';
 
 const ctx = (metadata: Record<string, string> = {}, addExpiration = true) => ({
   appId: 'checkout',
@@ -63,5 +63,39 @@ describe('CloudEvents', () => {
   it('decodes JSON and text data_base64 by content type', () => {
     expect(eventData({ specversion: '1.0', id: '', source: '', type: '', datacontenttype: 'application/json', data_base64: Buffer.from('{"x":1}').toString('base64') })).toEqual({ x: 1 });
     expect(eventData({ specversion: '1.0', id: '', source: '', type: '', datacontenttype: 'text/plain', data_base64: Buffer.from('hi').toString('base64') })).toBe('hi');
+  });
+
+  it('tells JSON content types (application/json and any +json, with parameters, any case)', () => {
+    for (const type of ['application/json', 'application/cloudevents+json', 'application/json; charset=utf-8', 'APPLICATION/JSON']) expect(isJsonContentType(type)).toBe(true);
+    for (const type of ['text/json', 'application/jsonx', 'application/octet-stream', '']) expect(isJsonContentType(type)).toBe(false);
+  });
+
+  it('writes no expiration for a zero, negative or non-numeric ttlInSeconds', () => {
+    for (const ttl of ['0', '-5', 'soon']) expect(toEnvelope({ data: 1, contentType: 'application/json' }, ctx({ ttlInSeconds: ttl })).expiration).toBeUndefined();
+  });
+
+  it('keeps a caller’s traceid when a traceparent is given, and its own time', () => {
+    const event = toEnvelope({ contentType: 'application/cloudevents+json', given: { specversion: '1.0', id: 'x', traceid: 'mine', time: '2020-01-01T00:00:00Z' } }, ctx({ 'cloudevent.traceparent': 'tp' }));
+    expect(event).toMatchObject({ traceparent: 'tp', traceid: 'mine', time: '2020-01-01T00:00:00Z' });
+  });
+
+  it('fills missing id, source and type with empty strings, and rejects a non-string data_base64', () => {
+    const parsed = parseCloudEvent(Buffer.from('{"specversion":"1.0","data":2}'), false, 't', 'p');
+    expect(parsed).toEqual({ ok: true, event: { specversion: '1.0', id: '', source: '', type: '', data: 2 } });
+    expect(parseCloudEvent(Buffer.from('{"specversion":"1.0","data_base64":5}'), false, 't', 'p')).toEqual({ ok: false, reason: '"data_base64" must be a string' });
+    expect(parseCloudEvent(Buffer.from('null'), false, 't', 'p')).toEqual({ ok: false, reason: 'not a JSON object' });
+  });
+
+  it('gives the bytes of a data_base64 labelled JSON that is not JSON, and bytes for a missing content type', () => {
+    const base = { specversion: '1.0', id: '', source: '', type: '' };
+    expect(eventData({ ...base, datacontenttype: 'application/json', data_base64: Buffer.from('{oops').toString('base64') })).toEqual(Buffer.from('{oops'));
+    expect(eventData({ ...base, data_base64: Buffer.from('hi').toString('base64') })).toEqual(Buffer.from('hi'));
+  });
+
+  it('does not expire an event without a readable expiration', () => {
+    const base = { specversion: '1.0', id: '', source: '', type: '' };
+    expect(isExpired({ ...base, expiration: 'tomorrow' }, Date.now())).toBe(false);
+    expect(isExpired({ ...base, expiration: 5 } as unknown as CloudEvent, Date.now())).toBe(false); // from the wire: any JSON
+    expect(isExpired(base, Date.now())).toBe(false);
   });
 });

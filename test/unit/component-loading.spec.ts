@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemClock } from '../../src';
@@ -116,7 +117,14 @@ auth:
 `;
     const m = await load({ 'a-file.yaml': fileStore, 'b-env.yaml': envStore, 'c-db.yaml': sqlite });
     expect(await (m.get('filesecrets')?.instance as SecretStore | undefined)?.getSecret('redis:password')).toEqual({ 'redis:password': 'from-file' });
-    expect(m.get('db')).toBeDefined();
+    expect(m.get('db')?.spec.type).toBe('state.sqlite');
+    // The store got the secret's value: its table is named after it.
+    const db = new Database(join(dir, 'x.db'), { readonly: true });
+    try {
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?").get('from_env')).toEqual({ name: 'from_env' });
+    } finally {
+      db.close();
+    }
     await m.close();
 
     const missing = sqlite.replace('name: TABLE', 'name: NOPE');

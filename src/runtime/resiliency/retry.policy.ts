@@ -4,7 +4,10 @@ import type { Clock } from '../../spi/clock';
 export interface RetryPolicyOptions {
   /** Retries after the first attempt (default 3). */
   readonly maxRetries?: number;
-  /** First backoff in ms (default 200), doubled each retry up to `maxDelayMs` (default 5000). */
+  /**
+   * Scale of the first backoff in ms (default 200). Backoffs grow about x2 per retry with cockatiel's
+   * decorrelated jitter (so not exact doublings), up to `maxDelayMs` (default 5000).
+   */
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
 }
