@@ -179,6 +179,47 @@ export function describePubSubConformance(label: string, setup: PubSubConformanc
       expect(box.texts()).toEqual(sent);
     }, testMs);
 
+    it('several subscriptions of one client in one consumer group, on different topics: each gets every message of its topic', async () => {
+      const topics = [topicName(), topicName(), topicName()];
+      const boxes = topics.map(() => inbox());
+      for (const [i, topic] of topics.entries()) await subscribe(main, { topic, consumerGroup: `multi-${run}` }, boxes[i]!.handler);
+      const sent = names('multi', 30);
+      for (const topic of topics) await publishAll(topic, sent, (body) => `key-${body}`);
+      await waitFor('30 messages on each of the 3 topics', () => boxes.every((box) => new Set(box.handled).size >= sent.length), DELIVERY_MS);
+      for (const box of boxes) expect(sorted([...new Set(box.handled)])).toEqual(sent);
+    }, testMs);
+
+    it('a message whose handler keeps failing slowly (retrying with backoff) does not delay the other keys', async () => {
+      const topic = topicName();
+      if (setup.ordered && !setup.isolatedKeys) throw new Error(`${label}: ordered backends must give isolatedKeys`);
+      const keys = setup.isolatedKeys ?? { poison: 'poison', healthy: 'healthy' };
+      const backoffMs = 400; // what a handler retrying in place spends on each delivery of the poison message
+      const sentAt = new Map<string, number>();
+      const latencies: number[] = [];
+      let poisonAttempts = 0;
+      await subscribe(main, { topic, consumerGroup: `slow-poison-${run}` }, async (m) => {
+        if (text(m) === 'poison') {
+          poisonAttempts += 1;
+          await sleep(backoffMs);
+          throw new Error('conformance: poison');
+        }
+        const at = sentAt.get(text(m));
+        if (at !== undefined) latencies.push(Date.now() - at);
+      });
+      await publishAll(topic, ['poison'], () => keys.poison);
+      await waitFor('the poison message attempted', () => poisonAttempts >= 1, DELIVERY_MS);
+      const healthy = names('fast', 30);
+      for (const body of healthy) {
+        sentAt.set(body, Date.now());
+        await main.pubsub.publish({ topic, data: Buffer.from(body), metadata: { partitionKey: keys.healthy } });
+        await sleep(20);
+      }
+      await waitFor('the 30 healthy messages', () => latencies.length >= healthy.length, DELIVERY_MS);
+      const p50 = [...latencies].sort((a, b) => a - b)[Math.floor(latencies.length / 2)] ?? Infinity;
+      expect(poisonAttempts).toBeGreaterThanOrEqual(1);
+      expect(p50).toBeLessThan(backoffMs / 4);
+    }, testMs);
+
     it('string data arrives as its UTF-8 bytes', async () => {
       const topic = topicName();
       const box = inbox();

@@ -4,15 +4,16 @@ import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import { KafkaClient } from './kafka.client';
 import { KafkaMetadata, parseKafkaSettings } from './kafka.config';
-import { GroupConsumers } from './kafka.consumer';
+import { GroupConsumers } from './kafka.groups';
 
 /**
  * `bindings.kafka`, input and output (Dapr's metadata: `brokers`, `topics`, `publishTopic`,
  * `consumerGroup`, `clientId`, `authType`, `initialOffset`, `direction`, and the pub/sub's auth and
  * TLS fields). Output `create` produces `data` to `publishTopic` (key from `key`/`partitionKey`, other
  * metadata as headers). Input `read()` consumes `topics` in group `consumerGroup` (default: the app
- * id): each record's offset is committed after the handler resolved; a rejected record is delivered
- * again after `consumeRetryInterval`.
+ * id) with one kafkajs consumer over all of them (partitions handled independently, one record at a
+ * time each): each record's offset is committed after the handler resolved; a rejected record is
+ * delivered again after `consumeRetryInterval`, before the rest of its partition.
  */
 export class KafkaBinding implements InputBinding, OutputBinding {
   readonly operations: readonly string[] = ['create'];
@@ -25,7 +26,7 @@ export class KafkaBinding implements InputBinding, OutputBinding {
   private input = true;
   private output = true;
   private metadata!: KafkaMetadata;
-  private readonly consumers = new GroupConsumers();
+  private readonly consumers = new GroupConsumers('input binding');
 
   /** Input with `topics`, output with `publishTopic` (or as `direction` says). */
   directions(): ('input' | 'output')[] {
@@ -72,17 +73,22 @@ export class KafkaBinding implements InputBinding, OutputBinding {
     if (!this.input) throw this.metadata.error('direction', `binding ${this.name} is not an input binding`);
     await Promise.all(this.topics.map((topic) => client.ensureTopic(topic)));
     // The component may close while the consumer starts: then it is closed again and this fails.
-    return this.consumers.start(
-      { client, clock: this.clock, groupId: this.consumerGroup, topics: this.topics, concurrency: 1, label: `input binding ${this.name}` },
-      async ({ topic, partition, message }) => {
-        const metadata: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.headers ?? {})) {
-          const last = Array.isArray(value) ? value[value.length - 1] : value;
-          if (last !== undefined) metadata[name] = last.toString();
-        }
-        Object.assign(metadata, { topic, partition: String(partition), offset: message.offset });
-        if (message.key) metadata.key = message.key.toString();
-        await handler({ data: message.value ?? Buffer.alloc(0), metadata });
+    return this.consumers.subscribe(
+      client,
+      this.clock,
+      {
+        groupId: this.consumerGroup,
+        topics: this.topics,
+        handler: async ({ topic, partition, message }) => {
+          const metadata: Record<string, string> = {};
+          for (const [name, value] of Object.entries(message.headers ?? {})) {
+            const last = Array.isArray(value) ? value[value.length - 1] : value;
+            if (last !== undefined) metadata[name] = last.toString();
+          }
+          Object.assign(metadata, { topic, partition: String(partition), offset: message.offset });
+          if (message.key) metadata.key = message.key.toString();
+          await handler({ data: message.value ?? Buffer.alloc(0), metadata });
+        },
       },
       () => this.closedError(),
     );

@@ -17,9 +17,9 @@ export interface GroupConsumerOptions {
   readonly clock: Clock;
   readonly groupId: string;
   readonly topics: readonly string[];
-  /** Partitions handled at once (kafkajs `partitionsConsumedConcurrently`). */
-  readonly concurrency: number;
-  /** What the consumer is, for logs (`subscription to orders`). */
+  /** Records of a topic handled at once at most (one per partition in any case); unset = every assigned partition at once. */
+  readonly limits?: ReadonlyMap<string, number>;
+  /** What the consumer is, for logs (`pub/sub kafka, group app (orders, payments)`). */
   readonly label: string;
 }
 
@@ -28,13 +28,60 @@ const FETCH_WAIT_MS = 500;
 const START_TIMEOUT_MS = 60_000;
 /** Handled records of one partition committed together at most (the crash-redelivery bound per partition). */
 export const COMMIT_EVERY = 100;
+const DONE: Promise<void> = Promise.resolve();
+
+/** A counting semaphore: a topic's `limits` entry. */
+class Slots {
+  private readonly waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return DONE;
+    }
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
+
+  /** Lets every waiter go (abort: they see the consumer abandoned and hand their slot back). */
+  drain(): void {
+    for (const next of this.waiting.splice(0)) next();
+  }
+}
+
+/** Batches of one partition fetched ahead of its handlers (more pause the partition). */
+const READ_AHEAD = 2;
+
+/** One partition's records waiting for, or in, its handler. */
+interface Lane {
+  /** The offset kafkajs fetches this partition from next (unset: from the committed offset). */
+  next?: bigint;
+  readonly queue: { readonly payload: EachBatchPayload; readonly messages: readonly KafkaMessage[]; readonly incarnation: number }[];
+  running: boolean;
+  /** A failed record waits for `consumeRetryInterval`, the partition paused. */
+  retrying: boolean;
+  /** Set while the partition is paused (read-ahead full, or retrying). */
+  resume?: () => void;
+  done: Promise<void>;
+}
 
 /**
- * A kafkajs consumer in a consumer group, committing offsets only after their records' handlers
- * resolved (per fetched batch, at most {@link COMMIT_EVERY} records at a time). A rejected record pauses its partition for `consumeRetryInterval` and is then fetched
- * and delivered again, before anything after it on that partition (per-partition order, as Dapr);
- * other partitions go on meanwhile. Nothing is ever skipped: the runtime above decides when to
- * give up on a message (and then resolves).
+ * A kafkajs consumer in a consumer group over every topic one component consumes in that group,
+ * committing offsets only after their records' handlers resolved (per fetched batch, at most
+ * {@link COMMIT_EVERY} records at a time).
+ *
+ * Partitions progress independently: a fetched batch is handed to its partition's lane and the
+ * partition is paused until the lane is done, so kafkajs goes on fetching the other partitions
+ * instead of waiting for the slowest handler of the fetch. Within a partition records are handled
+ * one at a time, in order. A rejected record ends its lane; the partition is resumed after
+ * `consumeRetryInterval` and fetched again from that record (per-partition order, as Dapr). Nothing
+ * is ever skipped: the runtime above decides when to give up on a message (and then resolves).
  */
 export class KafkaGroupConsumer {
   private state: 'starting' | 'running' | 'closing' = 'starting';
@@ -45,6 +92,12 @@ export class KafkaGroupConsumer {
    */
   private readonly abandonHooks = new Set<() => void>();
   private readonly timers = new Set<TimerHandle>();
+  private readonly lanes = new Map<string, Lane>();
+  private readonly slots = new Map<string, Slots>();
+  /** `topic|partition` of this member's current assignment. */
+  private assigned = new Set<string>();
+  /** Bumped when kafkajs restarts the consumer after a crash: lanes of the earlier run stop (it fetches their records again). */
+  private incarnation = 0;
   private joins: Promise<void> = Promise.resolve();
   private closing?: Promise<void>;
 
@@ -52,7 +105,13 @@ export class KafkaGroupConsumer {
     private readonly options: GroupConsumerOptions,
     private readonly consumer: Consumer,
     private readonly handler: RecordHandler,
-  ) {}
+  ) {
+    for (const [topic, limit] of options.limits ?? []) this.slots.set(topic, new Slots(Math.max(1, limit)));
+  }
+
+  private get stopping(): boolean {
+    return this.state === 'closing';
+  }
 
   /** Joins the group and resolves once it is ready: every record produced from then on reaches the group. */
   static async start(options: GroupConsumerOptions, handler: RecordHandler): Promise<KafkaGroupConsumer> {
@@ -79,16 +138,21 @@ export class KafkaGroupConsumer {
     });
     ready.catch(() => undefined); // awaited below; a late rejection must not go unhandled
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event: ConsumerGroupJoinEvent) => {
-      this.joins = this.joins.then(() => this.pinNewest(event.payload.memberAssignment));
+      const assignment = event.payload.memberAssignment;
+      this.assigned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}|${p}`)));
+      this.resetLanes((key) => this.assigned.has(key));
+      this.joins = this.joins.then(() => this.pinNewest(assignment));
       void this.joins.then(joined);
     });
     this.consumer.on(this.consumer.events.CRASH, (event: ConsumerCrashEvent) => {
       const { error, restart } = event.payload;
+      this.incarnation += 1; // a restarted consumer fetches from the committed offsets again
+      this.resetLanes(() => false);
       // A retriable crash (e.g. the group coordinator still loading) restarts the consumer by itself.
       if (this.state === 'starting' && !restart) failStart(error);
-      else if (this.state !== 'closing' && restart) {
+      else if (!this.stopping && restart) {
         client.logger.warn({ err: error }, `kafka ${this.options.label}: consumer crashed (${errorMessage(error)}); restarting`);
-      } else if (this.state !== 'closing') {
+      } else if (!this.stopping) {
         client.logger.error({ err: error }, `kafka ${this.options.label}: consumer stopped for good: ${errorMessage(error)}`);
       }
     });
@@ -99,7 +163,8 @@ export class KafkaGroupConsumer {
         await this.consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: Math.max(1, this.options.concurrency),
+          // eachBatch only queues the batch on its partition's lane: one at a time is enough.
+          partitionsConsumedConcurrently: 1,
           eachBatch: (payload) => this.onBatch(payload),
         });
         await ready; // the group is joined and its start offsets are pinned
@@ -107,7 +172,7 @@ export class KafkaGroupConsumer {
     } catch (err) {
       this.state = 'closing';
       await this.consumer.disconnect().catch(() => undefined);
-      throw new BackendError(client.component, `kafka (${client.brokers}): ${this.options.label} in group ${this.options.groupId} failed to start: ${errorMessage(err)}`, err);
+      throw new BackendError(client.component, `kafka (${client.brokers}): ${this.options.label} failed to start: ${errorMessage(err)}`, err);
     }
     this.state = 'running';
   }
@@ -117,6 +182,8 @@ export class KafkaGroupConsumer {
     this.closing ??= (async () => {
       this.state = 'closing';
       this.clearTimers();
+      // Lanes stop after their running handler and commit what was handled, while still in the group.
+      await Promise.all([...this.lanes.values()].map((lane) => lane.done));
       await this.disconnect();
     })();
     return this.closing;
@@ -131,6 +198,7 @@ export class KafkaGroupConsumer {
     this.abandoned = true;
     for (const abandon of this.abandonHooks) abandon();
     this.abandonHooks.clear();
+    for (const slots of this.slots.values()) slots.drain();
     return this.close();
   }
 
@@ -144,48 +212,142 @@ export class KafkaGroupConsumer {
   }
 
   /**
-   * Handles a fetched batch of one partition in order. Offsets are committed after the handlers,
-   * never before: at the end of the batch, before a failed record pauses the partition, and every
-   * {@link COMMIT_EVERY} records within a long batch (so a crash redelivers at most that many per
-   * partition). One OffsetCommit per record would cap a consumer at the broker's commit rate.
+   * kafkajs's eachBatch: queues the batch on its partition's lane and returns at once, so the next
+   * fetch (of every partition) does not wait for the handlers. The partition's fetch position moves
+   * past the batch (read-ahead); a partition with {@link READ_AHEAD} batches queued is paused until
+   * its lane catches up. What is committed is decided by the lane, never by the fetch position.
    */
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { topic, partition } = payload.batch;
-    let handled: string | undefined; // the last handled offset not committed yet
-    let count = 0;
-    const commit = async (): Promise<void> => {
-      if (handled === undefined || this.abandoned || payload.isStale()) return;
-      const next = (BigInt(handled) + 1n).toString();
-      handled = undefined;
-      count = 0;
-      // Through the batch payload: consumer.commitOffsets() is a no-op once close() began.
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-    };
-    const stopBeating = this.keepBeating(payload);
+  private onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const key = `${batch.topic}|${batch.partition}`;
+    if (this.stopping || this.abandoned) {
+      payload.pause(); // not handled: the partition's next owner fetches it
+      return DONE;
+    }
+    if (payload.isStale()) return DONE;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { queue: [], running: false, retrying: false, done: DONE };
+      this.lanes.set(key, lane);
+    }
+    // Fetched from beyond the expected position: fetched before a seek back to a failed record.
+    const fetched = BigInt((batch as typeof batch & { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset() ?? batch.lastOffset());
+    const next = lane.next;
+    if (next !== undefined && fetched > next) return DONE;
+    // From an earlier position (a rebalance restarts at the committed offset): skip what is queued or handled.
+    const messages = next === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= next);
     try {
-      for (const message of payload.batch.messages) {
-        if (this.abandoned || !payload.isRunning() || payload.isStale()) break;
-        const ok = await this.deliver({ topic, partition, message });
-        if (this.abandoned) return;
-        if (!ok) {
-          // Not handled: commit what came before it, leave its offset where it is and fetch the partition again after the interval.
-          await commit();
-          if (this.state !== 'closing') this.retryLater(payload.pause());
+      payload.resolveOffset(batch.lastOffset()); // fetch on from after this batch
+    } catch {
+      return DONE; // no longer assigned (a rebalance under way)
+    }
+    lane.next = BigInt(batch.lastOffset()) + 1n;
+    if (messages.length > 0) lane.queue.push({ payload, messages, incarnation: this.incarnation });
+    if (lane.queue.length >= READ_AHEAD) lane.resume ??= payload.pause();
+    if (!lane.running && lane.queue.length > 0) {
+      lane.running = true;
+      lane.done = this.runLane(key, lane);
+    }
+    return DONE;
+  }
+
+  /**
+   * Handles the queued batches of one partition in order. Offsets are committed after the handlers,
+   * never before: at the end of each batch, before a failed record, and every {@link COMMIT_EVERY}
+   * records within a long batch (so a crash redelivers at most that many per partition). One
+   * OffsetCommit per record would cap a consumer at the broker's commit rate. A failed record
+   * drops the queue, moves the fetch position back to it and pauses the partition for
+   * `consumeRetryInterval`. Batches of a partition that is no longer this member's (a rebalance gave
+   * it to another member, which starts from the committed offset) are dropped.
+   */
+  private async runLane(key: string, lane: Lane): Promise<void> {
+    const { logger } = this.options.client;
+    try {
+      for (let item = lane.queue[0]; item !== undefined && !this.stopping; item = lane.queue[0]) {
+        const { payload, messages, incarnation } = item;
+        const { topic, partition } = payload.batch;
+        const owned = (): boolean => !this.abandoned && this.incarnation === incarnation && this.assigned.has(key);
+        let handled: string | undefined; // the last handled offset not committed yet
+        let count = 0;
+        const commit = async (): Promise<void> => {
+          if (handled === undefined || !owned()) return;
+          const offset = (BigInt(handled) + 1n).toString();
+          handled = undefined;
+          count = 0;
+          try {
+            // Through the batch payload: consumer.commitOffsets() is a no-op once kafkajs stops.
+            await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+          } catch (err) {
+            // A rebalance under way: whoever owns the partition next handles those records again.
+            logger.warn({ err, topic, partition, offset }, `kafka ${this.options.label}: committing failed (${errorMessage(err)}); records may be delivered again`);
+          }
+        };
+        let failed: string | undefined;
+        for (const message of messages) {
+          if (this.stopping || !owned()) break;
+          const ok = await this.deliver({ topic, partition, message });
+          if (this.abandoned) return;
+          if (!ok) {
+            failed = message.offset; // not handled: commit what came before it, fetch it again later
+            break;
+          }
+          handled = message.offset;
+          if (++count >= COMMIT_EVERY) await commit();
+        }
+        await commit();
+        lane.queue.shift();
+        if (failed !== undefined && owned() && !this.stopping) {
+          lane.queue.length = 0;
+          lane.next = BigInt(failed);
+          this.consumer.seek({ topic, partition, offset: failed });
+          lane.resume ??= payload.pause();
+          lane.retrying = true;
+          this.retryLater(() => {
+            lane.retrying = false;
+            this.resumeLane(lane);
+          });
           return;
         }
-        payload.resolveOffset(message.offset);
-        handled = message.offset;
-        if (++count >= COMMIT_EVERY) await commit();
-        if (this.state !== 'closing') await payload.heartbeat();
       }
-      await commit();
+    } catch (err) {
+      logger.warn({ err, key }, `kafka ${this.options.label}: handling ${key} stopped (${errorMessage(err)}); it is fetched again from its committed offset`);
+      lane.next = undefined;
+      lane.queue.length = 0;
     } finally {
-      stopBeating();
+      lane.running = false;
+      if (!lane.retrying) this.resumeLane(lane);
     }
   }
 
-  /** Runs the handler; true when it resolved (false when it rejected, or at once on abort). */
-  private deliver(record: KafkaRecord): Promise<boolean> {
+  private resumeLane(lane: Lane): void {
+    const resume = lane.resume;
+    lane.resume = undefined;
+    resume?.();
+  }
+
+  /** Forgets the lanes of partitions this member no longer fetches (their next owner starts at the committed offset). */
+  private resetLanes(keep: (key: string) => boolean): void {
+    for (const [key, lane] of this.lanes) {
+      if (keep(key)) continue;
+      lane.next = undefined;
+      lane.queue.length = 0; // a running handler finishes; nothing after it is handled here
+      lane.resume = undefined; // that pause belonged to the earlier assignment
+    }
+  }
+
+  /** Runs the handler (within its topic's limit); true when it resolved (false when it rejected, or at once on abort). */
+  private async deliver(record: KafkaRecord): Promise<boolean> {
+    const slots = this.slots.get(record.topic);
+    if (!slots) return this.handle(record);
+    await slots.acquire();
+    try {
+      return this.abandoned || this.stopping ? false : await this.handle(record);
+    } finally {
+      slots.release();
+    }
+  }
+
+  private handle(record: KafkaRecord): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const abandon = (): void => resolve(false);
       this.abandonHooks.add(abandon);
@@ -207,26 +369,10 @@ export class KafkaGroupConsumer {
     });
   }
 
-  /** Heartbeats every heartbeatInterval while a batch is handled, so a slow handler keeps its partitions; returns the stop. */
-  private keepBeating(payload: EachBatchPayload): () => void {
-    const { clock, client } = this.options;
-    let timer: TimerHandle | undefined;
-    const beat = (): void => {
-      timer = clock.setTimeout(() => {
-        payload.heartbeat().catch(() => undefined); // a rebalance shows again at the commit
-        beat();
-      }, client.settings.heartbeatIntervalMs);
-    };
-    beat();
-    return () => {
-      if (timer) clock.clearTimeout(timer);
-    };
-  }
-
   private retryLater(resume: () => void): void {
     const timer = this.options.clock.setTimeout(() => {
       this.timers.delete(timer);
-      if (this.state !== 'closing') resume();
+      if (!this.stopping) resume();
     }, this.options.client.settings.retryIntervalMs);
     this.timers.add(timer);
   }
@@ -243,7 +389,7 @@ export class KafkaGroupConsumer {
    */
   private async pinNewest(assignment: Record<string, number[]>): Promise<void> {
     const { client, groupId } = this.options;
-    if (client.settings.initialOffset !== 'newest' || this.state === 'closing') return;
+    if (client.settings.initialOffset !== 'newest' || this.stopping) return;
     try {
       for (const [topic, partitions] of Object.entries(assignment)) {
         if (partitions.length === 0) continue;
@@ -261,48 +407,3 @@ export class KafkaGroupConsumer {
   }
 }
 
-/**
- * The group consumers one component started (subscriptions, input bindings): closed or aborted
- * together with it. A consumer whose start finishes after the component closed is closed again at once.
- */
-export class GroupConsumers {
-  private readonly consumers = new Set<KafkaGroupConsumer>();
-  private done = false;
-
-  /** True once close() or abort() began. */
-  get closed(): boolean {
-    return this.done;
-  }
-
-  /** Starts a consumer; the handle closes it and forgets it. Throws `closedError()` when the set closed meanwhile. */
-  async start(options: GroupConsumerOptions, handler: RecordHandler, closedError: () => Error): Promise<{ close(): Promise<void> }> {
-    const consumer = await KafkaGroupConsumer.start(options, handler);
-    if (this.done) {
-      await consumer.close();
-      throw closedError();
-    }
-    this.consumers.add(consumer);
-    return {
-      close: async () => {
-        await consumer.close();
-        this.consumers.delete(consumer);
-      },
-    };
-  }
-
-  /** Closes every consumer gracefully (in-flight handlers finish and are committed). */
-  close(): Promise<void> {
-    return this.end((consumer) => consumer.close());
-  }
-
-  /** Drops every consumer as a dying process would: in-flight handlers are not waited for, nothing more is committed. */
-  abort(): Promise<void> {
-    return this.end((consumer) => consumer.abort());
-  }
-
-  private async end(stop: (consumer: KafkaGroupConsumer) => Promise<void>): Promise<void> {
-    this.done = true;
-    await Promise.all([...this.consumers].map(stop));
-    this.consumers.clear();
-  }
-}

@@ -5,21 +5,23 @@ import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
 import { KafkaClient, recordMetadata } from './kafka.client';
 import { parseKafkaSettings } from './kafka.config';
-import { GroupConsumers } from './kafka.consumer';
+import { GroupConsumers } from './kafka.groups';
 
 /**
  * `pubsub.kafka`: Dapr's Kafka pub/sub on kafkajs. Publish: key = `partitionKey` (or `__key` /
  * `key`), value = the data, every other metadata entry a header, acks from all in-sync replicas.
- * Subscribe: one kafkajs consumer per subscription in group `consumerGroup` (metadata, else the
- * subscription's, i.e. the app id); an offset is committed only after the handler resolved, and a
- * rejected message is delivered again after `consumeRetryInterval`, before the rest of its
- * partition. Missing topics are created (broker defaults) on first use.
+ * Subscribe: one kafkajs consumer per consumer group (`consumerGroup` metadata, else the
+ * subscription's, i.e. the app id) over every topic the component's subscriptions consume in it,
+ * dispatching by topic (as daprd); partitions are handled independently, one record at a time each.
+ * An offset is committed only after the handler resolved, and a rejected message is delivered
+ * again after `consumeRetryInterval`, before the rest of its partition. Missing topics are
+ * created (broker defaults) on first use.
  */
 export class KafkaPubSub implements PubSub {
   readonly features: readonly PubSubFeature[] = ['BULK_PUBLISH'];
   private client?: KafkaClient;
   private clock!: Clock;
-  private readonly consumers = new GroupConsumers();
+  private readonly consumers = new GroupConsumers('pub/sub');
 
   async init(init: ComponentInit): Promise<void> {
     const settings = parseKafkaSettings(init);
@@ -84,17 +86,16 @@ export class KafkaPubSub implements PubSub {
     const client = this.open();
     await client.ensureTopic(request.topic);
     // The component may close while the consumer starts: then it is closed again and this fails.
-    return this.consumers.start(
+    return this.consumers.subscribe(
+      client,
+      this.clock,
       {
-        client,
-        clock: this.clock,
         groupId: client.settings.consumerGroup ?? request.consumerGroup,
         topics: [request.topic],
-        concurrency: request.concurrency ?? 1,
-        label: `subscription to ${request.topic}`,
+        ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
+        handler: ({ topic, partition, message }) =>
+          handler({ topic, data: message.value ?? Buffer.alloc(0), metadata: recordMetadata(topic, partition, message) }),
       },
-      ({ topic, partition, message }) =>
-        handler({ topic, data: message.value ?? Buffer.alloc(0), metadata: recordMetadata(topic, partition, message) }),
       () => new SidekickError('ERR_PUBSUB_CLOSED', 'kafka pub/sub is closed', { retryable: true }),
     );
   }
