@@ -10,3 +10,4 @@ export * from './pubsub';
 export * from './codec';
 export * from './interceptor';
 export * from './work-queue';
+export * from './ttl';

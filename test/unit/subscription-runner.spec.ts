@@ -173,12 +173,20 @@ describe('SubscriptionRunner outcomes', () => {
     expect(calls).toBe(2);
   });
 
-  it('drops a malformed message without calling the handler', async () => {
+  it('never acknowledges a malformed message without a dead-letter topic, and never calls the handler with it', async () => {
+    const handler = jest.fn();
+    const { run, deliver } = await runner(handler);
+    await expect(deliver({ topic: 'orders', data: Buffer.from('not json'), metadata: {} })).rejects.toThrow(/malformed event: not JSON/);
+    expect(handler).not.toHaveBeenCalled();
+    expect(run.stats).toMatchObject({ malformed: 1, dropped: 0 });
+  });
+
+  it('delivers JSON that is not a CloudEvent (raw JSON published without an envelope) as the event data', async () => {
     const handler = jest.fn();
     const { run, deliver } = await runner(handler);
     await expect(deliver({ topic: 'orders', data: Buffer.from('{"no":"specversion"}'), metadata: {} })).resolves.toBeUndefined();
-    expect(handler).not.toHaveBeenCalled();
-    expect(run.stats).toMatchObject({ malformed: 1, dropped: 1 });
+    expect(handler).toHaveBeenCalledWith(expect.objectContaining({ data: { no: 'specversion' }, topic: 'orders' }));
+    expect(run.stats).toMatchObject({ malformed: 0, delivered: 1 });
   });
 
   it('dead-letters an expired event without its expiration, and never delivers it', async () => {

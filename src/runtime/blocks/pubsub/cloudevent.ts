@@ -77,10 +77,14 @@ export function toEnvelope(body: { data?: unknown; bytes?: Buffer; contentType: 
     const override = meta[`cloudevent.${field}`];
     if (override !== undefined) event[field] = override;
   }
-  if (event.traceparent !== undefined && event.traceid === undefined) event.traceid = event.traceparent;
+  // daprd always writes the three trace fields, empty when the publish carried no trace context.
+  event.traceparent ??= '';
+  event.traceid ??= event.traceparent;
+  event.tracestate ??= '';
   const ttl = meta['ttlInSeconds'];
   if (ttl !== undefined && ctx.addExpiration && Number(ttl) > 0) {
-    event.expiration = new Date(ctx.now + Number(ttl) * 1000).toISOString();
+    // daprd's format: RFC 3339 in whole seconds, UTC.
+    event.expiration = `${new Date(ctx.now + Number(ttl) * 1000).toISOString().slice(0, 19)}Z`;
   }
   return event;
 }
@@ -104,7 +108,15 @@ export function parseCloudEvent(bytes: Buffer, raw: boolean, topic: string, pubs
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
   const event = value as Partial<CloudEvent>;
-  if (typeof event.specversion !== 'string') return { ok: false, reason: 'no "specversion": not a CloudEvent (publish with rawPayload and subscribe with rawPayload for raw messages)' };
+  if (event.specversion === undefined) {
+    // A JSON object that is not a CloudEvent (published raw, by daprd or a producer of its own):
+    // daprd delivers it; here it is the data of an envelope made for it.
+    return {
+      ok: true,
+      event: { specversion: '1.0', id: randomUUID(), source: 'Dapr', type: 'com.dapr.event.sent', datacontenttype: 'application/json', data: value, topic, pubsubname: pubsub },
+    };
+  }
+  if (typeof event.specversion !== 'string') return { ok: false, reason: '"specversion" must be a string' };
   if (!event.specversion.startsWith('1.')) return { ok: false, reason: `unsupported specversion "${event.specversion}"` };
   for (const field of REQUIRED_STRINGS) {
     const v = event[field];

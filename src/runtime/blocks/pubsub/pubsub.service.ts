@@ -2,6 +2,7 @@ import { PublishError } from '../../../errors/pubsub.errors';
 import { SidekickError } from '../../../errors/sidekick.error';
 import type { Clock } from '../../../spi/clock';
 import { rawPayload, tryParseJson } from '../../../spi/codec';
+import { parseTtlSeconds } from '../../../spi/ttl';
 import type { PublishRequest, PubSub } from '../../../spi/pubsub';
 import type { ComponentLookup } from '../../components/component.lookup';
 import { CLOUDEVENT_CONTENT_TYPE, isJsonContentType, toEnvelope } from './cloudevent';
@@ -83,6 +84,11 @@ export class PubSubService {
     const raw = metadata['rawPayload'];
     if (raw !== undefined && raw !== 'true' && raw !== 'false') {
       throw new SidekickError('ERR_PUBSUB_REQUEST_METADATA', `metadata.rawPayload must be true or false, got "${raw}"`, { field: 'metadata.rawPayload' });
+    }
+    const ttl = metadata['ttlInSeconds'];
+    if (ttl !== undefined) {
+      const parsed = parseTtlSeconds(ttl);
+      if (!parsed.ok) throw new SidekickError('ERR_PUBSUB_REQUEST_METADATA', parsed.reason, { field: 'metadata.ttlInSeconds' });
     }
     if (raw === 'true') {
       const data = input.bytes ?? rawPayload(input.data);

@@ -78,8 +78,13 @@ export class SubscriptionRunner {
       const parsed = parseCloudEvent(message.data, raw, this.spec.topic, this.spec.pubsub);
       if (!parsed.ok) {
         this.stats.malformed += 1;
-        this.log.error({ reason: parsed.reason, deadLetterTopic: this.spec.deadLetterTopic ?? null }, 'malformed event: not delivered to any handler');
-        return this.deadLetterOrDrop(message.data, `malformed: ${parsed.reason}`);
+        if (this.spec.deadLetterTopic) {
+          this.log.error({ reason: parsed.reason, deadLetterTopic: this.spec.deadLetterTopic }, 'malformed event: sent to the dead-letter topic');
+          return this.deadLetterOrDrop(message.data, `malformed: ${parsed.reason}`);
+        }
+        // Never acknowledged without reaching a handler or a dead-letter topic: it stays with the broker.
+        this.log.error({ reason: parsed.reason }, 'malformed event: not delivered and not acknowledged (set a deadLetterTopic to move such events aside)');
+        return Promise.reject(new Error(`malformed event: ${parsed.reason}`));
       }
       const event = toTopicEvent(parsed.event, message, this.spec);
       if (isExpired(parsed.event, this.clock.now())) {

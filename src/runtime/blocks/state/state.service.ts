@@ -1,5 +1,6 @@
 import { SidekickError } from '../../../errors/sidekick.error';
 import { IllegalKeyError, TransactionsNotSupportedError } from '../../../errors/state.errors';
+import { parseTtlSeconds } from '../../../spi/ttl';
 import type { GetResponse, SetRequest, StateStore, TransactionOperation } from '../../../spi/state.store';
 import type { ComponentLookup, FoundComponent } from '../../components/component.lookup';
 import type { BulkStateEntry, StateDeleteItem, StateEntry, StateOperation, StateSaveItem } from './state.types';
@@ -131,15 +132,14 @@ export function keyPrefix(strategy: string | undefined, appId: string, storeName
 }
 
 function parseTtl(value: string): number | undefined {
-  const ttl = Number(value);
-  if (!Number.isInteger(ttl) || ttl < -1) {
-    throw new SidekickError('ERR_MALFORMED_REQUEST', `metadata ttlInSeconds "${value}" must be an integer of -1 or more`, { field: 'metadata.ttlInSeconds' });
-  }
-  return ttl === 0 ? undefined : ttl;
+  const parsed = parseTtlSeconds(value);
+  if (!parsed.ok) throw new SidekickError('ERR_MALFORMED_REQUEST', parsed.reason, { field: 'metadata.ttlInSeconds' });
+  return parsed.seconds;
 }
 
 function toEntry(found: GetResponse): StateEntry {
-  return found.expiresAt === undefined
+  // An expiry no date can hold (written by another runtime) is not reported rather than failing every read.
+  return found.expiresAt === undefined || !Number.isFinite(new Date(found.expiresAt).getTime())
     ? { data: found.data, etag: found.etag }
     : { data: found.data, etag: found.etag, metadata: { ttlExpireTime: new Date(found.expiresAt).toISOString() } };
 }
