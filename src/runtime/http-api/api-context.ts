@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { errorCodeInfo } from '../../errors/error-codes';
 import { ApiError, SidekickError } from '../../errors/sidekick.error';
 import { formatIssues } from '../../errors/zod-issues';
+import { type FieldShape, foldFieldNames } from './json-fields';
 
 export { ApiError };
 
@@ -81,13 +82,45 @@ export function queryMetadata(query: URLSearchParams): Record<string, string> {
   return out;
 }
 
-/** Parses a JSON body or answers 400 `ERR_MALFORMED_REQUEST` with the parser's reason. */
-export function parseJsonBody(body: Buffer, what: string): unknown {
+/** Deepest nesting of arrays and objects accepted in a request body (deeper bodies would overflow the stack later). */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * Parses a JSON body or answers 400 `ERR_MALFORMED_REQUEST` with the parser's reason. With `shape`,
+ * field names are matched case-insensitively as daprd's decoder does ({@link foldFieldNames}).
+ */
+export function parseJsonBody(body: Buffer, what: string, shape?: FieldShape): unknown {
+  const text = body.toString('utf8');
+  // Nesting deeper than MAX_JSON_DEPTH needs at least that many brackets: short bodies skip the scan.
+  if (text.length > MAX_JSON_DEPTH && nestingDepth(text) > MAX_JSON_DEPTH) {
+    throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `failed deserializing HTTP body of ${what}: nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  let value: unknown;
   try {
-    return JSON.parse(body.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `failed deserializing HTTP body of ${what}: ${(err as Error).message}`);
   }
+  return shape ? foldFieldNames(value, shape) : value;
+}
+
+/** The deepest nesting of `[`/`{` outside strings (one pass, no recursion). */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
 }
 
 /** Validates a parsed body against a schema or answers 400 with `code` and the issues in the one format. */

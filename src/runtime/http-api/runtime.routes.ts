@@ -3,6 +3,11 @@ import { type ApiContext, ApiError, type ApiRoute, sendJson, sendNoContent } fro
 
 export const RUNTIME_VERSION = 'sidekick-0.1.0';
 
+/** Bounds of `PUT /v1.0/metadata/{key}` (daprd has none; unbounded, it is a way to fill the memory). */
+export const MAX_METADATA_ENTRIES = 100;
+export const MAX_METADATA_KEY = 256;
+export const MAX_METADATA_VALUE_BYTES = 64 * 1024;
+
 /** A component as `/v1.0/metadata` lists it. */
 export interface ComponentInfo {
   readonly name: string;
@@ -57,7 +62,15 @@ export function runtimeRoutes(info: RuntimeInfo): ApiRoute[] {
     sendJson(ctx.res, 200, doc);
   };
   const putMetadata = async (ctx: ApiContext): Promise<void> => {
-    extended.set(ctx.params['key'] ?? '', (await ctx.body()).toString('utf8'));
+    const key = ctx.params['key'] ?? '';
+    const value = (await ctx.body()).toString('utf8');
+    if (key.length > MAX_METADATA_KEY || Buffer.byteLength(value) > MAX_METADATA_VALUE_BYTES) {
+      throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `custom metadata keys are at most ${MAX_METADATA_KEY} characters and values at most ${MAX_METADATA_VALUE_BYTES} bytes`);
+    }
+    if (!extended.has(key) && extended.size >= MAX_METADATA_ENTRIES) {
+      throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `at most ${MAX_METADATA_ENTRIES} custom metadata entries can be set`);
+    }
+    extended.set(key, value);
     sendNoContent(ctx.res);
   };
   return [

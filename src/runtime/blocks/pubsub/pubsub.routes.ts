@@ -7,6 +7,9 @@ const bulkBody = z.array(z.object({ entryId: z.string().min(1, 'entryId is requi
   error: 'the body must be a JSON array of {entryId, event, contentType}',
 });
 
+/** daprd's bulk publish entry; `@dapr/dapr` sends `entryID`, which Go's decoder matches to `entryId`. */
+const BULK_ENTRY = { entryId: null, event: null, contentType: null, metadata: null } as const;
+
 /** `/v1.0/publish/...` and `/v1.0-alpha1/publish/bulk/...`. */
 export function pubsubRoutes(pubsub: PubSubService): ApiRoute[] {
   const h = {
@@ -21,7 +24,7 @@ export function pubsubRoutes(pubsub: PubSubService): ApiRoute[] {
     },
 
     bulkPublish: async (ctx: ApiContext): Promise<void> => {
-      const parsed = { data: validateBody(bulkBody, parseJsonBody(await ctx.body(), 'bulk publish'), 'ERR_PUBSUB_EVENTS_SER', '') };
+      const parsed = { data: validateBody(bulkBody, parseJsonBody(await ctx.body(), 'bulk publish', BULK_ENTRY), 'ERR_PUBSUB_EVENTS_SER', '') };
       const ids = new Set<string>();
       const query = queryMetadata(ctx.query);
       const entries: BulkPublishEntry[] = parsed.data.map((entry) => {

@@ -20,11 +20,16 @@ const txBody = z.object({
   metadata,
 });
 
+/** daprd's request structs: field names match case-insensitively, as Go's JSON decoder does. */
+const SAVE_ITEM = { key: null, value: null, etag: null, metadata: null, options: { concurrency: null, consistency: null } } as const;
+const BULK_GET = { keys: null, parallelism: null, metadata: null } as const;
+const TRANSACTION = { operations: { operation: null, request: SAVE_ITEM }, metadata: null } as const;
+
 /** `/v1.0/state/...`: thin adapters over {@link StateService}. */
 export function stateRoutes(state: StateService): ApiRoute[] {
   const h = {
     save: async (ctx: ApiContext): Promise<void> => {
-      const items = validate(saveBody, parseJsonBody(await ctx.body(), 'state save'), 'ERR_MALFORMED_REQUEST');
+      const items = validate(saveBody, parseJsonBody(await ctx.body(), 'state save', SAVE_ITEM), 'ERR_MALFORMED_REQUEST');
       const extra = queryMetadata(ctx.query);
       await state.save(storeOf(ctx), items.map((item) => toSaveItem(item, extra)));
       sendNoContent(ctx.res);
@@ -40,7 +45,7 @@ export function stateRoutes(state: StateService): ApiRoute[] {
     },
 
     bulkGet: async (ctx: ApiContext): Promise<void> => {
-      const body = validate(bulkBody, parseJsonBody(await ctx.body(), 'bulk get'), 'ERR_MALFORMED_REQUEST');
+      const body = validate(bulkBody, parseJsonBody(await ctx.body(), 'bulk get', BULK_GET), 'ERR_MALFORMED_REQUEST');
       const items = await state.bulkGet(storeOf(ctx), body.keys);
       const parts = items.map((item) => {
         const fields = [`"key":${JSON.stringify(item.key)}`];
@@ -69,7 +74,7 @@ export function stateRoutes(state: StateService): ApiRoute[] {
     },
 
     transaction: async (ctx: ApiContext): Promise<void> => {
-      const body = validate(txBody, parseJsonBody(await ctx.body(), 'state transaction'), 'ERR_MALFORMED_REQUEST');
+      const body = validate(txBody, parseJsonBody(await ctx.body(), 'state transaction', TRANSACTION), 'ERR_MALFORMED_REQUEST');
       const extra = { ...(body.metadata ?? {}), ...queryMetadata(ctx.query) };
       const ops = body.operations.map((op) => {
         if (op.operation !== 'upsert' && op.operation !== 'delete') {
