@@ -9,6 +9,7 @@ import { noopLogger } from '../../test/support/logger';
 import { rawRedis, redisHostPort, redisUrl, requireRedis } from '../../test/support/services';
 import { describeStateConformance } from '../conformance/state.conformance';
 import { RedisStateStore, redisStateStoreFactory } from './redis-state.store';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 function metadata(): Record<string, string> {
   const url = new URL(redisUrl());
@@ -21,7 +22,7 @@ function metadata(): Record<string, string> {
 
 async function openStore(md: ComponentMetadata = metadata()): Promise<RedisStateStore> {
   const store = redisStateStoreFactory.create();
-  await store.init({
+  await store.init(componentInit({
     name: 'redis',
     type: 'state.redis',
     appId: 'app',
@@ -29,7 +30,7 @@ async function openStore(md: ComponentMetadata = metadata()): Promise<RedisState
     clock: new SystemClock(),
     logger: noopLogger,
     source: '(test)',
-  });
+  }));
   return store;
 }
 

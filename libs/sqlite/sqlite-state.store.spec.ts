@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { noopLogger } from '../../test/support/logger';
 import { describeStateConformance } from '../conformance/state.conformance';
 import { SqliteStateStore, sqliteStateStoreFactory } from './sqlite-state.store';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'sidekick-sqlite-'));
 
 async function open(file: string, clock = new VirtualClock(), metadata: Record<string, string> = {}): Promise<SqliteStateStore> {
   const store = sqliteStateStoreFactory.create();
-  await store.init({ name: 'sqlite', type: 'state.sqlite', appId: 'app', metadata: { connectionString: file, ...metadata }, clock, logger: noopLogger, source: '(test)' });
+  await store.init(componentInit({ name: 'sqlite', type: 'state.sqlite', appId: 'app', metadata: { connectionString: file, ...metadata }, clock, logger: noopLogger, source: '(test)' }));
   return store;
 }
 

@@ -5,6 +5,7 @@ import { errorMessage } from '../../errors/sidekick.error';
 import { type Clock, withTimeout } from '../../spi/clock';
 import type { Component, ComponentFactory, ComponentKind, ComponentMetadata } from '../../spi/component';
 import type { SidekickLogger } from '../../spi/logger';
+import { componentInit } from '../../spi/metadata-reader';
 import { type InputBinding, isInputBinding, isOutputBinding, type OutputBinding } from '../../spi/binding';
 import type { PubSub } from '../../spi/pubsub';
 import type { SecretStore } from '../../spi/secret.store';
@@ -161,21 +162,24 @@ export class ComponentManager {
     const instance = this.factoryFor(spec).create();
     try {
       const metadata = await this.resolveMetadata(spec);
+      const init = componentInit({
+        name: spec.name,
+        type: spec.type,
+        appId: this.options.appId,
+        metadata,
+        clock: this.clock,
+        logger: this.logger.child({ component: spec.name }),
+        source: spec.source,
+      });
       await withTimeout(
         this.clock,
         spec.initTimeoutMs,
-        () =>
-          instance.init({
-            name: spec.name,
-            type: spec.type,
-            appId: this.options.appId,
-            metadata,
-            clock: this.clock,
-            logger: this.logger.child({ component: spec.name }),
-            source: spec.source,
-          }),
+        () => instance.init(init),
         () => new Error(`init did not finish within ${spec.initTimeoutMs} ms (spec.initTimeout)`),
       );
+      for (const unknown of init.meta.unknownKeyWarnings()) {
+        this.logger.warn({ component: spec.name, source: spec.source, key: unknown.key, suggestion: unknown.suggestion }, unknown.message);
+      }
     } catch (err) {
       await instance.close().catch((closeErr: unknown) => {
         this.logger.debug({ component: spec.name, err: errorMessage(closeErr) }, 'close after failed init also failed');
