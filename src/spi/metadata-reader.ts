@@ -98,8 +98,11 @@ export class MetadataReader {
   /** The trimmed value; a ConfigError `<name> is required (<hint>)` when absent or blank. */
   required(name: string, hint?: string): string {
     const value = this.text(name);
-    if (value === undefined) throw this.error(name, `${name} is required${hint ? ` (${hint})` : ''}`);
-    return value;
+    if (value !== undefined) return value;
+    // A typo of a required field fails before any warning could be logged: point at it here.
+    const typo = [...this.entries.values()].map((e) => e.key).find((key) => closestName(key, [name]) !== undefined && key.toLowerCase() !== name.toLowerCase());
+    const seen = typo === undefined ? '' : `; spec.metadata has "${typo}": did you mean ${name}?`;
+    throw this.error(name, `${name} is required${hint ? ` (${hint})` : ''}${seen}`);
   }
 
   /** A comma-separated list, items trimmed, empty items dropped. */
