@@ -5,7 +5,7 @@ import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
 import { REDIS_DURATION, connectRedis, redisOptionsFromMetadata } from './redis.connection';
-import { StreamSubscription, type SubscriptionContext, createGroup } from './redis-stream.subscription';
+import { StreamSubscription, type SubscriptionContext, createGroup } from './redis.stream-subscription';
 
 /*
  * `pubsub.redis` on Redis Streams (Redis >= 6.2), with daprd's entry layout: one stream per topic,
@@ -22,7 +22,7 @@ import { StreamSubscription, type SubscriptionContext, createGroup } from './red
  * so a slow but live handler is never mistaken for a dead one and handled twice at once.
  */
 
-export { REDIS_STREAM_ID } from './redis-stream.subscription';
+export { REDIS_STREAM_ID } from './redis.stream-subscription';
 
 interface Settings {
   readonly consumerId?: string;

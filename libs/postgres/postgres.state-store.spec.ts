@@ -8,7 +8,7 @@ import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { postgresUrl, requirePostgres } from '../../test/support/services';
 import { describeStateConformance } from '../conformance/state.conformance';
-import { PostgresStateStore, postgresStateStoreFactory } from './postgres-state.store';
+import { PostgresStateStore, postgresStateStoreFactory } from './postgres.state-store';
 import { componentInit } from '../../src/spi/metadata-reader';
 
 async function openStore(

@@ -8,7 +8,7 @@ import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { rawRedis, redisHostPort, redisUrl, requireRedis } from '../../test/support/services';
 import { describeStateConformance } from '../conformance/state.conformance';
-import { RedisStateStore, redisStateStoreFactory } from './redis-state.store';
+import { RedisStateStore, redisStateStoreFactory } from './redis.state-store';
 import { redisPubSubFactory } from './redis.pubsub';
 import { componentInit } from '../../src/spi/metadata-reader';
 

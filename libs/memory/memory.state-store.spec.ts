@@ -1,7 +1,7 @@
 import { VirtualClock } from '../../src/runtime/time/virtual.clock';
 import { noopLogger } from '../../test/support/logger';
 import { describeStateConformance } from '../conformance/state.conformance';
-import { MemoryStateStore, memoryStateStoreFactory } from './memory-state.store';
+import { MemoryStateStore, memoryStateStoreFactory } from './memory.state-store';
 import { componentInit } from '../../src/spi/metadata-reader';
 
 describeStateConformance('state.in-memory', {

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { noopLogger } from '../../test/support/logger';
 import { describeStateConformance } from '../conformance/state.conformance';
-import { SqliteStateStore, sqliteStateStoreFactory } from './sqlite-state.store';
+import { SqliteStateStore, sqliteStateStoreFactory } from './sqlite.state-store';
 import { componentInit } from '../../src/spi/metadata-reader';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'sidekick-sqlite-'));
