@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { SET_SCRIPT } from '../../libs/redis/redis-state.store';
+import { SET_SCRIPT } from '../../libs/redis/redis.state-store';
 
 export const REDIS_HOST = process.env['SIDEKICK_BENCH_REDIS_HOST'] ?? '127.0.0.1';
 export const REDIS_PORT = Number(process.env['SIDEKICK_REDIS_PORT'] ?? 6379);

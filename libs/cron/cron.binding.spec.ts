@@ -4,6 +4,7 @@ import type { BindingEvent } from '../../src/spi/binding';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { noopLogger } from '../../test/support/logger';
 import { CronBinding, cronBindingFactory, parseSchedule } from './cron.binding';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 const START = Date.UTC(2026, 0, 1, 0, 0, 0);
 
@@ -24,7 +25,7 @@ function recordingLogger(lines: LogLine[]): SidekickLogger {
 
 async function openCron(schedule: string, clock: VirtualClock, logger: SidekickLogger = noopLogger): Promise<CronBinding> {
   const binding = cronBindingFactory.create();
-  await binding.init({ name: 'tick', type: 'bindings.cron', appId: 'app', metadata: { schedule, direction: 'input' }, clock, logger, source: 'components/cron.yaml' });
+  await binding.init(componentInit({ name: 'tick', type: 'bindings.cron', appId: 'app', metadata: { schedule, direction: 'input' }, clock, logger, source: 'components/cron.yaml' }));
   return binding;
 }
 

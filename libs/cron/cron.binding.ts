@@ -37,10 +37,8 @@ export class CronBinding implements InputBinding {
     this.name = init.name;
     this.clock = init.clock;
     this.logger = init.logger;
-    const context = { file: init.source, component: init.name, field: 'spec.metadata.schedule' };
-    const schedule = init.metadata['schedule']?.trim();
-    if (!schedule) throw new ConfigError(`schedule is required; ${EXAMPLES}`, context);
-    const parsed = parseSchedule(schedule, context);
+    const schedule = init.meta.required('schedule', EXAMPLES);
+    const parsed = parseSchedule(schedule, { file: init.source, component: init.name, field: 'spec.metadata.schedule' });
     this.nextRun = parsed.nextRun;
     this.timeZone = parsed.timeZone;
   }

@@ -6,6 +6,7 @@ import { SystemClock } from '../../src/runtime/time/system.clock';
 import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { type HttpBinding, HttpBindingStatusError, httpBindingFactory } from './http.binding';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 interface Seen {
   method: string;
@@ -22,7 +23,7 @@ describe('bindings.http', () => {
 
   async function openBinding(md: ComponentMetadata): Promise<HttpBinding> {
     const binding = httpBindingFactory.create();
-    await binding.init({ name: 'web', type: 'bindings.http', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/http.yaml' });
+    await binding.init(componentInit({ name: 'web', type: 'bindings.http', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/http.yaml' }));
     open.push(binding);
     return binding;
   }

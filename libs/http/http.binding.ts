@@ -1,10 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { Agent, request as undiciRequest } from 'undici';
-import { parseDuration } from '../../src/config/duration';
-import { ConfigError } from '../../src/errors/config.errors';
 import { SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import type { BindingRequest, BindingResponse, OutputBinding } from '../../src/spi/binding';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
+import { isTruthy } from '../../src/spi/metadata-reader';
 
 const OPERATIONS = ['create', 'get', 'head', 'post', 'put', 'patch', 'delete', 'options', 'trace'] as const;
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
@@ -14,9 +13,6 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const DEFAULT_MAX_BODY = 100 * 1024 * 1024; // daprd: 100 MB
 const CONNECT_TIMEOUT_MS = 15_000; // daprd's dialer timeout
 const EXCERPT = 200;
-const UNITS: Readonly<Record<string, number>> = {
-  '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3,
-};
 
 /** A response with a status daprd treats as an error (not 2xx, unless `errorIfNot2XX` is false). */
 export class HttpBindingStatusError extends SidekickError {
@@ -52,30 +48,25 @@ export class HttpBinding implements OutputBinding {
 
   async init(init: ComponentInit): Promise<void> {
     this.name = init.name;
-    const md = init.metadata;
-    const context = (field: string) => ({ file: init.source, component: init.name, field: `spec.metadata.${field}` });
-    const url = md['url']?.trim();
-    if (!url) throw new ConfigError('url is required (the base URL requests go to, e.g. http://localhost:8080/api)', context('url'));
+    const meta = init.meta;
+    const url = meta.required('url', 'the base URL requests go to, e.g. http://localhost:8080/api');
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      throw new ConfigError(`"${url}" is not an absolute URL (e.g. http://localhost:8080/api)`, context('url'));
+      throw meta.error('url', `"${url}" is not an absolute URL (e.g. http://localhost:8080/api)`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new ConfigError(`"${url}" is not an http:// or https:// URL`, context('url'));
+      throw meta.error('url', `"${url}" is not an http:// or https:// URL`);
     }
     this.url = url;
-    const size = md['maxResponseBodySize']?.trim();
-    if (size) this.maxBody = parseByteSize(size, context('maxResponseBodySize'));
-    const flag = md['errorIfNot2XX']?.trim();
-    if (flag) this.errorIfNot2XX = isTruthy(flag);
-    const token = md['securityToken'];
-    const header = md['securityTokenHeader']?.trim();
-    if (token && !header) throw new ConfigError('securityTokenHeader is required with securityToken (the header that carries it, e.g. Authorization)', context('securityTokenHeader'));
+    this.maxBody = meta.bytesSize('maxResponseBodySize', DEFAULT_MAX_BODY);
+    this.errorIfNot2XX = meta.bool('errorIfNot2XX', true);
+    const token = meta.raw('securityToken');
+    const header = meta.text('securityTokenHeader');
+    if (token && !header) throw meta.error('securityTokenHeader', 'securityTokenHeader is required with securityToken (the header that carries it, e.g. Authorization)');
     if (token && header) this.token = { header, value: token };
-    const timeoutText = md['responseTimeout']?.trim();
-    const timeout = timeoutText ? parseDuration(timeoutText, context('responseTimeout')) : undefined;
+    const timeout = meta.duration('responseTimeout');
     // Loaded on first use: an app without an HTTP binding never pays for undici (~125 ms, 18 MB).
     const undici = await import('undici');
     this.request = undici.request;
@@ -164,19 +155,6 @@ async function readLimited(body: AsyncIterable<Buffer> & { destroy(): unknown },
 /** Go's `http.CanonicalHeaderKey`: `content-type` → `Content-Type`. */
 function canonicalHeader(key: string): string {
   return key.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
-}
-
-/** dapr/kit's `IsTruthy`. */
-function isTruthy(value: string): boolean {
-  return ['y', 'yes', 'true', 't', 'on', '1'].includes(value.trim().toLowerCase());
-}
-
-/** `1048576`, `10Mi`, `100MB`, `2Gi`: bytes; `<= 0` means no limit. */
-function parseByteSize(text: string, context: { file?: string; component?: string; field: string }): number {
-  const match = /^(-?\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(text);
-  const unit = UNITS[(match?.[2] ?? '').toLowerCase()];
-  if (!match || unit === undefined) throw new ConfigError(`"${text}" is not a size (bytes, or with a unit such as 512Ki, 10Mi, 100MB)`, context);
-  return Math.floor(Number(match[1]) * unit);
 }
 
 export const httpBindingFactory: ComponentFactory<HttpBinding> = {

@@ -9,6 +9,7 @@ import { noopLogger } from '../../test/support/logger';
 import { deleteKafkaTopics, kafkaBrokers, requireKafka } from '../../test/support/services';
 import { type KafkaBinding, kafkaBindingFactory } from './kafka.binding';
 import { eventually } from '../../test/support/collector';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 const run = randomUUID().slice(0, 8);
 const created: string[] = [];
@@ -27,7 +28,7 @@ const bindings: KafkaBinding[] = [];
 
 async function openBinding(metadata: ComponentMetadata): Promise<KafkaBinding> {
   const binding = kafkaBindingFactory.create();
-  await binding.init({ name: 'kafka-binding', type: 'bindings.kafka', appId: 'app', metadata, clock: new SystemClock(), logger: noopLogger, source: 'components/kafka.yaml' });
+  await binding.init(componentInit({ name: 'kafka-binding', type: 'bindings.kafka', appId: 'app', metadata, clock: new SystemClock(), logger: noopLogger, source: 'components/kafka.yaml' }));
   bindings.push(binding);
   return binding;
 }

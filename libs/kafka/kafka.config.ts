@@ -1,14 +1,14 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { KafkaConfig, LogEntry, logLevel, SASLOptions } from 'kafkajs';
-import { parseDuration } from '../../src/config/duration';
-import { ConfigError } from '../../src/errors/config.errors';
+import type { ConfigError } from '../../src/errors/config.errors';
 import type { ComponentInit } from '../../src/spi/component';
+import type { MetadataReader } from '../../src/spi/metadata-reader';
 import type { SidekickLogger } from '../../src/spi/logger';
 
 /*
- * Component metadata shared by `pubsub.kafka` and `bindings.kafka`, with Dapr's names (matched
- * case-insensitively, as daprd does: `clientID` and `clientId` are one field), turned into kafkajs
- * options.
+ * Component metadata shared by `pubsub.kafka` and `bindings.kafka`, with Dapr's names (read through
+ * the component's MetadataReader: case-insensitive, so `clientID` and `clientId` are one field),
+ * turned into kafkajs options.
  */
 
 export type InitialOffset = 'newest' | 'oldest';
@@ -38,97 +38,59 @@ const CONNECTION_TIMEOUT_MS = 3000;
 const REQUEST_TIMEOUT_MS = 15_000;
 const AUTH_TYPES: readonly AuthType[] = ['none', 'password', 'mtls', 'oidc', 'certificate'];
 
-/** Case-insensitive view of component metadata that names the field in its errors. */
+/**
+ * The component's metadata reader, as the Kafka components call it (kafka.binding.ts reads its
+ * own fields through it). Every value goes through the component's MetadataReader.
+ */
 export class KafkaMetadata {
-  private readonly values = new Map<string, string>();
+  readonly meta: MetadataReader;
 
-  constructor(private readonly init: ComponentInit) {
-    for (const [key, value] of Object.entries(init.metadata)) this.values.set(key.toLowerCase(), value);
+  constructor(init: ComponentInit) {
+    this.meta = init.meta;
   }
 
   /** The trimmed value, or undefined when absent or blank. */
   get(field: string): string | undefined {
-    const value = this.values.get(field.toLowerCase())?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  }
-
-  require(field: string, hint: string): string {
-    const value = this.get(field);
-    if (value === undefined) throw this.error(field, `${field} is required (${hint})`);
-    return value;
+    return this.meta.text(field);
   }
 
   list(field: string): string[] {
-    return (this.get(field) ?? '')
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== '');
-  }
-
-  bool(field: string): boolean {
-    const value = this.get(field)?.toLowerCase();
-    if (value === undefined || value === 'false') return false;
-    if (value === 'true') return true;
-    throw this.error(field, `"${value}" is not true or false`);
-  }
-
-  positiveInteger(field: string): number | undefined {
-    const value = this.get(field);
-    if (value === undefined) return undefined;
-    if (!/^\d+$/.test(value) || Number(value) <= 0) throw this.error(field, `"${value}" is not a positive integer`);
-    return Number(value);
-  }
-
-  /** Milliseconds: a bare number is milliseconds (as Dapr's Kafka reads them), else a Go duration. */
-  durationMs(field: string): number | undefined {
-    const value = this.get(field);
-    if (value === undefined) return undefined;
-    if (/^\d+$/.test(value)) return Number(value);
-    return parseDuration(value, this.context(field));
-  }
-
-  oneOf<T extends string>(field: string, allowed: readonly T[], fallback: T): T {
-    const value = this.get(field)?.toLowerCase() ?? fallback;
-    if (!(allowed as readonly string[]).includes(value)) {
-      throw this.error(field, `"${this.get(field)}" is not one of ${allowed.join(', ')}`);
-    }
-    return value as T;
+    return this.meta.list(field);
   }
 
   error(field: string, message: string): ConfigError {
-    return new ConfigError(message, this.context(field));
-  }
-
-  private context(field: string): { file: string; component: string; field: string } {
-    return { file: this.init.source, component: this.init.name, field: `spec.metadata.${field}` };
+    return this.meta.error(field, message);
   }
 }
 
 export function parseKafkaSettings(init: ComponentInit): KafkaSettings {
-  const md = new KafkaMetadata(init);
-  md.require('brokers', 'comma-separated host:port of the Kafka brokers, e.g. localhost:9092');
+  const md = init.meta;
+  md.required('brokers', 'comma-separated host:port of the Kafka brokers, e.g. localhost:9092');
   const brokers = md.list('brokers');
   for (const broker of brokers) {
     if (!/^(?:\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(broker)) throw md.error('brokers', `"${broker}" is not host:port`);
   }
+  const authRequired = md.bool('authRequired', false); // Dapr's deprecated flag
   let authType = md.oneOf('authType', AUTH_TYPES, 'none');
-  if (md.get('authType') === undefined && md.bool('authRequired')) authType = 'password'; // Dapr's deprecated flag
-  const heartbeatIntervalMs = md.durationMs('heartbeatInterval') ?? DEFAULT_HEARTBEAT_MS;
-  const sessionTimeoutMs = md.durationMs('sessionTimeout') ?? DEFAULT_SESSION_MS;
+  if (!md.has('authType') && authRequired) authType = 'password';
+  // Dapr decodes these with its metadata decoder: a bare number is seconds.
+  const heartbeatIntervalMs = md.duration('heartbeatInterval', DEFAULT_HEARTBEAT_MS);
+  const sessionTimeoutMs = md.duration('sessionTimeout', DEFAULT_SESSION_MS);
   if (heartbeatIntervalMs <= 0 || heartbeatIntervalMs >= sessionTimeoutMs) {
     throw md.error('heartbeatInterval', `${heartbeatIntervalMs} ms must be above 0 and below sessionTimeout (${sessionTimeoutMs} ms)`);
   }
-  const consumerGroup = md.get('consumerGroup');
-  const maxMessageBytes = md.positiveInteger('maxMessageBytes');
+  const consumerGroup = md.text('consumerGroup');
+  const maxMessageBytes = md.int('maxMessageBytes', undefined, { min: 1 });
   const sasl = saslOptions(md, authType);
   const ssl = tlsOptions(md, authType);
   return {
     brokers,
-    clientId: md.get('clientId') ?? init.appId,
+    clientId: md.text('clientId', init.appId),
     ...(consumerGroup !== undefined ? { consumerGroup } : {}),
     initialOffset: md.oneOf('initialOffset', ['newest', 'oldest'] as const, 'newest'),
     authType,
-    retryIntervalMs: md.durationMs('consumeRetryInterval') ?? DEFAULT_RETRY_INTERVAL_MS,
+    // Dapr documents this one in milliseconds when bare (components-contrib kafka metadata.go).
+    retryIntervalMs: md.duration('consumeRetryInterval', DEFAULT_RETRY_INTERVAL_MS, { bareNumber: 'milliseconds', min: 0 }),
     heartbeatIntervalMs,
     sessionTimeoutMs,
     ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}),
@@ -137,20 +99,21 @@ export function parseKafkaSettings(init: ComponentInit): KafkaSettings {
   };
 }
 
-function saslOptions(md: KafkaMetadata, authType: AuthType): SASLOptions | undefined {
+function saslOptions(md: MetadataReader, authType: AuthType): SASLOptions | undefined {
   if (authType === 'password') {
-    const username = md.require('saslUsername', 'authType is password');
-    const password = md.require('saslPassword', 'authType is password');
-    const mechanism = (md.get('saslMechanism') ?? 'PLAINTEXT').toUpperCase();
+    const username = md.required('saslUsername', 'authType is password');
+    md.required('saslPassword', 'authType is password');
+    const password = md.raw('saslPassword') ?? '';
+    const mechanism = md.text('saslMechanism', 'PLAINTEXT').toUpperCase();
     if (mechanism === 'SHA-512' || mechanism === 'SCRAM-SHA-512') return { mechanism: 'scram-sha-512', username, password };
     if (mechanism === 'SHA-256' || mechanism === 'SCRAM-SHA-256') return { mechanism: 'scram-sha-256', username, password };
     if (mechanism === 'PLAINTEXT' || mechanism === 'PLAIN') return { mechanism: 'plain', username, password };
-    throw md.error('saslMechanism', `"${md.get('saslMechanism')}" is not one of SHA-512, SHA-256, PLAINTEXT`);
+    throw md.error('saslMechanism', `"${md.text('saslMechanism')}" is not one of SHA-512, SHA-256, PLAINTEXT`);
   }
   if (authType === 'oidc') {
-    const endpoint = md.require('oidcTokenEndpoint', 'authType is oidc');
-    const clientId = md.require('oidcClientID', 'authType is oidc');
-    const clientSecret = md.require('oidcClientSecret', 'authType is oidc');
+    const endpoint = md.required('oidcTokenEndpoint', 'authType is oidc');
+    const clientId = md.required('oidcClientID', 'authType is oidc');
+    const clientSecret = md.required('oidcClientSecret', 'authType is oidc');
     const scopes = md.list('oidcScopes');
     return { mechanism: 'oauthbearer', oauthBearerProvider: oidcTokenProvider(endpoint, clientId, clientSecret, scopes.length ? scopes : ['openid']) };
   }
@@ -173,20 +136,20 @@ function oidcTokenProvider(endpoint: string, clientId: string, clientSecret: str
 }
 
 /** TLS is on for every authType but `none`, unless `disableTls` (as Dapr's Kafka component). */
-function tlsOptions(md: KafkaMetadata, authType: AuthType): boolean | ConnectionOptions | undefined {
-  if (authType === 'none' || md.bool('disableTls')) return undefined;
-  const ca = md.get('caCert');
-  const cert = md.get('clientCert');
-  const key = md.get('clientKey');
+function tlsOptions(md: MetadataReader, authType: AuthType): boolean | ConnectionOptions | undefined {
+  if (authType === 'none' || md.bool('disableTls', false)) return undefined;
+  const ca = md.text('caCert');
+  const cert = md.text('clientCert');
+  const key = md.text('clientKey');
   if (authType === 'mtls') {
-    md.require('clientCert', 'authType is mtls');
-    md.require('clientKey', 'authType is mtls');
+    md.required('clientCert', 'authType is mtls');
+    md.required('clientKey', 'authType is mtls');
   }
   const options: ConnectionOptions = {
     ...(ca !== undefined ? { ca } : {}),
     ...(cert !== undefined ? { cert } : {}),
     ...(key !== undefined ? { key } : {}),
-    ...(md.bool('skipVerify') ? { rejectUnauthorized: false } : {}),
+    ...(md.bool('skipVerify', false) ? { rejectUnauthorized: false } : {}),
   };
   return Object.keys(options).length > 0 ? options : true;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { componentInit } from '../../src/spi/metadata-reader';
 import { SystemClock } from '../../src/runtime/time/system.clock';
 import { noopLogger } from '../../test/support/logger';
 import { restartKafkaBroker } from '../../test/support/kafka-broker';
@@ -41,7 +42,7 @@ function stream(name: string): Stream {
 /** Starts one instance of the app: subscriptions to the three topics and to the dead-letter topic. */
 async function startApp(s: Stream): Promise<KafkaPubSub> {
   const app = kafkaPubSubFactory.create();
-  await app.init({
+  await app.init(componentInit({
     name: 'kafka',
     type: 'pubsub.kafka',
     appId: s.group,
@@ -49,7 +50,7 @@ async function startApp(s: Stream): Promise<KafkaPubSub> {
     clock: new SystemClock(),
     logger: noopLogger,
     source: '(test)',
-  });
+  }));
   s.apps.push(app);
   const record = (id: string): void => void s.deliveries.set(id, (s.deliveries.get(id) ?? 0) + 1);
   for (const topic of s.topics) {
@@ -100,7 +101,7 @@ describe('pubsub.kafka: several subscriptions of one app in one consumer group',
   beforeAll(async () => {
     await requireKafka();
     publisher = kafkaPubSubFactory.create();
-    await publisher.init({ name: 'kafka', type: 'pubsub.kafka', appId: 'publisher', metadata: { brokers: kafkaBrokers() }, clock: new SystemClock(), logger: noopLogger, source: '(test)' });
+    await publisher.init(componentInit({ name: 'kafka', type: 'pubsub.kafka', appId: 'publisher', metadata: { brokers: kafkaBrokers() }, clock: new SystemClock(), logger: noopLogger, source: '(test)' }));
   });
 
   afterAll(async () => {

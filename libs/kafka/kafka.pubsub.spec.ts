@@ -9,6 +9,7 @@ import { deleteKafkaTopics, kafkaBrokers, requireKafka } from '../../test/suppor
 import { describePubSubConformance } from '../conformance/pubsub.conformance';
 import { KafkaPubSub, kafkaPubSubFactory } from './kafka.pubsub';
 import { eventually } from '../../test/support/collector';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 const run = randomUUID().slice(0, 8);
 const created: string[] = [];
@@ -29,7 +30,7 @@ const metadata = (extra: Record<string, string> = {}): ComponentMetadata => ({
 
 async function openPubSub(md: ComponentMetadata = metadata()): Promise<KafkaPubSub> {
   const pubsub = kafkaPubSubFactory.create();
-  await pubsub.init({ name: 'kafka', type: 'pubsub.kafka', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: '(test)' });
+  await pubsub.init(componentInit({ name: 'kafka', type: 'pubsub.kafka', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: '(test)' }));
   return pubsub;
 }
 

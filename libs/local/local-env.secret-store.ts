@@ -9,7 +9,7 @@ export class LocalEnvSecretStore implements SecretStore {
   private prefix = '';
 
   async init(init: ComponentInit): Promise<void> {
-    this.prefix = init.metadata['prefix'] ?? '';
+    this.prefix = init.meta.text('prefix', '');
   }
 
   async close(): Promise<void> {}

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError } from '../../src/errors/config.errors';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SecretStore } from '../../src/spi/secret.store';
 
@@ -15,21 +14,20 @@ export class LocalFileSecretStore implements SecretStore {
   private secrets: Secrets = {};
 
   async init(init: ComponentInit): Promise<void> {
-    const file = init.metadata['secretsFile'];
-    const context = { file: init.source, component: init.name, field: 'spec.metadata.secretsFile' };
-    if (!file) throw new ConfigError('secretsFile is required (path to a JSON file of secrets)', context);
+    const meta = init.meta;
+    const file = meta.required('secretsFile', 'path to a JSON file of secrets');
+    const separator = meta.raw('nestedSeparator') ?? ':';
+    const multiValued = meta.bool('multiValued', false);
     const path = isAbsolute(file) ? file : resolve(process.cwd(), file);
     let parsed: unknown;
     try {
       parsed = JSON.parse(readFileSync(path, 'utf8'));
     } catch (err) {
-      throw new ConfigError(`cannot read secrets file ${path}: ${(err as Error).message}`, context);
+      throw meta.error('secretsFile', `cannot read secrets file ${path}: ${(err as Error).message}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new ConfigError(`secrets file ${path} must hold a JSON object`, context);
+      throw meta.error('secretsFile', `secrets file ${path} must hold a JSON object`);
     }
-    const separator = init.metadata['nestedSeparator'] ?? ':';
-    const multiValued = init.metadata['multiValued'] === 'true';
     this.secrets = {};
     if (multiValued) {
       for (const [name, value] of Object.entries(parsed)) {

@@ -7,6 +7,7 @@ import { SystemClock } from '../../src/runtime/time/system.clock';
 import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { type LocalStorageBinding, localStorageBindingFactory } from './localstorage.binding';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 describe('bindings.localstorage', () => {
   const base = mkdtempSync(join(tmpdir(), 'sidekick-localstorage-'));
@@ -16,7 +17,7 @@ describe('bindings.localstorage', () => {
 
   async function openStore(md: ComponentMetadata): Promise<LocalStorageBinding> {
     const binding = localStorageBindingFactory.create();
-    await binding.init({ name: 'files', type: 'bindings.localstorage', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/files.yaml' });
+    await binding.init(componentInit({ name: 'files', type: 'bindings.localstorage', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/files.yaml' }));
     return binding;
   }
 

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, realpath, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { ConfigError } from '../../src/errors/config.errors';
 import { SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import type { BindingRequest, BindingResponse, OutputBinding } from '../../src/spi/binding';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
@@ -31,13 +30,12 @@ export class LocalStorageBinding implements OutputBinding {
   async init(init: ComponentInit): Promise<void> {
     this.name = init.name;
     this.logger = init.logger;
-    const context = { file: init.source, component: init.name, field: 'spec.metadata.rootPath' };
-    const rootPath = init.metadata['rootPath']?.trim();
-    if (!rootPath) throw new ConfigError('rootPath is required (the folder files are stored in, e.g. ./data/files)', context);
+    const meta = init.meta;
+    const rootPath = meta.required('rootPath', 'the folder files are stored in, e.g. ./data/files');
     const wanted = resolve(process.cwd(), rootPath);
     const refuse = (root: string): void => {
       if (DISALLOWED_ROOTS.some((p) => root === p || root.startsWith(p + sep))) {
-        throw new ConfigError(`rootPath ${root} is in a disallowed location (${DISALLOWED_ROOTS.join(', ')})`, context);
+        throw meta.error('rootPath', `rootPath ${root} is in a disallowed location (${DISALLOWED_ROOTS.join(', ')})`);
       }
     };
     refuse(wanted);
@@ -46,7 +44,7 @@ export class LocalStorageBinding implements OutputBinding {
       this.root = await realpath(wanted);
       if (!(await lstat(this.root)).isDirectory()) throw new Error('it is not a directory');
     } catch (err) {
-      throw new ConfigError(`cannot use rootPath ${wanted}: ${errorMessage(err)}`, context);
+      throw meta.error('rootPath', `cannot use rootPath ${wanted}: ${errorMessage(err)}`);
     }
     refuse(this.root);
   }

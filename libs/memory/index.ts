@@ -1,2 +1,2 @@
-export * from './memory-state.store';
+export * from './memory.state-store';
 export * from './memory.pubsub';

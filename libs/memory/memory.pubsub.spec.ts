@@ -2,10 +2,11 @@ import { SystemClock } from '../../src/runtime/time/system.clock';
 import { noopLogger } from '../../test/support/logger';
 import { describePubSubConformance } from '../conformance/pubsub.conformance';
 import { MemoryPubSub, memoryPubSubFactory } from './memory.pubsub';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 async function openMemory(): Promise<MemoryPubSub> {
   const pubsub = memoryPubSubFactory.create();
-  await pubsub.init({
+  await pubsub.init(componentInit({
     name: 'pubsub',
     type: 'pubsub.in-memory',
     appId: 'app',
@@ -13,7 +14,7 @@ async function openMemory(): Promise<MemoryPubSub> {
     clock: new SystemClock(),
     logger: noopLogger,
     source: '(test)',
-  });
+  }));
   return pubsub;
 }
 

@@ -81,8 +81,8 @@ export class MemoryPubSub implements PubSub {
 
   async init(init: ComponentInit): Promise<void> {
     this.clock = init.clock;
-    const redeliver = init.metadata['redeliverIntervalMs'];
-    if (redeliver !== undefined) this.redeliverMs = Number(redeliver);
+    // The name carries the unit: a whole number of milliseconds.
+    this.redeliverMs = init.meta.int('redeliverIntervalMs', this.redeliverMs, { min: 0 });
   }
 
   async close(): Promise<void> {

@@ -1,2 +1,2 @@
-export * from './postgres-state.store';
+export * from './postgres.state-store';
 export * from './postgres.binding';

@@ -6,10 +6,11 @@ import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { postgresUrl, requirePostgres } from '../../test/support/services';
 import { type PostgresBinding, goDuration, postgresBindingFactory } from './postgres.binding';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 async function openBinding(md: ComponentMetadata): Promise<PostgresBinding> {
   const binding = postgresBindingFactory.create();
-  await binding.init({ name: 'db', type: 'bindings.postgresql', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/db.yaml' });
+  await binding.init(componentInit({ name: 'db', type: 'bindings.postgresql', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/db.yaml' }));
   return binding;
 }
 

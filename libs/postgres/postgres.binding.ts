@@ -1,6 +1,4 @@
 import type { Pool, QueryResult, types as PgTypes } from 'pg';
-import { parseDuration } from '../../src/config/duration';
-import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import type { BindingRequest, BindingResponse, OutputBinding } from '../../src/spi/binding';
 import type { Clock } from '../../src/spi/clock';
@@ -48,21 +46,12 @@ export class PostgresBinding implements OutputBinding {
     this.name = init.name;
     this.clock = init.clock;
     this.logger = init.logger;
-    const md = init.metadata;
-    const context = (field: string) => ({ file: init.source, component: init.name, field: `spec.metadata.${field}` });
-    const field = md['connectionString']?.trim() ? 'connectionString' : 'url';
-    const connectionString = md[field]?.trim();
-    if (!connectionString) {
-      throw new ConfigError(
-        'connectionString is required (or url; e.g. postgres://user:password@localhost:5432/db or "host=localhost user=postgres")',
-        context('connectionString'),
-      );
-    }
-    const timeoutText = md['timeout']?.trim();
-    const timeout = timeoutText ? parseDuration(timeoutText, context('timeout')) : DEFAULT_TIMEOUT_MS;
-    const maxText = md['maxConns']?.trim();
-    if (maxText && !/^[1-9]\d*$/.test(maxText)) throw new ConfigError(`"${maxText}" is not a positive integer`, context('maxConns'));
-    const connection = parseConnectionString(connectionString, context(field));
+    const meta = init.meta;
+    const field = meta.has('connectionString') || !meta.has('url') ? 'connectionString' : 'url';
+    const connectionString = meta.required(field, 'or url; e.g. postgres://user:password@localhost:5432/db or "host=localhost user=postgres"');
+    const timeout = meta.duration('timeout', DEFAULT_TIMEOUT_MS, { min: 1 });
+    const maxConns = meta.int('maxConns', undefined, { min: 1 });
+    const connection = parseConnectionString(connectionString, { file: init.source, component: init.name, field: `spec.metadata.${field}` });
     this.address = connection.address;
     // Loaded on first use: an app without a PostgreSQL component never pays for pg (about 75 ms and 7 MB).
     const pg = await import('pg');
@@ -71,7 +60,7 @@ export class PostgresBinding implements OutputBinding {
       types: int8AsNumber(pg.types),
       connectionTimeoutMillis: timeout,
       application_name: `sidekick-${init.appId}`,
-      ...(maxText ? { max: Number(maxText) } : {}),
+      ...(maxConns !== undefined ? { max: maxConns } : {}),
     });
     pool.on('error', (err) => {
       this.logger.warn({ err, address: this.address }, `idle postgres connection failed: ${errorMessage(err)}`);

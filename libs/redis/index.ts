@@ -1,3 +1,3 @@
-export * from './redis-state.store';
+export * from './redis.state-store';
 export * from './redis.pubsub';
 export * from './redis.binding';

@@ -7,6 +7,7 @@ import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { rawRedis, redisHostPort, redisUrl, requireRedis } from '../../test/support/services';
 import { type RedisBinding, redisBindingFactory } from './redis.binding';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 function metadata(): Record<string, string> {
   const url = new URL(redisUrl());
@@ -19,7 +20,7 @@ function metadata(): Record<string, string> {
 
 async function openBinding(md: ComponentMetadata = metadata()): Promise<RedisBinding> {
   const binding = redisBindingFactory.create();
-  await binding.init({ name: 'cache', type: 'bindings.redis', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/cache.yaml' });
+  await binding.init(componentInit({ name: 'cache', type: 'bindings.redis', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/cache.yaml' }));
   return binding;
 }
 

@@ -1,11 +1,9 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import { parseDuration } from '../../src/config/duration';
-import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import type { BindingRequest, BindingResponse, OutputBinding } from '../../src/spi/binding';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
-import { connectRedis, fieldContext, quitRedis, redisOptionsFromMetadata } from './redis.connection';
+import { connectRedis, quitRedis, redisOptionsFromMetadata } from './redis.connection';
 
 /**
  * `bindings.redis` (output), as daprd's: plain string keys, the request bytes stored as given.
@@ -102,22 +100,9 @@ export class RedisBinding implements OutputBinding {
     return new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `redis binding ${this.name}: ${message}`, { component: this.name });
   }
 
-  /** The shared connection fields (see redis.connection.ts); redisDB is a database number. */
+  /** The shared connection fields (see redis.connection.ts). */
   private parseMetadata(init: ComponentInit): RedisOptions {
-    const md = init.metadata;
-    const context = fieldContext(init);
-    const { options, address } = redisOptionsFromMetadata(init, context, {
-      db: () => {
-        const text = md['redisDB']?.trim();
-        if (text && !/^\d+$/.test(text)) throw new ConfigError(`"${text}" is not a database number`, context('redisDB'));
-        return text ? Number(text) : undefined;
-      },
-      dialTimeout: () => {
-        const text = md['dialTimeout']?.trim();
-        return text ? parseDuration(text, context('dialTimeout')) : undefined;
-      },
-      hostPortHint: ' (e.g. localhost:6379)',
-    });
+    const { options, address } = redisOptionsFromMetadata(init);
     this.address = address;
     return options;
   }

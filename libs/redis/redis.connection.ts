@@ -1,5 +1,4 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
 import { type Clock, withTimeout } from '../../src/spi/clock';
 import type { ComponentInit } from '../../src/spi/component';
@@ -7,8 +6,8 @@ import type { SidekickLogger } from '../../src/spi/logger';
 
 /*
  * The connection handling state.redis, pubsub.redis and bindings.redis share: the connection
- * metadata they read alike (redisHost, redisPassword, redisUsername, enableTLS, and redisDB and
- * dialTimeout under each component's own rules), connecting under a deadline, and closing.
+ * metadata they read alike (redisHost, redisDB, dialTimeout, redisPassword, redisUsername,
+ * enableTLS), connecting under a deadline, and closing.
  */
 
 /** ioredis `connectTimeout` when `dialTimeout` is not given. */
@@ -16,22 +15,12 @@ const DEFAULT_DIAL_MS = 5000;
 /** `host:port`, the host optionally in brackets (IPv6). */
 const HOST_PORT = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/;
 
-/** Where a ConfigError about `spec.metadata.<field>` points: the file, the component and the field. */
-export type FieldContext = (field: string) => { file: string; component: string; field: string };
-
-export function fieldContext(init: ComponentInit): FieldContext {
-  return (field) => ({ file: init.source, component: init.name, field: `spec.metadata.${field}` });
-}
-
-/** The fields whose rules (and messages) differ between the components, each read by the component. */
-export interface RedisFieldReaders {
-  /** `redisDB`; undefined when not given (database 0). */
-  readonly db: () => number | undefined;
-  /** `dialTimeout` in ms; undefined when not given (5 s). */
-  readonly dialTimeout: () => number | undefined;
-  /** Appended to the `"…" is not host:port` message. */
-  readonly hostPortHint?: string;
-}
+/**
+ * How every Redis component reads its durations: Dapr's Redis components decode their settings
+ * with dapr/kit's `config.Decode`, where a bare integer is MILLISECONDS (dapr/docs#4048), unlike the
+ * seconds of the generic metadata decoder. One rule for the three components.
+ */
+export const REDIS_DURATION = { bareNumber: 'milliseconds', min: 0 } as const;
 
 export interface RedisConnectionSettings {
   /** Without `retryStrategy`: {@link connectRedis} sets it. */
@@ -41,37 +30,34 @@ export interface RedisConnectionSettings {
 }
 
 /**
- * Reads the connection metadata, in this order: redisHost (required), redisDB, dialTimeout, then
+ * Reads the connection metadata: redisHost (required, `host:port`), redisDB, dialTimeout,
  * redisPassword, redisUsername and enableTLS. A bad value is a ConfigError naming the component and field.
  */
-export function redisOptionsFromMetadata(init: ComponentInit, context: FieldContext, readers: RedisFieldReaders): RedisConnectionSettings {
-  const md = init.metadata;
-  const hostPort = md['redisHost']?.trim();
-  if (!hostPort) throw new ConfigError('redisHost is required (host:port of the Redis server, e.g. localhost:6379)', context('redisHost'));
+export function redisOptionsFromMetadata(init: ComponentInit): RedisConnectionSettings {
+  const meta = init.meta;
+  const hostPort = meta.required('redisHost', 'host:port of the Redis server, e.g. localhost:6379');
   const match = HOST_PORT.exec(hostPort);
-  if (!match) throw new ConfigError(`"${hostPort}" is not host:port${readers.hostPortHint ?? ''}`, context('redisHost'));
+  if (!match) throw meta.error('redisHost', `"${hostPort}" is not host:port (e.g. localhost:6379)`);
   const host = match[1] ?? match[2] ?? '';
   const port = Number(match[3]);
   const options: RedisOptions = {
     host,
     port,
-    db: readers.db() ?? 0,
+    db: meta.int('redisDB', 0, { min: 0 }),
     connectionName: `sidekick-${init.appId}`,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    connectTimeout: readers.dialTimeout() ?? DEFAULT_DIAL_MS,
+    connectTimeout: meta.duration('dialTimeout', DEFAULT_DIAL_MS, REDIS_DURATION),
     // How long a closed connection's socket may linger before it is destroyed (ioredis default 2 s,
     // which keeps a process alive after a failed init).
     disconnectTimeout: 500,
   };
-  if (md['redisPassword']) options.password = md['redisPassword'];
-  if (md['redisUsername']) options.username = md['redisUsername'];
-  const tls = md['enableTLS']?.trim().toLowerCase();
-  if (tls === 'true') options.tls = {};
-  else if (tls !== undefined && tls !== '' && tls !== 'false') {
-    throw new ConfigError(`"${md['enableTLS']}" is not true or false`, context('enableTLS'));
-  }
+  const password = meta.raw('redisPassword');
+  if (password !== undefined) options.password = password;
+  const username = meta.raw('redisUsername');
+  if (username !== undefined) options.username = username;
+  if (meta.bool('enableTLS', false)) options.tls = {};
   return { options, address: `${host}:${port}` };
 }
 

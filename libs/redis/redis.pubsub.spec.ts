@@ -11,6 +11,7 @@ import { rawRedis, redisHostPort, redisUrl, requireRedis } from '../../test/supp
 import { describePubSubConformance } from '../conformance/pubsub.conformance';
 import { REDIS_STREAM_ID, type RedisPubSub, redisPubSubFactory } from './redis.pubsub';
 import { eventually } from '../../test/support/collector';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 const run = randomUUID().slice(0, 8);
 const topics: string[] = [];
@@ -32,7 +33,7 @@ function metadata(extra: Record<string, string> = {}): Record<string, string> {
 
 async function openPubSub(md: ComponentMetadata = metadata(), clock: Clock = new SystemClock()): Promise<RedisPubSub> {
   const pubsub = redisPubSubFactory.create();
-  await pubsub.init({ name: 'pubsub', type: 'pubsub.redis', appId: 'app', metadata: md, clock, logger: noopLogger, source: '(test)' });
+  await pubsub.init(componentInit({ name: 'pubsub', type: 'pubsub.redis', appId: 'app', metadata: md, clock, logger: noopLogger, source: '(test)' }));
   return pubsub;
 }
 

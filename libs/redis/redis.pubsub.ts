@@ -1,13 +1,11 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import { parseDuration } from '../../src/config/duration';
-import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import type { MessageHandler, PublishRequest, PubSub, PubSubFeature, SubscribeRequest, SubscriptionHandle } from '../../src/spi/pubsub';
-import { connectRedis, fieldContext, redisOptionsFromMetadata } from './redis.connection';
-import { StreamSubscription, type SubscriptionContext, createGroup } from './redis-stream.subscription';
+import { REDIS_DURATION, connectRedis, redisOptionsFromMetadata } from './redis.connection';
+import { StreamSubscription, type SubscriptionContext, createGroup } from './redis.stream-subscription';
 
 /*
  * `pubsub.redis` on Redis Streams (Redis >= 6.2), with daprd's entry layout: one stream per topic,
@@ -24,7 +22,7 @@ import { StreamSubscription, type SubscriptionContext, createGroup } from './red
  * so a slow but live handler is never mistaken for a dead one and handled twice at once.
  */
 
-export { REDIS_STREAM_ID } from './redis-stream.subscription';
+export { REDIS_STREAM_ID } from './redis.stream-subscription';
 
 interface Settings {
   readonly consumerId?: string;
@@ -180,37 +178,18 @@ export class RedisPubSub implements PubSub {
 
   /** The shared connection fields (see redis.connection.ts), then the pub/sub settings. */
   private parseMetadata(init: ComponentInit): void {
-    const md = init.metadata;
-    const context = fieldContext(init);
-    const text = (field: string): string | undefined => {
-      const value = md[field]?.trim();
-      return value === undefined || value === '' ? undefined : value;
-    };
-    const integer = (field: string, min: number): number | undefined => {
-      const value = text(field);
-      if (value === undefined) return undefined;
-      if (!/^-?\d+$/.test(value) || Number(value) < min) throw new ConfigError(`"${value}" is not an integer >= ${min}`, context(field));
-      return Number(value);
-    };
-    // As daprd: a bare number is milliseconds, anything else a Go duration.
-    const duration = (field: string): number | undefined => {
-      const value = text(field);
-      if (value === undefined) return undefined;
-      return /^\d+$/.test(value) ? Number(value) : parseDuration(value, context(field));
-    };
-    const { options, address } = redisOptionsFromMetadata(init, context, {
-      db: () => integer('redisDB', 0),
-      dialTimeout: () => duration('dialTimeout'),
-    });
+    const meta = init.meta;
+    const { options, address } = redisOptionsFromMetadata(init);
     this.options = options;
     this.address = address;
+    const queueDepth = meta.int('queueDepth', 10, { min: 1 });
     this.settings = {
-      consumerId: text('consumerID'),
-      processingTimeoutMs: duration('processingTimeout') ?? 60_000,
-      redeliverIntervalMs: duration('redeliverInterval') ?? 60_000,
-      concurrency: integer('concurrency', 1) ?? integer('queueDepth', 1) ?? 10,
-      maxLenApprox: integer('maxLenApprox', 0) ?? 0,
-      streamTtlMs: duration('streamTTL') ?? 0,
+      consumerId: meta.text('consumerID'),
+      processingTimeoutMs: meta.duration('processingTimeout', 60_000, REDIS_DURATION),
+      redeliverIntervalMs: meta.duration('redeliverInterval', 60_000, REDIS_DURATION),
+      concurrency: meta.int('concurrency', queueDepth, { min: 1 }),
+      maxLenApprox: meta.int('maxLenApprox', 0, { min: 0 }),
+      streamTtlMs: meta.duration('streamTTL', 0, REDIS_DURATION),
     };
   }
 }

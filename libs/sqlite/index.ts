@@ -1,1 +1,1 @@
-export * from './sqlite-state.store';
+export * from './sqlite.state-store';

@@ -1,5 +1,6 @@
 import type { Clock } from './clock';
 import type { SidekickLogger } from './logger';
+import type { MetadataReader } from './metadata-reader';
 
 /** The kinds of component, as the first segment of Dapr's `spec.type` (`state.redis` is kind `state`). */
 export type ComponentKind =
@@ -21,7 +22,13 @@ export interface ComponentInit {
   /** The full type string, e.g. `state.redis`. */
   readonly type: string;
   readonly appId: string;
+  /** The raw metadata; kept for compatibility: read it through {@link meta}. */
   readonly metadata: ComponentMetadata;
+  /**
+   * Typed, validated access to `metadata` (case-insensitive names, Dapr's duration and boolean
+   * forms). Components read ONLY through it: the keys it never read are logged as unknown.
+   */
+  readonly meta: MetadataReader;
   /** All time (TTLs, timeouts) must be read through this clock. */
   readonly clock: Clock;
   readonly logger: SidekickLogger;

@@ -1,6 +1,7 @@
 export * from './clock';
 export * from './component';
 export * from './logger';
+export * from './metadata-reader';
 export * from './name-resolver';
 export * from './secret.store';
 export * from './state.store';

@@ -7,7 +7,9 @@ import { ComponentManager } from '../../src/runtime/components/component.manager
 import { BUILTIN_COMPONENT_TYPES } from '../../src/runtime/components/builtin-types';
 import { resolveOptions, type SidekickModuleOptions } from '../../src/runtime/sidekick.options';
 import { tempDir } from '../support/app';
-import { noopLogger } from '../support/logger';
+import { capturingLogger, noopLogger } from '../support/logger';
+import { redisHostPort } from '../support/services';
+import type { SidekickLogger } from '../../src/spi/logger';
 
 function resources(files: Record<string, string>): string {
   const dir = tempDir('sidekick-res-');
@@ -15,13 +17,13 @@ function resources(files: Record<string, string>): string {
   return dir;
 }
 
-async function load(files: Record<string, string>, options: Partial<SidekickModuleOptions> = {}): Promise<ComponentManager> {
+async function load(files: Record<string, string>, options: Partial<SidekickModuleOptions> = {}, logger: SidekickLogger = noopLogger): Promise<ComponentManager> {
   const dir = resources(files);
   const manager = new ComponentManager(
     resolveOptions({ appId: 'myapp', resourcesPath: dir, dataDir: join(dir, '.sidekick'), ...options }, {}),
     BUILTIN_COMPONENT_TYPES,
     new SystemClock(),
-    noopLogger,
+    logger,
   );
   await manager.start();
   return manager;
@@ -151,6 +153,38 @@ spec:
     await expect(load({ 'r.yaml': redis })).rejects.toThrow(/r\.yaml: component "cache" \(state\.redis\) failed to initialise: .*127\.0\.0\.1:1/);
     const m = await load({ 'r.yaml': redis.replace('initTimeout: 3s', 'initTimeout: 3s\n  ignoreErrors: true') });
     expect(m.get('cache')).toBeUndefined();
+    await m.close();
+  });
+
+  it('warns about each metadata key the component never read, with the closest known key, and still starts', async () => {
+    const redis = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: cache
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+    - name: redisHost
+      value: ${redisHostPort()}
+    - name: redisHots
+      value: localhost:6379
+    - name: keyPrefix
+      value: none
+    - name: colour
+      value: blue
+`;
+    const logger = capturingLogger();
+    const m = await load({ 'cache.yaml': redis }, {}, logger);
+    expect(m.get('cache')).toBeDefined();
+    const warnings = logger.entries.filter((e) => e.level === 'warn');
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        fields: expect.objectContaining({ component: 'cache', key: 'redisHots', suggestion: 'redisHost' }),
+        message: 'spec.metadata.redisHots is not used by state.redis (ignored); did you mean redisHost?',
+      }),
+      expect.objectContaining({ fields: expect.objectContaining({ component: 'cache', key: 'colour' }), message: 'spec.metadata.colour is not used by state.redis (ignored)' }),
+    ]);
     await m.close();
   });
 

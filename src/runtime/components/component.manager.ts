@@ -5,6 +5,7 @@ import { errorMessage } from '../../errors/sidekick.error';
 import { type Clock, withDeadline } from '../../spi/clock';
 import type { Component, ComponentFactory, ComponentKind, ComponentMetadata } from '../../spi/component';
 import type { SidekickLogger } from '../../spi/logger';
+import { componentInit } from '../../spi/metadata-reader';
 import { isInputBinding, isOutputBinding } from '../../spi/binding';
 import type { SecretStore } from '../../spi/secret.store';
 import { type Interception, NO_INTERCEPTION } from '../interception/interception';
@@ -157,20 +158,23 @@ export class ComponentManager implements ComponentSource {
     checkShape(spec, instance);
     try {
       const metadata = await this.resolveMetadata(spec);
+      const init = componentInit({
+        name: spec.name,
+        type: spec.type,
+        appId: this.options.appId,
+        metadata,
+        clock: this.clock,
+        logger: this.logger.child({ component: spec.name }),
+        source: spec.source,
+      });
       await withDeadline(
         spec.initTimeoutMs,
-        () =>
-          instance.init({
-            name: spec.name,
-            type: spec.type,
-            appId: this.options.appId,
-            metadata,
-            clock: this.clock,
-            logger: this.logger.child({ component: spec.name }),
-            source: spec.source,
-          }),
+        () => instance.init(init),
         () => new Error(`init did not finish within ${spec.initTimeoutMs} ms (spec.initTimeout)`),
       );
+      for (const unknown of init.meta.unknownKeyWarnings()) {
+        this.logger.warn({ component: spec.name, source: spec.source, key: unknown.key, suggestion: unknown.suggestion }, unknown.message);
+      }
     } catch (err) {
       await instance.close().catch((closeErr: unknown) => {
         this.logger.debug({ component: spec.name, err: errorMessage(closeErr) }, 'close after failed init also failed');

@@ -8,7 +8,7 @@ import { BindingsService } from './bindings.service';
 
 /** Dapr's `direction` metadata on bindings: `input`, `output` or `input, output`; unset allows both. */
 export function allowsDirection(metadata: Readonly<Record<string, string>>, direction: 'input' | 'output'): boolean {
-  const value = metadata['direction'];
+  const value = Object.entries(metadata).find(([k]) => k.toLowerCase() === 'direction')?.[1];
   return value === undefined || value.split(',').map((d) => d.trim().toLowerCase()).includes(direction);
 }
 

@@ -1,6 +1,4 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import { parseDuration } from '../../src/config/duration';
-import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import { ETagInvalidError, ETagMismatchError } from '../../src/errors/state.errors';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
@@ -13,7 +11,7 @@ import type {
   StateStore,
   TransactionOperation,
 } from '../../src/spi/state.store';
-import { connectRedis, fieldContext, quitRedis, redisOptionsFromMetadata } from './redis.connection';
+import { REDIS_DURATION, connectRedis, quitRedis, redisOptionsFromMetadata } from './redis.connection';
 
 /*
  * Key layout, identical to daprd's Redis state store so both can share data: every key is a HASH
@@ -223,27 +221,12 @@ export class RedisStateStore implements StateStore {
 
   /** The shared connection fields (see redis.connection.ts), then `ttlInSeconds` and `timeout`. */
   private parseMetadata(init: ComponentInit): RedisOptions {
-    const md = init.metadata;
-    const context = fieldContext(init);
-    const integer = (field: string): number | undefined => {
-      const text = md[field]?.trim();
-      if (text === undefined || text === '') return undefined;
-      if (!/^-?\d+$/.test(text)) throw new ConfigError(`"${text}" is not an integer`, context(field));
-      return Number(text);
-    };
-    const duration = (field: string): number | undefined => {
-      const text = md[field]?.trim();
-      return text === undefined || text === '' ? undefined : parseDuration(text, context(field));
-    };
-    const { options, address } = redisOptionsFromMetadata(init, context, {
-      db: () => integer('redisDB'),
-      dialTimeout: () => duration('dialTimeout'),
-    });
+    const { options, address } = redisOptionsFromMetadata(init);
     this.address = address;
-    const ttl = integer('ttlInSeconds');
+    const ttl = init.meta.int('ttlInSeconds');
     this.defaultTtl = ttl !== undefined && ttl > 0 ? String(ttl * 1000) : '0';
-    const commandTimeout = duration('timeout');
-    if (commandTimeout !== undefined && commandTimeout > 0) options.commandTimeout = commandTimeout;
+    const commandTimeout = init.meta.duration('timeout', 0, REDIS_DURATION);
+    if (commandTimeout > 0) options.commandTimeout = commandTimeout;
     return options;
   }
 }

@@ -8,14 +8,15 @@ import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { postgresUrl, requirePostgres } from '../../test/support/services';
 import { describeStateConformance } from '../conformance/state.conformance';
-import { PostgresStateStore, postgresStateStoreFactory } from './postgres-state.store';
+import { PostgresStateStore, postgresStateStoreFactory } from './postgres.state-store';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 async function openStore(
   md: ComponentMetadata = { connectionString: postgresUrl() },
   clock: Clock = new SystemClock(),
 ): Promise<PostgresStateStore> {
   const store = postgresStateStoreFactory.create();
-  await store.init({
+  await store.init(componentInit({
     name: 'pg',
     type: 'state.postgresql',
     appId: 'app',
@@ -23,7 +24,7 @@ async function openStore(
     clock,
     logger: noopLogger,
     source: '(test)',
-  });
+  }));
   return store;
 }
 

@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError } from '../../src/errors/sidekick.error';
 import { ETagInvalidError } from '../../src/errors/state.errors';
 import type { Clock, TimerHandle } from '../../src/spi/clock';
@@ -23,11 +22,14 @@ interface Row {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_CLEANUP_MS = 3_600_000;
 
 /**
  * `state.sqlite` on better-sqlite3: the embedded default. Dapr's metadata names: `connectionString`
- * (a file path, `file:` URI or `:memory:`), `tableName` (default `state`), `busyTimeout` (ms),
- * `cleanupInterval` (seconds; `0` disables the sweep of expired rows). Expiry is read through the clock.
+ * (a file path, `file:` URI or `:memory:`), `tableName` (default `state`), `busyTimeout` (a duration,
+ * default 5s), `cleanupInterval` (a duration, default 1h; `0` or less disables the sweep of expired
+ * rows). Durations as Dapr reads them: `2s`, `1h`, or a bare number of seconds. Expiry is read through the clock.
  */
 export class SqliteStateStore implements StateStore {
   readonly features: readonly StateFeature[] = ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR'];
@@ -46,15 +48,12 @@ export class SqliteStateStore implements StateStore {
   async init(init: ComponentInit): Promise<void> {
     this.name = init.name;
     this.clock = init.clock;
-    const file = parseConnectionString(init.metadata['connectionString'] ?? '.sidekick/state.db');
-    const table = init.metadata['tableName'] ?? 'state';
-    if (!IDENTIFIER.test(table)) {
-      throw new ConfigError(`tableName "${table}" is not a valid SQL identifier (letters, digits, _)`, {
-        component: init.name,
-        field: 'spec.metadata.tableName',
-      });
-    }
-    const busyTimeout = Number(init.metadata['busyTimeout'] ?? 5000);
+    const meta = init.meta;
+    const file = parseConnectionString(meta.text('connectionString', '.sidekick/state.db'));
+    const table = meta.text('tableName', 'state');
+    if (!IDENTIFIER.test(table)) throw meta.error('tableName', `tableName "${table}" is not a valid SQL identifier (letters, digits, _)`);
+    const busyTimeout = Math.round(meta.duration('busyTimeout', DEFAULT_BUSY_TIMEOUT_MS, { min: 0 }));
+    const cleanupInterval = meta.duration('cleanupInterval', DEFAULT_CLEANUP_MS);
     try {
       if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
       this.db = new Database(file, { timeout: busyTimeout });
@@ -79,8 +78,7 @@ export class SqliteStateStore implements StateStore {
     };
     const row = db.prepare<[], { v: number | null }>(`SELECT MAX(CAST(etag AS INTEGER)) AS v FROM "${table}"`).get();
     this.version = row?.v ?? 0;
-    const cleanupSeconds = Number(init.metadata['cleanupInterval'] ?? 3600);
-    if (cleanupSeconds > 0) this.scheduleSweep(cleanupSeconds * 1000);
+    if (cleanupInterval > 0) this.scheduleSweep(cleanupInterval);
   }
 
   async close(): Promise<void> {

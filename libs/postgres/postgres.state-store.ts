@@ -1,6 +1,4 @@
 import type { Pool, PoolClient, QueryConfig } from 'pg';
-import { parseDuration } from '../../src/config/duration';
-import { ConfigError } from '../../src/errors/config.errors';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
 import { ETagInvalidError, ETagMismatchError } from '../../src/errors/state.errors';
 import type { Clock, TimerHandle } from '../../src/spi/clock';
@@ -53,25 +51,14 @@ export class PostgresStateStore implements StateStore {
     this.name = init.name;
     this.logger = init.logger;
     this.clock = init.clock;
-    const md = init.metadata;
-    const context = (field: string) => ({ file: init.source, component: init.name, field: `spec.metadata.${field}` });
-    const connectionString = md['connectionString']?.trim();
-    if (!connectionString) {
-      throw new ConfigError(
-        'connectionString is required (e.g. postgres://user:password@localhost:5432/db or "host=localhost user=postgres")',
-        context('connectionString'),
-      );
-    }
-    const table = md['tableName']?.trim() || 'state';
+    const meta = init.meta;
+    const connectionString = meta.required('connectionString', 'e.g. postgres://user:password@localhost:5432/db or "host=localhost user=postgres"');
+    const table = meta.text('tableName', 'state');
     if (!TABLE_NAME.test(table)) {
-      throw new ConfigError(`"${table}" is not a valid table name (letters, digits, _; optionally schema.table)`, context('tableName'));
+      throw meta.error('tableName', `"${table}" is not a valid table name (letters, digits, _; optionally schema.table)`);
     }
-    const duration = (field: string, fallback: number): number => {
-      const text = md[field]?.trim();
-      return text ? parseDuration(text, context(field)) : fallback;
-    };
-    const timeout = duration('timeout', DEFAULT_TIMEOUT_MS);
-    const cleanupInterval = duration('cleanupInterval', DEFAULT_CLEANUP_MS);
+    const timeout = meta.duration('timeout', DEFAULT_TIMEOUT_MS, { min: 1 });
+    const cleanupInterval = meta.duration('cleanupInterval', DEFAULT_CLEANUP_MS);
 
     const connection = parseConnectionString(connectionString, { file: init.source, component: init.name, field: 'spec.metadata.connectionString' });
     this.address = connection.address;

@@ -8,7 +8,9 @@ import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { rawRedis, redisHostPort, redisUrl, requireRedis } from '../../test/support/services';
 import { describeStateConformance } from '../conformance/state.conformance';
-import { RedisStateStore, redisStateStoreFactory } from './redis-state.store';
+import { RedisStateStore, redisStateStoreFactory } from './redis.state-store';
+import { redisPubSubFactory } from './redis.pubsub';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 function metadata(): Record<string, string> {
   const url = new URL(redisUrl());
@@ -21,7 +23,7 @@ function metadata(): Record<string, string> {
 
 async function openStore(md: ComponentMetadata = metadata()): Promise<RedisStateStore> {
   const store = redisStateStoreFactory.create();
-  await store.init({
+  await store.init(componentInit({
     name: 'redis',
     type: 'state.redis',
     appId: 'app',
@@ -29,7 +31,7 @@ async function openStore(md: ComponentMetadata = metadata()): Promise<RedisState
     clock: new SystemClock(),
     logger: noopLogger,
     source: '(test)',
-  });
+  }));
   return store;
 }
 
@@ -143,6 +145,26 @@ describe('state.redis: daprd key layout and Redis specifics', () => {
         `redis at 127.0.0.1:${port} is unreachable: no answer within 1300 ms`,
       );
       expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('reads a bare dialTimeout as milliseconds, as pubsub.redis does (Dapr\'s Redis settings)', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const md = { redisHost: `127.0.0.1:${port}`, dialTimeout: '300' };
+    try {
+      const pubsub = redisPubSubFactory.create();
+      const pubsubInit = componentInit({ name: 'pubsub', type: 'pubsub.redis', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: '(test)' });
+      for (const open of [() => openStore(md), () => pubsub.init(pubsubInit)]) {
+        const started = Date.now();
+        await expect(open()).rejects.toThrow(`redis at 127.0.0.1:${port} is unreachable: no answer within 1300 ms`);
+        expect(Date.now() - started).toBeLessThan(3000);
+      }
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));

@@ -1,7 +1,8 @@
 import { VirtualClock } from '../../src/runtime/time/virtual.clock';
 import { noopLogger } from '../../test/support/logger';
 import { describeStateConformance } from '../conformance/state.conformance';
-import { MemoryStateStore, memoryStateStoreFactory } from './memory-state.store';
+import { MemoryStateStore, memoryStateStoreFactory } from './memory.state-store';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 describeStateConformance('state.in-memory', {
   supportsVirtualClock: true,
@@ -9,7 +10,7 @@ describeStateConformance('state.in-memory', {
   async create() {
     const clock = new VirtualClock();
     const store = memoryStateStoreFactory.create();
-    await store.init({
+    await store.init(componentInit({
       name: 'memory',
       type: 'state.in-memory',
       appId: 'app',
@@ -17,7 +18,7 @@ describeStateConformance('state.in-memory', {
       clock,
       logger: noopLogger,
       source: '(test)',
-    });
+    }));
     return { store, clock, cleanup: () => store.close() };
   },
 });

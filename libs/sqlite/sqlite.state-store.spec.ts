@@ -5,13 +5,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { noopLogger } from '../../test/support/logger';
 import { describeStateConformance } from '../conformance/state.conformance';
-import { SqliteStateStore, sqliteStateStoreFactory } from './sqlite-state.store';
+import { SqliteStateStore, sqliteStateStoreFactory } from './sqlite.state-store';
+import { componentInit } from '../../src/spi/metadata-reader';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'sidekick-sqlite-'));
 
 async function open(file: string, clock = new VirtualClock(), metadata: Record<string, string> = {}): Promise<SqliteStateStore> {
   const store = sqliteStateStoreFactory.create();
-  await store.init({ name: 'sqlite', type: 'state.sqlite', appId: 'app', metadata: { connectionString: file, ...metadata }, clock, logger: noopLogger, source: '(test)' });
+  await store.init(componentInit({ name: 'sqlite', type: 'state.sqlite', appId: 'app', metadata: { connectionString: file, ...metadata }, clock, logger: noopLogger, source: '(test)' }));
   return store;
 }
 
@@ -65,6 +66,32 @@ describe('state.sqlite specifics', () => {
     await clock.advance(61_000);
     expect(count()).toBe(0);
     await store.close();
+  });
+
+  it('reads cleanupInterval as Dapr documents it ("1h"): expired rows are swept', async () => {
+    const file = join(tempDir(), 'state.db');
+    const clock = new VirtualClock();
+    const store = await open(file, clock, { cleanupInterval: '1h' });
+    await store.set({ key: 'app||gone', value: Buffer.from('1'), ttlInSeconds: 30 });
+    const count = (): number => {
+      const db = new Database(file, { readonly: true });
+      const n = (db.prepare('SELECT COUNT(*) AS n FROM state').get() as { n: number }).n;
+      db.close();
+      return n;
+    };
+    expect(count()).toBe(1);
+    await clock.advance(3_600_000 + 1000);
+    expect(count()).toBe(0);
+    await store.close();
+  });
+
+  it('accepts busyTimeout as a Go duration ("2s") and rejects one that is not a duration', async () => {
+    const file = join(tempDir(), 'state.db');
+    const store = await open(file, new VirtualClock(), { busyTimeout: '2s' });
+    await store.set({ key: 'app||k', value: Buffer.from('1') });
+    await store.close();
+    await expect(open(file, new VirtualClock(), { busyTimeout: 'soon' })).rejects.toThrow(/spec\.metadata\.busyTimeout: "soon" is not a duration/);
+    await expect(open(file, new VirtualClock(), { cleanupInterval: 'hourly' })).rejects.toThrow(/spec\.metadata\.cleanupInterval: "hourly" is not a duration/);
   });
 
   it('fails with the path when the database cannot be opened', async () => {
