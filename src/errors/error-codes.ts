@@ -19,6 +19,7 @@ const table = {
   ERR_NOT_STARTED: { httpStatus: 500, retryable: false },
   ERR_BODY_TOO_LARGE: { httpStatus: 413, retryable: false },
   ERR_NOT_FOUND: { httpStatus: 404, retryable: false },
+  ERR_NOT_SUPPORTED: { httpStatus: 501, retryable: false },
   ERR_BACKEND: { httpStatus: 500, retryable: true },
   ERR_TIMEOUT: { httpStatus: 500, retryable: true },
   ERR_CIRCUIT_OPEN: { httpStatus: 500, retryable: true },

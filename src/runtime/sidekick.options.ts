@@ -21,6 +21,12 @@ export interface HttpApiOptions {
   readonly apiToken?: string;
   /** Largest request body accepted, in bytes (default 4 MiB, as daprd); larger bodies get 413. */
   readonly maxBodyBytes?: number;
+  /** Most keys one bulk get may ask for (default 10 000); more get 400. */
+  readonly maxBulkKeys?: number;
+  /** Time to receive a whole request (default 30 000 ms; Node's `requestTimeout`); `0` disables. */
+  readonly requestTimeoutMs?: number;
+  /** Time to receive the request headers (default 10 000 ms; Node's `headersTimeout`). */
+  readonly headersTimeoutMs?: number;
 }
 
 export interface NameResolutionOptions {
@@ -108,6 +114,9 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
       port,
       apiToken: options.httpApi?.apiToken ?? (env['DAPR_API_TOKEN'] || undefined),
       maxBodyBytes: options.httpApi?.maxBodyBytes ?? 4 * 1024 * 1024,
+      maxBulkKeys: options.httpApi?.maxBulkKeys ?? 10_000,
+      requestTimeoutMs: options.httpApi?.requestTimeoutMs ?? 30_000,
+      headersTimeoutMs: options.httpApi?.headersTimeoutMs ?? 10_000,
     },
     nameResolution: {
       static: options.nameResolution?.static ?? {},

@@ -25,11 +25,12 @@ import { ComponentManager, type LoadedComponent } from './components/component.m
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { HttpApiServer } from './http-api/http-api.server';
 import { type ComponentInfo, runtimeRoutes } from './http-api/runtime.routes';
+import { unsupportedRoutes } from './http-api/unsupported.routes';
 import { Interception } from './interception/interception';
 import { Readiness } from './readiness';
 import { type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS } from './sidekick.options';
 
-const CAPABILITIES = new Set(['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR', 'MESSAGE_TTL', 'BULK_PUBLISH', 'SUBSCRIBE_WILDCARDS']);
+const CAPABILITIES = new Set(['ETAG', 'TRANSACTIONAL', 'TTL', 'MESSAGE_TTL', 'BULK_PUBLISH', 'SUBSCRIBE_WILDCARDS']);
 
 /**
  * The orchestrator. It builds the building blocks of `BLOCKS` in order and drives them through the
@@ -105,10 +106,17 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
     for (const block of this.blocks) await block.start?.();
     if (this.options.httpApi.enabled) {
       const server = new HttpApiServer(this.options.httpApi, this.logger, this.interception);
-      for (const route of runtimeRoutes({ appId: this.options.appId, readiness: this.readiness, components: () => this.componentInfo(), contributions: () => this.blocks.map((b) => b.metadata?.() ?? {}) })) {
-        server.add(route);
-      }
-      for (const block of this.blocks) for (const route of block.routes?.() ?? []) server.add(route);
+      const routes = [
+        ...runtimeRoutes({
+          appId: this.options.appId,
+          readiness: this.readiness,
+          components: () => this.componentInfo(),
+          contributions: () => this.blocks.map((b) => b.metadata?.() ?? {}),
+          requestShutdown: () => this.requestShutdown(),
+        }),
+        ...this.blocks.flatMap((b) => b.routes?.() ?? []),
+      ];
+      for (const route of [...routes, ...unsupportedRoutes(routes.map((r) => r.path))]) server.add(route);
       this.apiAddress = await server.listen();
       this.httpApi = server;
       this.logger.info({ address: `http://${this.apiAddress.address}:${this.apiAddress.port}` }, 'Dapr HTTP API listening');
@@ -133,6 +141,16 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
     await this.components.close();
   }
 
+  /**
+   * `POST /v1.0/shutdown`, as daprd's: the app shuts down gracefully. Sidekick runs inside the app, so
+   * it signals the process (SIGTERM); with `app.enableShutdownHooks()` Nest drains and closes, without
+   * it the process ends at once.
+   */
+  private requestShutdown(): void {
+    this.logger.info({}, 'shutdown requested through the Dapr HTTP API (POST /v1.0/shutdown)');
+    process.kill(process.pid, 'SIGTERM');
+  }
+
   /** Where the Dapr HTTP API listens (useful with port 0). */
   get httpApiAddress(): AddressInfo | undefined {
     return this.apiAddress;
@@ -150,6 +168,8 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
     return this.components.list().map(({ spec, instance, metadata }) => {
       const features = 'features' in instance && Array.isArray(instance.features) ? (instance.features as string[]) : [];
       const capabilities = features.filter((f) => CAPABILITIES.has(f));
+      // daprd reports ACTOR only for the one store marked as the actor state store.
+      if (spec.kind === 'state' && Object.entries(metadata).some(([k, v]) => k.toLowerCase() === 'actorstatestore' && v.toLowerCase() === 'true')) capabilities.push('ACTOR');
       if (spec.kind === 'bindings') {
         if (isInputBinding(instance) && allowsDirection(metadata, 'input')) capabilities.push('INPUT_BINDING');
         if (isOutputBinding(instance) && allowsDirection(metadata, 'output')) capabilities.push('OUTPUT_BINDING');

@@ -11,6 +11,10 @@ export interface HttpApiServerOptions {
   readonly port: number;
   readonly apiToken?: string;
   readonly maxBodyBytes: number;
+  /** Time to receive a whole request (Node's `requestTimeout`); 0 disables. */
+  readonly requestTimeoutMs?: number;
+  /** Time to receive the request headers (Node's `headersTimeout`). */
+  readonly headersTimeoutMs?: number;
 }
 
 const NOOP = (): void => undefined;
@@ -21,10 +25,12 @@ const EMPTY = Buffer.alloc(0);
  * error bodies, and a drain on shutdown. Route handlers are thin adapters over the building blocks.
  */
 export class HttpApiServer {
-  private readonly router = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 });
+  private readonly router = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 16 * 1024 });
   private readonly token?: Buffer;
   private server?: Server;
   private inFlight = 0;
+  /** Set once shutdown began: every answer carries `Connection: close`, so no client sends on a closing connection. */
+  private draining = false;
   private fallback?: ApiRoute;
   private readonly intercepted: boolean;
 
@@ -47,7 +53,14 @@ export class HttpApiServer {
   }
 
   async listen(): Promise<AddressInfo> {
-    const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
+    const requestTimeout = this.options.requestTimeoutMs ?? 30_000;
+    const headersTimeout = Math.min(this.options.headersTimeoutMs ?? 10_000, requestTimeout || Infinity);
+    const server = createServer(
+      // Slow clients are cut: a request must arrive within requestTimeout (headers within headersTimeout),
+      // checked every second rather than Node's default 30 s.
+      { keepAliveTimeout: 65_000, requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 },
+      (req, res) => this.handle(req, res),
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -69,6 +82,7 @@ export class HttpApiServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.draining = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // Operational time: a virtual clock in a test must not stretch or cut the drain.
@@ -91,8 +105,9 @@ export class HttpApiServer {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const rawQuery = q === -1 ? '' : url.slice(q + 1);
+    if (this.draining) res.setHeader('connection', 'close');
     const found = this.router.find(req.method as HTTPMethod, path);
-    const route = (found?.store as ApiRoute | undefined) ?? this.fallback;
+    const route = found ? (found.store as ApiRoute) : badlyEncoded(path) ? MALFORMED_URL : this.fallback;
     if (this.token && !route?.public && !this.authorised(req)) {
       res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('invalid api token');
@@ -152,6 +167,25 @@ export class HttpApiServer {
       req.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
       req.once('error', reject);
     });
+  }
+}
+
+/** A route that answers 400: the path holds an invalid %-escape (so no route could match it). */
+const MALFORMED_URL: ApiRoute = {
+  name: 'malformed-url',
+  methods: [],
+  path: '(malformed)',
+  errorCode: 'ERR_MALFORMED_REQUEST',
+  handler: (ctx) => Promise.reject(new ApiError(400, 'ERR_MALFORMED_REQUEST', `the URL path ${JSON.stringify(ctx.path.slice(0, 200))} holds an invalid %-escape`)),
+};
+
+function badlyEncoded(path: string): boolean {
+  if (!path.includes('%')) return false;
+  try {
+    decodeURIComponent(path);
+    return false;
+  } catch {
+    return true;
   }
 }
 

@@ -23,6 +23,8 @@ export interface RuntimeInfo {
   components(): readonly ComponentInfo[];
   /** The blocks' parts of the metadata document, merged in list order (arrays are concatenated). */
   contributions(): readonly Readonly<Record<string, unknown>>[];
+  /** `POST /v1.0/shutdown`: begins a graceful shutdown of the app (after the answer is sent). */
+  requestShutdown(): void;
 }
 
 /** `/v1.0/healthz`, `/v1.0/healthz/outbound`, `/v1.0/metadata`. */
@@ -73,7 +75,12 @@ export function runtimeRoutes(info: RuntimeInfo): ApiRoute[] {
     extended.set(key, value);
     sendNoContent(ctx.res);
   };
+  const shutdown = async (ctx: ApiContext): Promise<void> => {
+    ctx.res.once('finish', () => setImmediate(() => info.requestShutdown()));
+    sendNoContent(ctx.res);
+  };
   return [
+    { name: 'shutdown', methods: ['POST'], path: '/v1.0/shutdown', errorCode: 'ERR_SHUTDOWN', handler: shutdown },
     { name: 'healthz', methods: ['GET'], path: '/v1.0/healthz', errorCode: 'ERR_HEALTH_NOT_READY', public: true, handler: healthz },
     { name: 'healthz.outbound', methods: ['GET'], path: '/v1.0/healthz/outbound', errorCode: 'ERR_OUTBOUND_HEALTH_NOT_READY', public: true, handler: outbound },
     { name: 'metadata.get', methods: ['GET'], path: '/v1.0/metadata', errorCode: 'ERR_METADATA_GET', handler: metadata },

@@ -30,7 +30,7 @@ export const stateBlock: BlockDefinition = {
           }
         }
       },
-      routes: () => stateRoutes(service),
+      routes: () => stateRoutes(service, ctx.options.httpApi.maxBulkKeys),
     };
   },
 };

@@ -20,13 +20,15 @@ const txBody = z.object({
   metadata,
 });
 
+const BULK_SLICE = 500;
+
 /** daprd's request structs: field names match case-insensitively, as Go's JSON decoder does. */
 const SAVE_ITEM = { key: null, value: null, etag: null, metadata: null, options: { concurrency: null, consistency: null } } as const;
 const BULK_GET = { keys: null, parallelism: null, metadata: null } as const;
 const TRANSACTION = { operations: { operation: null, request: SAVE_ITEM }, metadata: null } as const;
 
 /** `/v1.0/state/...`: thin adapters over {@link StateService}. */
-export function stateRoutes(state: StateService): ApiRoute[] {
+export function stateRoutes(state: StateService, maxBulkKeys = 10_000): ApiRoute[] {
   const h = {
     save: async (ctx: ApiContext): Promise<void> => {
       const items = validate(saveBody, parseJsonBody(await ctx.body(), 'state save', SAVE_ITEM), 'ERR_MALFORMED_REQUEST');
@@ -36,7 +38,7 @@ export function stateRoutes(state: StateService): ApiRoute[] {
     },
 
     get: async (ctx: ApiContext): Promise<void> => {
-      const entry = await state.get(storeOf(ctx), ctx.params['key'] ?? '');
+      const entry = await state.get(storeOf(ctx), keyOf(ctx));
       if (!entry) return sendNoContent(ctx.res);
       const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': entry.data.length, etag: entry.etag };
       if (entry.metadata) for (const [k, v] of Object.entries(entry.metadata)) headers[`metadata.${k}`] = v;
@@ -46,14 +48,20 @@ export function stateRoutes(state: StateService): ApiRoute[] {
 
     bulkGet: async (ctx: ApiContext): Promise<void> => {
       const body = validate(bulkBody, parseJsonBody(await ctx.body(), 'bulk get', BULK_GET), 'ERR_MALFORMED_REQUEST');
+      if (body.keys.length > maxBulkKeys) {
+        throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `a bulk get may ask for at most ${maxBulkKeys} keys, got ${body.keys.length} (httpApi.maxBulkKeys)`);
+      }
       const items = await state.bulkGet(storeOf(ctx), body.keys);
-      const parts = items.map((item) => {
+      const parts: string[] = [];
+      for (const [i, item] of items.entries()) {
+        // Large answers are built in slices, letting other requests (and the app's routes) run between them.
+        if (i > 0 && i % BULK_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const fields = [`"key":${JSON.stringify(item.key)}`];
         if (item.data) fields.push(`"data":${embedAsJson(item.data)}`);
         if (item.etag) fields.push(`"etag":${JSON.stringify(item.etag)}`);
         if (item.metadata) fields.push(`"metadata":${JSON.stringify(item.metadata)}`);
-        return `{${fields.join(',')}}`;
-      });
+        parts.push(`{${fields.join(',')}}`);
+      }
       const payload = `[${parts.join(',')}]`;
       ctx.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
       ctx.res.end(payload);
@@ -66,7 +74,7 @@ export function stateRoutes(state: StateService): ApiRoute[] {
         throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `concurrency "${concurrency}" must be first-write or last-write`);
       }
       await state.delete(storeOf(ctx), {
-        key: ctx.params['key'] ?? '',
+        key: keyOf(ctx),
         etag: ifMatch === undefined || ifMatch === '' ? undefined : ifMatch.replace(/^"(.*)"$/, '$1'),
         options: concurrency ? { concurrency } : undefined,
       });
@@ -101,16 +109,30 @@ export function stateRoutes(state: StateService): ApiRoute[] {
       errorStatus: { ERR_ETAG_MISMATCH: 500, ERR_ETAG_INVALID: 500 },
       handler: h.transaction,
     },
-    { name: 'state.get', methods: ['GET'], path: '/v1.0/state/:store/:key', errorCode: 'ERR_STATE_GET', handler: h.get },
-    { name: 'state.delete', methods: ['DELETE'], path: '/v1.0/state/:store/:key', errorCode: 'ERR_STATE_DELETE', handler: h.delete },
+    // The key is the rest of the path: a key may hold '/' (raw or as %2F).
+    { name: 'state.get', methods: ['GET'], path: '/v1.0/state/:store/*', errorCode: 'ERR_STATE_GET', handler: h.get },
+    { name: 'state.delete', methods: ['DELETE'], path: '/v1.0/state/:store/*', errorCode: 'ERR_STATE_DELETE', handler: h.delete },
   ];
+}
+
+function keyOf(ctx: ApiContext): string {
+  return ctx.params['*'] ?? '';
 }
 
 function storeOf(ctx: ApiContext): string {
   return ctx.params['store'] ?? '';
 }
 
+/**
+ * Longest key (URL-encoded) that a GET or DELETE can carry: Node reads at most 16 KiB of request
+ * line and headers. A longer key is refused on save, since it could never be read back by URL.
+ */
+export const MAX_URL_KEY_BYTES = 12 * 1024;
+
 function toSaveItem(item: z.output<typeof saveItem>, extra: Record<string, string>): StateSaveItem {
+  if (item.key.length * 3 > MAX_URL_KEY_BYTES && encodeURIComponent(item.key).length > MAX_URL_KEY_BYTES) {
+    throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `key "${item.key.slice(0, 40)}..." is longer than ${MAX_URL_KEY_BYTES} bytes URL-encoded: it could not be read back by URL`);
+  }
   const value = JSON.stringify(item.value ?? null);
   const meta = item.metadata || Object.keys(extra).length > 0 ? { ...(item.metadata ?? {}), ...extra } : undefined;
   return { key: item.key, value, etag: item.etag === '' ? undefined : item.etag, metadata: meta, options: item.options };
