@@ -55,7 +55,7 @@ export class KafkaBinding implements InputBinding, OutputBinding {
     if (this.output && this.publishTopic === undefined) {
       throw md.error('publishTopic', 'publishTopic is required for an output binding (the topic `create` produces to)');
     }
-    this.client = await KafkaClient.connect(init.name, settings, init.logger, init.clock);
+    this.client = await KafkaClient.connect(init.name, settings, init.logger);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Admin, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
-import { type Clock, withTimeout } from '../../src/spi/clock';
+import { withDeadline } from '../../src/spi/clock';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { type KafkaSettings, kafkaClientConfig } from './kafka.config';
 
@@ -31,11 +31,11 @@ export class KafkaClient {
   }
 
   /** Connects the admin client and fetches cluster metadata, or fails naming the brokers. */
-  static async connect(component: string, settings: KafkaSettings, logger: SidekickLogger, clock: Clock): Promise<KafkaClient> {
+  static async connect(component: string, settings: KafkaSettings, logger: SidekickLogger): Promise<KafkaClient> {
     // Loaded on first use: an app without a Kafka component never pays for kafkajs (about 85 ms and 12 MB).
     const client = new KafkaClient(component, settings, logger, await import('kafkajs'));
     try {
-      await withTimeout(clock, 20_000, async () => {
+      await withDeadline(20_000, async () => {
         await client.admin.connect();
         await client.admin.describeCluster();
       });

@@ -1,6 +1,6 @@
 import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
-import { type Clock, type TimerHandle, withTimeout } from '../../src/spi/clock';
+import { type Clock, type TimerHandle, withDeadline } from '../../src/spi/clock';
 import type { KafkaClient } from './kafka.client';
 
 /** One record handed to a consumer's handler. Resolve = commit; reject = deliver it again later. */
@@ -157,7 +157,7 @@ export class KafkaGroupConsumer {
       }
     });
     try {
-      await withTimeout(this.options.clock, START_TIMEOUT_MS, async () => {
+      await withDeadline(START_TIMEOUT_MS, async () => {
         await this.consumer.connect();
         await this.consumer.subscribe({ topics: [...topics], fromBeginning: client.settings.initialOffset === 'oldest' });
         await this.consumer.run({

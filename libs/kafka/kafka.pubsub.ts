@@ -26,7 +26,7 @@ export class KafkaPubSub implements PubSub {
   async init(init: ComponentInit): Promise<void> {
     const settings = parseKafkaSettings(init);
     this.clock = init.clock;
-    this.client = await KafkaClient.connect(init.name, settings, init.logger, init.clock);
+    this.client = await KafkaClient.connect(init.name, settings, init.logger);
   }
 
   async close(): Promise<void> {

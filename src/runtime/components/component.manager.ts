@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type ComponentSpec, inlineComponent, loadResourcesDir, type OtherDocument } from '../../config/component.loader';
 import { ComponentInitError, ConfigError } from '../../errors/config.errors';
+import { redactSecrets, isSecretField } from '../../errors/redact';
 import { errorMessage } from '../../errors/sidekick.error';
 import { type Clock, withDeadline } from '../../spi/clock';
 import type { Component, ComponentFactory, ComponentKind, ComponentMetadata } from '../../spi/component';
@@ -156,8 +157,9 @@ export class ComponentManager implements ComponentSource {
   private async initOne(spec: ComponentSpec): Promise<void> {
     const instance = this.factoryFor(spec).create();
     checkShape(spec, instance);
+    let metadata: ComponentMetadata = {};
     try {
-      const metadata = await this.resolveMetadata(spec);
+      metadata = await this.resolveMetadata(spec);
       const init = componentInit({
         name: spec.name,
         type: spec.type,
@@ -179,7 +181,7 @@ export class ComponentManager implements ComponentSource {
       await instance.close().catch((closeErr: unknown) => {
         this.logger.debug({ component: spec.name, err: errorMessage(closeErr) }, 'close after failed init also failed');
       });
-      const error = err instanceof ConfigError ? err : new ComponentInitError(spec.name, spec.type, spec.source, err);
+      const error = sanitised(err, spec, metadata);
       if (spec.ignoreErrors) {
         this.logger.warn({ component: spec.name, err: error.message }, 'component failed to initialise; ignoreErrors is set, starting without it');
         return;
@@ -219,6 +221,23 @@ export class ComponentManager implements ComponentSource {
     return out;
   }
 
+}
+
+/**
+ * The init error without secrets: credentials in URLs and connection strings, values of secret fields
+ * and of secretKeyRefs are replaced by `***` in its message (and its cause is not kept), since Nest
+ * logs it whole.
+ */
+function sanitised(err: unknown, spec: ComponentSpec, metadata: ComponentMetadata): Error {
+  const secrets = Object.entries(metadata)
+    .filter(([name]) => isSecretField(name) || spec.metadata.some((m) => m.name === name && m.secretKeyRef))
+    .map(([, value]) => value);
+  if (err instanceof ConfigError) {
+    err.message = redactSecrets(err.message, secrets);
+    err.stack = err.stack === undefined ? undefined : redactSecrets(err.stack, secrets);
+    return err;
+  }
+  return new ComponentInitError(spec.name, spec.type, spec.source, new Error(redactSecrets(errorMessage(err), secrets)));
 }
 
 /** A factory whose instances do not implement their kind's SPI fails start-up, naming what is missing. */

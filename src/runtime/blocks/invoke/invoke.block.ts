@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { errorMessage } from '../../../errors/sidekick.error';
 import type { NameResolver } from '../../../spi/name-resolver';
 import type { BlockContext, BlockDefinition, BuildingBlock } from '../building-block';
 import { invokeRoutes } from './invoke.routes';
@@ -28,6 +29,10 @@ export const invokeBlock: BlockDefinition = {
         if (!address || typeof address === 'string') return;
         const host = address.address === '::' || address.address === '0.0.0.0' ? '127.0.0.1' : address.address.includes(':') ? `[${address.address}]` : address.address;
         const api = ctx.host.apiAddress();
+        const others = registry.list().filter((a) => a.appId === ctx.appId && a.pid !== process.pid);
+        if (others.length > 0) {
+          ctx.logger.info({ appId: ctx.appId, pids: others.map((a) => a.pid) }, `${others.length} other running instance(s) of app id ${ctx.appId} on this machine: invocations of it are spread across all of them`);
+        }
         registry.join({
           appId: ctx.appId,
           pid: process.pid,
@@ -37,10 +42,17 @@ export const invokeBlock: BlockDefinition = {
         });
         joined = true;
       };
-      if (server.listening) join();
+      const safeJoin = (): void => {
+        try {
+          join();
+        } catch (err) {
+          ctx.logger.error({ err: errorMessage(err) }, 'could not join the local registry: other apps cannot invoke this one by name');
+        }
+      };
+      if (server.listening) safeJoin();
       else {
-        server.once('listening', join);
-        listening = { server, join };
+        server.once('listening', safeJoin);
+        listening = { server, join: safeJoin };
       }
     };
 
@@ -48,6 +60,7 @@ export const invokeBlock: BlockDefinition = {
       name: 'invoke',
       services: [service],
       async start() {
+        registry?.prepare(); // an unsafe registry folder fails start-up, naming it
         service.setSelfDispatcher(ctx.host.dispatcher());
         joinWhenListening(ctx.host.httpServer());
       },

@@ -100,6 +100,11 @@ export class LocalRegistry implements NameResolver {
    * not writable by others. Throws a `ConfigError` saying what to do otherwise; false when it does
    * not exist and `create` is false.
    */
+  /** Creates the folder (0700) or checks the one there; throws a `ConfigError` saying what to do when it is not safe. */
+  prepare(): void {
+    this.ensureSafe(true);
+  }
+
   private ensureSafe(create: boolean): boolean {
     if (this.safe) return true;
     if (create) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
