@@ -32,7 +32,8 @@ export const componentDocumentSchema = z.object({
     .object({
       type: z.string({ error: 'spec.type is required, e.g. state.redis' }).regex(/^[a-z]+\.[A-Za-z0-9.\-_]+$/, 'expected "<kind>.<name>", e.g. state.redis'),
       version: z.string().default('v1'),
-      metadata: z.array(metadataItemSchema).default([]),
+      // `metadata:` with nothing under it (as in the js-sdk's own component files) is no metadata.
+      metadata: z.array(metadataItemSchema).nullish().transform((m) => m ?? []),
       initTimeout: z.string().optional(),
       ignoreErrors: z.boolean().default(false),
     })

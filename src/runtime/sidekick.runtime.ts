@@ -30,6 +30,11 @@ import { Interception } from './interception/interception';
 import { Readiness } from './readiness';
 import { type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS } from './sidekick.options';
 
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 const CAPABILITIES = new Set(['ETAG', 'TRANSACTIONAL', 'TTL', 'MESSAGE_TTL', 'BULK_PUBLISH', 'SUBSCRIBE_WILDCARDS']);
 
 /**
@@ -117,6 +122,10 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
         ...this.blocks.flatMap((b) => b.routes?.() ?? []),
       ];
       for (const route of [...routes, ...unsupportedRoutes(routes.map((r) => r.path))]) server.add(route);
+      const { host, apiToken } = this.options.httpApi;
+      if (!apiToken && !isLoopback(host)) {
+        this.logger.warn({ host }, `the Dapr HTTP API listens on ${host}, reachable from other machines, with no API token: set DAPR_API_TOKEN (httpApi.apiToken) or bind it to 127.0.0.1`);
+      }
       this.apiAddress = await server.listen();
       this.httpApi = server;
       this.logger.info({ address: `http://${this.apiAddress.address}:${this.apiAddress.port}` }, 'Dapr HTTP API listening');

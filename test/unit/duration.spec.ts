@@ -20,9 +20,16 @@ describe('parseDuration (Go durations, in ms)', () => {
     expect(parseDuration(text, at)).toBeCloseTo(ms, 9);
   });
 
-  it('reads a bare number as seconds', () => {
+  it('reads a bare whole number as seconds (components-contrib), or as ms where a component says so', () => {
     expect(parseDuration('30', at)).toBe(30_000);
-    expect(parseDuration('0.25', at)).toBe(250);
+    expect(parseDuration('30', at, 'milliseconds')).toBe(30);
+    expect(() => parseDuration('0.25', at)).toThrow(ConfigError); // Dapr's decoder rejects a decimal bare number
+  });
+
+  it('reads signed and fractional Go durations and ISO-8601 durations', () => {
+    expect(parseDuration('.5s', at)).toBe(500);
+    expect(parseDuration('-5s', at)).toBe(-5000);
+    expect(parseDuration('PT30S', at)).toBe(30_000);
   });
 
   it('tells ms from m followed by s', () => {
@@ -30,7 +37,7 @@ describe('parseDuration (Go durations, in ms)', () => {
     expect(parseDuration('1m1s', at)).toBe(61_000);
   });
 
-  it.each(['', '   ', 'soon', '5 s', '5S', '-5s', '5sec', '1d', 's', '.5s', '5s junk', '1m 30s'])('rejects %j with a ConfigError naming where it was', (text) => {
+  it.each(['', '   ', 'soon', '5 s', '5S', '5sec', '1d', 's', '5s junk', '1m 30s', '0.25'])('rejects %j with a ConfigError naming where it was', (text) => {
     let thrown: unknown;
     try {
       parseDuration(text, at);
@@ -38,7 +45,9 @@ describe('parseDuration (Go durations, in ms)', () => {
       thrown = err;
     }
     expect(thrown).toBeInstanceOf(ConfigError);
-    expect((thrown as ConfigError).message).toBe(`a.yaml: component "cache": spec.initTimeout: "${text}" is not a duration; use a Go duration such as 500ms, 5s, 1m30s or 1h`);
+    expect((thrown as ConfigError).message).toBe(
+      `a.yaml: component "cache": spec.initTimeout: "${text}" is not a duration; use a Go duration such as 500ms, 5s, 1m30s or 1h, an ISO-8601 duration such as PT30S, or a whole number of seconds`,
+    );
     expect((thrown as ConfigError).code).toBe('ERR_CONFIG');
   });
 

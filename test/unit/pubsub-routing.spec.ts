@@ -2,7 +2,8 @@ import { ConfigError } from '../../src/errors/config.errors';
 import type { RouteTarget, TopicEvent } from '../../src/runtime/blocks/pubsub/pubsub.types';
 import { type Cel, loadCel, Router } from '../../src/runtime/blocks/pubsub/routing';
 
-const target = (name: string, rules: string[] = []): RouteTarget => ({ name, rules, deliver: () => ({ status: 'success' }), deliverBulk: async () => ({}) });
+// `path` as declarative routes have it (methods have none and describe as '').
+const target = (name: string, rules: string[] = []): RouteTarget => ({ name, path: name, rules, deliver: () => ({ status: 'success' }), deliverBulk: async () => ({}) });
 
 function event(data: unknown, type = 'com.dapr.event.sent'): TopicEvent {
   return {

@@ -26,6 +26,8 @@ export const BUILTIN_COMPONENT_TYPES: readonly ComponentFactory[] = [
   postgresBindingFactory,
   redisBindingFactory,
   kafkaBindingFactory,
+  // daprd's aliases (Dapr's bindings quickstart writes bindings.postgres)
+  { ...postgresBindingFactory, type: 'bindings.postgres' },
   // secret stores
   localEnvSecretStoreFactory,
   localFileSecretStoreFactory,

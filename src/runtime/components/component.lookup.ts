@@ -5,6 +5,8 @@ import type { Readiness } from '../readiness';
 export interface ComponentSource {
   /** Loaded components of a kind, in load order, as their users see them (wrapped by interceptors). */
   listInstances(kind: ComponentKind): readonly { readonly name: string; readonly instance: Component; readonly metadata: Readonly<Record<string, string>> }[];
+  /** Why a component of this name is missing, when it failed to initialise and `spec.ignoreErrors` let the app start without it. */
+  failure(name: string): string | undefined;
 }
 
 export interface FoundComponent<T> {
@@ -53,8 +55,11 @@ export class ComponentLookup<T> {
   /** The component, or the block's not-found error listing the loaded ones. Requires the runtime to be ready. */
   get(name: string): FoundComponent<T> {
     const found = this.find(name);
-    if (!found) throw this.notFound(name, this.names());
-    return found;
+    if (found) return found;
+    const error = this.notFound(name, this.names());
+    const failure = this.source.failure(name);
+    if (failure) error.message += `; component "${name}" is configured but failed to initialise (spec.ignoreErrors is set): ${failure}`;
+    throw error;
   }
 
   /**

@@ -41,6 +41,7 @@ export class ComponentManager implements ComponentSource {
   private readonly loaded = new NameRegistry<LoadedComponent>('component');
   private readonly order: LoadedComponent[] = [];
   private otherDocs: OtherDocument[] = [];
+  private readonly failures = new Map<string, string>();
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -81,6 +82,10 @@ export class ComponentManager implements ComponentSource {
 
   listInstances(kind: ComponentKind): readonly { name: string; instance: Component; metadata: Readonly<Record<string, string>> }[] {
     return this.list(kind).map((c) => ({ name: c.spec.name, instance: c.used, metadata: c.metadata }));
+  }
+
+  failure(name: string): string | undefined {
+    return this.failures.get(name);
   }
 
   private secretStore(name: string): SecretStore | undefined {
@@ -137,8 +142,8 @@ export class ComponentManager implements ComponentSource {
     const factory = this.types.get(spec.type);
     if (!factory) {
       const sameKind = this.types.values().filter((f) => f.kind === spec.kind).map((f) => f.type);
-      const known = sameKind.length > 0 ? sameKind : this.types.names();
-      throw new ConfigError(`unknown component type "${spec.type}"; known ${spec.kind} types: ${known.join(', ')}`, {
+      const known = sameKind.length > 0 ? `known ${spec.kind} types: ${sameKind.join(', ')}` : `this runtime has no ${spec.kind} component types yet`;
+      throw new ConfigError(`unknown component type "${spec.type}"; ${known}`, {
         file: spec.source,
         component: spec.name,
         field: 'spec.type',
@@ -183,6 +188,7 @@ export class ComponentManager implements ComponentSource {
       });
       const error = sanitised(err, spec, metadata);
       if (spec.ignoreErrors) {
+        this.failures.set(spec.name, error.message);
         this.logger.warn({ component: spec.name, err: error.message }, 'component failed to initialise; ignoreErrors is set, starting without it');
         return;
       }

@@ -30,6 +30,8 @@ export type Outcome = { readonly status: 'success' } | { readonly status: 'drop'
 export interface RouteTarget {
   /** `OrderHandler.onOrder` or `POST /orders`, for logs and errors. */
   readonly name: string;
+  /** The app route events are POSTed to (declarative subscriptions), as `/v1.0/metadata` lists it; none for methods. */
+  readonly path?: string;
   /** CEL expressions; empty = the default route. */
   readonly rules: readonly string[];
   /** A synchronous handler's outcome comes back as is (no promise on the hot path). */

@@ -25,6 +25,7 @@ export function interceptedTarget(target: RouteTarget, spec: Pick<SubscriptionSp
   const bulkCall = { ...call, attributes: { topic: spec.topic, bulk: 'true' } };
   return {
     name: target.name,
+    path: target.path,
     rules: target.rules,
     deliver: (event) =>
       interception
@@ -61,6 +62,7 @@ export function httpTarget(invoke: InvokeService, appId: string, path: string, r
   const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', pubsubname: pubsub };
   return {
     name: `POST /${method}`,
+    path: `/${method}`,
     rules,
     deliver: async (event): Promise<Outcome> => {
       try {

@@ -67,7 +67,12 @@ export class Router {
 
   /** Rules as `/v1.0/metadata` lists them. */
   describe(): { match: string; path: string }[] {
-    const rules = this.routes.flatMap((r) => r.rules.map((rule) => ({ match: rule.source, path: r.target.name })));
-    return this.fallback ? [...rules, { match: '', path: this.fallback.name }] : rules;
+    const rules = this.routes.flatMap((r) => r.rules.map((rule) => ({ match: rule.source, path: r.target.path ?? '' })));
+    return this.fallback ? [...rules, { match: '', path: this.fallback.path ?? '' }] : rules;
+  }
+
+  /** Handler names in route order (logs). */
+  handlers(): string[] {
+    return [...this.routes.map((r) => r.target.name), ...(this.fallback ? [this.fallback.name] : [])];
   }
 }

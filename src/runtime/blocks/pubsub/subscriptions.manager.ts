@@ -51,7 +51,7 @@ export class SubscriptionsManager {
   async start(): Promise<void> {
     for (const runner of this.runners) {
       await runner.start();
-      this.logger.info({ pubsub: runner.spec.pubsub, topic: runner.spec.topic, routes: runner.router.describe().map((r) => r.path) }, 'subscribed');
+      this.logger.info({ pubsub: runner.spec.pubsub, topic: runner.spec.topic, handlers: runner.router.handlers() }, 'subscribed');
     }
   }
 

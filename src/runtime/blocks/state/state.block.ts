@@ -22,8 +22,11 @@ export const stateBlock: BlockDefinition = {
         for (const usage of discovery.classesWith<readonly StateStoreParam[]>(SIDEKICK_STATE_STORE_PARAMS)) {
           for (const param of usage.metadata) {
             if (!names.includes(param.store)) {
+              const failure = ctx.components.failure(param.store);
               throw new ConfigError(
-                `@StateStore("${param.store}") in ${usage.name} names no loaded state store; configured state stores: ${names.join(', ') || 'none'}`,
+                failure
+                  ? `@StateStore("${param.store}") in ${usage.name}: state store "${param.store}" failed to initialise (spec.ignoreErrors let the app start without it): ${failure}`
+                  : `@StateStore("${param.store}") in ${usage.name} names no loaded state store; configured state stores: ${names.join(', ') || 'none'}`,
                 { component: param.store },
               );
             }
