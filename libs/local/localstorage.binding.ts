@@ -124,7 +124,7 @@ export class LocalStorageBinding implements OutputBinding {
         break;
       } catch (err) {
         if (err instanceof SidekickError) throw err;
-        if ((err as { code?: unknown }).code !== 'ENOENT' || existing === this.root) throw this.error(`cannot resolve ${fileName}: ${errorMessage(err)}`, err);
+        if ((err as { code?: unknown }).code !== 'ENOENT' || existing === this.root) throw this.error(`cannot resolve ${fileName}: ${this.reason(err)}`, err);
         existing = dirname(existing);
       }
     }
@@ -144,8 +144,15 @@ export class LocalStorageBinding implements OutputBinding {
       const code = (err as { code?: unknown }).code;
       if (code === 'ENOENT') throw this.error(`${what}: file not found`, err);
       if (code === 'ELOOP') throw this.error(`${what}: refused to follow a symbolic link`, err);
-      throw this.error(`${what}: ${errorMessage(err)}`, err);
+      throw this.error(`${what}: ${this.reason(err)}`, err);
     }
+  }
+
+  /** An fs error's code for the caller (its message names absolute paths, which stay in the log). */
+  private reason(err: unknown): string {
+    const code = (err as { code?: unknown }).code;
+    this.logger.warn({ err: errorMessage(err) }, 'localstorage I/O failed');
+    return typeof code === 'string' ? code : 'I/O error';
   }
 
   private escape(fileName: string, why: string): SidekickError {

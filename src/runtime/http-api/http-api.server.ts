@@ -29,6 +29,8 @@ export class HttpApiServer {
   private readonly token?: Buffer;
   private server?: Server;
   private inFlight = 0;
+  /** Responses not yet sent: told `Connection: close` when shutdown begins. */
+  private readonly open = new Set<ServerResponse>();
   /** Set once shutdown began: every answer carries `Connection: close`, so no client sends on a closing connection. */
   private draining = false;
   private fallback?: ApiRoute;
@@ -83,6 +85,7 @@ export class HttpApiServer {
     if (!server) return;
     this.server = undefined;
     this.draining = true;
+    for (const res of this.open) if (!res.headersSent) res.setHeader('connection', 'close');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     // Operational time: a virtual clock in a test must not stretch or cut the drain.
@@ -98,8 +101,10 @@ export class HttpApiServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.inFlight += 1;
+    this.open.add(res);
     res.once('close', () => {
       this.inFlight -= 1;
+      this.open.delete(res);
     });
     const url = req.url ?? '/';
     const q = url.indexOf('?');
