@@ -188,6 +188,47 @@ spec:
     await m.close();
   });
 
+  it('never puts a secret into a start-up error or a log line (URL credentials, secret fields, secretKeyRefs)', async () => {
+    const logs = capturingLogger();
+    const redis = (name: string, items: string): string => `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: ${name}
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+${items}`;
+    const failures: string[] = [];
+    for (const doc of [
+      redis('url', '    - name: redisHost\n      value: "redis://:hunter2-url@127.0.0.1:1"'),
+      redis('pw', '    - name: redisHost\n      value: "127.0.0.1:1"\n    - name: redisPassword\n      value: hunter2-field\n    - name: dialTimeout\n      value: 200ms'),
+      `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pg
+spec:
+  type: state.postgresql
+  version: v1
+  metadata:
+    - name: connectionString
+      value: "host=127.0.0.1 port=1 user=x password=hunter2-pair connect_timeout=1"
+    - name: timeout
+      value: 1s
+`,
+    ]) {
+      const err = await load({ 'c.yaml': doc }, {}, logs).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err).toBeInstanceOf(Error);
+      failures.push(`${err?.message}\n${err?.stack}\n${String((err as { cause?: unknown })?.cause)}`);
+    }
+    const everything = `${failures.join('\n')}\n${JSON.stringify(logs.entries)}`;
+    expect(everything).not.toMatch(/hunter2/);
+    expect(everything).toMatch(/\*\*\*/);
+  });
+
   it('fails when an explicitly given resources path does not exist', async () => {
     await expect(load({}, { resourcesPath: '/nonexistent/sidekick/components' })).rejects.toThrow(/resources path \/nonexistent\/sidekick\/components does not exist/);
   });
