@@ -136,4 +136,14 @@ describe('the official @dapr/dapr client (HTTP) against the Sidekick HTTP API', 
     expect(details.status).toBe(500);
     expect(JSON.parse(details.error_msg)).toMatchObject({ errorCode: 'ERR_DIRECT_INVOKE' });
   });
+
+  it('pubsub.publishBulk succeeds (the SDK sends entryID; daprd matches field names case-insensitively)', async () => {
+    const res = await client.pubsub.publishBulk('pubsub', 'bulk-sdk', [{ entryID: 'a', event: { n: 1 }, contentType: 'application/json' }, 'plain text']);
+    expect(res.failedMessages).toEqual([]);
+  });
+
+  it('pubsub.publish of a plain object succeeds', async () => {
+    const res = await client.pubsub.publish('pubsub', 'sdk-topic', { n: 1 });
+    expect(res.error).toBeUndefined();
+  });
 });

@@ -274,7 +274,10 @@ spec:
     const topics = (meta.subscriptions as { topic: string; type: string }[]).map((s) => `${s.topic}:${s.type}`).sort();
     expect(topics).toEqual(expect.arrayContaining(['orders:PROGRAMMATIC', 'declared:DECLARATIVE', 'flaky:PROGRAMMATIC']));
     const routed = (meta.subscriptions as { topic: string; rules: { match: string; path: string }[] }[]).find((s) => s.topic === 'routed');
-    expect(routed?.rules).toEqual([{ match: 'event.data.total > 100', path: 'Handlers.onBig' }, { match: '', path: 'Handlers.onSmall' }]);
+    // Methods have no app route (daprd lists routes' paths): their path is empty; declarative routes list theirs.
+    expect(routed?.rules).toEqual([{ match: 'event.data.total > 100', path: '' }, { match: '', path: '' }]);
+    const declared = (meta.subscriptions as { topic: string; rules: { match: string; path: string }[] }[]).find((s) => s.topic === 'declared');
+    expect(declared?.rules.map((r) => r.path)).toEqual(expect.arrayContaining(['/declared/vip', '/declared/ok']));
     expect(meta.components).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'pubsub', type: 'pubsub.in-memory' })]));
   });
 });
