@@ -7,6 +7,11 @@ export { SIDEKICK_CLOCK } from './runtime/sidekick.options';
 export { type BulkPublishItem, InvokeStatusError, type PublishOptions, SidekickClient } from './runtime/sidekick.client';
 export { SidekickRuntime } from './runtime/sidekick.runtime';
 
+// Logging: one format for Nest's lines and Sidekick's
+export { createSidekickLogger, SidekickNestLogger, type SidekickNestLoggerOptions } from './runtime/nest-logger';
+export { formatPrettyLine } from './runtime/logger';
+export type { LogFormat } from './runtime/sidekick.options';
+
 // Decorators
 export { Binding, binding, type BulkSubscribeOptions, getStateStoreToken, StateStore, Subscribe, subscribe, type SubscribeOptions } from './decorators';
 

@@ -85,7 +85,7 @@ export class SidekickModule {
         { provide: SIDEKICK_CLOCK, useFactory: (o: SidekickModuleOptions): Clock => o.clock ?? new SystemClock(), inject: [RAW_OPTIONS] },
         {
           provide: SIDEKICK_LOGGER,
-          useFactory: (o: SidekickModuleOptions, r: ResolvedOptions): SidekickLogger => o.logger ?? createDefaultLogger(r.appId, r.logLevel),
+          useFactory: (o: SidekickModuleOptions, r: ResolvedOptions): SidekickLogger => o.logger ?? createDefaultLogger(r.appId, r.logLevel, r.logFormat, r.logColor),
           inject: [RAW_OPTIONS, SIDEKICK_OPTIONS],
         },
         SidekickExplorer,

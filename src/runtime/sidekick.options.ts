@@ -84,6 +84,19 @@ export interface ResolvedOptions {
   readonly namespace?: string;
   /** Level of the default logger (`SIDEKICK_LOG_LEVEL`, default `info`). */
   readonly logLevel: string;
+  /** Line format of the default logger (`SIDEKICK_LOG_FORMAT`; `json` by default under `NODE_ENV=production`, else `pretty`). */
+  readonly logFormat: LogFormat;
+  /** Whether the pretty format may colour its lines on a terminal (`NO_COLOR` unset or empty). */
+  readonly logColor: boolean;
+}
+
+/** `pretty`: one Nest-like line per record, for a terminal; `json`: pino's JSON lines, for log collectors. */
+export type LogFormat = 'pretty' | 'json';
+
+export interface LogSettings {
+  readonly level: string;
+  readonly format: LogFormat;
+  readonly color: boolean;
 }
 
 export const SIDEKICK_OPTIONS = Symbol('SIDEKICK_OPTIONS');
@@ -102,6 +115,7 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     throw new ConfigError(`HTTP API port "${String(port)}" is not a port number (0-65535)`, { field: 'httpApi.port / SIDEKICK_HTTP_PORT' });
   }
   const registry = options.nameResolution?.localRegistry ?? true;
+  const log = resolveLogSettings(env);
   return {
     appId: options.appId,
     resourcesPath: options.resourcesPath ?? env['SIDEKICK_RESOURCES_PATH'] ?? './components',
@@ -129,8 +143,24 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     interceptors: options.interceptors ?? [],
     namespace: env['NAMESPACE'] || undefined,
-    logLevel: env['SIDEKICK_LOG_LEVEL'] ?? 'info',
+    logLevel: log.level,
+    logFormat: log.format,
+    logColor: log.color,
   };
+}
+
+/**
+ * The logging environment, one rule for the module's logger and for `createSidekickLogger()` (which
+ * runs before the module, when Nest is created): `SIDEKICK_LOG_LEVEL` (pino level, default `info`),
+ * `SIDEKICK_LOG_FORMAT` (`pretty` or `json`; unset: `json` when `NODE_ENV=production`, else
+ * `pretty`) and `NO_COLOR` (set and not empty: no colours).
+ */
+export function resolveLogSettings(env: NodeJS.ProcessEnv = process.env): LogSettings {
+  const format = env['SIDEKICK_LOG_FORMAT'] || (env['NODE_ENV'] === 'production' ? 'json' : 'pretty');
+  if (format !== 'pretty' && format !== 'json') {
+    throw new ConfigError(`log format "${format}" is not one of pretty, json`, { field: 'SIDEKICK_LOG_FORMAT' });
+  }
+  return { level: env['SIDEKICK_LOG_LEVEL'] || 'info', format, color: !env['NO_COLOR'] };
 }
 
 /** One folder per user: another user's registry is never shared (and one they created for us is refused). */

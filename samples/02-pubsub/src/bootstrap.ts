@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { SidekickRuntime } from '@sidekick/core';
+import { createSidekickLogger, SidekickRuntime } from '@sidekick/core';
 import { requireResourcesPath } from './sidekick.options';
 
 /**
@@ -10,13 +10,15 @@ import { requireResourcesPath } from './sidekick.options';
  */
 export async function startApp(module: Type, name: string, defaultPort: number): Promise<INestApplication> {
   requireResourcesPath(); // fail with one line, before Nest starts
-  const app = await NestFactory.create(module);
+  // Nest's lines in Sidekick's format: one log stream (pretty; SIDEKICK_LOG_FORMAT=json or NODE_ENV=production for JSON lines).
+  const logger = createSidekickLogger({ appId: name });
+  const app = await NestFactory.create(module, { logger });
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const port = Number(process.env['PORT'] ?? defaultPort);
   const host = process.env['HOST'] ?? '127.0.0.1';
   await app.listen(port, host);
   const api = app.get(SidekickRuntime).httpApiAddress;
-  console.log(`${name} listening on http://${host}:${port} (Dapr HTTP API on ${api ? `${api.address}:${api.port}` : 'off'})`);
+  logger.log(`${name} listening on http://${host}:${port} (Dapr HTTP API on ${api ? `http://${api.address}:${api.port}` : 'off'})`, 'main');
   return app;
 }
 

@@ -1,17 +1,19 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { SidekickRuntime } from '@sidekick/core';
+import { createSidekickLogger, SidekickRuntime } from '@sidekick/core';
 import { AppModule } from './app.module';
 
 async function main(): Promise<void> {
-  const app = await NestFactory.create(AppModule);
+  // Nest's lines in Sidekick's format: one log stream (pretty; SIDEKICK_LOG_FORMAT=json or NODE_ENV=production for JSON lines).
+  const logger = createSidekickLogger({ appId: 'batch' });
+  const app = await NestFactory.create(AppModule, { logger });
   // SIGTERM/SIGINT: stop the input bindings (in-flight handlers finish), close the components, exit 0.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const port = Number(process.env['PORT'] ?? 5003);
   const host = process.env['HOST'] ?? '127.0.0.1';
   await app.listen(port, host);
   const api = app.get(SidekickRuntime).httpApiAddress;
-  console.log(`batch listening on http://${host}:${port} (Dapr HTTP API on ${api ? `${api.address}:${api.port}` : 'off'})`);
+  logger.log(`batch listening on http://${host}:${port} (Dapr HTTP API on ${api ? `http://${api.address}:${api.port}` : 'off'})`, 'main');
 }
 
 main().catch((err: unknown) => {
