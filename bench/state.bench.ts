@@ -40,7 +40,7 @@ export async function runStateBench(): Promise<Metric[]> {
       return stored == null ? undefined : JSON.parse(stored);
     };
     const sidekickSave = (i: number): Promise<void> => store.save(saveKeys[i % KEYS] as string, value);
-    const rawSave = (i: number): Promise<number> => redis.benchSet(rawSaveKeys[i % KEYS] as string, '', JSON.stringify(value), '0', '0');
+    const rawSave = (i: number): Promise<number> => redis.benchSet(rawSaveKeys[i % KEYS] as string, '0', JSON.stringify(value), '0', '');
 
     const metrics: Metric[] = [];
     const results: Record<string, Comparison> = {};

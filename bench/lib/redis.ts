@@ -10,7 +10,8 @@ export const KEY_PREFIX = 'bench||';
 export { SET_SCRIPT };
 
 export interface RawRedis extends Redis {
-  benchSet(key: string, etag: string, data: string, firstWrite: string, ttlMs: string): Promise<number>;
+  /** SET_SCRIPT's arguments: version ('0' = none), data, first-write ('1'/'0'), ttl (ms, '-1' persist, '' keep). */
+  benchSet(key: string, version: string, data: string, firstWrite: string, ttl: string): Promise<number>;
 }
 
 /**

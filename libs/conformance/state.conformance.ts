@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ETagInvalidError, ETagMismatchError } from '../../src/errors/state.errors';
 import type { VirtualClock } from '../../src/runtime/time/virtual.clock';
+import type { StateWriteRules } from '../../src/spi/state.rules';
 import type { GetResponse, SetRequest, StateStore } from '../../src/spi/state.store';
 
 /** One store under test, as a backend's spec builds it. */
@@ -20,6 +21,8 @@ export interface StateConformanceSetup {
   readonly reportsExpiresAt?: boolean;
   /** What a malformed etag (`not-an-etag`) raises: `invalid` = ETagInvalidError, `mismatch` = ETagMismatchError. */
   readonly malformedETag: 'invalid' | 'mismatch';
+  /** The write rules of daprd's component for this backend (src/spi/state.rules.ts). */
+  readonly rules: StateWriteRules;
 }
 
 /**
@@ -53,6 +56,12 @@ export function describeStateConformance(label: string, setup: StateConformanceS
     };
     const malformed = (): typeof ETagInvalidError | typeof ETagMismatchError =>
       setup.malformedETag === 'invalid' ? ETagInvalidError : ETagMismatchError;
+    const rules = setup.rules;
+    /** Asserts a write the rules accept (`true`) resolves and one they refuse rejects with ETagMismatchError. */
+    const expectWrite = async (write: Promise<void>, accepted: boolean): Promise<void> => {
+      if (accepted) await expect(write).resolves.toBeUndefined();
+      else await expect(write).rejects.toBeInstanceOf(ETagMismatchError);
+    };
 
     // TTL: with a virtual clock, 10 s and advance 11 s; in real time, 1 s and wait 1.5 s.
     const ttlSeconds = setup.supportsVirtualClock ? 10 : 1;
@@ -164,14 +173,47 @@ export function describeStateConformance(label: string, setup: StateConformanceS
         await expect(store.get(k)).resolves.toBeUndefined();
       });
 
-      it('an etag on a missing key mismatches (set and delete)', async () => {
-        const k = key('etag-missing');
+      it(`an etag on a missing key: a delete ${rules.deleteETagOnMissingKey === 'succeed' ? 'succeeds' : 'mismatches'}, a save ${rules.saveETagOnMissingKey === 'create' ? 'creates the key' : 'mismatches'} (in a transaction too)`, async () => {
+        const [k, tx] = [key('etag-missing'), key('etag-missing-tx')];
         await store.set({ key: k, value: text('v1') });
         const old = (await mustGet(k)).etag;
         await store.delete({ key: k });
-        await expect(store.set({ key: k, value: text('v2'), etag: old })).rejects.toBeInstanceOf(ETagMismatchError);
-        await expect(store.delete({ key: k, etag: old })).rejects.toBeInstanceOf(ETagMismatchError);
-        await expect(store.get(k)).resolves.toBeUndefined();
+        await expectWrite(store.delete({ key: k, etag: old }), rules.deleteETagOnMissingKey === 'succeed');
+        await expectWrite(store.transact([{ operation: 'delete', request: { key: k, etag: old } }]), rules.deleteETagOnMissingKey === 'succeed');
+        const create = rules.saveETagOnMissingKey === 'create';
+        await expectWrite(store.set({ key: k, value: text('v2'), etag: old }), create);
+        await expectWrite(store.transact([{ operation: 'upsert', request: { key: tx, value: text('t'), etag: old } }]), create);
+        const got = await store.bulkGet([k, tx]);
+        expect(got.map((g) => g?.data.toString())).toEqual(create ? ['v2', 't'] : [undefined, undefined]);
+        if (create) await store.set({ key: k, value: text('v3'), etag: got[0]?.etag }); // a new etag that works
+      });
+
+      it(`the etag "0" ${rules.zeroETagIsNone ? 'stands for no etag' : 'is a wrong etag'} (save, delete, transaction)`, async () => {
+        const [k, d] = [key('etag-zero'), key('etag-zero-del')];
+        await store.set({ key: k, value: text('v1') });
+        await store.set({ key: d, value: text('d1') });
+        await expectWrite(store.set({ key: k, value: text('v2'), etag: '0' }), rules.zeroETagIsNone);
+        await expectWrite(store.transact([{ operation: 'upsert', request: { key: k, value: text('v3'), etag: '0' } }]), rules.zeroETagIsNone);
+        expect((await mustGet(k)).data.toString()).toBe(rules.zeroETagIsNone ? 'v3' : 'v1');
+        await expectWrite(store.delete({ key: d, etag: '0' }), rules.zeroETagIsNone);
+        expect((await store.get(d))?.data.toString()).toBe(rules.zeroETagIsNone ? undefined : 'd1');
+      });
+
+      it(`last-write with a stale etag: a save ${rules.lastWriteIgnoresETag ? 'ignores the etag' : 'mismatches'}, a delete mismatches`, async () => {
+        const k = key('lw-stale');
+        await store.set({ key: k, value: text('v1') });
+        const stale = (await mustGet(k)).etag;
+        await store.set({ key: k, value: text('v2') });
+        const lastWrite = { concurrency: 'last-write' } as const;
+        await expectWrite(store.set({ key: k, value: text('v3'), etag: stale, options: lastWrite }), rules.lastWriteIgnoresETag);
+        await expectWrite(
+          store.transact([{ operation: 'upsert', request: { key: k, value: text('v4'), etag: stale, options: lastWrite } }]),
+          rules.lastWriteIgnoresETag,
+        );
+        expect((await mustGet(k)).data.toString()).toBe(rules.lastWriteIgnoresETag ? 'v4' : 'v2');
+        if (rules.lastWriteIgnoresETag) await store.set({ key: k, value: text('v5'), etag: 'not-an-etag', options: lastWrite });
+        await expect(store.delete({ key: k, etag: stale, options: lastWrite })).rejects.toBeInstanceOf(ETagMismatchError);
+        expect((await store.get(k))?.data.toString()).toBe(rules.lastWriteIgnoresETag ? 'v5' : 'v2');
       });
 
       it(`a malformed etag throws ${setup.malformedETag === 'invalid' ? 'ETagInvalidError' : 'ETagMismatchError'}`, async () => {
@@ -186,16 +228,20 @@ export function describeStateConformance(label: string, setup: StateConformanceS
         expect((await mustGet(k)).data.toString()).toBe('v1');
       });
 
-      it('first-write without an etag fails on an existing key and succeeds on a new one', async () => {
-        const existing = key('fw-existing');
-        const fresh = key('fw-new');
+      it(`first-write without an etag: ${rules.firstWriteWithoutETag === 'refuse' ? 'refuses an existing key' : 'overwrites a key not created by first-write'}; succeeds on a new key`, async () => {
+        const fw = { concurrency: 'first-write' } as const;
+        const [existing, fresh] = [key('fw-existing'), key('fw-new')];
+        const overwrite = rules.firstWriteWithoutETag === 'overwrite-unless-marked';
         await store.set({ key: existing, value: text('v1') });
-        await expect(
-          store.set({ key: existing, value: text('v2'), options: { concurrency: 'first-write' } }),
-        ).rejects.toBeInstanceOf(ETagMismatchError);
-        expect((await mustGet(existing)).data.toString()).toBe('v1');
-        await store.set({ key: fresh, value: text('n1'), options: { concurrency: 'first-write' } });
+        await expectWrite(store.set({ key: existing, value: text('v2'), options: fw }), overwrite);
+        expect((await mustGet(existing)).data.toString()).toBe(overwrite ? 'v2' : 'v1');
+        // A key a first-write save created: under daprd's Redis rules it refuses every save without its etag.
+        await store.set({ key: fresh, value: text('n1'), options: fw });
         expect((await mustGet(fresh)).data.toString()).toBe('n1');
+        await expect(store.set({ key: fresh, value: text('n2'), options: fw })).rejects.toBeInstanceOf(ETagMismatchError);
+        await expectWrite(store.set({ key: fresh, value: text('n3') }), !overwrite);
+        await store.set({ key: fresh, value: text('n4'), etag: (await mustGet(fresh)).etag });
+        expect((await mustGet(fresh)).data.toString()).toBe('n4');
       });
 
       it('last-write without an etag always succeeds', async () => {
@@ -253,22 +299,25 @@ export function describeStateConformance(label: string, setup: StateConformanceS
         expect(bulk[1]?.data.toString()).toBe('kept');
         expect(bulk[2]).toBeUndefined();
         // An expired item counts as absent for first-write and for etag checks.
-        await expect(store.set({ key: k, value: text('v'), etag: before.etag })).rejects.toBeInstanceOf(ETagMismatchError);
+        await expectWrite(store.set({ key: k, value: text('v'), etag: before.etag }), rules.saveETagOnMissingKey === 'create');
+        await store.delete({ key: k });
         await store.set({ key: k, value: text('again'), options: { concurrency: 'first-write' } });
         expect((await mustGet(k)).data.toString()).toBe('again');
       });
 
-      it('an item saved again without a TTL loses its TTL', async () => {
-        const k = key('ttl-removed');
-        const minusOne = key('ttl-minus-one');
-        await store.set({ key: k, value: text('v1'), ttlInSeconds: ttlSeconds });
-        await store.set({ key: minusOne, value: text('m1'), ttlInSeconds: ttlSeconds });
+      it(`an item saved again without a TTL ${rules.saveWithoutTtl === 'keep' ? 'keeps' : 'loses'} its TTL (in a transaction too); -1 removes it`, async () => {
+        const [k, tx, minusOne] = [key('ttl-resave'), key('ttl-resave-tx'), key('ttl-minus-one')];
+        for (const item of [k, tx, minusOne]) await store.set({ key: item, value: text('v1'), ttlInSeconds: ttlSeconds });
+        const expiresAt = (await mustGet(k)).expiresAt;
         await store.set({ key: k, value: text('v2') });
+        await store.transact([{ operation: 'upsert', request: { key: tx, value: text('v2') } }]);
         await store.set({ key: minusOne, value: text('m2'), ttlInSeconds: -1 });
-        expect((await mustGet(k)).expiresAt).toBeUndefined();
+        const keep = rules.saveWithoutTtl === 'keep';
+        expect((await mustGet(k)).expiresAt).toBe(keep ? expiresAt : undefined);
+        expect((await mustGet(minusOne)).expiresAt).toBeUndefined();
         await passTtl();
-        expect((await mustGet(k)).data.toString()).toBe('v2');
-        expect((await mustGet(minusOne)).data.toString()).toBe('m2');
+        const got = await store.bulkGet([k, tx, minusOne]);
+        expect(got.map((g) => g?.data.toString())).toEqual(keep ? [undefined, undefined, 'm2'] : ['v2', 'v2', 'm2']);
       });
     });
 
@@ -314,14 +363,16 @@ export function describeStateConformance(label: string, setup: StateConformanceS
           expect(after[i]?.data.toString()).toBe(before[i]?.data.toString());
           expect(after[i]?.etag).toBe(before[i]?.etag);
         }
-        // first-write on an existing key in a transaction fails the same way.
+        // A refused first-write in a transaction (the key was created by first-write) changes nothing either.
+        await store.set({ key: created, value: text('fw'), options: { concurrency: 'first-write' } });
         await expect(
           store.transact([
             { operation: 'delete', request: { key: del } },
-            { operation: 'upsert', request: { key: upd, value: text('x'), options: { concurrency: 'first-write' } } },
+            { operation: 'upsert', request: { key: created, value: text('x'), options: { concurrency: 'first-write' } } },
           ]),
         ).rejects.toBeInstanceOf(ETagMismatchError);
         expect((await mustGet(del)).etag).toBe(before[0]?.etag);
+        expect((await mustGet(created)).data.toString()).toBe('fw');
       });
     });
 

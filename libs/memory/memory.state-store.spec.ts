@@ -1,5 +1,6 @@
 import { VirtualClock } from '../../src/runtime/time/virtual.clock';
 import { noopLogger } from '../../test/support/logger';
+import { STRICT_STATE_RULES } from '../../src/spi/state.rules';
 import { describeStateConformance } from '../conformance/state.conformance';
 import { MemoryStateStore, memoryStateStoreFactory } from './memory.state-store';
 import { componentInit } from '../../src/spi/metadata-reader';
@@ -7,6 +8,7 @@ import { componentInit } from '../../src/spi/metadata-reader';
 describeStateConformance('state.in-memory', {
   supportsVirtualClock: true,
   malformedETag: 'invalid', // etags are decimal versions; anything else is ETagInvalidError
+  rules: STRICT_STATE_RULES, // daprd's state.in-memory (components-contrib state/in-memory/in_memory.go)
   async create() {
     const clock = new VirtualClock();
     const store = memoryStateStoreFactory.create();

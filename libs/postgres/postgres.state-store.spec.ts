@@ -7,6 +7,7 @@ import type { Clock } from '../../src/spi/clock';
 import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { postgresUrl, requirePostgres } from '../../test/support/services';
+import { STRICT_STATE_RULES } from '../../src/spi/state.rules';
 import { describeStateConformance } from '../conformance/state.conformance';
 import { PostgresStateStore, postgresStateStoreFactory } from './postgres.state-store';
 import { componentInit } from '../../src/spi/metadata-reader';
@@ -30,7 +31,8 @@ async function openStore(
 
 describeStateConformance('state.postgresql', {
   supportsVirtualClock: false, // expiry compares with the database's now()
-  malformedETag: 'invalid', // etags are uuids; anything else is ETagInvalidError (checked before querying)
+  malformedETag: 'mismatch', // etags are uuids; anything else mismatches, as in daprd's v2 store (checked before querying)
+  rules: STRICT_STATE_RULES, // daprd's state.postgresql v2 (components-contrib state/postgresql/v2/postgresql.go)
   async create() {
     await requirePostgres();
     const store = await openStore();

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { BackendError, SidekickError, errorMessage } from '../../src/errors/sidekick.error';
-import { ETagInvalidError, ETagMismatchError } from '../../src/errors/state.errors';
+import { ETagMismatchError } from '../../src/errors/state.errors';
 import type { Clock, TimerHandle } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
@@ -181,9 +181,10 @@ export class PostgresStateStore implements StateStore {
     if (result.rowCount === 0) throw new ETagMismatchError(this.name, request.key);
   }
 
+  /** An etag that is not a uuid can match no row: a mismatch, as daprd's v2 store answers (uuid.Parse fails). */
   private validate(request: SetRequest | DeleteRequest): void {
     if (request.etag !== undefined && request.etag !== '' && !UUID.test(request.etag)) {
-      throw new ETagInvalidError(this.name, request.etag);
+      throw new ETagMismatchError(this.name, request.key);
     }
   }
 

@@ -101,7 +101,7 @@ describe('pubsub.redis: stream layout and Redis specifics', () => {
     expect(fields.map(String).filter((_, i) => i % 2 === 0)).toEqual(['data', 'metadata']);
     expect(fields[1]!.equals(bytes)).toBe(true);
     expect(JSON.parse(String(fields[3]))).toEqual({ partitionKey: 'k', custom: 'v' });
-    expect(entries[1]![1].map(String)).toEqual(['data', 'plain']); // no metadata: no field
+    expect(entries[1]![1].map(String)).toEqual(['data', 'plain', 'metadata', '{}']); // no metadata: {} as daprd writes
     await waitFor('two messages', () => got.length === 2);
     expect(got[0]!.data.equals(bytes)).toBe(true);
     expect(got[0]!.metadata).toEqual({ partitionKey: 'k', custom: 'v', [REDIS_STREAM_ID]: String(id) });
@@ -112,10 +112,12 @@ describe('pubsub.redis: stream layout and Redis specifics', () => {
     const got = await collect(t);
     await raw.xadd(t, '*', 'data', '{"a":1}', 'metadata', '{"traceparent":"00-1"}');
     await raw.xadd(t, '*', 'data', 'x', 'source', 'legacy');
-    await waitFor('two messages', () => got.length === 2);
+    await raw.xadd(t, '*', 'data', 'bare');
+    await waitFor('three messages', () => got.length === 3);
     const byData = new Map(got.map((m) => [m.data.toString(), m.metadata]));
     expect(byData.get('{"a":1}')?.traceparent).toBe('00-1');
     expect(byData.get('x')?.source).toBe('legacy');
+    expect(byData.get('bare')).toEqual({ [REDIS_STREAM_ID]: expect.any(String) }); // no metadata field: none
   });
 
   it('XPENDING is 1 while the handler runs and 0 once it resolved', async () => {

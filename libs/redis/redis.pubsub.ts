@@ -166,8 +166,9 @@ export class RedisPubSub implements PubSub {
     const args: (string | Buffer | number)[] = [request.topic];
     if (this.settings.maxLenApprox > 0) args.push('MAXLEN', '~', this.settings.maxLenApprox);
     else if (this.settings.streamTtlMs > 0) args.push('MINID', '~', Math.max(0, Math.floor(this.clock.now() - this.settings.streamTtlMs)));
-    args.push('*', 'data', request.data);
-    if (request.metadata && Object.keys(request.metadata).length > 0) args.push('metadata', JSON.stringify(request.metadata));
+    // Both fields always, as daprd writes them (`{}` when there is no metadata); the read side also takes
+    // entries without `metadata` from other producers.
+    args.push('*', 'data', request.data, 'metadata', JSON.stringify(request.metadata ?? {}));
     return args;
   }
 

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { type AddressInfo, type Socket, createServer } from 'node:net';
 import type Redis from 'ioredis';
 import { ConfigError } from '../../src/errors/config.errors';
-import { ETagInvalidError } from '../../src/errors/state.errors';
+import { ETagInvalidError, ETagMismatchError } from '../../src/errors/state.errors';
 import { SystemClock } from '../../src/runtime/time/system.clock';
 import type { ComponentMetadata } from '../../src/spi/component';
 import { noopLogger } from '../../test/support/logger';
 import { rawRedis, redisHostPort, redisUrl, requireRedis } from '../../test/support/services';
+import { REDIS_STATE_RULES } from '../../src/spi/state.rules';
 import { describeStateConformance } from '../conformance/state.conformance';
 import { RedisStateStore, redisStateStoreFactory } from './redis.state-store';
 import { redisPubSubFactory } from './redis.pubsub';
@@ -39,6 +40,7 @@ describeStateConformance('state.redis', {
   supportsVirtualClock: false, // Redis expires keys on its own clock
   reportsExpiresAt: false, // get stays one HMGET; see the comment on RedisStateStore.get
   malformedETag: 'invalid', // etags are the decimal `version`; anything else is ETagInvalidError
+  rules: REDIS_STATE_RULES, // daprd's state.redis scripts (components-contrib state/redis/redis.go)
   async create() {
     await requireRedis();
     const store = await openStore();
@@ -98,14 +100,44 @@ describe('state.redis: daprd key layout and Redis specifics', () => {
     expect(await raw.hget(k, 'data')).toBe('{"a":2}');
   });
 
-  it('sets the TTL as the key expiry and removes it on a write without TTL', async () => {
+  it('sets the TTL as the key expiry; a re-save without TTL keeps it (as daprd), -1 removes it', async () => {
     const k = key('ttl');
     await store.set({ key: k, value: Buffer.from('x'), ttlInSeconds: 100 });
     const pttl = await raw.pttl(k);
     expect(pttl).toBeGreaterThan(90_000);
     expect(pttl).toBeLessThanOrEqual(100_000);
     await store.set({ key: k, value: Buffer.from('y') });
-    expect(await raw.pttl(k)).toBe(-1);
+    expect(await raw.ttl(k)).toBeGreaterThan(90);
+    await store.transact([{ operation: 'upsert', request: { key: k, value: Buffer.from('z') } }]);
+    expect(await raw.ttl(k)).toBeGreaterThan(90);
+    expect(await raw.hget(k, 'data')).toBe('z');
+    await store.set({ key: k, value: Buffer.from('w'), ttlInSeconds: -1 });
+    expect(await raw.ttl(k)).toBe(-1);
+  });
+
+  it('keeps the TTL of a key daprd wrote with one when Sidekick saves it again without TTL', async () => {
+    const k = key('ttl-daprd');
+    await raw.hset(k, 'data', '"a"', 'version', 3);
+    await raw.expire(k, 500);
+    await store.set({ key: k, value: Buffer.from('"b"'), etag: '3' });
+    const ttl = await raw.ttl(k);
+    expect(ttl).toBeGreaterThan(490);
+    expect(ttl).toBeLessThanOrEqual(500);
+    expect(await raw.hget(k, 'version')).toBe('4');
+  });
+
+  it('writes the bytes daprd does for its ETag rules: version 1 on a missing key saved with an etag, the first-write marker', async () => {
+    const [created, marked] = [key('etag-create'), key('fw-marker')];
+    await store.set({ key: created, value: Buffer.from('x'), etag: '42' });
+    expect(await raw.hgetall(created)).toEqual({ data: 'x', version: '1' });
+    await store.set({ key: marked, value: Buffer.from('m'), options: { concurrency: 'first-write' } });
+    expect(await raw.hgetall(marked)).toEqual({ data: 'm', version: '1', 'first-write': '0' });
+    // A key daprd marked refuses a save without its etag; the etag still works, and is read as a Go int.
+    const daprd = key('fw-daprd');
+    await raw.hset(daprd, 'data', '1', 'version', 7, 'first-write', 0);
+    await expect(store.set({ key: daprd, value: Buffer.from('2') })).rejects.toBeInstanceOf(ETagMismatchError);
+    await store.set({ key: daprd, value: Buffer.from('3'), etag: '007' });
+    expect(await raw.hgetall(daprd)).toEqual({ data: '3', version: '8', 'first-write': '0' });
   });
 
   it('applies the ttlInSeconds metadata as the default TTL, and -1 overrides it', async () => {

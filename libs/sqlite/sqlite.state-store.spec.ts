@@ -4,6 +4,7 @@ import { VirtualClock } from '../../src/runtime/time/virtual.clock';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { noopLogger } from '../../test/support/logger';
+import { STRICT_STATE_RULES } from '../../src/spi/state.rules';
 import { describeStateConformance } from '../conformance/state.conformance';
 import { SqliteStateStore, sqliteStateStoreFactory } from './sqlite.state-store';
 import { componentInit } from '../../src/spi/metadata-reader';
@@ -19,6 +20,7 @@ async function open(file: string, clock = new VirtualClock(), metadata: Record<s
 describeStateConformance('state.sqlite', {
   supportsVirtualClock: true,
   malformedETag: 'invalid', // etags are decimal versions; anything else is ETagInvalidError
+  rules: STRICT_STATE_RULES, // daprd's state.sqlite (components-contrib state/sqlite/sqlite_dbaccess.go)
   async create() {
     const clock = new VirtualClock();
     const store = await open(join(tempDir(), 'state.db'), clock);

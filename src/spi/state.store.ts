@@ -14,14 +14,17 @@ export type StateFeature = 'ETAG' | 'TRANSACTIONAL' | 'TTL' | 'ACTOR';
 /**
  * A write. `key` is the full stored key (the runtime has applied `keyPrefix`).
  *
- * ETag rules every store follows:
- * - `etag` given: the write succeeds only if the stored item has that etag, else `ETagMismatchError`
- *   (a missing item never matches). A malformed etag is `ETagInvalidError`.
- * - no `etag`, `concurrency: 'first-write'`: the write succeeds only if the key does not exist.
- * - no `etag`, last-write (the default): the write always succeeds.
- * Unlike daprd's Redis store (which ignores an etag under last-write), an etag, when given, is always
- * checked: a client that sends one wants the check.
- * A successful write gives the item a new etag.
+ * ETags, concurrency and TTLs follow the rules of daprd's component for the same backend, declared in
+ * `StateWriteRules` (src/spi/state.rules.ts) and checked by the conformance suite. What all share:
+ * - a save with the item's current etag succeeds, one with another etag of an existing item fails
+ *   with `ETagMismatchError` (a malformed etag is `ETagInvalidError` or a mismatch, per backend);
+ * - a save without an etag under last-write (the default) succeeds, except on a Redis key created by
+ *   a first-write save (daprd's `first-write` marker);
+ * - a successful write gives the item a new etag.
+ * Where they differ (REDIS_STATE_RULES vs STRICT_STATE_RULES): an etag on a missing key (Redis
+ * creates it), the etag "0" (Redis: no etag), an etag under an explicit last-write (Redis ignores it on
+ * saves), first-write without an etag on an existing key (Redis overwrites it unless marked), and a
+ * save without a TTL (Redis keeps the key's expiry, the others clear it).
  */
 export interface SetRequest {
   readonly key: string;
@@ -29,15 +32,19 @@ export interface SetRequest {
   readonly value: Buffer | string;
   readonly etag?: string;
   /**
-   * Seconds until the item expires (> 0). `-1`: no expiry. `undefined`: the store's default TTL if its
-   * metadata sets one (Dapr's `ttlInSeconds` component metadata), else no expiry. A write without a
-   * TTL removes the item's previous TTL.
+   * Seconds until the item expires (> 0). `-1`: no expiry (removes the item's TTL). `undefined`: the
+   * store's default TTL if its metadata sets one (Dapr's `ttlInSeconds` component metadata), else no
+   * new expiry: Redis keeps the item's current TTL, the other stores clear it (`saveWithoutTtl`).
    */
   readonly ttlInSeconds?: number;
   readonly options?: StateOptions;
 }
 
-/** A delete. Same ETag rules as {@link SetRequest}; deleting a missing key without an etag succeeds. */
+/**
+ * A delete. ETag rules as for {@link SetRequest}, but a delete always checks its etag (also under
+ * last-write); with an etag on a missing key it succeeds on Redis and mismatches elsewhere. Deleting a
+ * missing key without an etag succeeds.
+ */
 export interface DeleteRequest {
   readonly key: string;
   readonly etag?: string;
@@ -67,8 +74,9 @@ export interface StateStore extends Component {
   set(request: SetRequest): Promise<void>;
   delete(request: DeleteRequest): Promise<void>;
   /**
-   * Applies every operation or none (all ETags are checked before anything is written). An etag given
-   * for a key that an earlier operation of the same transaction wrote never matches.
+   * Applies every operation or none (all ETags are checked before anything is written; daprd's Redis
+   * store, unlike Sidekick's, applies the operations before a failed one). An etag given for a key
+   * that an earlier operation of the same transaction wrote never matches.
    */
   transact(operations: readonly TransactionOperation[]): Promise<void>;
 }
