@@ -28,6 +28,7 @@ import { type ComponentInfo, runtimeRoutes } from './http-api/runtime.routes';
 import { unsupportedRoutes } from './http-api/unsupported.routes';
 import { Interception } from './interception/interception';
 import { Readiness } from './readiness';
+import { startupSummary } from './startup-summary';
 import { type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS } from './sidekick.options';
 
 /** True for addresses only this machine can reach. */
@@ -130,10 +131,13 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       this.httpApi = server;
       this.logger.info({ address: `http://${this.apiAddress.address}:${this.apiAddress.port}` }, 'Dapr HTTP API listening');
     }
+    this.logSummaryWhenListening();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     // Stop intake first, last block first: no new events or input; in-flight handlers finish and are acknowledged.
+    const started = Date.now();
+    this.logger.info({ drainTimeoutMs: this.options.drainTimeoutMs }, 'shutting down: stopping intake and draining in-flight handlers and requests');
     const deadline = deadlineIn(this.options.drainTimeoutMs);
     for (const block of [...this.blocks].reverse()) {
       try {
@@ -142,8 +146,29 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
         this.logger.error({ block: block.name, err: errorMessage(err) }, 'building block failed to stop cleanly');
       }
     }
-    await this.httpApi?.close(this.options.drainTimeoutMs);
+    const cut = (await this.httpApi?.close(this.options.drainTimeoutMs)) ?? 0;
     this.httpApi = undefined;
+    this.logger.info({ tookMs: Date.now() - started, apiRequestsCut: cut }, cut === 0 ? 'drained: every in-flight handler and request finished' : 'drained, with requests cut at the deadline');
+  }
+
+  /** One log line naming what runs, once the app's own server listens (its address is known then). */
+  private logSummaryWhenListening(): void {
+    const server = this.adapterHost?.httpAdapter?.getHttpServer() as Server | undefined;
+    const log = (): void => {
+      const address = server?.address();
+      const parts = this.blocks.map((b) => b.summary?.() ?? {});
+      const summary = startupSummary({
+        appId: this.options.appId,
+        appAddress: address && typeof address === 'object' ? `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}` : undefined,
+        apiAddress: this.apiAddress ? `http://${this.apiAddress.address}:${this.apiAddress.port}` : undefined,
+        components: this.components.list().map((c) => ({ name: c.spec.name, type: c.spec.type })),
+        subscriptions: parts.flatMap((p) => p.subscriptions ?? []),
+        bindings: parts.flatMap((p) => p.bindings ?? []),
+      });
+      this.logger.info(summary.fields, summary.msg);
+    };
+    if (server && typeof server.once === 'function' && !server.listening) server.once('listening', log);
+    else log();
   }
 
   async onApplicationShutdown(): Promise<void> {

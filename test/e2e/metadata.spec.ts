@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { SidekickClient, SidekickModule, StateStore, type StateClient, Subscribe, type TopicEvent } from '../../src';
 import { inspect, startApp, tempDir } from '../support/app';
-import { Collector } from '../support/collector';
-import { noopLogger } from '../support/logger';
+import { Collector, eventually } from '../support/collector';
+import { captureLogs, noopLogger } from '../support/logger';
 import { redisHostPort, requireRedis } from '../support/services';
 
 const aliasEvents = new Collector<number>();
@@ -37,6 +37,22 @@ describe('/v1.0/metadata and start-up messages', () => {
     expect(caps('actors')).toContain('ACTOR');
     expect(caps('statestore')).not.toContain('ACTOR');
     await t.close();
+  });
+
+  it('logs a start-up summary once the app listens, and what shutdown drained', async () => {
+    const logs = captureLogs();
+    const t = await startApp({ appId: 'summary', logger: logs }, { providers: [AliasHandler] });
+    await eventually(() => logs.find({ text: 'summary started' }).length === 1, 2000, 'the summary line');
+    const [line] = logs.find({ text: 'summary started' });
+    expect(line?.msg).toBe('summary started: 2 components, 1 subscription, 0 bindings');
+    expect(line?.fields).toMatchObject({
+      app: t.appUrl,
+      daprHttpApi: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      components: { statestore: 'state.in-memory', pubsub: 'pubsub.in-memory' },
+      subscriptions: ['pubsub/aliased -> AliasHandler.handle'],
+    });
+    await t.close();
+    expect(logs.find({ text: 'drained: every in-flight handler and request finished' })).toHaveLength(1);
   });
 
   it('registers a method reachable under two names as one subscription, delivering once', async () => {

@@ -77,6 +77,14 @@ export interface BuildingBlock {
   routes?(): readonly ApiRoute[];
   /** The block's part of `/v1.0/metadata`. */
   metadata?(): MetadataContribution;
+  /** The block's part of the start-up summary log line. */
+  summary?(): SummaryContribution;
+}
+
+/** What a block adds to the start-up summary. */
+export interface SummaryContribution {
+  readonly subscriptions?: readonly { readonly pubsub: string; readonly topic: string; readonly routes: readonly string[] }[];
+  readonly bindings?: readonly { readonly name: string; readonly handler: string }[];
 }
 
 /** An entry of the runtime's list of blocks. */

@@ -79,10 +79,10 @@ export class HttpApiServer {
     return server.address() as AddressInfo;
   }
 
-  /** Stops accepting, waits for in-flight requests up to `deadlineMs`, then closes every connection. */
-  async close(deadlineMs: number): Promise<void> {
+  /** Stops accepting, waits for in-flight requests up to `deadlineMs`, then closes every connection. Returns how many requests were cut. */
+  async close(deadlineMs: number): Promise<number> {
     const server = this.server;
-    if (!server) return;
+    if (!server) return 0;
     this.server = undefined;
     this.draining = true;
     for (const res of this.open) if (!res.headersSent) res.setHeader('connection', 'close');
@@ -94,9 +94,11 @@ export class HttpApiServer {
       await new Promise((r) => setTimeout(r, 10));
       server.closeIdleConnections();
     }
-    if (this.inFlight > 0) this.logger.warn({ inFlight: this.inFlight }, 'HTTP API drain deadline passed; closing open requests');
+    const cut = this.inFlight;
+    if (cut > 0) this.logger.warn({ inFlight: cut }, 'HTTP API drain deadline passed; closing open requests');
     server.closeAllConnections();
     await closed;
+    return cut;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

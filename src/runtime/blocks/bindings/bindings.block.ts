@@ -38,6 +38,7 @@ export const bindingsBlock: BlockDefinition = {
       start: () => service.start(),
       stop: () => service.stop(),
       routes: () => bindingsRoutes(service),
+      summary: () => ({ bindings: service.handlerList().map((h) => ({ name: h.binding, handler: h.name })) }),
     };
   },
 };

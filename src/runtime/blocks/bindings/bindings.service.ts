@@ -52,6 +52,11 @@ export class BindingsService {
     return direction === 'input' ? this.inputs.names() : this.outputs.names();
   }
 
+  /** The `@Binding` handlers, once prepared. */
+  handlerList(): readonly DiscoveredBinding[] {
+    return this.handlers;
+  }
+
   /** Validates the `@Binding` handlers (each names a loaded input binding, one handler per binding). */
   prepare(methods: readonly DiscoveredMethod<readonly string[]>[]): void {
     const discovered = methods.flatMap((m) => m.metadata.map((binding): DiscoveredBinding => ({ instance: m.instance, methodName: m.methodName, name: m.name, binding })));

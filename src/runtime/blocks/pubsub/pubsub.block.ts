@@ -29,6 +29,7 @@ export const pubsubBlock: BlockDefinition = {
       start: () => subscriptions.start(),
       stop: (deadline) => subscriptions.stop(deadline.remainingMs()),
       routes: () => pubsubRoutes(service),
+      summary: () => ({ subscriptions: subscriptions.list().map((r) => ({ pubsub: r.spec.pubsub, topic: r.spec.topic, routes: r.router.handlers() })) }),
       metadata: () => ({
         subscriptions: subscriptions.list().map((r) => ({
           pubsubname: r.spec.pubsub,
