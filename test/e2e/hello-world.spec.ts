@@ -178,4 +178,14 @@ describe('samples/01-hello-world on embedded defaults (no components folder): SQ
     expect(await (await fetch(`${nodeapp.appUrl}/order`)).json()).toEqual({ orderId: 42 });
     expect(await nodeapp.proc.stop()).toEqual({ code: 0, signal: null });
   }, 30_000);
+
+  it('shuts down gracefully on POST /v1.0/shutdown (204, drained, exit code 0), as daprd', async () => {
+    nodeapp = await startNodeApp(cwd, { SIDEKICK_REGISTRY_DIR: registry });
+    running.push(nodeapp.proc);
+    const res = await fetch(`${nodeapp.apiUrl}/v1.0/shutdown`, { method: 'POST' });
+    expect(res.status).toBe(204);
+    const exit = await Promise.race([nodeapp.proc.exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))]);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(nodeapp.proc.out).toMatch(/drained: every in-flight handler and request finished/);
+  }, 30_000);
 });
