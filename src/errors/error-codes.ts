@@ -7,6 +7,8 @@ export interface ErrorCodeInfo {
   readonly httpStatus: number;
   readonly retryable: boolean;
   readonly reportAs?: 'operation';
+  /** daprd's rich-error reason (`DAPR_*`): the answer then carries an ErrorInfo in `details`, as daprd's does. */
+  readonly reason?: string;
 }
 
 const table = {
@@ -24,8 +26,8 @@ const table = {
   ERR_TIMEOUT: { httpStatus: 500, retryable: true },
   ERR_CIRCUIT_OPEN: { httpStatus: 500, retryable: true },
   // State
-  ERR_STATE_STORE_NOT_FOUND: { httpStatus: 400, retryable: false },
-  ERR_STATE_STORE_NOT_SUPPORTED: { httpStatus: 500, retryable: false },
+  ERR_STATE_STORE_NOT_FOUND: { httpStatus: 400, retryable: false, reason: 'DAPR_STATE_NOT_FOUND' },
+  ERR_STATE_STORE_NOT_SUPPORTED: { httpStatus: 500, retryable: false, reason: 'DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED' },
   ERR_NOT_SUPPORTED_STATE_OPERATION: { httpStatus: 400, retryable: false },
   ERR_ETAG_MISMATCH: { httpStatus: 409, retryable: false, reportAs: 'operation' },
   ERR_ETAG_INVALID: { httpStatus: 400, retryable: false, reportAs: 'operation' },
@@ -37,7 +39,7 @@ const table = {
   // Invocation
   ERR_DIRECT_INVOKE: { httpStatus: 500, retryable: false },
   // Pub/sub and bindings
-  ERR_PUBSUB_NOT_FOUND: { httpStatus: 404, retryable: false },
+  ERR_PUBSUB_NOT_FOUND: { httpStatus: 404, retryable: false, reason: 'DAPR_PUBSUB_NOT_FOUND' },
   ERR_TOPIC_NAME_EMPTY: { httpStatus: 404, retryable: false },
   ERR_PUBSUB_REQUEST_METADATA: { httpStatus: 400, retryable: false },
   ERR_PUBSUB_CLOUD_EVENTS_SER: { httpStatus: 500, retryable: false },

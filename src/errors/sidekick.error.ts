@@ -12,6 +12,8 @@ export interface SidekickErrorOptions extends ErrorContext {
   readonly retryable?: boolean;
   /** Overrides the error table's HTTP status for this code. */
   readonly httpStatus?: number;
+  /** daprd's rich-error reason (`DAPR_STATE_ILLEGAL_KEY`); defaults to the error table's for the code. */
+  readonly reason?: string;
   readonly cause?: unknown;
 }
 
@@ -24,6 +26,7 @@ export class SidekickError extends Error {
   readonly code: string;
   readonly retryable: boolean;
   readonly httpStatus: number;
+  readonly reason?: string;
   readonly component?: string;
   readonly file?: string;
   readonly field?: string;
@@ -35,6 +38,7 @@ export class SidekickError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? info.retryable;
     this.httpStatus = options.httpStatus ?? info.httpStatus;
+    this.reason = options.reason ?? info.reason;
     this.component = options.component;
     this.file = options.file;
     this.field = options.field;
@@ -53,8 +57,8 @@ export class BackendError extends SidekickError {
  * route). A SidekickError like every other; kept as a name for route code's readability.
  */
 export class ApiError extends SidekickError {
-  constructor(status: number, code: string, message: string) {
-    super(code, message, { httpStatus: status });
+  constructor(status: number, code: string, message: string, reason?: string) {
+    super(code, message, { httpStatus: status, reason });
   }
 }
 

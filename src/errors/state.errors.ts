@@ -28,7 +28,7 @@ export class StateStoreNotFoundError extends SidekickError {
 
 export class IllegalKeyError extends SidekickError {
   constructor(key: string) {
-    super('ERR_MALFORMED_REQUEST', `input key/keyPrefix '${key}' can't contain '||'`, { field: 'key' });
+    super('ERR_MALFORMED_REQUEST', `input key/keyPrefix '${key}' can't contain '||'`, { field: 'key', reason: 'DAPR_STATE_ILLEGAL_KEY' });
   }
 }
 

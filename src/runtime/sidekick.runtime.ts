@@ -111,7 +111,7 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   async onApplicationBootstrap(): Promise<void> {
     for (const block of this.blocks) await block.start?.();
     if (this.options.httpApi.enabled) {
-      const server = new HttpApiServer(this.options.httpApi, this.logger, this.interception);
+      const server = new HttpApiServer({ ...this.options.httpApi, appId: this.options.appId }, this.logger, this.interception);
       const routes = [
         ...runtimeRoutes({
           appId: this.options.appId,

@@ -131,6 +131,12 @@ describe('Dapr HTTP API: state', () => {
     const body = await res.json();
     expect(body.errorCode).toBe('ERR_STATE_STORE_NOT_FOUND');
     expect(body.message).toContain('nostore');
+    // daprd's rich error: an ErrorInfo with its reason and the app id.
+    expect(body.details).toEqual([{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', domain: 'dapr.io', metadata: { appID: 'stateapp' }, reason: 'DAPR_STATE_NOT_FOUND' }]);
+    const illegal = await (await post('/v1.0/state/statestore', [{ key: 'a||b', value: 1 }])).json();
+    expect(illegal).toMatchObject({ errorCode: 'ERR_MALFORMED_REQUEST', details: [expect.objectContaining({ reason: 'DAPR_STATE_ILLEGAL_KEY' })] });
+    const legacy = await (await post('/v1.0/state/statestore', 'not json')).json();
+    expect(legacy.details).toBeUndefined();
   });
 
   it('answers a body over maxBodyBytes with 413', async () => {

@@ -51,7 +51,7 @@ export function toApiError(err: unknown, route: Pick<ApiRoute, 'errorCode' | 'er
   if (!(err instanceof SidekickError)) return new ApiError(500, fallback, err instanceof Error ? err.message : String(err));
   const info = errorCodeInfo(err.code);
   const code = info.reportAs === 'operation' ? fallback : err.code;
-  return new ApiError(route?.errorStatus?.[err.code] ?? err.httpStatus, code, err.message);
+  return new ApiError(route?.errorStatus?.[err.code] ?? err.httpStatus, code, err.message, code === err.code ? err.reason : undefined);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -65,12 +65,15 @@ export function sendNoContent(res: ServerResponse, headers: Record<string, strin
   res.end();
 }
 
-export function sendError(res: ServerResponse, err: ApiError): void {
+/** The error body: daprd's legacy shape, or its rich one (an ErrorInfo in `details`) for codes daprd enriches. */
+export function sendError(res: ServerResponse, err: ApiError, appId = ''): void {
   if (res.headersSent) {
     res.destroy(err);
     return;
   }
-  sendJson(res, err.httpStatus, { errorCode: err.code, message: err.message });
+  const body: Record<string, unknown> = { errorCode: err.code, message: err.message };
+  if (err.reason) body['details'] = [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', domain: 'dapr.io', metadata: { appID: appId }, reason: err.reason }];
+  sendJson(res, err.httpStatus, body);
 }
 
 /** `metadata.<k>=v` query parameters, first value of each. */

@@ -11,6 +11,8 @@ export interface HttpApiServerOptions {
   readonly port: number;
   readonly apiToken?: string;
   readonly maxBodyBytes: number;
+  /** This app's id, named in rich error details. */
+  readonly appId?: string;
   /** Time to receive a whole request (Node's `requestTimeout`); 0 disables. */
   readonly requestTimeoutMs?: number;
   /** Time to receive the request headers (Node's `headersTimeout`). */
@@ -137,7 +139,7 @@ export class HttpApiServer {
     work.catch((err: unknown) => {
       const apiError = toApiError(err, route);
       if (apiError.httpStatus >= 500) this.logger.warn({ path, errorCode: apiError.code, err: apiError.message }, 'HTTP API request failed');
-      sendError(res, apiError);
+      sendError(res, apiError, this.options.appId);
     });
   }
 
