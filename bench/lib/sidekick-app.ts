@@ -5,16 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { SidekickClient, SidekickModule, SidekickRuntime, type SidekickLogger } from '../../src';
+import { SidekickClient, SidekickModule, SidekickRuntime } from '../../src';
+import { silentLogger } from '../../src/testing';
 import { REDIS_HOST, REDIS_PORT } from './redis';
 
-export const silentLogger: SidekickLogger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => silentLogger,
-};
+export { silentLogger };
 
 /** The app route the invoke benchmark calls: a small JSON object, no state. */
 @Controller()
