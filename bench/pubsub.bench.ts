@@ -152,7 +152,15 @@ function fmtCpu(label: string, cpu: CpuPerEvent): string {
 }
 
 /** Alternating rounds A B A B ... of `run`, as a Comparison (per-side medians, adjacent-pair ratios). */
-async function alternate(name: string, concurrency: number, a: Side, b: Side, rounds: number, run: (side: Side) => Promise<RoundStats>, serverCpu?: ServerCpu): Promise<Comparison> {
+async function alternate(
+  name: string,
+  concurrency: number,
+  a: Side,
+  b: Side,
+  rounds: number,
+  run: (side: Side) => Promise<RoundStats>,
+  serverCpu?: ServerCpu,
+): Promise<Comparison> {
   const ra: RoundStats[] = [];
   const rb: RoundStats[] = [];
   const sequence: RoundStats[] = [];
@@ -255,7 +263,10 @@ async function deleteKafkaTopics(topics: string[]): Promise<void> {
 /** `BENCH_PUBSUB_BACKENDS=redis` (comma-separated) runs only those; `npm run bench` needs all three. */
 function selectedBackends(): Set<string> {
   const all = ['memory', 'redis', 'kafka'];
-  const wanted = (process.env['BENCH_PUBSUB_BACKENDS'] ?? all.join(',')).split(',').map((b) => b.trim()).filter(Boolean);
+  const wanted = (process.env['BENCH_PUBSUB_BACKENDS'] ?? all.join(','))
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   const unknown = wanted.filter((b) => !all.includes(b));
   if (unknown.length > 0) throw new Error(`BENCH_PUBSUB_BACKENDS: unknown ${unknown.join(', ')} (known: ${all.join(', ')})`);
   return new Set(wanted);

@@ -120,7 +120,9 @@ async function stop(child: ChildProcess): Promise<void> {
 export async function runRssBench(projectRoot: string): Promise<Metric[]> {
   const totalOps = envInt('BENCH_RSS_OPS', 100_000);
   const startup = await startupMs(projectRoot, envInt('BENCH_STARTUP_RUNS', 5));
-  process.stdout.write(`\nstart-up (samples/01-hello-world, spawn -> /v1.0/healthz 204): median ${startup.median.toFixed(0)} ms of ${startup.all.map((ms) => ms.toFixed(0)).join(' ')}\n`);
+  process.stdout.write(
+    `\nstart-up (samples/01-hello-world, spawn -> /v1.0/healthz 204): median ${startup.median.toFixed(0)} ms of ${startup.all.map((ms) => ms.toFixed(0)).join(' ')}\n`,
+  );
   const app = await launch(projectRoot);
   const { child, api } = app;
   try {

@@ -283,7 +283,13 @@ export class RawKafka {
     }
     this.producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
     await this.producer.connect();
-    const consumer = this.kafka.consumer({ groupId: this.group, sessionTimeout: 10_000, heartbeatInterval: 3000, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
+    const consumer = this.kafka.consumer({
+      groupId: this.group,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 3000,
+      maxWaitTimeInMs: 500,
+      allowAutoTopicCreation: false,
+    });
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [this.topic], fromBeginning: true });

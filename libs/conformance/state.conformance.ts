@@ -54,8 +54,7 @@ export function describeStateConformance(label: string, setup: StateConformanceS
       expect(got?.data.length).toBe(value.length);
       expect(got?.data.equals(value)).toBe(true);
     };
-    const malformed = (): typeof ETagInvalidError | typeof ETagMismatchError =>
-      setup.malformedETag === 'invalid' ? ETagInvalidError : ETagMismatchError;
+    const malformed = (): typeof ETagInvalidError | typeof ETagMismatchError => (setup.malformedETag === 'invalid' ? ETagInvalidError : ETagMismatchError);
     const rules = setup.rules;
     /** Asserts a write the rules accept (`true`) resolves and one they refuse rejects with ETagMismatchError. */
     const expectWrite = async (write: Promise<void>, accepted: boolean): Promise<void> => {
@@ -222,9 +221,7 @@ export function describeStateConformance(label: string, setup: StateConformanceS
         const etag = 'not-an-etag';
         await expect(store.set({ key: k, value: text('v2'), etag })).rejects.toBeInstanceOf(malformed());
         await expect(store.delete({ key: k, etag })).rejects.toBeInstanceOf(malformed());
-        await expect(
-          store.transact([{ operation: 'upsert', request: { key: k, value: text('v3'), etag } }]),
-        ).rejects.toBeInstanceOf(malformed());
+        await expect(store.transact([{ operation: 'upsert', request: { key: k, value: text('v3'), etag } }])).rejects.toBeInstanceOf(malformed());
         expect((await mustGet(k)).data.toString()).toBe('v1');
       });
 

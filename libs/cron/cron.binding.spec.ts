@@ -25,7 +25,17 @@ function recordingLogger(lines: LogLine[]): SidekickLogger {
 
 async function openCron(schedule: string, clock: VirtualClock, logger: SidekickLogger = noopLogger): Promise<CronBinding> {
   const binding = cronBindingFactory.create();
-  await binding.init(componentInit({ name: 'tick', type: 'bindings.cron', appId: 'app', metadata: { schedule, direction: 'input' }, clock, logger, source: 'components/cron.yaml' }));
+  await binding.init(
+    componentInit({
+      name: 'tick',
+      type: 'bindings.cron',
+      appId: 'app',
+      metadata: { schedule, direction: 'input' },
+      clock,
+      logger,
+      source: 'components/cron.yaml',
+    }),
+  );
   return binding;
 }
 

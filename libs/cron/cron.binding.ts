@@ -103,16 +103,19 @@ class Reader {
 
   private wait(at: number): void {
     const delay = at - this.clock.now();
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      if (this.stopped) return;
-      if (this.clock.now() < at) {
-        this.wait(at); // a capped wait (or an early timer): not due yet
-        return;
-      }
-      this.tick();
-      this.arm(at);
-    }, Math.min(Math.max(0, delay), MAX_WAIT_MS));
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        if (this.stopped) return;
+        if (this.clock.now() < at) {
+          this.wait(at); // a capped wait (or an early timer): not due yet
+          return;
+        }
+        this.tick();
+        this.arm(at);
+      },
+      Math.min(Math.max(0, delay), MAX_WAIT_MS),
+    );
   }
 
   private tick(): void {

@@ -23,7 +23,17 @@ describe('bindings.http', () => {
 
   async function openBinding(md: ComponentMetadata): Promise<HttpBinding> {
     const binding = httpBindingFactory.create();
-    await binding.init(componentInit({ name: 'web', type: 'bindings.http', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/http.yaml' }));
+    await binding.init(
+      componentInit({
+        name: 'web',
+        type: 'bindings.http',
+        appId: 'app',
+        metadata: md,
+        clock: new SystemClock(),
+        logger: noopLogger,
+        source: 'components/http.yaml',
+      }),
+    );
     open.push(binding);
     return binding;
   }
@@ -69,7 +79,12 @@ describe('bindings.http', () => {
       metadata: { path: '/orders', 'X-Trace-Me': 'yes', lower: 'not a header', traceparent: '00-abc-def-01' },
     });
     expect(seen[0]).toMatchObject({ method: 'POST', url: '/api/orders', body: '{"n":1}' });
-    expect(seen[0]?.headers).toMatchObject({ 'x-trace-me': 'yes', traceparent: '00-abc-def-01', 'content-type': 'application/json; charset=utf-8', accept: 'application/json; charset=utf-8' });
+    expect(seen[0]?.headers).toMatchObject({
+      'x-trace-me': 'yes',
+      traceparent: '00-abc-def-01',
+      'content-type': 'application/json; charset=utf-8',
+      accept: 'application/json; charset=utf-8',
+    });
     expect(seen[0]?.headers['lower']).toBeUndefined();
     expect(JSON.parse(res.data?.toString() ?? '')).toEqual({ method: 'POST', url: '/api/orders' });
     expect(res.metadata).toMatchObject({ statusCode: '201', status: '201 Created', 'Content-Type': 'application/json', 'X-Reply': 'a, b' });
@@ -125,7 +140,9 @@ describe('bindings.http', () => {
 
   it('names the URL when the server is unreachable', async () => {
     const http = await openBinding({ url: 'http://127.0.0.1:1' });
-    await expect(http.invoke({ operation: 'get', data: Buffer.alloc(0), metadata: {} })).rejects.toThrow(/http binding web: GET http:\/\/127\.0\.0\.1:1 failed: .*ECONNREFUSED/);
+    await expect(http.invoke({ operation: 'get', data: Buffer.alloc(0), metadata: {} })).rejects.toThrow(
+      /http binding web: GET http:\/\/127\.0\.0\.1:1 failed: .*ECONNREFUSED/,
+    );
   });
 
   it('rejects bad metadata with a ConfigError naming the field', async () => {

@@ -64,7 +64,8 @@ export class HttpBinding implements OutputBinding {
     this.errorIfNot2XX = meta.bool('errorIfNot2XX', true);
     const token = meta.raw('securityToken');
     const header = meta.text('securityTokenHeader');
-    if (token && !header) throw meta.error('securityTokenHeader', 'securityTokenHeader is required with securityToken (the header that carries it, e.g. Authorization)');
+    if (token && !header)
+      throw meta.error('securityTokenHeader', 'securityTokenHeader is required with securityToken (the header that carries it, e.g. Authorization)');
     if (token && header) this.token = { header, value: token };
     const timeout = meta.duration('responseTimeout');
     // Loaded on first use: an app without an HTTP binding never pays for undici (~125 ms, 18 MB).
@@ -84,7 +85,8 @@ export class HttpBinding implements OutputBinding {
 
   async invoke(req: BindingRequest): Promise<BindingResponse> {
     const { agent, request } = this;
-    if (!agent || !request) throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `http binding ${this.name} is not initialised or is closed`, { component: this.name });
+    if (!agent || !request)
+      throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `http binding ${this.name} is not initialised or is closed`, { component: this.name });
     const method = req.operation === 'create' ? 'POST' : req.operation.toUpperCase();
     if (!(OPERATIONS as readonly string[]).includes(req.operation)) {
       throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `http binding ${this.name}: invalid operation ${req.operation}`, { component: this.name });

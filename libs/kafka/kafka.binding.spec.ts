@@ -28,7 +28,17 @@ const bindings: KafkaBinding[] = [];
 
 async function openBinding(metadata: ComponentMetadata): Promise<KafkaBinding> {
   const binding = kafkaBindingFactory.create();
-  await binding.init(componentInit({ name: 'kafka-binding', type: 'bindings.kafka', appId: 'app', metadata, clock: new SystemClock(), logger: noopLogger, source: 'components/kafka.yaml' }));
+  await binding.init(
+    componentInit({
+      name: 'kafka-binding',
+      type: 'bindings.kafka',
+      appId: 'app',
+      metadata,
+      clock: new SystemClock(),
+      logger: noopLogger,
+      source: 'components/kafka.yaml',
+    }),
+  );
   bindings.push(binding);
   return binding;
 }

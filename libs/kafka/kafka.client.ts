@@ -70,14 +70,18 @@ export class KafkaClient {
       await this.admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
     } catch (err) {
       // Not allowed to create topics (ACLs) is fine when the topic is already there.
-      const exists = await this.admin.fetchTopicMetadata({ topics: [topic] }).then(() => true, () => false);
+      const exists = await this.admin.fetchTopicMetadata({ topics: [topic] }).then(
+        () => true,
+        () => false,
+      );
       if (!exists) throw err;
     }
   }
 
   /** Sends records to one topic with acks from all in-sync replicas. */
   async send(topic: string, messages: Message[]): Promise<void> {
-    if (this.closed) throw new SidekickError('ERR_PUBSUB_CLOSED', `kafka component ${this.component} is closed`, { component: this.component, retryable: true });
+    if (this.closed)
+      throw new SidekickError('ERR_PUBSUB_CLOSED', `kafka component ${this.component} is closed`, { component: this.component, retryable: true });
     await this.ensureTopic(topic);
     const producer = await this.connectedProducer();
     try {

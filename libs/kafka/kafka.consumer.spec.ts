@@ -42,15 +42,17 @@ function stream(name: string): Stream {
 /** Starts one instance of the app: subscriptions to the three topics and to the dead-letter topic. */
 async function startApp(s: Stream): Promise<KafkaPubSub> {
   const app = kafkaPubSubFactory.create();
-  await app.init(componentInit({
-    name: 'kafka',
-    type: 'pubsub.kafka',
-    appId: s.group,
-    metadata: { brokers: kafkaBrokers(), heartbeatInterval: '300ms', sessionTimeout: '6s', initialOffset: 'oldest' },
-    clock: new SystemClock(),
-    logger: noopLogger,
-    source: '(test)',
-  }));
+  await app.init(
+    componentInit({
+      name: 'kafka',
+      type: 'pubsub.kafka',
+      appId: s.group,
+      metadata: { brokers: kafkaBrokers(), heartbeatInterval: '300ms', sessionTimeout: '6s', initialOffset: 'oldest' },
+      clock: new SystemClock(),
+      logger: noopLogger,
+      source: '(test)',
+    }),
+  );
   s.apps.push(app);
   const record = (id: string): void => void s.deliveries.set(id, (s.deliveries.get(id) ?? 0) + 1);
   for (const topic of s.topics) {
@@ -101,7 +103,17 @@ describe('pubsub.kafka: several subscriptions of one app in one consumer group',
   beforeAll(async () => {
     await requireKafka();
     publisher = kafkaPubSubFactory.create();
-    await publisher.init(componentInit({ name: 'kafka', type: 'pubsub.kafka', appId: 'publisher', metadata: { brokers: kafkaBrokers() }, clock: new SystemClock(), logger: noopLogger, source: '(test)' }));
+    await publisher.init(
+      componentInit({
+        name: 'kafka',
+        type: 'pubsub.kafka',
+        appId: 'publisher',
+        metadata: { brokers: kafkaBrokers() },
+        clock: new SystemClock(),
+        logger: noopLogger,
+        source: '(test)',
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -118,7 +130,9 @@ describe('pubsub.kafka: several subscriptions of one app in one consumer group',
       if (n === EVENTS / 3) await startApp(s); // four subscriptions: the group rebalances while events flow
     });
     const { received, duplicates } = await expectAllDelivered(s, sent, 60_000);
-    console.info(`second instance joining: ${sent.length} published, ${s.deliveries.size} distinct received (${received} deliveries, ${duplicates} duplicates)`);
+    console.info(
+      `second instance joining: ${sent.length} published, ${s.deliveries.size} distinct received (${received} deliveries, ${duplicates} duplicates)`,
+    );
     expect(s.deliveries.size).toBe(sent.length);
   }, 120_000);
 

@@ -279,7 +279,10 @@ export class KafkaGroupConsumer {
             await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
           } catch (err) {
             // A rebalance under way: whoever owns the partition next handles those records again.
-            logger.warn({ err, topic, partition, offset }, `kafka ${this.options.label}: committing failed (${errorMessage(err)}); records may be delivered again`);
+            logger.warn(
+              { err, topic, partition, offset },
+              `kafka ${this.options.label}: committing failed (${errorMessage(err)}); records may be delivered again`,
+            );
           }
         };
         let failed: string | undefined;
@@ -362,10 +365,13 @@ export class KafkaGroupConsumer {
             return false;
           },
         )
-        .then((ok) => {
-          this.abandonHooks.delete(abandon);
-          resolve(ok);
-        }, resolve.bind(undefined, false));
+        .then(
+          (ok) => {
+            this.abandonHooks.delete(abandon);
+            resolve(ok);
+          },
+          resolve.bind(undefined, false),
+        );
     });
   }
 
@@ -406,4 +412,3 @@ export class KafkaGroupConsumer {
     }
   }
 }
-

@@ -102,7 +102,11 @@ class SharedGroup {
     }
     const added: Entry[] = [];
     for (const topic of subscription.topics) {
-      const entry: Entry = { handler: subscription.handler, removing: false, ...(subscription.concurrency !== undefined ? { concurrency: subscription.concurrency } : {}) };
+      const entry: Entry = {
+        handler: subscription.handler,
+        removing: false,
+        ...(subscription.concurrency !== undefined ? { concurrency: subscription.concurrency } : {}),
+      };
       this.entries.set(topic, entry);
       added.push(entry);
     }
@@ -143,10 +147,12 @@ class SharedGroup {
   /** Restarts the group's consumer over the current topics, after the changes made until it starts. */
   private reload(): Promise<void> {
     if (!this.queued) {
-      const next = this.last.catch(() => undefined).then(() => {
-        this.queued = undefined;
-        return this.restart();
-      });
+      const next = this.last
+        .catch(() => undefined)
+        .then(() => {
+          this.queued = undefined;
+          return this.restart();
+        });
       this.queued = next;
       this.last = next;
     }

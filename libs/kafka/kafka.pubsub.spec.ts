@@ -30,10 +30,11 @@ const metadata = (extra: Record<string, string> = {}): ComponentMetadata => ({
 
 async function openPubSub(md: ComponentMetadata = metadata()): Promise<KafkaPubSub> {
   const pubsub = kafkaPubSubFactory.create();
-  await pubsub.init(componentInit({ name: 'kafka', type: 'pubsub.kafka', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: '(test)' }));
+  await pubsub.init(
+    componentInit({ name: 'kafka', type: 'pubsub.kafka', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: '(test)' }),
+  );
   return pubsub;
 }
-
 
 const waitFor = (what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> => eventually(done, timeoutMs, what);
 
@@ -114,7 +115,14 @@ describe('pubsub.kafka: Kafka specifics', () => {
     await producer.disconnect();
     await waitFor('the record', () => got.length === 1);
     await handle.close();
-    expect(got[0]?.metadata).toMatchObject({ partitionKey: 'k-1', key: 'k-1', h: 'hv', partition: String(sent?.partition), offset: sent?.baseOffset, __topic: topic });
+    expect(got[0]?.metadata).toMatchObject({
+      partitionKey: 'k-1',
+      key: 'k-1',
+      h: 'hv',
+      partition: String(sent?.partition),
+      offset: sent?.baseOffset,
+      __topic: topic,
+    });
   });
 
   it('never commits a rejected message: after close, a new consumer of the group gets it again', async () => {

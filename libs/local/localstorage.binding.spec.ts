@@ -17,7 +17,17 @@ describe('bindings.localstorage', () => {
 
   async function openStore(md: ComponentMetadata): Promise<LocalStorageBinding> {
     const binding = localStorageBindingFactory.create();
-    await binding.init(componentInit({ name: 'files', type: 'bindings.localstorage', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/files.yaml' }));
+    await binding.init(
+      componentInit({
+        name: 'files',
+        type: 'bindings.localstorage',
+        appId: 'app',
+        metadata: md,
+        clock: new SystemClock(),
+        logger: noopLogger,
+        source: 'components/files.yaml',
+      }),
+    );
     return binding;
   }
 

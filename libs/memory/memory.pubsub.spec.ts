@@ -6,15 +6,17 @@ import { componentInit } from '../../src/spi/metadata-reader';
 
 async function openMemory(): Promise<MemoryPubSub> {
   const pubsub = memoryPubSubFactory.create();
-  await pubsub.init(componentInit({
-    name: 'pubsub',
-    type: 'pubsub.in-memory',
-    appId: 'app',
-    metadata: { redeliverIntervalMs: '200' },
-    clock: new SystemClock(),
-    logger: noopLogger,
-    source: '(test)',
-  }));
+  await pubsub.init(
+    componentInit({
+      name: 'pubsub',
+      type: 'pubsub.in-memory',
+      appId: 'app',
+      metadata: { redeliverIntervalMs: '200' },
+      clock: new SystemClock(),
+      logger: noopLogger,
+      source: '(test)',
+    }),
+  );
   return pubsub;
 }
 

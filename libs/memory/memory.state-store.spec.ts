@@ -12,15 +12,17 @@ describeStateConformance('state.in-memory', {
   async create() {
     const clock = new VirtualClock();
     const store = memoryStateStoreFactory.create();
-    await store.init(componentInit({
-      name: 'memory',
-      type: 'state.in-memory',
-      appId: 'app',
-      metadata: {},
-      clock,
-      logger: noopLogger,
-      source: '(test)',
-    }));
+    await store.init(
+      componentInit({
+        name: 'memory',
+        type: 'state.in-memory',
+        appId: 'app',
+        metadata: {},
+        clock,
+        logger: noopLogger,
+        source: '(test)',
+      }),
+    );
     return { store, clock, cleanup: () => store.close() };
   },
 });

@@ -2,14 +2,7 @@ import { ETagInvalidError } from '../../src/errors/state.errors';
 import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import { checkETag, hasTtl } from '../../src/spi/state.rules';
-import type {
-  DeleteRequest,
-  GetResponse,
-  SetRequest,
-  StateFeature,
-  StateStore,
-  TransactionOperation,
-} from '../../src/spi/state.store';
+import type { DeleteRequest, GetResponse, SetRequest, StateFeature, StateStore, TransactionOperation } from '../../src/spi/state.store';
 
 interface Entry {
   readonly data: Buffer;

@@ -10,14 +10,25 @@ import { componentInit } from '../../src/spi/metadata-reader';
 
 async function openBinding(md: ComponentMetadata): Promise<PostgresBinding> {
   const binding = postgresBindingFactory.create();
-  await binding.init(componentInit({ name: 'db', type: 'bindings.postgresql', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/db.yaml' }));
+  await binding.init(
+    componentInit({
+      name: 'db',
+      type: 'bindings.postgresql',
+      appId: 'app',
+      metadata: md,
+      clock: new SystemClock(),
+      logger: noopLogger,
+      source: 'components/db.yaml',
+    }),
+  );
   return binding;
 }
 
 describe('bindings.postgresql', () => {
   const table = `sk_binding_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   let db: PostgresBinding;
-  const exec = (sql: string, params?: unknown[]) => db.invoke({ operation: 'exec', data: Buffer.alloc(0), metadata: params ? { sql, params: JSON.stringify(params) } : { sql } });
+  const exec = (sql: string, params?: unknown[]) =>
+    db.invoke({ operation: 'exec', data: Buffer.alloc(0), metadata: params ? { sql, params: JSON.stringify(params) } : { sql } });
   const query = async (sql: string, params?: unknown[]): Promise<Record<string, unknown>[]> => {
     const res = await db.invoke({ operation: 'query', data: Buffer.alloc(0), metadata: params ? { sql, params: JSON.stringify(params) } : { sql } });
     return JSON.parse(res.data?.toString() ?? '') as Record<string, unknown>[];
@@ -58,7 +69,9 @@ describe('bindings.postgresql', () => {
   it('query returns a JSON array of row objects with JSON-friendly values', async () => {
     await exec(`INSERT INTO ${table} (name, n, blob, at) VALUES ($1, $2, decode($3, 'hex'), $4)`, ['typed', 7, '00ff10', '2026-01-02T03:04:05Z']);
     const rows = await query(`SELECT name, n, blob, at, count(*) OVER () AS total, NULL::text AS nothing FROM ${table} WHERE name = $1`, ['typed']);
-    expect(rows).toEqual([{ name: 'typed', n: 7, blob: Buffer.from([0, 255, 16]).toString('base64'), at: '2026-01-02T03:04:05.000Z', total: 1, nothing: null }]);
+    expect(rows).toEqual([
+      { name: 'typed', n: 7, blob: Buffer.from([0, 255, 16]).toString('base64'), at: '2026-01-02T03:04:05.000Z', total: 1, nothing: null },
+    ]);
     expect(await query(`SELECT * FROM ${table} WHERE false`)).toEqual([]);
     const res = await db.invoke({ operation: 'query', data: Buffer.alloc(0), metadata: { sql: 'SELECT 1 AS one' } });
     expect(res.metadata).toMatchObject({ operation: 'query', sql: 'SELECT 1 AS one' });
@@ -68,12 +81,18 @@ describe('bindings.postgresql', () => {
   it('reports bad SQL with the Postgres message, and bad metadata clearly', async () => {
     await expect(exec('SELEKT 1')).rejects.toThrow(/postgresql binding db: error executing query: syntax error at or near "SELEKT" \(SQLSTATE 42601\)/);
     await expect(query(`SELECT * FROM ${table}_missing`)).rejects.toThrow(/relation "sk_binding_\w+_missing" does not exist/);
-    const err: unknown = await exec('SELECT 1').then(() => db.invoke({ operation: 'exec', data: Buffer.alloc(0), metadata: {} })).catch((e: unknown) => e);
+    const err: unknown = await exec('SELECT 1')
+      .then(() => db.invoke({ operation: 'exec', data: Buffer.alloc(0), metadata: {} }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SidekickError);
     expect((err as SidekickError).code).toBe('ERR_INVOKE_OUTPUT_BINDING');
     expect((err as Error).message).toContain('required metadata not set: sql');
-    await expect(db.invoke({ operation: 'exec', data: Buffer.alloc(0), metadata: { sql: 'SELECT $1', params: '{"a":1}' } })).rejects.toThrow(/params: not a JSON array/);
-    await expect(db.invoke({ operation: 'exec', data: Buffer.alloc(0), metadata: { sql: 'SELECT $1', params: '[1,' } })).rejects.toThrow(/invalid metadata property params/);
+    await expect(db.invoke({ operation: 'exec', data: Buffer.alloc(0), metadata: { sql: 'SELECT $1', params: '{"a":1}' } })).rejects.toThrow(
+      /params: not a JSON array/,
+    );
+    await expect(db.invoke({ operation: 'exec', data: Buffer.alloc(0), metadata: { sql: 'SELECT $1', params: '[1,' } })).rejects.toThrow(
+      /invalid metadata property params/,
+    );
   });
 
   it('close ends the pool; later operations fail and close again succeeds', async () => {

@@ -12,20 +12,19 @@ import { describeStateConformance } from '../conformance/state.conformance';
 import { PostgresStateStore, postgresStateStoreFactory } from './postgres.state-store';
 import { componentInit } from '../../src/spi/metadata-reader';
 
-async function openStore(
-  md: ComponentMetadata = { connectionString: postgresUrl() },
-  clock: Clock = new SystemClock(),
-): Promise<PostgresStateStore> {
+async function openStore(md: ComponentMetadata = { connectionString: postgresUrl() }, clock: Clock = new SystemClock()): Promise<PostgresStateStore> {
   const store = postgresStateStoreFactory.create();
-  await store.init(componentInit({
-    name: 'pg',
-    type: 'state.postgresql',
-    appId: 'app',
-    metadata: md,
-    clock,
-    logger: noopLogger,
-    source: '(test)',
-  }));
+  await store.init(
+    componentInit({
+      name: 'pg',
+      type: 'state.postgresql',
+      appId: 'app',
+      metadata: md,
+      clock,
+      logger: noopLogger,
+      source: '(test)',
+    }),
+  );
   return store;
 }
 
@@ -117,13 +116,9 @@ describe('state.postgresql: table layout and Postgres specifics', () => {
   });
 
   it('refuses an invalid tableName and a table with another layout', async () => {
-    await expect(openStore({ connectionString: postgresUrl(), tableName: 'state; DROP TABLE x' })).rejects.toBeInstanceOf(
-      ConfigError,
-    );
+    await expect(openStore({ connectionString: postgresUrl(), tableName: 'state; DROP TABLE x' })).rejects.toBeInstanceOf(ConfigError);
     await sql.query(`CREATE TABLE ${customTable}_v1 (key text PRIMARY KEY, value jsonb NOT NULL, isbinary boolean)`);
-    await expect(openStore({ connectionString: postgresUrl(), tableName: `${customTable}_v1` })).rejects.toThrow(
-      /exists with another layout/,
-    );
+    await expect(openStore({ connectionString: postgresUrl(), tableName: `${customTable}_v1` })).rejects.toThrow(/exists with another layout/);
   });
 
   it('accepts the key=value connection string form', async () => {
@@ -144,10 +139,7 @@ describe('state.postgresql: table layout and Postgres specifics', () => {
     const swept = await openStore({ connectionString: postgresUrl(), cleanupInterval: '10s' }, clock);
     try {
       const key = `app||${run}-sweep`;
-      await sql.query(
-        `INSERT INTO state (key, value, etag, expires_at) VALUES ($1, 'x', gen_random_uuid(), now() - interval '1 minute')`,
-        [key],
-      );
+      await sql.query(`INSERT INTO state (key, value, etag, expires_at) VALUES ($1, 'x', gen_random_uuid(), now() - interval '1 minute')`, [key]);
       await clock.advance(10_000);
       for (let i = 0; i < 100; i++) {
         const left = await sql.query('SELECT 1 FROM state WHERE key = $1', [key]);
@@ -163,12 +155,8 @@ describe('state.postgresql: table layout and Postgres specifics', () => {
   });
 
   it('fails init against a closed port, naming the address', async () => {
-    await expect(openStore({ connectionString: 'postgres://postgres@127.0.0.1:1/postgres' })).rejects.toThrow(
-      /postgres at 127\.0\.0\.1:1 is unreachable: /,
-    );
-    await expect(openStore({ connectionString: 'host=127.0.0.1 port=1 user=postgres' })).rejects.toThrow(
-      /127\.0\.0\.1:1/,
-    );
+    await expect(openStore({ connectionString: 'postgres://postgres@127.0.0.1:1/postgres' })).rejects.toThrow(/postgres at 127\.0\.0\.1:1 is unreachable: /);
+    await expect(openStore({ connectionString: 'host=127.0.0.1 port=1 user=postgres' })).rejects.toThrow(/127\.0\.0\.1:1/);
   });
 
   it('requires connectionString', async () => {

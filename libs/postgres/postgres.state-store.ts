@@ -6,14 +6,7 @@ import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { hasTtl } from '../../src/spi/state.rules';
 import { isUnreachable, parseConnectionString } from './postgres.connection';
-import type {
-  DeleteRequest,
-  GetResponse,
-  SetRequest,
-  StateFeature,
-  StateStore,
-  TransactionOperation,
-} from '../../src/spi/state.store';
+import type { DeleteRequest, GetResponse, SetRequest, StateFeature, StateStore, TransactionOperation } from '../../src/spi/state.store';
 
 interface Row {
   readonly key: string;
@@ -63,7 +56,12 @@ export class PostgresStateStore implements StateStore {
     const connection = parseConnectionString(connectionString, { file: init.source, component: init.name, field: 'spec.metadata.connectionString' });
     this.address = connection.address;
     // Unquoted identifiers fold to lower case, so daprd's `tableName: myState` is the table "mystate".
-    this.sql = statements(table.split('.').map((part) => `"${part.toLowerCase()}"`).join('.'));
+    this.sql = statements(
+      table
+        .split('.')
+        .map((part) => `"${part.toLowerCase()}"`)
+        .join('.'),
+    );
     // Loaded on first use: an app without a PostgreSQL component never pays for pg (about 75 ms and 7 MB).
     const { Pool } = await import('pg');
     const pool = new Pool({
@@ -286,10 +284,7 @@ function statements(table: string) {
       `${insert} ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag, expires_at = EXCLUDED.expires_at
        WHERE t.expires_at IS NOT NULL AND t.expires_at <= now()`,
     ),
-    upsert: named(
-      'upsert',
-      `${insert} ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag, expires_at = EXCLUDED.expires_at`,
-    ),
+    upsert: named('upsert', `${insert} ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag, expires_at = EXCLUDED.expires_at`),
     delete: named('delete', `DELETE FROM ${table} WHERE key = $1`),
     deleteWithETag: named('delete_etag', `DELETE FROM ${table} WHERE key = $1 AND etag = $2::uuid AND ${live}`),
     cleanup: `DELETE FROM ${table} WHERE expires_at IS NOT NULL AND expires_at <= now()`,
@@ -297,9 +292,7 @@ function statements(table: string) {
 }
 
 function toResponse(row: Row): GetResponse {
-  return row.expires_at
-    ? { data: row.value, etag: row.etag, expiresAt: row.expires_at.getTime() }
-    : { data: row.value, etag: row.etag };
+  return row.expires_at ? { data: row.value, etag: row.etag, expiresAt: row.expires_at.getTime() } : { data: row.value, etag: row.etag };
 }
 
 export const postgresStateStoreFactory: ComponentFactory<PostgresStateStore> = {

@@ -20,7 +20,17 @@ function metadata(): Record<string, string> {
 
 async function openBinding(md: ComponentMetadata = metadata()): Promise<RedisBinding> {
   const binding = redisBindingFactory.create();
-  await binding.init(componentInit({ name: 'cache', type: 'bindings.redis', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: 'components/cache.yaml' }));
+  await binding.init(
+    componentInit({
+      name: 'cache',
+      type: 'bindings.redis',
+      appId: 'app',
+      metadata: md,
+      clock: new SystemClock(),
+      logger: noopLogger,
+      source: 'components/cache.yaml',
+    }),
+  );
   return binding;
 }
 

@@ -107,7 +107,11 @@ export async function connectRedis(options: RedisOptions, connection: ConnectRed
     if (client.status !== 'end') client.disconnect();
     const reason = errorMessage(lastError ?? err);
     if (/NOAUTH|WRONGPASS|invalid (username-)?password|AUTH failed|ERR AUTH/i.test(reason)) {
-      throw new BackendError(name, `redis at ${address} refused the credentials: authentication failed (${reason}); check redisUsername / redisPassword`, lastError ?? err);
+      throw new BackendError(
+        name,
+        `redis at ${address} refused the credentials: authentication failed (${reason}); check redisUsername / redisPassword`,
+        lastError ?? err,
+      );
     }
     throw new BackendError(name, `redis at ${address} is unreachable: ${reason}`, lastError ?? err);
   } finally {

@@ -125,10 +125,12 @@ describe('pubsub.redis: stream layout and Redis specifics', () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let started = false;
-    handles.push(await pubsub.subscribe({ topic: t, consumerGroup: 'app' }, async () => {
-      started = true;
-      await gate;
-    }));
+    handles.push(
+      await pubsub.subscribe({ topic: t, consumerGroup: 'app' }, async () => {
+        started = true;
+        await gate;
+      }),
+    );
     await pubsub.publish({ topic: t, data: Buffer.from('x') });
     await waitFor('the handler to start', () => started);
     const pending = async (): Promise<number> => Number(((await raw.xpending(t, 'app')) as unknown[])[0]);
@@ -168,10 +170,12 @@ describe('pubsub.redis: stream layout and Redis specifics', () => {
     let slowCalls = 0;
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    handles.push(await slow.subscribe({ topic: t, consumerGroup: 'app' }, async () => {
-      slowCalls += 1;
-      await gate;
-    }));
+    handles.push(
+      await slow.subscribe({ topic: t, consumerGroup: 'app' }, async () => {
+        slowCalls += 1;
+        await gate;
+      }),
+    );
     await pubsub.publish({ topic: t, data: Buffer.from('slow') });
     await waitFor('the slow handler to start', () => slowCalls === 1);
     const stolen = await collect(t, 'app', other);
@@ -229,7 +233,9 @@ describe('pubsub.redis: stream layout and Redis specifics', () => {
     await pubsub.publish({ topic: t, data: Buffer.from('before') });
     await waitFor('the first message', () => got.length === 1);
     // Kill every subscriber connection of this process's Redis pub/subs (named "...-sub").
-    const clients = String(await raw.call('CLIENT', 'LIST')).split('\n').filter((line) => / name=\S*-sub /.test(line));
+    const clients = String(await raw.call('CLIENT', 'LIST'))
+      .split('\n')
+      .filter((line) => / name=\S*-sub /.test(line));
     expect(clients.length).toBeGreaterThan(0);
     for (const line of clients) await raw.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(line)?.[1] ?? '');
     await pubsub.publish({ topic: t, data: Buffer.from('after') });
@@ -241,7 +247,12 @@ describe('pubsub.redis: stream layout and Redis specifics', () => {
     // A TCP proxy whose connections can be frozen: bytes stop flowing both ways, the sockets stay open
     // (a half-open connection: no close event, the blocked XREADGROUP never answers).
     const pairs: [Socket, Socket][] = [];
-    const [host, port] = [redisHostPort().replace(/:\d+$/, '').replace(/^\[|\]$/g, ''), Number(/:(\d+)$/.exec(redisHostPort())?.[1])];
+    const [host, port] = [
+      redisHostPort()
+        .replace(/:\d+$/, '')
+        .replace(/^\[|\]$/g, ''),
+      Number(/:(\d+)$/.exec(redisHostPort())?.[1]),
+    ];
     const proxy = createServer((client) => {
       const upstream = connect(port, host);
       for (const socket of [client, upstream]) socket.on('error', () => undefined);

@@ -123,7 +123,8 @@ export class RedisPubSub implements PubSub {
     this.ensureOpen();
     const group = this.settings.consumerId ?? request.consumerGroup;
     const concurrency = request.concurrency ?? this.settings.concurrency;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new SidekickError('ERR_PUBSUB_SUBSCRIBE', `concurrency must be a positive integer, got ${concurrency}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new SidekickError('ERR_PUBSUB_SUBSCRIBE', `concurrency must be a positive integer, got ${concurrency}`);
     try {
       await createGroup(this.client, request.topic, group);
     } catch (err) {
@@ -154,7 +155,11 @@ export class RedisPubSub implements PubSub {
   }
 
   private ensureOpen(): void {
-    if (!this.open) throw new SidekickError('ERR_PUBSUB_CLOSED', `redis pub/sub "${this.name}" is ${this.closed ? 'closed' : 'not initialised'}`, { retryable: true, component: this.name });
+    if (!this.open)
+      throw new SidekickError('ERR_PUBSUB_CLOSED', `redis pub/sub "${this.name}" is ${this.closed ? 'closed' : 'not initialised'}`, {
+        retryable: true,
+        component: this.name,
+      });
   }
 
   private fail(err: unknown): SidekickError {

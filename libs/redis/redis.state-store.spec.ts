@@ -24,15 +24,17 @@ function metadata(): Record<string, string> {
 
 async function openStore(md: ComponentMetadata = metadata()): Promise<RedisStateStore> {
   const store = redisStateStoreFactory.create();
-  await store.init(componentInit({
-    name: 'redis',
-    type: 'state.redis',
-    appId: 'app',
-    metadata: md,
-    clock: new SystemClock(),
-    logger: noopLogger,
-    source: '(test)',
-  }));
+  await store.init(
+    componentInit({
+      name: 'redis',
+      type: 'state.redis',
+      appId: 'app',
+      metadata: md,
+      clock: new SystemClock(),
+      logger: noopLogger,
+      source: '(test)',
+    }),
+  );
   return store;
 }
 
@@ -155,9 +157,7 @@ describe('state.redis: daprd key layout and Redis specifics', () => {
   });
 
   it('rejects an etag that is not a decimal version with ETagInvalidError', async () => {
-    await expect(store.set({ key: key('bad'), value: Buffer.from('x'), etag: '1.5' })).rejects.toBeInstanceOf(
-      ETagInvalidError,
-    );
+    await expect(store.set({ key: key('bad'), value: Buffer.from('x'), etag: '1.5' })).rejects.toBeInstanceOf(ETagInvalidError);
   });
 
   it('fails init against a closed port within 5 s, naming the address', async () => {
@@ -183,7 +183,7 @@ describe('state.redis: daprd key layout and Redis specifics', () => {
     }
   });
 
-  it('reads a bare dialTimeout as milliseconds, as pubsub.redis does (Dapr\'s Redis settings)', async () => {
+  it("reads a bare dialTimeout as milliseconds, as pubsub.redis does (Dapr's Redis settings)", async () => {
     const sockets = new Set<Socket>();
     const silent = createServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
@@ -191,7 +191,15 @@ describe('state.redis: daprd key layout and Redis specifics', () => {
     const md = { redisHost: `127.0.0.1:${port}`, dialTimeout: '300' };
     try {
       const pubsub = redisPubSubFactory.create();
-      const pubsubInit = componentInit({ name: 'pubsub', type: 'pubsub.redis', appId: 'app', metadata: md, clock: new SystemClock(), logger: noopLogger, source: '(test)' });
+      const pubsubInit = componentInit({
+        name: 'pubsub',
+        type: 'pubsub.redis',
+        appId: 'app',
+        metadata: md,
+        clock: new SystemClock(),
+        logger: noopLogger,
+        source: '(test)',
+      });
       for (const open of [() => openStore(md), () => pubsub.init(pubsubInit)]) {
         const started = Date.now();
         await expect(open()).rejects.toThrow(`redis at 127.0.0.1:${port} is unreachable: no answer within 1300 ms`);

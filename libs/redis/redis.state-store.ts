@@ -3,14 +3,7 @@ import { BackendError, SidekickError, errorMessage } from '../../src/errors/side
 import { ETagInvalidError, ETagMismatchError } from '../../src/errors/state.errors';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
-import type {
-  DeleteRequest,
-  GetResponse,
-  SetRequest,
-  StateFeature,
-  StateStore,
-  TransactionOperation,
-} from '../../src/spi/state.store';
+import type { DeleteRequest, GetResponse, SetRequest, StateFeature, StateStore, TransactionOperation } from '../../src/spi/state.store';
 import { REDIS_DURATION, connectRedis, quitRedis, redisOptionsFromMetadata } from './redis.connection';
 
 /*

@@ -167,7 +167,9 @@ export class StreamSubscription {
         });
         if (this.stopping) break;
         // Lower-case command names: ioredis lower-cases the name for every flag lookup (several per command).
-        const reply = await this.guarded(this.blocking.callBuffer('xreadgroup', 'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>'));
+        const reply = await this.guarded(
+          this.blocking.callBuffer('xreadgroup', 'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.topic, '>'),
+        );
         this.accept(readEntries(reply, this.topic));
       } catch (err) {
         if (this.stopping) break;
@@ -221,7 +223,10 @@ export class StreamSubscription {
     const check = (): void => {
       if (this.stopping || this.aborted) return;
       if (this.giveUp && this.sent === mark) {
-        this.ctx.logger.warn({ topic: this.topic }, `no answer to XREADGROUP on ${this.topic} within ${BLOCKING_COMMAND_TIMEOUT_MS} ms: reconnecting the subscriber connection`);
+        this.ctx.logger.warn(
+          { topic: this.topic },
+          `no answer to XREADGROUP on ${this.topic} within ${BLOCKING_COMMAND_TIMEOUT_MS} ms: reconnecting the subscriber connection`,
+        );
         this.abandonCommand(new Error(`no answer within ${BLOCKING_COMMAND_TIMEOUT_MS} ms`));
         this.blocking.disconnect(true);
       }
@@ -244,7 +249,16 @@ export class StreamSubscription {
       do {
         const free = this.work.free;
         if (free <= 0 || this.stopping) return;
-        const reply = await this.ctx.client.callBuffer('xautoclaim', this.topic, this.group, this.consumer, this.ctx.processingTimeoutMs, cursor, 'COUNT', free);
+        const reply = await this.ctx.client.callBuffer(
+          'xautoclaim',
+          this.topic,
+          this.group,
+          this.consumer,
+          this.ctx.processingTimeoutMs,
+          cursor,
+          'COUNT',
+          free,
+        );
         const [next, entries] = Array.isArray(reply) ? reply : [];
         cursor = String(next ?? '0-0');
         const { found, deleted } = parseEntries(entries, this.topic);
@@ -314,7 +328,10 @@ export class StreamSubscription {
     try {
       if (handled && !this.aborted) await this.ack(entry.id);
     } catch (err) {
-      this.ctx.logger.warn({ err, topic: this.topic, id: entry.id }, `XACK ${this.topic} ${entry.id} failed (it will be delivered again): ${errorMessage(err)}`);
+      this.ctx.logger.warn(
+        { err, topic: this.topic, id: entry.id },
+        `XACK ${this.topic} ${entry.id} failed (it will be delivered again): ${errorMessage(err)}`,
+      );
     }
     this.held.delete(entry.id);
     this.work.done(); // starts a waiting entry or wakes the reader, and ends a drain once nothing is held

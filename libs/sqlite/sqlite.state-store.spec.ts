@@ -13,7 +13,17 @@ const tempDir = (): string => mkdtempSync(join(tmpdir(), 'sidekick-sqlite-'));
 
 async function open(file: string, clock = new VirtualClock(), metadata: Record<string, string> = {}): Promise<SqliteStateStore> {
   const store = sqliteStateStoreFactory.create();
-  await store.init(componentInit({ name: 'sqlite', type: 'state.sqlite', appId: 'app', metadata: { connectionString: file, ...metadata }, clock, logger: noopLogger, source: '(test)' }));
+  await store.init(
+    componentInit({
+      name: 'sqlite',
+      type: 'state.sqlite',
+      appId: 'app',
+      metadata: { connectionString: file, ...metadata },
+      clock,
+      logger: noopLogger,
+      source: '(test)',
+    }),
+  );
   return store;
 }
 

@@ -6,14 +6,7 @@ import { ETagInvalidError } from '../../src/errors/state.errors';
 import type { Clock, TimerHandle } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import { checkETag, hasTtl } from '../../src/spi/state.rules';
-import type {
-  DeleteRequest,
-  GetResponse,
-  SetRequest,
-  StateFeature,
-  StateStore,
-  TransactionOperation,
-} from '../../src/spi/state.store';
+import type { DeleteRequest, GetResponse, SetRequest, StateFeature, StateStore, TransactionOperation } from '../../src/spi/state.store';
 
 interface Row {
   readonly value: Buffer;
@@ -156,7 +149,7 @@ function toBytes(value: Buffer | string): Buffer {
 
 function parseConnectionString(value: string): string {
   if (value === ':memory:' || value === 'file::memory:') return ':memory:';
-  const path = value.startsWith('file:') ? value.slice('file:'.length).split('?')[0] ?? '' : value;
+  const path = value.startsWith('file:') ? (value.slice('file:'.length).split('?')[0] ?? '') : value;
   return path;
 }
 

@@ -33,12 +33,18 @@ export const componentDocumentSchema = z.object({
       type: z.string({ error: 'spec.type is required, e.g. state.redis' }).regex(/^[a-z]+\.[A-Za-z0-9.\-_]+$/, 'expected "<kind>.<name>", e.g. state.redis'),
       version: z.string().default('v1'),
       // `metadata:` with nothing under it (as in the js-sdk's own component files) is no metadata.
-      metadata: z.array(metadataItemSchema).nullish().transform((m) => m ?? []),
+      metadata: z
+        .array(metadataItemSchema)
+        .nullish()
+        .transform((m) => m ?? []),
       initTimeout: z.string().optional(),
       ignoreErrors: z.boolean().default(false),
     })
     .strict(),
-  auth: z.object({ secretStore: z.string().min(1) }).strict().optional(),
+  auth: z
+    .object({ secretStore: z.string().min(1) })
+    .strict()
+    .optional(),
   scopes: z.array(z.string().min(1)).optional(),
 });
 

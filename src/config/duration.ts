@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors/config.errors';
 
-const UNITS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const GO_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 const ISO = /^P(?:(\d+(?:[.,]\d+)?)W)?(?:(\d+(?:[.,]\d+)?)D)?(?:T(?:(\d+(?:[.,]\d+)?)H)?(?:(\d+(?:[.,]\d+)?)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$/i;
 const ISO_UNITS = [604_800_000, 86_400_000, 3_600_000, 60_000, 1000] as const;
@@ -8,8 +8,7 @@ const ISO_UNITS = [604_800_000, 86_400_000, 3_600_000, 60_000, 1000] as const;
 /** What a bare integer (no unit) means. */
 export type BareNumberUnit = 'seconds' | 'milliseconds';
 
-export const DURATION_FORMS =
-  'use a Go duration such as 500ms, 5s, 1m30s or 1h, an ISO-8601 duration such as PT30S, or a whole number of seconds';
+export const DURATION_FORMS = 'use a Go duration such as 500ms, 5s, 1m30s or 1h, an ISO-8601 duration such as PT30S, or a whole number of seconds';
 
 /**
  * Parses a duration as Dapr's component metadata decoder does (components-contrib
@@ -18,11 +17,7 @@ export const DURATION_FORMS =
  * fields Dapr documents in milliseconds). ISO-8601 durations (`PT30S`, `P1DT2H`) are accepted too.
  * Returns milliseconds; anything else is a ConfigError naming `context`.
  */
-export function parseDuration(
-  value: string,
-  context: { file?: string; component?: string; field: string },
-  bare: BareNumberUnit = 'seconds',
-): number {
+export function parseDuration(value: string, context: { file?: string; component?: string; field: string }, bare: BareNumberUnit = 'seconds'): number {
   const text = value.trim();
   const parsed = parseGoDuration(text) ?? parseBare(text, bare) ?? parseIso(text);
   if (parsed === undefined) {

@@ -38,16 +38,22 @@ export class PubSubNotFoundError extends SidekickError {
 
 export class PublishError extends SidekickError {
   constructor(pubsub: string, topic: string, cause: unknown) {
-    super('ERR_PUBSUB_PUBLISH_MESSAGE', `error when publishing to topic ${topic} in pubsub ${pubsub}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      component: pubsub,
-      cause,
-      retryable: true,
-    });
+    super(
+      'ERR_PUBSUB_PUBLISH_MESSAGE',
+      `error when publishing to topic ${topic} in pubsub ${pubsub}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        component: pubsub,
+        cause,
+        retryable: true,
+      },
+    );
   }
 }
 
 export class BindingNotFoundError extends SidekickError {
   constructor(name: string, direction: 'input' | 'output', known: readonly string[]) {
-    super('ERR_INVOKE_OUTPUT_BINDING', `${direction} binding ${name} not found (configured ${direction} bindings: ${known.join(', ') || 'none'})`, { component: name });
+    super('ERR_INVOKE_OUTPUT_BINDING', `${direction} binding ${name} not found (configured ${direction} bindings: ${known.join(', ') || 'none'})`, {
+      component: name,
+    });
   }
 }

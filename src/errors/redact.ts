@@ -12,7 +12,9 @@ export function isSecretField(name: string): boolean {
  * `secretKeyRef`s). For error messages and log lines, which must never carry a secret.
  */
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
-  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s"']*):([^@/\s"']+)@/gi, '$1:***@').replace(/\b(password|pwd)(\s*=\s*)('[^']*'|"[^"]*"|[^\s;]+)/gi, '$1$2***');
+  let out = text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s"']*):([^@/\s"']+)@/gi, '$1:***@')
+    .replace(/\b(password|pwd)(\s*=\s*)('[^']*'|"[^"]*"|[^\s;]+)/gi, '$1$2***');
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length >= 3) out = out.split(secret).join('***');
   }

@@ -18,11 +18,9 @@ export class ETagInvalidError extends SidekickError {
 
 export class StateStoreNotFoundError extends SidekickError {
   constructor(name: string, known: readonly string[]) {
-    super(
-      'ERR_STATE_STORE_NOT_FOUND',
-      `state store ${name} is not found (configured state stores: ${known.length > 0 ? known.join(', ') : 'none'})`,
-      { component: name },
-    );
+    super('ERR_STATE_STORE_NOT_FOUND', `state store ${name} is not found (configured state stores: ${known.length > 0 ? known.join(', ') : 'none'})`, {
+      component: name,
+    });
   }
 }
 

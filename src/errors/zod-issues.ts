@@ -13,7 +13,10 @@ export interface SchemaIssue {
 export function formatIssues(issues: readonly SchemaIssue[], allowed?: (path: string) => string | undefined): string {
   return issues
     .map((issue) => {
-      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+      const path = issue.path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+        .join('')
+        .replace(/^\./, '');
       const known = issue.code === 'unrecognized_keys' ? allowed?.(path) : undefined;
       return `${path || '(document)'}: ${issue.message}${known ? ` (allowed: ${known})` : ''}`;
     })

@@ -71,7 +71,8 @@ export class SidekickClient {
     const hasBody = data !== undefined;
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     if (hasBody && !hasHeader(headers, 'content-type')) {
-      headers['content-type'] = options.contentType ?? (Buffer.isBuffer(data) ? 'application/octet-stream' : typeof data === 'string' ? 'text/plain' : 'application/json');
+      headers['content-type'] =
+        options.contentType ?? (Buffer.isBuffer(data) ? 'application/octet-stream' : typeof data === 'string' ? 'text/plain' : 'application/json');
     }
     const body = !hasBody ? undefined : typeof data === 'string' ? Buffer.from(data) : encode(data);
     return this.invokeService.invoke(appId, {

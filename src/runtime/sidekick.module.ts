@@ -54,7 +54,11 @@ export class SidekickModule {
     const imports = options.imports ?? [];
     if (options.useFactory) {
       return SidekickModule.build(imports, [
-        { provide: RAW_OPTIONS, useFactory: options.useFactory as (...args: unknown[]) => SidekickModuleOptions | Promise<SidekickModuleOptions>, inject: options.inject ?? [] },
+        {
+          provide: RAW_OPTIONS,
+          useFactory: options.useFactory as (...args: unknown[]) => SidekickModuleOptions | Promise<SidekickModuleOptions>,
+          inject: options.inject ?? [],
+        },
       ]);
     }
     const factoryType = (options.useClass ?? options.useExisting) as Type<SidekickOptionsFactory>;
@@ -85,14 +89,16 @@ export class SidekickModule {
         { provide: SIDEKICK_CLOCK, useFactory: (o: SidekickModuleOptions): Clock => o.clock ?? new SystemClock(), inject: [RAW_OPTIONS] },
         {
           provide: SIDEKICK_LOGGER,
-          useFactory: (o: SidekickModuleOptions, r: ResolvedOptions): SidekickLogger => o.logger ?? createDefaultLogger(r.appId, r.logLevel, r.logFormat, r.logColor),
+          useFactory: (o: SidekickModuleOptions, r: ResolvedOptions): SidekickLogger =>
+            o.logger ?? createDefaultLogger(r.appId, r.logLevel, r.logFormat, r.logColor),
           inject: [RAW_OPTIONS, SIDEKICK_OPTIONS],
         },
         SidekickExplorer,
         SidekickRuntime,
         {
           provide: SidekickClient,
-          useFactory: (rt: SidekickRuntime) => new SidekickClient(rt.service(StateService), rt.service(InvokeService), rt.service(PubSubService), rt.service(BindingsService)),
+          useFactory: (rt: SidekickRuntime) =>
+            new SidekickClient(rt.service(StateService), rt.service(InvokeService), rt.service(PubSubService), rt.service(BindingsService)),
           inject: [SidekickRuntime],
         },
         ...clients,

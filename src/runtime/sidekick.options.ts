@@ -103,7 +103,6 @@ export const SIDEKICK_OPTIONS = Symbol('SIDEKICK_OPTIONS');
 export const SIDEKICK_CLOCK = Symbol('SIDEKICK_CLOCK');
 export const SIDEKICK_LOGGER = Symbol('SIDEKICK_LOGGER');
 
-
 export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (!options.appId || !isValidAppId(options.appId)) {
     throw new ConfigError(`appId "${options.appId ?? ''}" is invalid: use ${APP_ID_RULE}`, {

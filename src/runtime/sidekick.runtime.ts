@@ -125,7 +125,10 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       for (const route of [...routes, ...unsupportedRoutes(routes.map((r) => r.path))]) server.add(route);
       const { host, apiToken } = this.options.httpApi;
       if (!apiToken && !isLoopback(host)) {
-        this.logger.warn({ host }, `the Dapr HTTP API listens on ${host}, reachable from other machines, with no API token: set DAPR_API_TOKEN (httpApi.apiToken) or bind it to 127.0.0.1`);
+        this.logger.warn(
+          { host },
+          `the Dapr HTTP API listens on ${host}, reachable from other machines, with no API token: set DAPR_API_TOKEN (httpApi.apiToken) or bind it to 127.0.0.1`,
+        );
       }
       this.apiAddress = await server.listen();
       this.httpApi = server;
@@ -148,7 +151,10 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
     }
     const cut = (await this.httpApi?.close(this.options.drainTimeoutMs)) ?? 0;
     this.httpApi = undefined;
-    this.logger.info({ tookMs: Date.now() - started, apiRequestsCut: cut }, cut === 0 ? 'drained: every in-flight handler and request finished' : 'drained, with requests cut at the deadline');
+    this.logger.info(
+      { tookMs: Date.now() - started, apiRequestsCut: cut },
+      cut === 0 ? 'drained: every in-flight handler and request finished' : 'drained, with requests cut at the deadline',
+    );
   }
 
   /** One log line naming what runs, once the app's own server listens (its address is known then). */
@@ -159,7 +165,10 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       const parts = this.blocks.map((b) => b.summary?.() ?? {});
       const summary = startupSummary({
         appId: this.options.appId,
-        appAddress: address && typeof address === 'object' ? `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}` : undefined,
+        appAddress:
+          address && typeof address === 'object'
+            ? `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`
+            : undefined,
         apiAddress: this.apiAddress ? `http://${this.apiAddress.address}:${this.apiAddress.port}` : undefined,
         components: this.components.list().map((c) => ({ name: c.spec.name, type: c.spec.type })),
         subscriptions: parts.flatMap((p) => p.subscriptions ?? []),
@@ -203,7 +212,8 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       const features = 'features' in instance && Array.isArray(instance.features) ? (instance.features as string[]) : [];
       const capabilities = features.filter((f) => CAPABILITIES.has(f));
       // daprd reports ACTOR only for the one store marked as the actor state store.
-      if (spec.kind === 'state' && Object.entries(metadata).some(([k, v]) => k.toLowerCase() === 'actorstatestore' && v.toLowerCase() === 'true')) capabilities.push('ACTOR');
+      if (spec.kind === 'state' && Object.entries(metadata).some(([k, v]) => k.toLowerCase() === 'actorstatestore' && v.toLowerCase() === 'true'))
+        capabilities.push('ACTOR');
       if (spec.kind === 'bindings') {
         if (isInputBinding(instance) && allowsDirection(metadata, 'input')) capabilities.push('INPUT_BINDING');
         if (isOutputBinding(instance) && allowsDirection(metadata, 'output')) capabilities.push('OUTPUT_BINDING');

@@ -52,7 +52,11 @@ export function isInputBinding(component: Component): component is InputBinding 
 }
 
 export function isOutputBinding(component: Component): component is OutputBinding {
-  return typeof (component as Partial<OutputBinding>).invoke === 'function' && Array.isArray((component as Partial<OutputBinding>).operations) && serves(component, 'output');
+  return (
+    typeof (component as Partial<OutputBinding>).invoke === 'function' &&
+    Array.isArray((component as Partial<OutputBinding>).operations) &&
+    serves(component, 'output')
+  );
 }
 
 function serves(component: Component, direction: 'input' | 'output'): boolean {

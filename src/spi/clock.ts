@@ -20,7 +20,12 @@ export interface Clock {
  * Runs `fn` against a deadline of `ms` on `clock`: its result, or the error of `onTimeout` when the
  * deadline passes first (the work itself is not cancelled). The timer is cleared either way.
  */
-export async function withTimeout<T>(clock: Clock, ms: number, fn: () => Promise<T>, onTimeout: () => Error = () => new Error(`no answer within ${ms} ms`)): Promise<T> {
+export async function withTimeout<T>(
+  clock: Clock,
+  ms: number,
+  fn: () => Promise<T>,
+  onTimeout: () => Error = () => new Error(`no answer within ${ms} ms`),
+): Promise<T> {
   let timer: TimerHandle | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = clock.setTimeout(() => reject(onTimeout()), ms);

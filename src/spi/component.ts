@@ -3,14 +3,7 @@ import type { SidekickLogger } from './logger';
 import type { MetadataReader } from './metadata-reader';
 
 /** The kinds of component, as the first segment of Dapr's `spec.type` (`state.redis` is kind `state`). */
-export type ComponentKind =
-  | 'state'
-  | 'secretstores'
-  | 'pubsub'
-  | 'bindings'
-  | 'configuration'
-  | 'lock'
-  | 'nameresolution';
+export type ComponentKind = 'state' | 'secretstores' | 'pubsub' | 'bindings' | 'configuration' | 'lock' | 'nameresolution';
 
 /** Resolved component metadata: every `spec.metadata[]` entry as a string, secrets already resolved. */
 export type ComponentMetadata = Readonly<Record<string, string>>;

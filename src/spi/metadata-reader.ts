@@ -44,9 +44,24 @@ export const RUNTIME_METADATA_KEYS: readonly string[] = ['keyPrefix', 'actorStat
 const TRUTHY = new Set(['1', 't', 'true', 'y', 'yes', 'on']);
 const FALSY = new Set(['0', 'f', 'false', 'n', 'no', 'off']);
 const BYTE_UNITS: Readonly<Record<string, number>> = {
-  '': 1, b: 1,
-  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
-  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3, ti: 1024 ** 4, tib: 1024 ** 4,
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  ki: 1024,
+  kib: 1024,
+  mi: 1024 ** 2,
+  mib: 1024 ** 2,
+  gi: 1024 ** 3,
+  gib: 1024 ** 3,
+  ti: 1024 ** 4,
+  tib: 1024 ** 4,
 };
 
 /** dapr/kit's `utils.IsTruthy`: `1`, `t`, `true`, `y`, `yes`, `on` (any case); anything else is false. */

@@ -59,8 +59,7 @@ export interface GetResponse {
 }
 
 export type TransactionOperation =
-  | { readonly operation: 'upsert'; readonly request: SetRequest }
-  | { readonly operation: 'delete'; readonly request: DeleteRequest };
+  { readonly operation: 'upsert'; readonly request: SetRequest } | { readonly operation: 'delete'; readonly request: DeleteRequest };
 
 /**
  * The state store SPI. Expired items are never returned. Every method may throw a

@@ -39,7 +39,10 @@ export function tempDir(prefix = 'sidekick-test-'): string {
  * both on 127.0.0.1). Defaults: an in-memory `statestore`, an empty private resources folder and
  * data dir, a private local registry, a silent logger. `options` override any of them.
  */
-export async function startTestApp(options: Partial<SidekickModuleOptions> = {}, metadata: Pick<ModuleMetadata, 'controllers' | 'providers' | 'imports'> = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: Partial<SidekickModuleOptions> = {},
+  metadata: Pick<ModuleMetadata, 'controllers' | 'providers' | 'imports'> = {},
+): Promise<TestApp> {
   const dir = tempDir();
   const sidekick = SidekickModule.forRoot({
     appId: 'testapp',
@@ -52,7 +55,9 @@ export async function startTestApp(options: Partial<SidekickModuleOptions> = {},
     nameResolution: { localRegistry: join(dir, 'registry'), ...options.nameResolution },
   });
   class SidekickTestModule {}
-  Module({ imports: [sidekick, ...(metadata.imports ?? [])], controllers: metadata.controllers ?? [], providers: metadata.providers ?? [] })(SidekickTestModule);
+  Module({ imports: [sidekick, ...(metadata.imports ?? [])], controllers: metadata.controllers ?? [], providers: metadata.providers ?? [] })(
+    SidekickTestModule,
+  );
   const app = await NestFactory.create(SidekickTestModule, { logger: false, abortOnError: false });
   app.enableShutdownHooks();
   await app.listen(0, '127.0.0.1');
@@ -84,7 +89,11 @@ export function inspect(target: RuntimeHolder): RuntimeInspector {
   const runtime = target instanceof SidekickRuntime ? target : 'runtime' in target ? target.runtime : target.get(SidekickRuntime);
   return {
     component: <T extends Component>(name: string) => runtime.inspectComponent(name)?.instance as T | undefined,
-    subscriptions: () => runtime.service(SubscriptionsManager).list().map((r) => ({ pubsub: r.spec.pubsub, topic: r.spec.topic, stats: r.stats })),
+    subscriptions: () =>
+      runtime
+        .service(SubscriptionsManager)
+        .list()
+        .map((r) => ({ pubsub: r.spec.pubsub, topic: r.spec.topic, stats: r.stats })),
   };
 }
 
@@ -116,7 +125,10 @@ export function captureLogs(): CapturingLogger {
   return {
     ...root,
     lines,
-    find: ({ level, text }) => lines.filter((l) => (level === undefined || l.level === level) && (text === undefined || l.msg.includes(text) || JSON.stringify(l.fields).includes(text))),
+    find: ({ level, text }) =>
+      lines.filter(
+        (l) => (level === undefined || l.level === level) && (text === undefined || l.msg.includes(text) || JSON.stringify(l.fields).includes(text)),
+      ),
     text: () => lines.map((l) => `${l.level} ${l.msg} ${JSON.stringify(l.fields)}`).join('\n'),
   };
 }

@@ -24,7 +24,14 @@ describe('bindings runtime', () => {
   let loop: LoopBinding;
   beforeAll(async () => {
     t = await startApp(
-      { appId: 'binder', componentTypes: [loopFactory], components: [{ metadata: { name: 'loop' }, spec: { type: 'bindings.test-loop', version: 'v1' } }, { metadata: { name: 'out-only' }, spec: { type: 'bindings.test-loop', version: 'v1', metadata: [{ name: 'direction', value: 'output' }] } }] },
+      {
+        appId: 'binder',
+        componentTypes: [loopFactory],
+        components: [
+          { metadata: { name: 'loop' }, spec: { type: 'bindings.test-loop', version: 'v1' } },
+          { metadata: { name: 'out-only' }, spec: { type: 'bindings.test-loop', version: 'v1', metadata: [{ name: 'direction', value: 'output' }] } },
+        ],
+      },
       { providers: [Reader] },
     );
     loop = inspect(t).component<LoopBinding>('loop') as LoopBinding;
@@ -64,7 +71,11 @@ describe('bindings runtime', () => {
   });
 
   it('answers unknown bindings and operations with 500 ERR_INVOKE_OUTPUT_BINDING and bad JSON with 400', async () => {
-    for (const body of [{ name: 'nope', op: 'create' }, { name: 'loop', op: 'explode' }, { name: 'loop', op: '' }]) {
+    for (const body of [
+      { name: 'nope', op: 'create' },
+      { name: 'loop', op: 'explode' },
+      { name: 'loop', op: '' },
+    ]) {
       const res = await fetch(`${t.apiUrl}/v1.0/bindings/${body.name}`, { method: 'POST', body: JSON.stringify({ data: 1, operation: body.op }) });
       expect(res.status).toBe(500);
       expect((await res.json()).errorCode).toBe('ERR_INVOKE_OUTPUT_BINDING');
@@ -91,8 +102,15 @@ describe('bindings runtime', () => {
     const ref = await Test.createTestingModule({
       imports: [
         SidekickModule.forRoot({
-          appId: 'b2', resourcesPath: dir, dataDir: dir, httpApi: { enabled: false }, logger: noopLogger, componentTypes: [loopFactory],
-          components: [{ metadata: { name: 'out-only' }, spec: { type: 'bindings.test-loop', version: 'v1', metadata: [{ name: 'direction', value: 'output' }] } }],
+          appId: 'b2',
+          resourcesPath: dir,
+          dataDir: dir,
+          httpApi: { enabled: false },
+          logger: noopLogger,
+          componentTypes: [loopFactory],
+          components: [
+            { metadata: { name: 'out-only' }, spec: { type: 'bindings.test-loop', version: 'v1', metadata: [{ name: 'direction', value: 'output' }] } },
+          ],
         }),
       ],
       providers: [Orphan],

@@ -10,7 +10,11 @@ import { startApp, tempDir, type TestApp } from '../support/app';
 import { captureLogs } from '../support/logger';
 
 /** A request sent as written: no client-side normalisation of `..` or `%2E%2E`, any header. */
-function raw(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
+function raw(
+  url: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string }> {
   const { port } = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: Number(port), path, method: init.method ?? 'GET', headers: init.headers }, (res) => {
@@ -79,7 +83,11 @@ describe('the Dapr HTTP API under hostile input', () => {
     it('refuses the app id ".." by URL and by header, and leaves files beside the registry alone', async () => {
       const victim = join(dir, 'victim.json');
       writeFileSync(victim, JSON.stringify({ note: 'no pid: the old registry took this as a dead instance and removed it' }));
-      for (const res of [await raw(t.apiUrl, '/v1.0/invoke/%2E%2E/method/x'), await raw(t.apiUrl, '/x', { headers: { 'dapr-app-id': '..' } }), await raw(t.apiUrl, '/v1.0/invoke/a%2Fb/method/x')]) {
+      for (const res of [
+        await raw(t.apiUrl, '/v1.0/invoke/%2E%2E/method/x'),
+        await raw(t.apiUrl, '/x', { headers: { 'dapr-app-id': '..' } }),
+        await raw(t.apiUrl, '/v1.0/invoke/a%2Fb/method/x'),
+      ]) {
         expect(res.status).toBe(400);
         expect(JSON.parse(res.body)).toMatchObject({ errorCode: 'ERR_DIRECT_INVOKE', message: expect.stringContaining('invalid app id') });
       }
@@ -102,7 +110,9 @@ describe('the Dapr HTTP API under hostile input', () => {
       const open = join(tempDir(), 'registry');
       mkdirSync(open, { recursive: true });
       chmodSync(open, 0o777);
-      await expect(startApp({ appId: 'victim', nameResolution: { localRegistry: open } })).rejects.toThrow(/local registry folder .* is writable by other users \(mode 777\): refusing to use it/);
+      await expect(startApp({ appId: 'victim', nameResolution: { localRegistry: open } })).rejects.toThrow(
+        /local registry folder .* is writable by other users \(mode 777\): refusing to use it/,
+      );
     });
   });
 
@@ -119,7 +129,11 @@ describe('the Dapr HTTP API under hostile input', () => {
     });
 
     it('forwards a large body with Expect: 100-continue (as curl sends above 1 MiB)', async () => {
-      const res = await raw(t.apiUrl, '/v1.0/invoke/based/method/upload', { method: 'POST', headers: { expect: '100-continue', 'content-type': 'text/plain' }, body: 'x'.repeat(2 * 1024 * 1024) });
+      const res = await raw(t.apiUrl, '/v1.0/invoke/based/method/upload', {
+        method: 'POST',
+        headers: { expect: '100-continue', 'content-type': 'text/plain' },
+        body: 'x'.repeat(2 * 1024 * 1024),
+      });
       expect(res.status).toBe(200);
       expect(res.body).toBe('ok');
     });
@@ -131,7 +145,11 @@ describe('the Dapr HTTP API under hostile input', () => {
       expect(res.status).toBe(400);
       expect((await res.json()).message).toMatch(/ttlInSeconds/);
       expect((await api('/v1.0/state/statestore/ttl')).status).toBe(204);
-      const pub = await api('/v1.0/publish/pubsub/t?metadata.ttlInSeconds=abc', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      const pub = await api('/v1.0/publish/pubsub/t?metadata.ttlInSeconds=abc', {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(pub.status).toBe(400);
       expect(await pub.json()).toMatchObject({ errorCode: 'ERR_PUBSUB_REQUEST_METADATA' });
     });
@@ -197,7 +215,13 @@ describe('the Dapr HTTP API under hostile input', () => {
 
   describe('Dapr contract', () => {
     it('answers 501 ERR_NOT_SUPPORTED on Dapr API prefixes this runtime does not serve, never an invoke error', async () => {
-      for (const path of ['/v1.0/secrets/store/key', '/v1.0-alpha1/lock/store', '/v1.0/actors/T/1/method/m', '/v1.0-beta1/workflows/dapr/w/start', '/v1.0/configuration/store']) {
+      for (const path of [
+        '/v1.0/secrets/store/key',
+        '/v1.0-alpha1/lock/store',
+        '/v1.0/actors/T/1/method/m',
+        '/v1.0-beta1/workflows/dapr/w/start',
+        '/v1.0/configuration/store',
+      ]) {
         const res = await api(path, { method: path.includes('lock') || path.includes('start') ? 'POST' : 'GET' });
         expect(res.status).toBe(501);
         expect(await res.json()).toMatchObject({ errorCode: 'ERR_NOT_SUPPORTED' });
@@ -205,7 +229,10 @@ describe('the Dapr HTTP API under hostile input', () => {
     });
 
     it('decodes field names case-insensitively as daprd does (entryID from @dapr/dapr)', async () => {
-      const res = await api('/v1.0-alpha1/publish/bulk/pubsub/ci', { method: 'POST', body: JSON.stringify([{ entryID: '1', event: { a: 1 }, ContentType: 'application/json' }]) });
+      const res = await api('/v1.0-alpha1/publish/bulk/pubsub/ci', {
+        method: 'POST',
+        body: JSON.stringify([{ entryID: '1', event: { a: 1 }, ContentType: 'application/json' }]),
+      });
       expect(res.status).toBe(204);
       expect((await save([{ Key: 'ci', Value: 7 }])).status).toBe(204);
       expect(await t.app.get(SidekickClient).state('statestore').get('ci')).toBe(7);
@@ -228,7 +255,11 @@ describe('the Dapr HTTP API under hostile input', () => {
     const { isLoopback } = await import('../../src/runtime/sidekick.runtime');
     expect(['127.0.0.1', '127.1.2.3', '::1', 'localhost'].every(isLoopback)).toBe(true);
     expect(['0.0.0.0', '::', '10.0.0.5'].some(isLoopback)).toBe(false);
-    for (const [host, apiToken, warned] of [['0.0.0.0', undefined, true], ['0.0.0.0', 's3cret', false], ['127.0.0.1', undefined, false]] as const) {
+    for (const [host, apiToken, warned] of [
+      ['0.0.0.0', undefined, true],
+      ['0.0.0.0', 's3cret', false],
+      ['127.0.0.1', undefined, false],
+    ] as const) {
       const logs = captureLogs();
       const app = await startApp({ appId: 'exposed', logger: logs, httpApi: { host, port: 0, apiToken } });
       await app.close();

@@ -13,7 +13,10 @@ describe('Dapr HTTP API: state', () => {
   afterAll(() => t.close());
 
   it('saves with 204 and gets the JSON-encoded value back with an ETag header', async () => {
-    const save = await post('/v1.0/state/statestore', [{ key: 'order', value: { orderId: 7 } }, { key: 'greeting', value: 'hi' }]);
+    const save = await post('/v1.0/state/statestore', [
+      { key: 'order', value: { orderId: 7 } },
+      { key: 'greeting', value: 'hi' },
+    ]);
     expect(save.status).toBe(204);
     expect(await save.text()).toBe('');
     const get = await api('/v1.0/state/statestore/order');
@@ -70,7 +73,10 @@ describe('Dapr HTTP API: state', () => {
   });
 
   it('bulk get keeps order, embeds data as raw JSON and omits data for missing keys', async () => {
-    await post('/v1.0/state/statestore', [{ key: 'b1', value: { n: 1 } }, { key: 'b2', value: [2] }]);
+    await post('/v1.0/state/statestore', [
+      { key: 'b1', value: { n: 1 } },
+      { key: 'b2', value: [2] },
+    ]);
     const res = await post('/v1.0/state/statestore/bulk', { keys: ['b2', 'missing', 'b1'], parallelism: 2 });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { key: string; data?: unknown; etag?: string }[];
@@ -82,7 +88,10 @@ describe('Dapr HTTP API: state', () => {
   });
 
   it('applies a transaction atomically; a stale ETag gives 500 ERR_STATE_TRANSACTION and changes nothing', async () => {
-    await post('/v1.0/state/statestore', [{ key: 't1', value: 'old' }, { key: 't2', value: 'keep' }]);
+    await post('/v1.0/state/statestore', [
+      { key: 't1', value: 'old' },
+      { key: 't2', value: 'keep' },
+    ]);
     const ok = await post('/v1.0/state/statestore/transaction', {
       operations: [
         { operation: 'upsert', request: { key: 't1', value: 'new' } },
@@ -132,7 +141,9 @@ describe('Dapr HTTP API: state', () => {
     expect(body.errorCode).toBe('ERR_STATE_STORE_NOT_FOUND');
     expect(body.message).toContain('nostore');
     // daprd's rich error: an ErrorInfo with its reason and the app id.
-    expect(body.details).toEqual([{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', domain: 'dapr.io', metadata: { appID: 'stateapp' }, reason: 'DAPR_STATE_NOT_FOUND' }]);
+    expect(body.details).toEqual([
+      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', domain: 'dapr.io', metadata: { appID: 'stateapp' }, reason: 'DAPR_STATE_NOT_FOUND' },
+    ]);
     const illegal = await (await post('/v1.0/state/statestore', [{ key: 'a||b', value: 1 }])).json();
     expect(illegal).toMatchObject({ errorCode: 'ERR_MALFORMED_REQUEST', details: [expect.objectContaining({ reason: 'DAPR_STATE_ILLEGAL_KEY' })] });
     const legacy = await (await post('/v1.0/state/statestore', 'not json')).json();
@@ -163,7 +174,9 @@ describe('Dapr HTTP API: state', () => {
     const meta = await (await api('/v1.0/metadata')).json();
     expect(meta.id).toBe('stateapp');
     expect(meta.components).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: 'statestore', type: 'state.in-memory', capabilities: expect.arrayContaining(['ETAG', 'TRANSACTIONAL', 'TTL']) })]),
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'statestore', type: 'state.in-memory', capabilities: expect.arrayContaining(['ETAG', 'TRANSACTIONAL', 'TTL']) }),
+      ]),
     );
     expect(meta.extended.daprRuntimeVersion).toBeTruthy();
   });

@@ -79,7 +79,8 @@ describe('the interception seam', () => {
   });
   afterAll(() => t.close());
 
-  const find = (kind: CallInfo['kind'], target: string, operation: string): Recorded[] => seen.filter((r) => r.call.kind === kind && r.call.target === target && r.call.operation === operation);
+  const find = (kind: CallInfo['kind'], target: string, operation: string): Recorded[] =>
+    seen.filter((r) => r.call.kind === kind && r.call.target === target && r.call.operation === operation);
 
   it('sees each component call once, with the component name, type, operation and outcome', async () => {
     const client = t.app.get(SidekickClient);

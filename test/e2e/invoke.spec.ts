@@ -8,7 +8,18 @@ import { startApp, tempDir, type TestApp } from '../support/app';
 class EchoController {
   @All('echo/*path')
   echo(@Req() req: Request, @Res() res: Response): void {
-    res.status(201).set('x-echo', 'yes').json({ method: req.method, path: req.path, query: req.query, body: req.body, caller: req.headers['dapr-caller-app-id'], custom: req.headers['x-custom'] ?? null, token: req.headers['dapr-api-token'] ?? null });
+    res
+      .status(201)
+      .set('x-echo', 'yes')
+      .json({
+        method: req.method,
+        path: req.path,
+        query: req.query,
+        body: req.body,
+        caller: req.headers['dapr-caller-app-id'],
+        custom: req.headers['x-custom'] ?? null,
+        token: req.headers['dapr-api-token'] ?? null,
+      });
   }
 
   @Get('teapot')
@@ -37,7 +48,10 @@ describe('service invocation', () => {
   beforeAll(async () => {
     dir = tempDir();
     const registry = join(dir, 'registry');
-    a = await startApp({ appId: 'app-a', invokeTimeoutMs: 500, nameResolution: { localRegistry: registry, static: { 'static-b': 'http://127.0.0.1:1' } } }, { controllers: [EchoController] });
+    a = await startApp(
+      { appId: 'app-a', invokeTimeoutMs: 500, nameResolution: { localRegistry: registry, static: { 'static-b': 'http://127.0.0.1:1' } } },
+      { controllers: [EchoController] },
+    );
     b = await startApp({ appId: 'app-b', nameResolution: { localRegistry: registry } }, { controllers: [EchoController] });
   });
   afterAll(async () => {
@@ -53,7 +67,15 @@ describe('service invocation', () => {
     });
     expect(res.status).toBe(201);
     expect(res.headers.get('x-echo')).toBe('yes');
-    expect(await res.json()).toEqual({ method: 'PUT', path: '/echo/deep/path', query: { x: '1', y: 'two' }, body: { n: 1 }, caller: 'app-a', custom: 'hello', token: null });
+    expect(await res.json()).toEqual({
+      method: 'PUT',
+      path: '/echo/deep/path',
+      query: { x: '1', y: 'two' },
+      body: { n: 1 },
+      caller: 'app-a',
+      custom: 'hello',
+      token: null,
+    });
   });
 
   it('leaves the app serving its real HTTP traffic after in-process calls', async () => {
@@ -74,7 +96,11 @@ describe('service invocation', () => {
   });
 
   it('supports the dapr-app-id header form', async () => {
-    const res = await fetch(`${a.apiUrl}/echo/via-header?q=1`, { method: 'POST', headers: { 'dapr-app-id': 'app-a', 'content-type': 'application/json' }, body: '{"h":true}' });
+    const res = await fetch(`${a.apiUrl}/echo/via-header?q=1`, {
+      method: 'POST',
+      headers: { 'dapr-app-id': 'app-a', 'content-type': 'application/json' },
+      body: '{"h":true}',
+    });
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ method: 'POST', path: '/echo/via-header', query: { q: '1' }, body: { h: true } });
   });
@@ -83,7 +109,10 @@ describe('service invocation', () => {
     const res = await fetch(`${a.apiUrl}/v1.0/invoke/app-b/method/whoami`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ callee: 'app-b' });
-    const apps = new LocalRegistry(join(dir, 'registry')).list().map((r) => r.appId).sort();
+    const apps = new LocalRegistry(join(dir, 'registry'))
+      .list()
+      .map((r) => r.appId)
+      .sort();
     expect(apps).toEqual(['app-a', 'app-b']);
   });
 
@@ -114,7 +143,12 @@ describe('service invocation', () => {
 
   it('SidekickClient.invoke decodes JSON, sends query and headers, and throws InvokeStatusError on non-2xx', async () => {
     const client = a.app.get(SidekickClient);
-    const echoed = await client.invoke<{ method: string; query: unknown; body: unknown; custom: string }>('app-b', 'echo/x', { hi: 1 }, { httpVerb: 'PATCH', query: { a: 1 }, headers: { 'x-custom': 'c' } });
+    const echoed = await client.invoke<{ method: string; query: unknown; body: unknown; custom: string }>(
+      'app-b',
+      'echo/x',
+      { hi: 1 },
+      { httpVerb: 'PATCH', query: { a: 1 }, headers: { 'x-custom': 'c' } },
+    );
     expect(echoed).toMatchObject({ method: 'PATCH', query: { a: '1' }, body: { hi: 1 }, custom: 'c' });
     await expect(client.invoke('app-a', 'teapot')).rejects.toBeInstanceOf(InvokeStatusError);
     await expect(client.invoke('app-a', 'teapot')).rejects.toMatchObject({ status: 418 });

@@ -57,7 +57,11 @@ describe('/v1.0/metadata and start-up messages', () => {
 
   it('registers a method reachable under two names as one subscription, delivering once', async () => {
     const t = await startApp({ appId: 'alias' }, { providers: [AliasHandler] });
-    expect(inspect(t).subscriptions().filter((s) => s.topic === 'aliased')).toHaveLength(1);
+    expect(
+      inspect(t)
+        .subscriptions()
+        .filter((s) => s.topic === 'aliased'),
+    ).toHaveLength(1);
     await t.app.get(SidekickClient).publish('pubsub', 'aliased', { n: 1 });
     await aliasEvents.waitFor(1);
     await new Promise((r) => setTimeout(r, 100));
@@ -74,19 +78,48 @@ describe('/v1.0/metadata and start-up messages', () => {
           resourcesPath: dir,
           httpApi: { enabled: false },
           logger: noopLogger,
-          components: [{ metadata: { name: 'broken' }, spec: { type: 'state.redis', version: 'v1', ignoreErrors: true, initTimeout: '2s', metadata: [{ name: 'redisHost', value: '127.0.0.1:1' }, { name: 'dialTimeout', value: '200ms' }] } }],
+          components: [
+            {
+              metadata: { name: 'broken' },
+              spec: {
+                type: 'state.redis',
+                version: 'v1',
+                ignoreErrors: true,
+                initTimeout: '2s',
+                metadata: [
+                  { name: 'redisHost', value: '127.0.0.1:1' },
+                  { name: 'dialTimeout', value: '200ms' },
+                ],
+              },
+            },
+          ],
         }),
       ],
       providers: [NeedsBroken],
     });
-    await expect((await ref.compile()).init()).rejects.toThrow(/@StateStore\("broken"\) in NeedsBroken: state store "broken" failed to initialise \(spec.ignoreErrors let the app start without it\): .*unreachable/);
+    await expect((await ref.compile()).init()).rejects.toThrow(
+      /@StateStore\("broken"\) in NeedsBroken: state store "broken" failed to initialise \(spec.ignoreErrors let the app start without it\): .*unreachable/,
+    );
   });
 
   it('says "authentication failed" when Redis refuses the credentials, not "unreachable"', async () => {
     await requireRedis();
     const err = await startApp({
       appId: 'auth',
-      components: [{ metadata: { name: 'statestore' }, spec: { type: 'state.redis', version: 'v1', metadata: [{ name: 'redisHost', value: redisHostPort() }, { name: 'redisUsername', value: 'no-such-user' }, { name: 'redisPassword', value: 'wrong-password' }] } }],
+      components: [
+        {
+          metadata: { name: 'statestore' },
+          spec: {
+            type: 'state.redis',
+            version: 'v1',
+            metadata: [
+              { name: 'redisHost', value: redisHostPort() },
+              { name: 'redisUsername', value: 'no-such-user' },
+              { name: 'redisPassword', value: 'wrong-password' },
+            ],
+          },
+        },
+      ],
     }).then(
       async (app) => {
         await app.close();

@@ -2,7 +2,16 @@ import { Controller, Inject, Injectable, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { getStateStoreToken, SidekickClient, SidekickModule, type SidekickModuleOptions, type SidekickOptionsFactory, type StateClient, StateStore, VirtualClock } from '../../src';
+import {
+  getStateStoreToken,
+  SidekickClient,
+  SidekickModule,
+  type SidekickModuleOptions,
+  type SidekickOptionsFactory,
+  type StateClient,
+  StateStore,
+  VirtualClock,
+} from '../../src';
 import type { StateStore as StateStoreComponent } from '../../src/spi';
 import { inspect, startApp, tempDir } from '../support/app';
 import { noopLogger } from '../support/logger';
@@ -68,7 +77,13 @@ describe('SidekickModule', () => {
         SidekickModule.forRootAsync({
           imports: [SettingsModule],
           inject: [Settings],
-          useFactory: (s: Settings) => ({ appId: s.appId, resourcesPath: dir, components: [memory('statestore')], httpApi: { enabled: false }, logger: noopLogger }),
+          useFactory: (s: Settings) => ({
+            appId: s.appId,
+            resourcesPath: dir,
+            components: [memory('statestore')],
+            httpApi: { enabled: false },
+            logger: noopLogger,
+          }),
         }),
       ],
     }).compile();
@@ -94,11 +109,15 @@ describe('SidekickModule', () => {
 
     @Module({ providers: [OptionsFactory], exports: [OptionsFactory] })
     class OptionsModule {}
-    const byExisting = await (await Test.createTestingModule({ imports: [SidekickModule.forRootAsync({ imports: [OptionsModule], useExisting: OptionsFactory })] }).compile()).init();
+    const byExisting = await (
+      await Test.createTestingModule({ imports: [SidekickModule.forRootAsync({ imports: [OptionsModule], useExisting: OptionsFactory })] }).compile()
+    ).init();
     expect(byExisting.get(SidekickClient)).toBeInstanceOf(SidekickClient);
     await byExisting.close();
 
-    expect(() => SidekickModule.forRootAsync({ useClass: OptionsFactory, useFactory: () => ({ appId: 'x' }) })).toThrow(/exactly one of useFactory, useClass or useExisting \(got 2\)/);
+    expect(() => SidekickModule.forRootAsync({ useClass: OptionsFactory, useFactory: () => ({ appId: 'x' }) })).toThrow(
+      /exactly one of useFactory, useClass or useExisting \(got 2\)/,
+    );
   });
 
   it('forFeature declares injected state stores explicitly, whatever the import order', async () => {
@@ -110,7 +129,10 @@ describe('SidekickModule', () => {
     @Module({ imports: [SidekickModule.forFeature({ stateStores: ['late'] })], providers: [LateService] })
     class FeatureModule {}
     const ref = await Test.createTestingModule({
-      imports: [SidekickModule.forRoot({ appId: 'feat', resourcesPath: dir, components: [memory('late')], httpApi: { enabled: false }, logger: noopLogger }), FeatureModule],
+      imports: [
+        SidekickModule.forRoot({ appId: 'feat', resourcesPath: dir, components: [memory('late')], httpApi: { enabled: false }, logger: noopLogger }),
+        FeatureModule,
+      ],
     }).compile();
     const app = await ref.init();
     await app.get(LateService).late.save('n', 5);
@@ -121,14 +143,23 @@ describe('SidekickModule', () => {
     @Module({ providers: [LateService] })
     class BareModule {}
     await expect(
-      Test.createTestingModule({ imports: [SidekickModule.forRoot({ appId: 'feat', resourcesPath: dir, components: [memory('late')], httpApi: { enabled: false }, logger: noopLogger }), BareModule] }).compile(),
+      Test.createTestingModule({
+        imports: [
+          SidekickModule.forRoot({ appId: 'feat', resourcesPath: dir, components: [memory('late')], httpApi: { enabled: false }, logger: noopLogger }),
+          BareModule,
+        ],
+      }).compile(),
     ).rejects.toThrow(/can't resolve dependencies of the LateService/);
   });
 
   it('applies keyPrefix strategies: appid, name, none and a custom string', async () => {
-    const t = await startApp({ appId: 'pfx', components: [memory('s-appid'), memory('s-name', 'name'), memory('s-none', 'none'), memory('s-custom', 'shared')] });
+    const t = await startApp({
+      appId: 'pfx',
+      components: [memory('s-appid'), memory('s-name', 'name'), memory('s-none', 'none'), memory('s-custom', 'shared')],
+    });
     const client = t.app.get(SidekickClient);
-    const raw = async (store: string, key: string): Promise<string | undefined> => (await inspect(t).component<StateStoreComponent>(store)?.get(key))?.data.toString();
+    const raw = async (store: string, key: string): Promise<string | undefined> =>
+      (await inspect(t).component<StateStoreComponent>(store)?.get(key))?.data.toString();
     for (const store of ['s-appid', 's-name', 's-none', 's-custom']) await client.state(store).save('k', store);
     expect(await raw('s-appid', 'pfx||k')).toBe('"s-appid"');
     expect(await raw('s-name', 's-name||k')).toBe('"s-name"');
@@ -176,8 +207,8 @@ describe('SidekickModule', () => {
 
   it('rejects an invalid appId with a clear error', () => {
     expect(() => SidekickModule.forRoot({ appId: 'bad app' })).not.toThrow();
-    return expect(
-      Test.createTestingModule({ imports: [SidekickModule.forRoot({ appId: 'bad app', logger: noopLogger })] }).compile(),
-    ).rejects.toThrow(/appId "bad app" is invalid/);
+    return expect(Test.createTestingModule({ imports: [SidekickModule.forRoot({ appId: 'bad app', logger: noopLogger })] }).compile()).rejects.toThrow(
+      /appId "bad app" is invalid/,
+    );
   });
 });

@@ -25,7 +25,10 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
         if (Date.now() < failUntil) throw new Error('not yet');
       }
     }
-    const t = await startApp({ appId: 'p1', components: [memoryPubSub(50)], pubsub: { retry: { maxRetries: 1, initialDelayMs: 5, maxDelayMs: 5 } } }, { providers: [Stubborn] });
+    const t = await startApp(
+      { appId: 'p1', components: [memoryPubSub(50)], pubsub: { retry: { maxRetries: 1, initialDelayMs: 5, maxDelayMs: 5 } } },
+      { providers: [Stubborn] },
+    );
     failUntil = Date.now() + 150;
     await t.app.get(SidekickClient).publish('pubsub', 'pending', { n: 1 });
     await new Promise((r) => setTimeout(r, 400));
@@ -68,7 +71,10 @@ describe('pub/sub delivery guarantees and lifecycle', () => {
         return new Promise<void>(() => undefined); // never settles
       }
     }
-    const redisPubSub = { metadata: { name: 'redis' }, spec: { type: 'pubsub.redis', version: 'v1', metadata: [{ name: 'redisHost', value: redisHostPort() }] } };
+    const redisPubSub = {
+      metadata: { name: 'redis' },
+      spec: { type: 'pubsub.redis', version: 'v1', metadata: [{ name: 'redisHost', value: redisHostPort() }] },
+    };
     const t = await startApp({ appId: 'hung-app', components: [redisPubSub], drainTimeoutMs: 300 }, { providers: [Hung] });
     const raw = rawRedis();
     await raw.connect();

@@ -176,7 +176,8 @@ async function crashAndRecover(backend: string, componentYaml: string, topic: st
     }
     const settleBy = Date.now() + 30_000;
     for (let left = await outstanding(); left !== ''; left = await outstanding()) {
-      if (!second.running || Date.now() > settleBy) throw new Error(`every id was recorded, but not everything was acknowledged within 30 s: ${left}\n${second.describe()}`);
+      if (!second.running || Date.now() > settleBy)
+        throw new Error(`every id was recorded, but not everything was acknowledged within 30 s: ${left}\n${second.describe()}`);
       await sleep(200);
     }
     const t3 = Date.now();
@@ -249,7 +250,9 @@ spec:
       } finally {
         redis.disconnect();
       }
-      console.log(`duplicates after SIGKILL on redis: ${outcome.duplicates} (killed after ${outcome.recordedAtKill} of ${EVENTS} recorded; ${outcome.total} lines; ${outcome.timings})`);
+      console.log(
+        `duplicates after SIGKILL on redis: ${outcome.duplicates} (killed after ${outcome.recordedAtKill} of ${EVENTS} recorded; ${outcome.total} lines; ${outcome.timings})`,
+      );
       expect(outcome.recordedAtKill).toBeLessThan(EVENTS); // the kill really happened mid-stream
       expect(outcome.missing).toEqual([]);
       expect(outcome.unexpected).toEqual([]);

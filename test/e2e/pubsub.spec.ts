@@ -147,7 +147,15 @@ spec:
     expect(latest().envelope.data_base64).toBe(bytes.toString('base64'));
     expect(latest().data).toEqual(bytes);
 
-    const own = { specversion: '1.0', id: 'my-id-1', source: 'elsewhere', type: 'my.type', datacontenttype: 'application/json', data: { orderId: 3 }, topic: 'wrong' };
+    const own = {
+      specversion: '1.0',
+      id: 'my-id-1',
+      source: 'elsewhere',
+      type: 'my.type',
+      datacontenttype: 'application/json',
+      data: { orderId: 3 },
+      topic: 'wrong',
+    };
     expect((await publish('orders', JSON.stringify(own), 'application/cloudevents+json')).status).toBe(204);
     await received.waitFor(++before);
     expect(latest()).toMatchObject({ id: 'my-id-1', source: 'elsewhere', type: 'my.type', topic: 'orders', data: { orderId: 3 } });
@@ -156,7 +164,11 @@ spec:
   it('carries the traceparent header of a publish into the CloudEvent', async () => {
     const before = received.items.length;
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const res = await fetch(`${t.apiUrl}/v1.0/publish/pubsub/orders`, { method: 'POST', body: '{"orderId":9}', headers: { 'content-type': 'application/json', traceparent } });
+    const res = await fetch(`${t.apiUrl}/v1.0/publish/pubsub/orders`, {
+      method: 'POST',
+      body: '{"orderId":9}',
+      headers: { 'content-type': 'application/json', traceparent },
+    });
     expect(res.status).toBe(204);
     await received.waitFor(before + 1);
     expect(latest().traceparent).toBe(traceparent);
@@ -226,8 +238,18 @@ spec:
     await client.publish('pubsub', 'flaky', 'this is not json', { metadata: { rawPayload: 'true' } });
     await client.publish('pubsub', 'flaky', { mode: 'fine' });
     await received.waitFor(before + 1);
-    await eventually(() => dlq.items.length > dlqBefore || inspect(t).subscriptions().some((r) => r.topic === 'flaky' && r.stats.malformed > 0), 3000, 'malformed count');
-    const runner = inspect(t).subscriptions().find((r) => r.topic === 'flaky');
+    await eventually(
+      () =>
+        dlq.items.length > dlqBefore ||
+        inspect(t)
+          .subscriptions()
+          .some((r) => r.topic === 'flaky' && r.stats.malformed > 0),
+      3000,
+      'malformed count',
+    );
+    const runner = inspect(t)
+      .subscriptions()
+      .find((r) => r.topic === 'flaky');
     expect(runner?.stats.malformed).toBe(1);
   });
 
@@ -248,14 +270,22 @@ spec:
     expect(res.status).toBe(204);
     await eventually(() => bulkBatches.items.flat().length === 7, 3000, '7 bulk events');
     expect(Math.max(...bulkBatches.items.map((b) => b.length))).toBeLessThanOrEqual(5);
-    expect(bulkBatches.items.flat().map((e) => (e.data as { n: number }).n).sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(
+      bulkBatches.items
+        .flat()
+        .map((e) => (e.data as { n: number }).n)
+        .sort(),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
   it('rejects a bulk publish with a duplicate entryId with 400 ERR_PUBSUB_EVENTS_SER', async () => {
     const res = await fetch(`${t.apiUrl}/v1.0-alpha1/publish/bulk/pubsub/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([{ entryId: 'x', event: 1, contentType: 'application/json' }, { entryId: 'x', event: 2, contentType: 'application/json' }]),
+      body: JSON.stringify([
+        { entryId: 'x', event: 1, contentType: 'application/json' },
+        { entryId: 'x', event: 2, contentType: 'application/json' },
+      ]),
     });
     expect(res.status).toBe(400);
     expect((await res.json()).errorCode).toBe('ERR_PUBSUB_EVENTS_SER');
@@ -275,7 +305,10 @@ spec:
     expect(topics).toEqual(expect.arrayContaining(['orders:PROGRAMMATIC', 'declared:DECLARATIVE', 'flaky:PROGRAMMATIC']));
     const routed = (meta.subscriptions as { topic: string; rules: { match: string; path: string }[] }[]).find((s) => s.topic === 'routed');
     // Methods have no app route (daprd lists routes' paths): their path is empty; declarative routes list theirs.
-    expect(routed?.rules).toEqual([{ match: 'event.data.total > 100', path: '' }, { match: '', path: '' }]);
+    expect(routed?.rules).toEqual([
+      { match: 'event.data.total > 100', path: '' },
+      { match: '', path: '' },
+    ]);
     const declared = (meta.subscriptions as { topic: string; rules: { match: string; path: string }[] }[]).find((s) => s.topic === 'declared');
     expect(declared?.rules.map((r) => r.path)).toEqual(expect.arrayContaining(['/declared/vip', '/declared/ok']));
     expect(meta.components).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'pubsub', type: 'pubsub.in-memory' })]));

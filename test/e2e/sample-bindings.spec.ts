@@ -81,7 +81,10 @@ describe('samples/03-bindings: cron -> PostgreSQL output binding, Kafka input bi
   it('the cron binding writes a batch of 3 orders every 2 s: at least 2 batches after ~5 s', async () => {
     const batches = await eventually(
       'two cron batches',
-      () => sql<{ batch: number; n: string; ids: number[] }>(`SELECT batch, count(*) AS n, array_agg(order_id ORDER BY order_id) AS ids FROM ${TABLE} WHERE source = 'cron' GROUP BY batch ORDER BY batch`),
+      () =>
+        sql<{ batch: number; n: string; ids: number[] }>(
+          `SELECT batch, count(*) AS n, array_agg(order_id ORDER BY order_id) AS ids FROM ${TABLE} WHERE source = 'cron' GROUP BY batch ORDER BY batch`,
+        ),
       (rows) => rows.length >= 2,
       7_000,
       batch,
@@ -102,13 +105,20 @@ describe('samples/03-bindings: cron -> PostgreSQL output binding, Kafka input bi
     });
     await producer.connect();
     try {
-      await producer.send({ topic: TOPIC, messages: [{ value: `not an order ${customer}` }, ...orders.map((o) => ({ key: String(o.orderId), value: JSON.stringify(o) }))] });
+      await producer.send({
+        topic: TOPIC,
+        messages: [{ value: `not an order ${customer}` }, ...orders.map((o) => ({ key: String(o.orderId), value: JSON.stringify(o) }))],
+      });
     } finally {
       await producer.disconnect();
     }
     const rows = await eventually(
       'three rows from Kafka',
-      () => sql<{ order_id: number; price: string; batch: number | null }>(`SELECT order_id, price, batch FROM ${TABLE} WHERE source = 'kafka' AND customer = $1 ORDER BY order_id`, [customer]),
+      () =>
+        sql<{ order_id: number; price: string; batch: number | null }>(
+          `SELECT order_id, price, batch FROM ${TABLE} WHERE source = 'kafka' AND customer = $1 ORDER BY order_id`,
+          [customer],
+        ),
       (found) => found.length >= 3,
       10_000,
       batch,

@@ -143,7 +143,8 @@ describe('samples/01-hello-world copied out of the repository, on the packed @si
     const core = realpathSync(join(appDir, 'node_modules/@sidekick/core'));
     expect(core.startsWith(realpathSync(appDir) + sep)).toBe(true);
     // In a process of its own: jest's resolver would map the name to this repository's src.
-    const probe = "const t = require('@sidekick/core/testing'); if (typeof t.startTestApp !== 'function') process.exit(2); process.stdout.write(require.resolve('@sidekick/core/testing'))";
+    const probe =
+      "const t = require('@sidekick/core/testing'); if (typeof t.startTestApp !== 'function') process.exit(2); process.stdout.write(require.resolve('@sidekick/core/testing'))";
     const testingEntry = (await run(process.execPath, ['-e', probe], appDir)).stdout;
     expect(realpathSync(testingEntry).startsWith(realpathSync(appDir) + sep)).toBe(true);
   });

@@ -9,7 +9,8 @@ export class Collector<T> {
   async waitFor(count: number, timeoutMs = 5000): Promise<T[]> {
     const deadline = Date.now() + timeoutMs;
     while (this.items.length < count) {
-      if (Date.now() > deadline) throw new Error(`expected ${count} items within ${timeoutMs} ms, got ${this.items.length}: ${JSON.stringify(this.items).slice(0, 500)}`);
+      if (Date.now() > deadline)
+        throw new Error(`expected ${count} items within ${timeoutMs} ms, got ${this.items.length}: ${JSON.stringify(this.items).slice(0, 500)}`);
       await new Promise((r) => setTimeout(r, 10));
     }
     return this.items;

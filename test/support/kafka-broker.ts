@@ -34,7 +34,9 @@ function findBroker(port: number): Broker {
     if (!/^\d+$/.test(entry)) continue;
     let argv: string[];
     try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((arg) => arg !== '');
     } catch {
       continue;
     }
@@ -59,7 +61,9 @@ async function start(broker: Broker, port: number): Promise<void> {
   const { Kafka, logLevel } = await import('kafkajs');
   await waitUntil(
     async () => {
-      const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'sidekick-test-restart', connectionTimeout: 1000, logLevel: logLevel.NOTHING }).admin({ retry: { retries: 0 } });
+      const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'sidekick-test-restart', connectionTimeout: 1000, logLevel: logLevel.NOTHING }).admin(
+        { retry: { retries: 0 } },
+      );
       try {
         await admin.connect();
         await admin.describeCluster();

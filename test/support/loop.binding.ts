@@ -1,4 +1,13 @@
-import type { BindingHandler, BindingRequest, BindingResponse, ComponentFactory, ComponentInit, InputBinding, InputBindingHandle, OutputBinding } from '../../src/spi';
+import type {
+  BindingHandler,
+  BindingRequest,
+  BindingResponse,
+  ComponentFactory,
+  ComponentInit,
+  InputBinding,
+  InputBindingHandle,
+  OutputBinding,
+} from '../../src/spi';
 
 /** A loop-back binding for runtime tests: `create` feeds the input side; a rejected event is delivered again. */
 export class LoopBinding implements InputBinding, OutputBinding {

@@ -38,7 +38,10 @@ describe('CloudEvents', () => {
   });
 
   it('applies metadata.cloudevent.* overrides and traceparent', () => {
-    const event = toEnvelope({ data: 1, contentType: 'application/json' }, ctx({ 'cloudevent.id': 'id-9', 'cloudevent.type': 't', 'cloudevent.traceparent': '00-abc-def-01' }));
+    const event = toEnvelope(
+      { data: 1, contentType: 'application/json' },
+      ctx({ 'cloudevent.id': 'id-9', 'cloudevent.type': 't', 'cloudevent.traceparent': '00-abc-def-01' }),
+    );
     expect(event).toMatchObject({ id: 'id-9', type: 't', traceparent: '00-abc-def-01', traceid: '00-abc-def-01' });
   });
 
@@ -54,37 +57,62 @@ describe('CloudEvents', () => {
     expect(parseCloudEvent(Buffer.from('not json'), false, 't', 'p')).toMatchObject({ ok: false, reason: expect.stringContaining('not JSON') });
     expect(parseCloudEvent(Buffer.from('[1]'), false, 't', 'p')).toMatchObject({ ok: false, reason: 'not a JSON object' });
     // JSON that is not a CloudEvent is delivered as the data of an envelope, as daprd delivers it.
-    expect(parseCloudEvent(Buffer.from('{"data":1}'), false, 't', 'p')).toMatchObject({ ok: true, event: { specversion: '1.0', data: { data: 1 }, topic: 't', pubsubname: 'p' } });
+    expect(parseCloudEvent(Buffer.from('{"data":1}'), false, 't', 'p')).toMatchObject({
+      ok: true,
+      event: { specversion: '1.0', data: { data: 1 }, topic: 't', pubsubname: 'p' },
+    });
     expect(parseCloudEvent(Buffer.from('{"specversion":1}'), false, 't', 'p')).toMatchObject({ ok: false, reason: '"specversion" must be a string' });
-    expect(parseCloudEvent(Buffer.from('{"specversion":"2.0"}'), false, 't', 'p')).toMatchObject({ ok: false, reason: expect.stringContaining('unsupported specversion') });
+    expect(parseCloudEvent(Buffer.from('{"specversion":"2.0"}'), false, 't', 'p')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('unsupported specversion'),
+    });
     expect(parseCloudEvent(Buffer.from('{"specversion":"1.0","id":7}'), false, 't', 'p')).toMatchObject({ ok: false, reason: '"id" must be a string' });
     const raw = parseCloudEvent(Buffer.from('anything'), true, 't', 'p');
     expect(raw.ok && eventData(raw.event)).toEqual(Buffer.from('anything'));
   });
 
   it('decodes JSON and text data_base64 by content type', () => {
-    expect(eventData({ specversion: '1.0', id: '', source: '', type: '', datacontenttype: 'application/json', data_base64: Buffer.from('{"x":1}').toString('base64') })).toEqual({ x: 1 });
-    expect(eventData({ specversion: '1.0', id: '', source: '', type: '', datacontenttype: 'text/plain', data_base64: Buffer.from('hi').toString('base64') })).toBe('hi');
+    expect(
+      eventData({
+        specversion: '1.0',
+        id: '',
+        source: '',
+        type: '',
+        datacontenttype: 'application/json',
+        data_base64: Buffer.from('{"x":1}').toString('base64'),
+      }),
+    ).toEqual({ x: 1 });
+    expect(
+      eventData({ specversion: '1.0', id: '', source: '', type: '', datacontenttype: 'text/plain', data_base64: Buffer.from('hi').toString('base64') }),
+    ).toBe('hi');
   });
 
   it('tells JSON content types (application/json and any +json, with parameters, any case)', () => {
-    for (const type of ['application/json', 'application/cloudevents+json', 'application/json; charset=utf-8', 'APPLICATION/JSON']) expect(isJsonContentType(type)).toBe(true);
+    for (const type of ['application/json', 'application/cloudevents+json', 'application/json; charset=utf-8', 'APPLICATION/JSON'])
+      expect(isJsonContentType(type)).toBe(true);
     for (const type of ['text/json', 'application/jsonx', 'application/octet-stream', '']) expect(isJsonContentType(type)).toBe(false);
   });
 
   it('writes no expiration for a zero, negative or non-numeric ttlInSeconds', () => {
-    for (const ttl of ['0', '-5', 'soon']) expect(toEnvelope({ data: 1, contentType: 'application/json' }, ctx({ ttlInSeconds: ttl })).expiration).toBeUndefined();
+    for (const ttl of ['0', '-5', 'soon'])
+      expect(toEnvelope({ data: 1, contentType: 'application/json' }, ctx({ ttlInSeconds: ttl })).expiration).toBeUndefined();
   });
 
   it('keeps a caller’s traceid when a traceparent is given, and its own time', () => {
-    const event = toEnvelope({ contentType: 'application/cloudevents+json', given: { specversion: '1.0', id: 'x', traceid: 'mine', time: '2020-01-01T00:00:00Z' } }, ctx({ 'cloudevent.traceparent': 'tp' }));
+    const event = toEnvelope(
+      { contentType: 'application/cloudevents+json', given: { specversion: '1.0', id: 'x', traceid: 'mine', time: '2020-01-01T00:00:00Z' } },
+      ctx({ 'cloudevent.traceparent': 'tp' }),
+    );
     expect(event).toMatchObject({ traceparent: 'tp', traceid: 'mine', time: '2020-01-01T00:00:00Z' });
   });
 
   it('fills missing id, source and type with empty strings, and rejects a non-string data_base64', () => {
     const parsed = parseCloudEvent(Buffer.from('{"specversion":"1.0","data":2}'), false, 't', 'p');
     expect(parsed).toEqual({ ok: true, event: { specversion: '1.0', id: '', source: '', type: '', data: 2 } });
-    expect(parseCloudEvent(Buffer.from('{"specversion":"1.0","data_base64":5}'), false, 't', 'p')).toEqual({ ok: false, reason: '"data_base64" must be a string' });
+    expect(parseCloudEvent(Buffer.from('{"specversion":"1.0","data_base64":5}'), false, 't', 'p')).toEqual({
+      ok: false,
+      reason: '"data_base64" must be a string',
+    });
     expect(parseCloudEvent(Buffer.from('null'), false, 't', 'p')).toEqual({ ok: false, reason: 'not a JSON object' });
   });
 

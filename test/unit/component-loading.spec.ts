@@ -17,7 +17,11 @@ function resources(files: Record<string, string>): string {
   return dir;
 }
 
-async function load(files: Record<string, string>, options: Partial<SidekickModuleOptions> = {}, logger: SidekickLogger = noopLogger): Promise<ComponentManager> {
+async function load(
+  files: Record<string, string>,
+  options: Partial<SidekickModuleOptions> = {},
+  logger: SidekickLogger = noopLogger,
+): Promise<ComponentManager> {
   const dir = resources(files);
   const manager = new ComponentManager(
     resolveOptions({ appId: 'myapp', resourcesPath: dir, dataDir: join(dir, '.sidekick'), ...options }, {}),
@@ -41,7 +45,12 @@ ${extra}`;
 describe('component YAML loading', () => {
   it('loads every .yaml and .yml file, and multi-document files', async () => {
     const m = await load({ 'a.yaml': memory('one'), 'b.yml': `${memory('two')}\n---\n${memory('three')}`, 'notes.txt': 'ignored' });
-    expect(m.list('state').map((c) => c.spec.name).sort()).toEqual(['one', 'three', 'two']);
+    expect(
+      m
+        .list('state')
+        .map((c) => c.spec.name)
+        .sort(),
+    ).toEqual(['one', 'three', 'two']);
     await m.close();
   });
 
@@ -70,11 +79,15 @@ describe('component YAML loading', () => {
   });
 
   it('rejects an unsupported spec.version', async () => {
-    await expect(load({ 'v.yaml': memory('v').replace('version: v1', 'version: v9') })).rejects.toThrow(/spec\.version: version "v9" is not supported by state\.in-memory; use v1/);
+    await expect(load({ 'v.yaml': memory('v').replace('version: v1', 'version: v9') })).rejects.toThrow(
+      /spec\.version: version "v9" is not supported by state\.in-memory; use v1/,
+    );
   });
 
   it('rejects two components with one name, naming both files', async () => {
-    await expect(load({ 'a.yaml': memory('dup'), 'b.yaml': memory('dup') })).rejects.toThrow(/duplicate component "dup": defined in .*a\.yaml and again in .*b\.yaml/);
+    await expect(load({ 'a.yaml': memory('dup'), 'b.yaml': memory('dup') })).rejects.toThrow(
+      /duplicate component "dup": defined in .*a\.yaml and again in .*b\.yaml/,
+    );
   });
 
   it('loads a scoped component only for the app ids listed', async () => {
@@ -101,7 +114,10 @@ spec:
     - name: secretsFile
       value: ${secretsFile}
 `;
-    const envStore = fileStore.replace('filesecrets', 'envsecrets').replace('secretstores.local.file', 'secretstores.local.env').replace(/  metadata:\n.*\n.*\n/, '  metadata:\n    - name: prefix\n      value: SIDEKICK_TEST_SECRET_PREFIX_\n');
+    const envStore = fileStore
+      .replace('filesecrets', 'envsecrets')
+      .replace('secretstores.local.file', 'secretstores.local.env')
+      .replace(/  metadata:\n.*\n.*\n/, '  metadata:\n    - name: prefix\n      value: SIDEKICK_TEST_SECRET_PREFIX_\n');
     const sqlite = `apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
@@ -130,7 +146,9 @@ auth:
     await m.close();
 
     const missing = sqlite.replace('name: TABLE', 'name: NOPE');
-    await expect(load({ 'b-env.yaml': envStore, 'c-db.yaml': missing })).rejects.toThrow(/c-db\.yaml: component "db": spec\.metadata\[1\]\.secretKeyRef: secret "NOPE" .* was not found in secret store "envsecrets"/);
+    await expect(load({ 'b-env.yaml': envStore, 'c-db.yaml': missing })).rejects.toThrow(
+      /c-db\.yaml: component "db": spec\.metadata\[1\]\.secretKeyRef: secret "NOPE" .* was not found in secret store "envsecrets"/,
+    );
     const noStore = sqlite.replace('secretStore: envsecrets', 'secretStore: vault');
     await expect(load({ 'c-db.yaml': noStore })).rejects.toThrow(/secret store "vault" \(auth\.secretStore\) is not loaded/);
     const noAuth = sqlite.replace(/auth:\n  secretStore: envsecrets\n/, '');
@@ -183,7 +201,10 @@ spec:
         fields: expect.objectContaining({ component: 'cache', key: 'redisHots', suggestion: 'redisHost' }),
         message: 'spec.metadata.redisHots is not used by state.redis (ignored); did you mean redisHost?',
       }),
-      expect.objectContaining({ fields: expect.objectContaining({ component: 'cache', key: 'colour' }), message: 'spec.metadata.colour is not used by state.redis (ignored)' }),
+      expect.objectContaining({
+        fields: expect.objectContaining({ component: 'cache', key: 'colour' }),
+        message: 'spec.metadata.colour is not used by state.redis (ignored)',
+      }),
     ]);
     await m.close();
   });
@@ -202,7 +223,10 @@ ${items}`;
     const failures: string[] = [];
     for (const doc of [
       redis('url', '    - name: redisHost\n      value: "redis://:hunter2-url@127.0.0.1:1"'),
-      redis('pw', '    - name: redisHost\n      value: "127.0.0.1:1"\n    - name: redisPassword\n      value: hunter2-field\n    - name: dialTimeout\n      value: 200ms'),
+      redis(
+        'pw',
+        '    - name: redisHost\n      value: "127.0.0.1:1"\n    - name: redisPassword\n      value: hunter2-field\n    - name: dialTimeout\n      value: 200ms',
+      ),
       `apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
@@ -230,7 +254,9 @@ spec:
   });
 
   it('fails when an explicitly given resources path does not exist', async () => {
-    await expect(load({}, { resourcesPath: '/nonexistent/sidekick/components' })).rejects.toThrow(/resources path \/nonexistent\/sidekick\/components does not exist/);
+    await expect(load({}, { resourcesPath: '/nonexistent/sidekick/components' })).rejects.toThrow(
+      /resources path \/nonexistent\/sidekick\/components does not exist/,
+    );
   });
 
   it('accepts inline components in options', async () => {
@@ -244,7 +270,12 @@ describe('data dir', () => {
   it('creates the SQLite file under the data dir', async () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'res'));
-    const m = new ComponentManager(resolveOptions({ appId: 'a', resourcesPath: join(dir, 'res'), dataDir: join(dir, 'data') }, {}), BUILTIN_COMPONENT_TYPES, new SystemClock(), noopLogger);
+    const m = new ComponentManager(
+      resolveOptions({ appId: 'a', resourcesPath: join(dir, 'res'), dataDir: join(dir, 'data') }, {}),
+      BUILTIN_COMPONENT_TYPES,
+      new SystemClock(),
+      noopLogger,
+    );
     await m.start();
     const { existsSync } = await import('node:fs');
     expect(existsSync(join(dir, 'data', 'state.db'))).toBe(true);

@@ -104,7 +104,9 @@ describe('MetadataReader', () => {
         'use a Go duration such as 500ms, 5s, 1m30s or 1h, an ISO-8601 duration such as PT30S, or a whole number of seconds',
     );
     for (const bad of ['5 s', '5x', 'h', 'PT', '1h-5m']) expect(() => reader({ t: bad }).duration('t')).toThrow(ConfigError);
-    expect(configError(() => reader({ t: '-1s' }).duration('t', 0, { min: 0 })).message).toMatch(/spec\.metadata\.t: "-1s" is out of range: must be at least 0 ms/);
+    expect(configError(() => reader({ t: '-1s' }).duration('t', 0, { min: 0 })).message).toMatch(
+      /spec\.metadata\.t: "-1s" is out of range: must be at least 0 ms/,
+    );
   });
 
   it('bytesSize: plain bytes, decimal and binary units', () => {
@@ -116,7 +118,9 @@ describe('MetadataReader', () => {
     expect(md.bytesSize('e')).toBe(2e9);
     expect(md.bytesSize('f')).toBe(0);
     expect(md.bytesSize('missing', 9)).toBe(9);
-    expect(configError(() => reader({ size: '4 parsecs' }).bytesSize('size')).message).toMatch(/spec\.metadata\.size: "4 parsecs" is not a size; use bytes, or a unit such as 512Ki/);
+    expect(configError(() => reader({ size: '4 parsecs' }).bytesSize('size')).message).toMatch(
+      /spec\.metadata\.size: "4 parsecs" is not a size; use bytes, or a unit such as 512Ki/,
+    );
   });
 
   it('names the field as the user spelled it', () => {
@@ -146,7 +150,15 @@ describe('MetadataReader', () => {
   });
 
   it('componentInit builds the reader over the metadata', () => {
-    const init = componentInit({ name: 'c', type: 'state.sqlite', appId: 'app', metadata: { TableName: 't' }, clock: new SystemClock(), logger: noopLogger, source: '(test)' });
+    const init = componentInit({
+      name: 'c',
+      type: 'state.sqlite',
+      appId: 'app',
+      metadata: { TableName: 't' },
+      clock: new SystemClock(),
+      logger: noopLogger,
+      source: '(test)',
+    });
     expect(init.meta.text('tableName')).toBe('t');
     expect(init.meta.context).toEqual({ component: 'c', type: 'state.sqlite', source: '(test)' });
   });

@@ -9,7 +9,12 @@ function capture(isTTY = false): LineOutput & { text: () => string; records: () 
     isTTY,
     write: (line: string) => chunks.push(line),
     text: () => chunks.join(''),
-    records: () => chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>),
+    records: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 
@@ -17,7 +22,10 @@ const TIME = new Date(2026, 11, 1, 5, 39, 35, 974).getTime();
 
 describe('formatPrettyLine: one Nest-like line per pino record', () => {
   it('prints app id, pid, local time, Nest level label, context and message', () => {
-    const line = formatPrettyLine({ level: 30, time: TIME, appId: 'nodeapp', name: 'nest', context: 'NestFactory', msg: 'Starting Nest application...' }, { pid: 42 });
+    const line = formatPrettyLine(
+      { level: 30, time: TIME, appId: 'nodeapp', name: 'nest', context: 'NestFactory', msg: 'Starting Nest application...' },
+      { pid: 42 },
+    );
     expect(line).toBe('[nodeapp] 42  - 2026-12-01 05:39:35.974     LOG [NestFactory] Starting Nest application...');
   });
 
@@ -105,7 +113,11 @@ describe('resolveLogSettings / resolveOptions: the logging environment', () => {
     expect(resolveLogSettings({})).toEqual({ level: 'info', format: 'pretty', color: true });
     expect(resolveLogSettings({ NODE_ENV: 'production' }).format).toBe('json');
     expect(resolveLogSettings({ NODE_ENV: 'production', SIDEKICK_LOG_FORMAT: 'pretty' }).format).toBe('pretty');
-    expect(resolveLogSettings({ SIDEKICK_LOG_FORMAT: 'json', SIDEKICK_LOG_LEVEL: 'debug', NO_COLOR: '1' })).toEqual({ level: 'debug', format: 'json', color: false });
+    expect(resolveLogSettings({ SIDEKICK_LOG_FORMAT: 'json', SIDEKICK_LOG_LEVEL: 'debug', NO_COLOR: '1' })).toEqual({
+      level: 'debug',
+      format: 'json',
+      color: false,
+    });
     expect(() => resolveLogSettings({ SIDEKICK_LOG_FORMAT: 'yaml' })).toThrow('SIDEKICK_LOG_FORMAT: log format "yaml" is not one of pretty, json');
   });
 

@@ -3,7 +3,13 @@ import type { RouteTarget, TopicEvent } from '../../src/runtime/blocks/pubsub/pu
 import { type Cel, loadCel, Router } from '../../src/runtime/blocks/pubsub/routing';
 
 // `path` as declarative routes have it (methods have none and describe as '').
-const target = (name: string, rules: string[] = []): RouteTarget => ({ name, path: name, rules, deliver: () => ({ status: 'success' }), deliverBulk: async () => ({}) });
+const target = (name: string, rules: string[] = []): RouteTarget => ({
+  name,
+  path: name,
+  rules,
+  deliver: () => ({ status: 'success' }),
+  deliverBulk: async () => ({}),
+});
 
 function event(data: unknown, type = 'com.dapr.event.sent'): TopicEvent {
   return {
@@ -46,7 +52,12 @@ describe('pub/sub routing', () => {
 
   it('tries rules in order (first match wins) on event.data and envelope fields, then the default route', () => {
     const router = new Router(
-      [target('fallback'), target('big', ['event.data.n > 100']), target('widgets', ['event.type == "widget"', 'event.data.kind == "widget"']), target('any-big', ['event.data.n > 10'])],
+      [
+        target('fallback'),
+        target('big', ['event.data.n > 100']),
+        target('widgets', ['event.type == "widget"', 'event.data.kind == "widget"']),
+        target('any-big', ['event.data.n > 10']),
+      ],
       'subscription pubsub/orders',
       cel,
     );
@@ -76,7 +87,11 @@ describe('pub/sub routing', () => {
   });
 
   it('reports a rule that fails to evaluate and goes on with the next rules', () => {
-    const router = new Router([target('nested', ['event.data.customer.tier == "gold"']), target('plain', ['event.data.n == 1'])], 'subscription pubsub/orders', cel);
+    const router = new Router(
+      [target('nested', ['event.data.customer.tier == "gold"']), target('plain', ['event.data.n == 1'])],
+      'subscription pubsub/orders',
+      cel,
+    );
     expect(route(router, event({ n: 1 }))).toEqual({ to: 'plain', failed: ['event.data.customer.tier == "gold": field not found: customer'] });
     expect(route(router, event({ customer: { tier: 'gold' } }))).toEqual({ to: 'nested', failed: [] });
     const both = route(router, event('text'));
@@ -97,6 +112,8 @@ describe('pub/sub routing', () => {
   });
 
   it('needs the CEL library when some route has rules', () => {
-    expect(() => new Router([target('big', ['true'])], 'subscription pubsub/orders', undefined)).toThrow('subscription pubsub/orders: routing rules need the CEL library (loadCel)');
+    expect(() => new Router([target('big', ['true'])], 'subscription pubsub/orders', undefined)).toThrow(
+      'subscription pubsub/orders: routing rules need the CEL library (loadCel)',
+    );
   });
 });

@@ -158,7 +158,10 @@ describe('httpTarget (a declarative subscription to an app path)', () => {
 
   it('retries when the app cannot be reached, and says why', async () => {
     expect(await deliver(new Error('ECONNREFUSED'))).toMatchObject({ status: 'retry', retryable: true, error: { message: 'ECONNREFUSED' } });
-    expect(await deliver({ status: 503, body: 'x'.repeat(500) })).toMatchObject({ status: 'retry', error: { message: `/orders answered 503: ${'x'.repeat(200)}` } });
+    expect(await deliver({ status: 503, body: 'x'.repeat(500) })).toMatchObject({
+      status: 'retry',
+      error: { message: `/orders answered 503: ${'x'.repeat(200)}` },
+    });
   });
 
   describe('bulk', () => {
@@ -169,7 +172,13 @@ describe('httpTarget (a declarative subscription to an app path)', () => {
     };
 
     it('posts every entry and reads a status per entry; a missing or unknown one means RETRY', async () => {
-      const body = JSON.stringify({ statuses: [{ entryId: 'a', status: 'SUCCESS' }, { entryId: 'b', status: 'DROP' }, { entryId: 'c', status: 'LATER' }] });
+      const body = JSON.stringify({
+        statuses: [
+          { entryId: 'a', status: 'SUCCESS' },
+          { entryId: 'b', status: 'DROP' },
+          { entryId: 'c', status: 'LATER' },
+        ],
+      });
       const { result, calls } = bulk({ status: 200, body });
       await expect(result).resolves.toEqual({ a: 'SUCCESS', b: 'DROP', c: 'RETRY' });
       const sent = JSON.parse(String(calls[0]?.req.body)) as { type: string; entries: { entryId: string }[] };

@@ -36,9 +36,9 @@ describe('startupSummary', () => {
       msg: 'bare started: 0 components, 0 subscriptions, 0 bindings',
       fields: { daprHttpApi: 'off', components: {}, subscriptions: [], bindings: [] },
     });
-    expect(startupSummary({ appId: 'a', components: [], subscriptions: [{ pubsub: 'p', topic: 't', routes: [] }], bindings: [] }).fields.subscriptions).toEqual([
-      'p/t -> (no route)',
-    ]);
+    expect(startupSummary({ appId: 'a', components: [], subscriptions: [{ pubsub: 'p', topic: 't', routes: [] }], bindings: [] }).fields.subscriptions).toEqual(
+      ['p/t -> (no route)'],
+    );
   });
 
   it('is one line in the pretty format, everything on it', () => {

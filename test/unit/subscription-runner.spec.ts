@@ -44,7 +44,9 @@ async function runner(handler: (e: TopicEvent) => unknown, spec: Partial<Subscri
 
 const message = (data: unknown, fields: Record<string, unknown> = {}): ReceivedMessage => ({
   topic: 'orders',
-  data: Buffer.from(JSON.stringify({ specversion: '1.0', id: 'e1', source: 'checkout', type: 'com.dapr.event.sent', datacontenttype: 'application/json', data, ...fields })),
+  data: Buffer.from(
+    JSON.stringify({ specversion: '1.0', id: 'e1', source: 'checkout', type: 'com.dapr.event.sent', datacontenttype: 'application/json', data, ...fields }),
+  ),
   metadata: { partition: '0' },
 });
 
@@ -84,7 +86,15 @@ describe('SubscriptionRunner outcomes', () => {
     const seen: TopicEvent[] = [];
     const { deliver } = await runner((e) => void seen.push(e));
     await deliver(message({ n: 1 }, { traceparent: '00-a-b-01' }));
-    expect(seen[0]).toMatchObject({ id: 'e1', source: 'checkout', topic: 'orders', pubsubname: 'pubsub', data: { n: 1 }, traceparent: '00-a-b-01', metadata: { partition: '0' } });
+    expect(seen[0]).toMatchObject({
+      id: 'e1',
+      source: 'checkout',
+      topic: 'orders',
+      pubsubname: 'pubsub',
+      data: { n: 1 },
+      traceparent: '00-a-b-01',
+      metadata: { partition: '0' },
+    });
   });
 
   it('acknowledges an asynchronous handler once it resolves', async () => {
@@ -201,7 +211,12 @@ describe('SubscriptionRunner outcomes', () => {
 
   it('acknowledges and counts an event no route matches (no default route)', async () => {
     const delivered: unknown[] = [];
-    const big: RouteTarget = { name: 'big', rules: ['event.data > 10'], deliver: (e) => outcomeOf(() => delivered.push(e.data)), deliverBulk: async () => ({}) };
+    const big: RouteTarget = {
+      name: 'big',
+      rules: ['event.data > 10'],
+      deliver: (e) => outcomeOf(() => delivered.push(e.data)),
+      deliverBulk: async () => ({}),
+    };
     const { run, deliver } = await runner(() => undefined, {}, [big], await loadCel([big]));
     await expect(deliver(message(1))).resolves.toBeUndefined();
     await expect(deliver(message(11))).resolves.toBeUndefined();

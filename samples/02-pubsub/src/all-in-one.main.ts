@@ -14,11 +14,7 @@ import { sidekickOptions } from './sidekick.options';
  * orders, then stays subscribed until SIGTERM / Ctrl-C. It works with the Redis and Kafka folders too.
  */
 @Module({
-  imports: [
-    SidekickModule.forRootAsync({ useFactory: () => sidekickOptions('pubsub-all-in-one', 3500) }),
-    CheckoutModule,
-    OrderProcessorModule,
-  ],
+  imports: [SidekickModule.forRootAsync({ useFactory: () => sidekickOptions('pubsub-all-in-one', 3500) }), CheckoutModule, OrderProcessorModule],
 })
 class AllInOneAppModule {}
 

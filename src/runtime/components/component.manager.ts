@@ -120,7 +120,16 @@ export class ComponentManager implements ComponentSource {
 
   private defaultPubSub(): ComponentSpec {
     this.logger.info({ component: 'pubsub' }, 'no pub/sub configured: using the embedded in-memory default');
-    return { name: 'pubsub', type: 'pubsub.in-memory', kind: 'pubsub', version: 'v1', metadata: [], initTimeoutMs: 5000, ignoreErrors: false, source: '(default)' };
+    return {
+      name: 'pubsub',
+      type: 'pubsub.in-memory',
+      kind: 'pubsub',
+      version: 'v1',
+      metadata: [],
+      initTimeoutMs: 5000,
+      ignoreErrors: false,
+      source: '(default)',
+    };
   }
 
   private defaultStateStore(): ComponentSpec {
@@ -141,7 +150,10 @@ export class ComponentManager implements ComponentSource {
   private factoryFor(spec: ComponentSpec): ComponentFactory {
     const factory = this.types.get(spec.type);
     if (!factory) {
-      const sameKind = this.types.values().filter((f) => f.kind === spec.kind).map((f) => f.type);
+      const sameKind = this.types
+        .values()
+        .filter((f) => f.kind === spec.kind)
+        .map((f) => f.type);
       const known = sameKind.length > 0 ? `known ${spec.kind} types: ${sameKind.join(', ')}` : `this runtime has no ${spec.kind} component types yet`;
       throw new ConfigError(`unknown component type "${spec.type}"; ${known}`, {
         file: spec.source,
@@ -226,7 +238,6 @@ export class ComponentManager implements ComponentSource {
     }
     return out;
   }
-
 }
 
 /**

@@ -69,7 +69,11 @@ export class SidekickExplorer {
         for (const host of hosts) {
           const seenFunctions = new Set<unknown>(); // two names for one function (an alias) are one handler
           const type = host.wrapper.metatype;
-          const prototype = host.instance ? (Object.getPrototypeOf(host.instance) as object) : typeof type === 'function' ? (type.prototype as object | undefined) : undefined;
+          const prototype = host.instance
+            ? (Object.getPrototypeOf(host.instance) as object)
+            : typeof type === 'function'
+              ? (type.prototype as object | undefined)
+              : undefined;
           if (!prototype) continue;
           for (const methodName of methodNames(prototype)) {
             const method = (prototype as Record<string, unknown>)[methodName];

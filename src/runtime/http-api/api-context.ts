@@ -72,7 +72,8 @@ export function sendError(res: ServerResponse, err: ApiError, appId = ''): void 
     return;
   }
   const body: Record<string, unknown> = { errorCode: err.code, message: err.message };
-  if (err.reason) body['details'] = [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', domain: 'dapr.io', metadata: { appID: appId }, reason: err.reason }];
+  if (err.reason)
+    body['details'] = [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', domain: 'dapr.io', metadata: { appID: appId }, reason: err.reason }];
   sendJson(res, err.httpStatus, body);
 }
 
@@ -115,7 +116,8 @@ function nestingDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {

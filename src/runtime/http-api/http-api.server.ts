@@ -134,7 +134,10 @@ export class HttpApiServer {
     const work = !route
       ? Promise.reject(notFound())
       : this.intercepted
-        ? this.interception.run({ kind: 'api', target: route.name, type: 'http', operation: `${req.method ?? 'GET'} ${route.path || '(dapr-app-id)'}`, attributes: { path } }, () => route.handler(ctx))
+        ? this.interception.run(
+            { kind: 'api', target: route.name, type: 'http', operation: `${req.method ?? 'GET'} ${route.path || '(dapr-app-id)'}`, attributes: { path } },
+            () => route.handler(ctx),
+          )
         : route.handler(ctx);
     work.catch((err: unknown) => {
       const apiError = toApiError(err, route);
@@ -185,7 +188,8 @@ const MALFORMED_URL: ApiRoute = {
   methods: [],
   path: '(malformed)',
   errorCode: 'ERR_MALFORMED_REQUEST',
-  handler: (ctx) => Promise.reject(new ApiError(400, 'ERR_MALFORMED_REQUEST', `the URL path ${JSON.stringify(ctx.path.slice(0, 200))} holds an invalid %-escape`)),
+  handler: (ctx) =>
+    Promise.reject(new ApiError(400, 'ERR_MALFORMED_REQUEST', `the URL path ${JSON.stringify(ctx.path.slice(0, 200))} holds an invalid %-escape`)),
 };
 
 function badlyEncoded(path: string): boolean {

@@ -67,7 +67,11 @@ export function runtimeRoutes(info: RuntimeInfo): ApiRoute[] {
     const key = ctx.params['key'] ?? '';
     const value = (await ctx.body()).toString('utf8');
     if (key.length > MAX_METADATA_KEY || Buffer.byteLength(value) > MAX_METADATA_VALUE_BYTES) {
-      throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `custom metadata keys are at most ${MAX_METADATA_KEY} characters and values at most ${MAX_METADATA_VALUE_BYTES} bytes`);
+      throw new ApiError(
+        400,
+        'ERR_MALFORMED_REQUEST',
+        `custom metadata keys are at most ${MAX_METADATA_KEY} characters and values at most ${MAX_METADATA_VALUE_BYTES} bytes`,
+      );
     }
     if (!extended.has(key) && extended.size >= MAX_METADATA_ENTRIES) {
       throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `at most ${MAX_METADATA_ENTRIES} custom metadata entries can be set`);

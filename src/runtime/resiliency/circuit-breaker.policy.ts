@@ -36,7 +36,10 @@ export class CircuitBreakerPolicy {
       return await this.breaker.execute(fn);
     } catch (err) {
       if (err instanceof BrokenCircuitError) {
-        throw new SidekickError('ERR_CIRCUIT_OPEN', `circuit breaker "${this.name}" is open: calls fail fast until it half-opens`, { retryable: true, cause: err });
+        throw new SidekickError('ERR_CIRCUIT_OPEN', `circuit breaker "${this.name}" is open: calls fail fast until it half-opens`, {
+          retryable: true,
+          cause: err,
+        });
       }
       throw err;
     }

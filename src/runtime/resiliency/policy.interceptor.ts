@@ -21,7 +21,9 @@ export function policyInterceptor(select: (call: CallInfo) => CallPolicies | und
     intercept<T>(call: CallInfo, next: () => Promise<T>): Promise<T> {
       const policies = select(call);
       if (!policies) return next();
-      const timed = policies.timeout ? (): Promise<T> => (policies.timeout as TimeoutPolicy).execute(next, `${call.kind} ${call.target} ${call.operation}`) : next;
+      const timed = policies.timeout
+        ? (): Promise<T> => (policies.timeout as TimeoutPolicy).execute(next, `${call.kind} ${call.target} ${call.operation}`)
+        : next;
       const broken = policies.circuitBreaker ? (): Promise<T> => (policies.circuitBreaker as CircuitBreakerPolicy).execute(timed) : timed;
       return policies.retry ? policies.retry.execute(broken) : broken();
     },

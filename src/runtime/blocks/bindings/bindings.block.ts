@@ -9,7 +9,13 @@ import { BindingsService } from './bindings.service';
 /** Dapr's `direction` metadata on bindings: `input`, `output` or `input, output`; unset allows both. */
 export function allowsDirection(metadata: Readonly<Record<string, string>>, direction: 'input' | 'output'): boolean {
   const value = Object.entries(metadata).find(([k]) => k.toLowerCase() === 'direction')?.[1];
-  return value === undefined || value.split(',').map((d) => d.trim().toLowerCase()).includes(direction);
+  return (
+    value === undefined ||
+    value
+      .split(',')
+      .map((d) => d.trim().toLowerCase())
+      .includes(direction)
+  );
 }
 
 /** Bindings: output operations (`/v1.0/bindings/{name}`) and input events delivered to `@Binding` methods. */

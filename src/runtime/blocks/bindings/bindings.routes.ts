@@ -8,7 +8,12 @@ const bindingBody = z.object({ data: z.unknown().optional(), metadata: stringMap
 /** `/v1.0/bindings/{name}`: output bindings. */
 export function bindingsRoutes(bindings: BindingsService): ApiRoute[] {
   const invokeBinding = async (ctx: ApiContext): Promise<void> => {
-    const body = validateBody(bindingBody, parseJsonBody(await ctx.body(), 'binding request', { data: null, metadata: null, operation: null }), 'ERR_MALFORMED_REQUEST', '');
+    const body = validateBody(
+      bindingBody,
+      parseJsonBody(await ctx.body(), 'binding request', { data: null, metadata: null, operation: null }),
+      'ERR_MALFORMED_REQUEST',
+      '',
+    );
     // daprd re-encodes `data` as JSON: the string "x" reaches the component with its quotes.
     const metadata = { ...traceMetadata(ctx, ''), ...(body.metadata ?? {}) };
     const response = await bindings.invoke(ctx.params['name'] ?? '', body.operation ?? '', Buffer.from(JSON.stringify(body.data ?? null)), metadata);

@@ -41,7 +41,11 @@ export class BindingsService {
     const binding = (this.outputs.now(name) ?? (await this.outputs.later(name))).component;
     if (!operation) throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `operation field is missing from request to binding ${name}`);
     if (!binding.operations.includes(operation)) {
-      throw new SidekickError('ERR_INVOKE_OUTPUT_BINDING', `binding ${name} does not support operation ${operation}; supported: ${binding.operations.join(', ')}`, { component: name });
+      throw new SidekickError(
+        'ERR_INVOKE_OUTPUT_BINDING',
+        `binding ${name} does not support operation ${operation}; supported: ${binding.operations.join(', ')}`,
+        { component: name },
+      );
     }
     // No data is empty data (as daprd sends it), not the JSON `null`.
     const bytes = data === undefined ? Buffer.alloc(0) : Buffer.isBuffer(data) ? data : encode(data);
@@ -59,11 +63,15 @@ export class BindingsService {
 
   /** Validates the `@Binding` handlers (each names a loaded input binding, one handler per binding). */
   prepare(methods: readonly DiscoveredMethod<readonly string[]>[]): void {
-    const discovered = methods.flatMap((m) => m.metadata.map((binding): DiscoveredBinding => ({ instance: m.instance, methodName: m.methodName, name: m.name, binding })));
+    const discovered = methods.flatMap((m) =>
+      m.metadata.map((binding): DiscoveredBinding => ({ instance: m.instance, methodName: m.methodName, name: m.name, binding })),
+    );
     const registry = new NameRegistry<DiscoveredBinding>('@Binding handler for binding');
     for (const found of discovered) {
       if (!this.inputs.find(found.binding)) {
-        throw new ConfigError(`@Binding("${found.binding}") on ${found.name} names no loaded input binding; input bindings: ${this.names('input').join(', ') || 'none'}`);
+        throw new ConfigError(
+          `@Binding("${found.binding}") on ${found.name} names no loaded input binding; input bindings: ${this.names('input').join(', ') || 'none'}`,
+        );
       }
       registry.register(found.binding, found, found.name);
     }

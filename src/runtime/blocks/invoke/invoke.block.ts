@@ -27,11 +27,15 @@ export const invokeBlock: BlockDefinition = {
       const join = (): void => {
         const address = server.address();
         if (!address || typeof address === 'string') return;
-        const host = address.address === '::' || address.address === '0.0.0.0' ? '127.0.0.1' : address.address.includes(':') ? `[${address.address}]` : address.address;
+        const host =
+          address.address === '::' || address.address === '0.0.0.0' ? '127.0.0.1' : address.address.includes(':') ? `[${address.address}]` : address.address;
         const api = ctx.host.apiAddress();
         const others = registry.list().filter((a) => a.appId === ctx.appId && a.pid !== process.pid);
         if (others.length > 0) {
-          ctx.logger.info({ appId: ctx.appId, pids: others.map((a) => a.pid) }, `${others.length} other running instance(s) of app id ${ctx.appId} on this machine: invocations of it are spread across all of them`);
+          ctx.logger.info(
+            { appId: ctx.appId, pids: others.map((a) => a.pid) },
+            `${others.length} other running instance(s) of app id ${ctx.appId} on this machine: invocations of it are spread across all of them`,
+          );
         }
         registry.join({
           appId: ctx.appId,

@@ -90,7 +90,10 @@ export class InvokeService {
       const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
       // The target's address stays in the log: callers of the API learn only that the app failed.
       this.logger.warn({ appId, address, err: errorMessage(err) }, 'invocation of another app failed');
-      throw new InvokeError(appId, timedOut ? `timed out after ${this.timeoutMs} ms` : `the app could not be reached (${code ?? 'connection error'})`, { retryable: true, cause: err });
+      throw new InvokeError(appId, timedOut ? `timed out after ${this.timeoutMs} ms` : `the app could not be reached (${code ?? 'connection error'})`, {
+        retryable: true,
+        cause: err,
+      });
     }
   }
 
@@ -113,7 +116,11 @@ export class InvokeService {
             headers: cleanHeaders(res.headers),
             body: res.rawPayload,
           }));
-    return withDeadline(this.timeoutMs, () => work, () => new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`));
+    return withDeadline(
+      this.timeoutMs,
+      () => work,
+      () => new InvokeError(this.appId, `timed out after ${this.timeoutMs} ms`),
+    );
   }
 }
 

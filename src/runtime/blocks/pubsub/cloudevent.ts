@@ -97,7 +97,16 @@ export function parseCloudEvent(bytes: Buffer, raw: boolean, topic: string, pubs
   if (raw) {
     return {
       ok: true,
-      event: { specversion: '1.0', id: randomUUID(), source: 'Dapr', type: 'com.dapr.event.sent', datacontenttype: 'application/octet-stream', data_base64: bytes.toString('base64'), topic, pubsubname: pubsub },
+      event: {
+        specversion: '1.0',
+        id: randomUUID(),
+        source: 'Dapr',
+        type: 'com.dapr.event.sent',
+        datacontenttype: 'application/octet-stream',
+        data_base64: bytes.toString('base64'),
+        topic,
+        pubsubname: pubsub,
+      },
     };
   }
   let value: unknown;
@@ -113,7 +122,16 @@ export function parseCloudEvent(bytes: Buffer, raw: boolean, topic: string, pubs
     // daprd delivers it; here it is the data of an envelope made for it.
     return {
       ok: true,
-      event: { specversion: '1.0', id: randomUUID(), source: 'Dapr', type: 'com.dapr.event.sent', datacontenttype: 'application/json', data: value, topic, pubsubname: pubsub },
+      event: {
+        specversion: '1.0',
+        id: randomUUID(),
+        source: 'Dapr',
+        type: 'com.dapr.event.sent',
+        datacontenttype: 'application/json',
+        data: value,
+        topic,
+        pubsubname: pubsub,
+      },
     };
   }
   if (typeof event.specversion !== 'string') return { ok: false, reason: '"specversion" must be a string' };

@@ -18,14 +18,24 @@ import { SubscriptionsManager } from './subscriptions.manager';
 export const pubsubBlock: BlockDefinition = {
   name: 'pubsub',
   create(ctx: BlockContext): BuildingBlock {
-    const pubsubs = new ComponentLookup<PubSub>(ctx.components, 'pubsub', () => true, (name, known) => new PubSubNotFoundError(name, known), ctx.readiness);
+    const pubsubs = new ComponentLookup<PubSub>(
+      ctx.components,
+      'pubsub',
+      () => true,
+      (name, known) => new PubSubNotFoundError(name, known),
+      ctx.readiness,
+    );
     const service = new PubSubService(pubsubs, ctx.appId, ctx.clock);
     const policy = new RetryPolicy(ctx.clock, ctx.options.pubsubRetry);
     const subscriptions = new SubscriptionsManager(service, ctx.service(InvokeService), policy, ctx.clock, ctx.logger, ctx.appId, ctx.interception);
     return {
       name: 'pubsub',
       services: [service, subscriptions],
-      prepare: (discovery) => subscriptions.prepare(discovery.methodsWith<readonly SubscribeOptions[]>(SIDEKICK_SUBSCRIBE, '@Subscribe'), loadSubscriptions(ctx.components.otherDocuments)),
+      prepare: (discovery) =>
+        subscriptions.prepare(
+          discovery.methodsWith<readonly SubscribeOptions[]>(SIDEKICK_SUBSCRIBE, '@Subscribe'),
+          loadSubscriptions(ctx.components.otherDocuments),
+        ),
       start: () => subscriptions.start(),
       stop: (deadline) => subscriptions.stop(deadline.remainingMs()),
       routes: () => pubsubRoutes(service),

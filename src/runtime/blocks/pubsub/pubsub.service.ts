@@ -121,7 +121,8 @@ export class PubSubService {
     }
     const data = input.data;
     if (Buffer.isBuffer(data) || data instanceof Uint8Array) return { bytes: Buffer.from(data), contentType: type ?? 'application/octet-stream' };
-    if (type?.startsWith(CLOUDEVENT_CONTENT_TYPE) && typeof data === 'object' && data !== null) return { contentType: type, given: { ...(data as Record<string, unknown>) } };
+    if (type?.startsWith(CLOUDEVENT_CONTENT_TYPE) && typeof data === 'object' && data !== null)
+      return { contentType: type, given: { ...(data as Record<string, unknown>) } };
     if (typeof data === 'string') return { data, contentType: type ?? 'text/plain' };
     return { data: data ?? null, contentType: type ?? 'application/json' };
   }

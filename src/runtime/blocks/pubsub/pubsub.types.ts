@@ -24,7 +24,10 @@ export type BulkEventStatus = 'SUCCESS' | 'RETRY' | 'DROP';
 export type BulkResult = Readonly<Record<string, BulkEventStatus>> | void;
 
 /** How a delivery attempt ended. */
-export type Outcome = { readonly status: 'success' } | { readonly status: 'drop'; readonly reason: string } | { readonly status: 'retry'; readonly error: Error; readonly retryable: boolean };
+export type Outcome =
+  | { readonly status: 'success' }
+  | { readonly status: 'drop'; readonly reason: string }
+  | { readonly status: 'retry'; readonly error: Error; readonly retryable: boolean };
 
 /** One route of a subscription: a method, or an HTTP path of this app (declarative YAML subscriptions). */
 export interface RouteTarget {

@@ -81,7 +81,12 @@ export function httpTarget(invoke: InvokeService, appId: string, path: string, r
         metadata: {},
         entries: events.map((e) => ({ entryId: e.id, event: e.envelope, metadata: e.metadata, contentType: 'application/cloudevents+json' })),
       };
-      const res = await invoke.invoke(appId, { verb: 'POST', method, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+      const res = await invoke.invoke(appId, {
+        verb: 'POST',
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify(body)),
+      });
       if (res.status === 404) return Object.fromEntries(events.map((e): [string, BulkEventStatus] => [e.id, 'DROP']));
       if (res.status < 200 || res.status >= 300) throw new InvokeError(appId, `bulk delivery to /${method} answered ${res.status}`, { retryable: true });
       const statuses = parseStatuses(res.body);

@@ -43,7 +43,9 @@ export class SubscriptionsManager {
       }
       registry.register(`${spec.pubsub}/${spec.topic}`, spec, spec.origin);
     }
-    const specs = this.interception.active('delivery') ? registry.values().map((spec) => ({ ...spec, routes: spec.routes.map((r) => interceptedTarget(r, spec, this.interception)) })) : registry.values();
+    const specs = this.interception.active('delivery')
+      ? registry.values().map((spec) => ({ ...spec, routes: spec.routes.map((r) => interceptedTarget(r, spec, this.interception)) }))
+      : registry.values();
     const cel = await loadCel(specs.flatMap((spec) => spec.routes));
     this.runners = specs.map((spec) => new SubscriptionRunner(spec, this.pubsub, this.policy, this.clock, this.logger, this.appId, cel));
   }
@@ -111,7 +113,9 @@ export class SubscriptionsManager {
 
 /** Groups `@Subscribe` methods by (pubsub, topic) into one subscription with a route per method. */
 function fromDecorators(methods: readonly DiscoveredMethod<readonly SubscribeOptions[]>[]): SubscriptionSpec[] {
-  const found = methods.flatMap((m) => m.metadata.map((options): DiscoveredSubscription => ({ instance: m.instance, methodName: m.methodName, name: m.name, options })));
+  const found = methods.flatMap((m) =>
+    m.metadata.map((options): DiscoveredSubscription => ({ instance: m.instance, methodName: m.methodName, name: m.name, options })),
+  );
   const groups = new Map<string, DiscoveredSubscription[]>();
   for (const f of found) {
     const key = `${f.options.pubsub}/${f.options.topic}`;
@@ -121,8 +125,16 @@ function fromDecorators(methods: readonly DiscoveredMethod<readonly SubscribeOpt
     const first = members[0] as DiscoveredSubscription;
     const where = members.map((m) => m.name).join(', ');
     const agree = <T>(pick: (m: DiscoveredSubscription) => T | undefined, field: string): T | undefined => {
-      const values = [...new Set(members.map(pick).filter((v) => v !== undefined).map((v) => JSON.stringify(v)))];
-      if (values.length > 1) throw new ConfigError(`@Subscribe handlers of ${first.options.pubsub}/${first.options.topic} (${where}) disagree on ${field}: ${values.join(' vs ')}`);
+      const values = [
+        ...new Set(
+          members
+            .map(pick)
+            .filter((v) => v !== undefined)
+            .map((v) => JSON.stringify(v)),
+        ),
+      ];
+      if (values.length > 1)
+        throw new ConfigError(`@Subscribe handlers of ${first.options.pubsub}/${first.options.topic} (${where}) disagree on ${field}: ${values.join(' vs ')}`);
       return values[0] === undefined ? undefined : (JSON.parse(values[0]) as T);
     };
     const bulk = agree((m) => m.options.bulk, 'bulk');

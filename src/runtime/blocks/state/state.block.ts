@@ -12,7 +12,13 @@ import { StateService } from './state.service';
 export const stateBlock: BlockDefinition = {
   name: 'state',
   create(ctx: BlockContext): BuildingBlock {
-    const stores = new ComponentLookup<StateStore>(ctx.components, 'state', () => true, (name, known) => new StateStoreNotFoundError(name, known), ctx.readiness);
+    const stores = new ComponentLookup<StateStore>(
+      ctx.components,
+      'state',
+      () => true,
+      (name, known) => new StateStoreNotFoundError(name, known),
+      ctx.readiness,
+    );
     const service = new StateService(stores, ctx.appId, ctx.options.namespace);
     return {
       name: 'state',

@@ -66,7 +66,10 @@ export class StateClient<T = unknown> {
   }
 
   saveMany(items: readonly ({ key: string; value: T } & SaveOptions)[]): Promise<void> {
-    return this.service.save(this.storeName, items.map((item) => toSaveItem(item.key, item.value, item)));
+    return this.service.save(
+      this.storeName,
+      items.map((item) => toSaveItem(item.key, item.value, item)),
+    );
   }
 
   delete(key: string, options: DeleteOptions = {}): Promise<void> {
@@ -85,8 +88,7 @@ export class StateClient<T = unknown> {
 }
 
 function toSaveItem(key: string, value: unknown, options: SaveOptions): StateSaveItem {
-  const metadata =
-    options.ttlInSeconds === undefined ? options.metadata : { ...(options.metadata ?? {}), ttlInSeconds: String(options.ttlInSeconds) };
+  const metadata = options.ttlInSeconds === undefined ? options.metadata : { ...(options.metadata ?? {}), ttlInSeconds: String(options.ttlInSeconds) };
   return { key, value: encodeValue(value), etag: options.etag, metadata, options: stateOptions(options) };
 }
 

@@ -12,7 +12,13 @@ const options = z
   .optional();
 const metadata = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).nullish();
 const etag = z.union([z.string(), z.number()]).transform(String).optional();
-const saveItem = z.object({ key: z.string({ error: 'each item needs a "key" string' }).min(1, 'key must not be empty'), value: z.unknown().optional(), etag, metadata, options });
+const saveItem = z.object({
+  key: z.string({ error: 'each item needs a "key" string' }).min(1, 'key must not be empty'),
+  value: z.unknown().optional(),
+  etag,
+  metadata,
+  options,
+});
 const saveBody = z.array(saveItem, { error: 'the body must be a JSON array of {key, value}' });
 const bulkBody = z.object({ keys: z.array(z.string()), parallelism: z.number().optional(), metadata });
 const txBody = z.object({
@@ -33,7 +39,10 @@ export function stateRoutes(state: StateService, maxBulkKeys = 10_000): ApiRoute
     save: async (ctx: ApiContext): Promise<void> => {
       const items = validate(saveBody, parseJsonBody(await ctx.body(), 'state save', SAVE_ITEM), 'ERR_MALFORMED_REQUEST');
       const extra = queryMetadata(ctx.query);
-      await state.save(storeOf(ctx), items.map((item) => toSaveItem(item, extra)));
+      await state.save(
+        storeOf(ctx),
+        items.map((item) => toSaveItem(item, extra)),
+      );
       sendNoContent(ctx.res);
     },
 
@@ -131,10 +140,13 @@ export const MAX_URL_KEY_BYTES = 12 * 1024;
 
 function toSaveItem(item: z.output<typeof saveItem>, extra: Record<string, string>): StateSaveItem {
   if (item.key.length * 3 > MAX_URL_KEY_BYTES && encodeURIComponent(item.key).length > MAX_URL_KEY_BYTES) {
-    throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `key "${item.key.slice(0, 40)}..." is longer than ${MAX_URL_KEY_BYTES} bytes URL-encoded: it could not be read back by URL`);
+    throw new ApiError(
+      400,
+      'ERR_MALFORMED_REQUEST',
+      `key "${item.key.slice(0, 40)}..." is longer than ${MAX_URL_KEY_BYTES} bytes URL-encoded: it could not be read back by URL`,
+    );
   }
   const value = JSON.stringify(item.value ?? null);
   const meta = item.metadata || Object.keys(extra).length > 0 ? { ...(item.metadata ?? {}), ...extra } : undefined;
   return { key: item.key, value, etag: item.etag === '' ? undefined : item.etag, metadata: meta, options: item.options };
 }
-

@@ -18,8 +18,7 @@ export interface StateDeleteItem {
 }
 
 export type StateOperation =
-  | { readonly operation: 'upsert'; readonly request: StateSaveItem }
-  | { readonly operation: 'delete'; readonly request: StateDeleteItem };
+  { readonly operation: 'upsert'; readonly request: StateSaveItem } | { readonly operation: 'delete'; readonly request: StateDeleteItem };
 
 export interface StateEntry {
   readonly data: Buffer;
