@@ -2,6 +2,7 @@ import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPay
 import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
 import { type Clock, type TimerHandle, withDeadline } from '../../src/spi/clock';
 import type { KafkaClient } from './kafka.client';
+import { Slots } from './kafka.slots';
 
 /** One record handed to a consumer's handler. Resolve = commit; reject = deliver it again later. */
 export interface KafkaRecord {
@@ -29,31 +30,6 @@ const START_TIMEOUT_MS = 60_000;
 /** Handled records of one partition committed together at most (the crash-redelivery bound per partition). */
 export const COMMIT_EVERY = 100;
 const DONE: Promise<void> = Promise.resolve();
-
-/** A counting semaphore: a topic's `limits` entry. */
-class Slots {
-  private readonly waiting: (() => void)[] = [];
-  constructor(private free: number) {}
-
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free -= 1;
-      return DONE;
-    }
-    return new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free += 1;
-  }
-
-  /** Lets every waiter go (abort: they see the consumer abandoned and hand their slot back). */
-  drain(): void {
-    for (const next of this.waiting.splice(0)) next();
-  }
-}
 
 /** Batches of one partition fetched ahead of its handlers (more pause the partition). */
 const READ_AHEAD = 2;
