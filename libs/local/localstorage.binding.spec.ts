@@ -75,6 +75,17 @@ describe('bindings.localstorage', () => {
     await expect(call('list', { fileName: 'missing-dir' })).rejects.toThrow('file not found');
   });
 
+  it('never names an absolute path in the errors it returns (they reach HTTP clients)', async () => {
+    await call('create', { fileName: 'plain.txt' }, Buffer.from('x'));
+    // ENOTDIR: Node's own message names the absolute path; the caller gets the code only.
+    const err = await call('create', { fileName: 'plain.txt/under' }, Buffer.from('y')).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/ENOTDIR/);
+    expect(err?.message).not.toContain(base);
+  });
+
   it('delete removes the file; deleting a missing file is an error', async () => {
     await call('create', { fileName: 'gone.txt' }, Buffer.from('x'));
     await call('delete', { fileName: 'gone.txt' });
