@@ -31,8 +31,11 @@ const START_TIMEOUT_MS = 60_000;
 export const COMMIT_EVERY = 100;
 const DONE: Promise<void> = Promise.resolve();
 
-/** Batches of one partition fetched ahead of its handlers (more pause the partition). */
-const READ_AHEAD = 2;
+/**
+ * Batches of one partition fetched ahead of its handlers; more pause it (a memory bound). Generous, as a
+ * resumed partition waits for kafkajs's next fetch round (up to 500 ms): 2 gave 0.69x raw kafkajs, 16 0.97x.
+ */
+const READ_AHEAD = 16;
 
 /** One partition's records waiting for, or in, its handler. */
 interface Lane {
@@ -229,8 +232,8 @@ export class KafkaGroupConsumer {
 
   /**
    * Handles the queued batches of one partition in order. Offsets are committed after the handlers,
-   * never before: at the end of each batch, before a failed record, and every {@link COMMIT_EVERY}
-   * records within a long batch (so a crash redelivers at most that many per partition). One
+   * never before: when no further batch is queued, before a failed record, at shutdown, and every
+   * {@link COMMIT_EVERY} records (so a crash redelivers at most that many per partition). One
    * OffsetCommit per record would cap a consumer at the broker's commit rate. A failed record
    * drops the queue, moves the fetch position back to it and pauses the partition for
    * `consumeRetryInterval`. Batches of a partition that is no longer this member's (a rebalance gave
@@ -238,29 +241,31 @@ export class KafkaGroupConsumer {
    */
   private async runLane(key: string, lane: Lane): Promise<void> {
     const { logger } = this.options.client;
+    // The last handled offset not committed yet, across queued batches: one awaited commit per run of
+    // batches and every COMMIT_EVERY records, not per (often small) fetched batch.
+    let handled: string | undefined;
+    let count = 0;
+    let committer: { payload: EachBatchPayload; owned: () => boolean } | undefined;
+    const commit = async (): Promise<void> => {
+      if (handled === undefined || !committer?.owned()) return;
+      const { topic, partition } = committer.payload.batch;
+      const offset = (BigInt(handled) + 1n).toString();
+      handled = undefined;
+      count = 0;
+      try {
+        // Through the batch payload: consumer.commitOffsets() is a no-op once kafkajs stops.
+        await committer.payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+      } catch (err) {
+        // A rebalance under way: whoever owns the partition next handles those records again.
+        logger.warn({ err, topic, partition, offset }, `kafka ${this.options.label}: committing failed (${errorMessage(err)}); records may be delivered again`);
+      }
+    };
     try {
       for (let item = lane.queue[0]; item !== undefined && !this.stopping; item = lane.queue[0]) {
         const { payload, messages, incarnation } = item;
         const { topic, partition } = payload.batch;
         const owned = (): boolean => !this.abandoned && this.incarnation === incarnation && this.assigned.has(key);
-        let handled: string | undefined; // the last handled offset not committed yet
-        let count = 0;
-        const commit = async (): Promise<void> => {
-          if (handled === undefined || !owned()) return;
-          const offset = (BigInt(handled) + 1n).toString();
-          handled = undefined;
-          count = 0;
-          try {
-            // Through the batch payload: consumer.commitOffsets() is a no-op once kafkajs stops.
-            await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
-          } catch (err) {
-            // A rebalance under way: whoever owns the partition next handles those records again.
-            logger.warn(
-              { err, topic, partition, offset },
-              `kafka ${this.options.label}: committing failed (${errorMessage(err)}); records may be delivered again`,
-            );
-          }
-        };
+        committer = { payload, owned };
         let failed: string | undefined;
         for (const message of messages) {
           if (this.stopping || !owned()) break;
@@ -273,8 +278,12 @@ export class KafkaGroupConsumer {
           handled = message.offset;
           if (++count >= COMMIT_EVERY) await commit();
         }
-        await commit();
+        if (failed !== undefined || lane.queue.length <= 1 || this.stopping) await commit();
         lane.queue.shift();
+        // Resume fetching as soon as there is room again, not when the lane ran dry: the fetch that
+        // brings the next batch then overlaps the handling of the ones still queued (waiting for the
+        // lane to empty cost up to a whole fetch wait, 500 ms, per pause).
+        if (failed === undefined && !lane.retrying && lane.queue.length < READ_AHEAD) this.resumeLane(lane);
         if (failed !== undefined && owned() && !this.stopping) {
           lane.queue.length = 0;
           lane.next = BigInt(failed);
@@ -288,6 +297,7 @@ export class KafkaGroupConsumer {
           return;
         }
       }
+      await commit(); // stopping between batches: what was handled is committed
     } catch (err) {
       logger.warn({ err, key }, `kafka ${this.options.label}: handling ${key} stopped (${errorMessage(err)}); it is fetched again from its committed offset`);
       lane.next = undefined;

@@ -180,6 +180,16 @@ describe('samples/01-hello-world on embedded defaults (no components folder): SQ
     expect(res.status).toBe(400);
   });
 
+  it('a second instance of the same app id notes the first one at start-up', async () => {
+    const twin = await startNodeApp(cwd, { SIDEKICK_REGISTRY_DIR: registry });
+    running.push(twin.proc);
+    const deadline = Date.now() + 5000;
+    while (!/other running instance/.test(twin.proc.out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(twin.proc.out).toMatch(/1 other running instance\(s\) of app id nodeapp on this machine/);
+    expect(twin.proc.out).toContain(String(nodeapp.proc.child.pid));
+    expect(await twin.proc.stop()).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
   it('exits with code 0 on SIGTERM, and the order survives a restart', async () => {
     expect(await nodeapp.proc.stop()).toEqual({ code: 0, signal: null });
     nodeapp = await startNodeApp(cwd, { SIDEKICK_REGISTRY_DIR: registry });

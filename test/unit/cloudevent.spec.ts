@@ -21,6 +21,10 @@ describe('CloudEvents', () => {
       pubsubname: 'orders-pubsub',
       time: '2026-11-27T12:00:00Z',
       data: { a: 1 },
+      // daprd always writes the trace fields, empty without trace context
+      traceparent: '',
+      traceid: '',
+      tracestate: '',
     });
     expect(event.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(event.data_base64).toBeUndefined();

@@ -71,6 +71,33 @@ describe('component YAML loading', () => {
     await expect(load({ 'y.yaml': 'a: [unclosed' })).rejects.toThrow(/y\.yaml: invalid YAML/);
   });
 
+  it('reads an empty "metadata:" line as no metadata, and accepts daprd\'s alias bindings.postgres', async () => {
+    const empty = memory('bare').replace('version: v1', 'version: v1\n  metadata:');
+    const m = await load({ 'bare.yaml': empty });
+    expect(m.get('bare')?.spec.metadata).toEqual([]);
+    await m.close();
+    const alias = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: db
+spec:
+  type: bindings.postgres
+  version: v1
+  metadata:
+    - name: connectionString
+      value: "host=127.0.0.1 port=1 user=x connect_timeout=1"
+`;
+    // Known type: it fails to connect (port 1), not as an unknown type.
+    await expect(load({ 'db.yaml': alias })).rejects.toThrow(/component "db" \(bindings\.postgres\) failed to initialise/);
+  });
+
+  it('lists only the types of the kind asked for, or says there are none', async () => {
+    const conf = memory('conf').replace('state.in-memory', 'configuration.redis');
+    await expect(load({ 'c.yaml': conf })).rejects.toThrow(
+      /unknown component type "configuration\.redis"; this runtime has no configuration component types yet$/,
+    );
+  });
+
   it('lists the known types when spec.type is unknown', async () => {
     const text = memory('cache').replace('state.in-memory', 'state.memcachedx');
     await expect(load({ 'cache.yaml': text })).rejects.toThrow(
