@@ -6,8 +6,11 @@ import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
  */
 export const READ_AHEAD = 16;
 
-/** Longest a busy partition holds up the fetch loop (see onBatch). */
-const BUSY_WAIT_MS = 20;
+/**
+ * Longest a busy partition holds up the fetch loop (see onBatch). 5 ms: 0.99-1.02x raw kafkajs in bursts,
+ * latency as raw; 20 ms had the same throughput but put a 20 ms mode into one-at-a-time latency (p90 18 ms).
+ */
+const BUSY_WAIT_MS = 5;
 
 /** One partition's records waiting for, or in, its handler. */
 export interface Lane {
