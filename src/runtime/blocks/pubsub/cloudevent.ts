@@ -94,21 +94,7 @@ export type ParsedEvent = { ok: true; event: CloudEvent } | { ok: false; reason:
 
 /** Parses a broker message as a CloudEvent; never throws. `raw` wraps non-CloudEvent payloads (rawPayload subscriptions). */
 export function parseCloudEvent(bytes: Buffer, raw: boolean, topic: string, pubsub: string): ParsedEvent {
-  if (raw) {
-    return {
-      ok: true,
-      event: {
-        specversion: '1.0',
-        id: randomUUID(),
-        source: 'Dapr',
-        type: 'com.dapr.event.sent',
-        datacontenttype: 'application/octet-stream',
-        data_base64: bytes.toString('base64'),
-        topic,
-        pubsubname: pubsub,
-      },
-    };
-  }
+  if (raw) return { ok: true, event: receivedEnvelope({ datacontenttype: 'application/octet-stream', data_base64: bytes.toString('base64') }, topic, pubsub) };
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
@@ -120,19 +106,7 @@ export function parseCloudEvent(bytes: Buffer, raw: boolean, topic: string, pubs
   if (event.specversion === undefined) {
     // A JSON object that is not a CloudEvent (published raw, by daprd or a producer of its own):
     // daprd delivers it; here it is the data of an envelope made for it.
-    return {
-      ok: true,
-      event: {
-        specversion: '1.0',
-        id: randomUUID(),
-        source: 'Dapr',
-        type: 'com.dapr.event.sent',
-        datacontenttype: 'application/json',
-        data: value,
-        topic,
-        pubsubname: pubsub,
-      },
-    };
+    return { ok: true, event: receivedEnvelope({ datacontenttype: 'application/json', data: value }, topic, pubsub) };
   }
   if (typeof event.specversion !== 'string') return { ok: false, reason: '"specversion" must be a string' };
   if (!event.specversion.startsWith('1.')) return { ok: false, reason: `unsupported specversion "${event.specversion}"` };
@@ -144,6 +118,11 @@ export function parseCloudEvent(bytes: Buffer, raw: boolean, topic: string, pubs
   if (event.data_base64 !== undefined && typeof event.data_base64 !== 'string') return { ok: false, reason: '"data_base64" must be a string' };
   // The object is fresh from JSON.parse: it is completed in place rather than copied.
   return { ok: true, event: event as CloudEvent };
+}
+
+/** The envelope made for a received payload that came without one (raw payloads, plain JSON). */
+function receivedEnvelope(body: Pick<CloudEvent, 'datacontenttype' | 'data' | 'data_base64'>, topic: string, pubsub: string): CloudEvent {
+  return { specversion: '1.0', id: randomUUID(), source: 'Dapr', type: 'com.dapr.event.sent', ...body, topic, pubsubname: pubsub };
 }
 
 /** The event's data: parsed JSON, text, or bytes for `data_base64`. */
