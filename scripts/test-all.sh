@@ -42,6 +42,7 @@ fi
 step "jest --ci $*"
 npx --no-install jest --ci "$@"
 jest_rc=$?
+((jest_rc == 0)) || log "test-all: jest exited with ${jest_rc}"
 
 if ((lint_rc != 0)); then
   log "test-all: lint failed (exit ${lint_rc})"

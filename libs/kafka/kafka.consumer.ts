@@ -116,6 +116,9 @@ export class KafkaGroupConsumer {
       } else if (!this.stopping) {
         client.logger.error({ err: error }, `kafka ${this.options.label}: consumer stopped for good: ${errorMessage(error)}`);
       }
+      // Closed while kafkajs handled the crash: it sets its restart timer right after this event, and
+      // a restart after close() would run a consumer nobody owns. Stopping clears that timer.
+      if (this.stopping && restart) setImmediate(() => void this.consumer.stop().catch(() => undefined));
     });
     try {
       await withDeadline(START_TIMEOUT_MS, async () => {
