@@ -7,7 +7,7 @@ import { ComponentManager } from '../../src/runtime/components/component.manager
 import { BUILTIN_COMPONENT_TYPES } from '../../src/runtime/components/builtin-types';
 import { resolveOptions, type SidekickModuleOptions } from '../../src/runtime/sidekick.options';
 import { tempDir } from '../support/app';
-import { capturingLogger, noopLogger } from '../support/logger';
+import { captureLogs, noopLogger } from '../support/logger';
 import { redisHostPort } from '../support/services';
 import type { SidekickLogger } from '../../src/spi/logger';
 
@@ -219,25 +219,25 @@ spec:
     - name: colour
       value: blue
 `;
-    const logger = capturingLogger();
+    const logger = captureLogs();
     const m = await load({ 'cache.yaml': redis }, {}, logger);
     expect(m.get('cache')).toBeDefined();
-    const warnings = logger.entries.filter((e) => e.level === 'warn');
+    const warnings = logger.find({ level: 'warn' });
     expect(warnings).toEqual([
       expect.objectContaining({
         fields: expect.objectContaining({ component: 'cache', key: 'redisHots', suggestion: 'redisHost' }),
-        message: 'spec.metadata.redisHots is not used by state.redis (ignored); did you mean redisHost?',
+        msg: 'spec.metadata.redisHots is not used by state.redis (ignored); did you mean redisHost?',
       }),
       expect.objectContaining({
         fields: expect.objectContaining({ component: 'cache', key: 'colour' }),
-        message: 'spec.metadata.colour is not used by state.redis (ignored)',
+        msg: 'spec.metadata.colour is not used by state.redis (ignored)',
       }),
     ]);
     await m.close();
   });
 
   it('never puts a secret into a start-up error or a log line (URL credentials, secret fields, secretKeyRefs)', async () => {
-    const logs = capturingLogger();
+    const logs = captureLogs();
     const redis = (name: string, items: string): string => `apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
@@ -275,7 +275,7 @@ spec:
       expect(err).toBeInstanceOf(Error);
       failures.push(`${err?.message}\n${err?.stack}\n${String((err as { cause?: unknown })?.cause)}`);
     }
-    const everything = `${failures.join('\n')}\n${JSON.stringify(logs.entries)}`;
+    const everything = `${failures.join('\n')}\n${logs.text()}`;
     expect(everything).not.toMatch(/hunter2/);
     expect(everything).toMatch(/\*\*\*/);
   });
