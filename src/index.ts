@@ -39,5 +39,7 @@ export { VirtualClock } from './runtime/time/virtual.clock';
 
 // Components: the SPI for writing your own, and YAML shapes
 export type { InlineComponent } from './config/component.loader';
+export type { SidekickConfiguration, TracingSettings, MetricSettings, SecretScope, AccessControlSettings } from './config/configuration.loader';
+export type { ConfigurationSpecInput } from './config/configuration.schema';
 export * from './spi';
 export * from './errors';

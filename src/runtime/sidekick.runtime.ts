@@ -10,6 +10,8 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadResourcesDir } from '../config/component.loader';
+import { resolveConfiguration, type SidekickConfiguration } from '../config/configuration.loader';
 import { ConfigError } from '../errors/config.errors';
 import { errorMessage } from '../errors/sidekick.error';
 import { isInputBinding, isOutputBinding } from '../spi/binding';
@@ -54,6 +56,7 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   private readonly interception: Interception;
   private httpApi?: HttpApiServer;
   private apiAddress?: AddressInfo;
+  private appConfiguration?: SidekickConfiguration;
 
   constructor(
     @Inject(SIDEKICK_OPTIONS) private readonly options: ResolvedOptions,
@@ -80,12 +83,19 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
         apiAddress: () => this.apiAddress,
       },
       service: <T>(type: ServiceType<T>): T => this.service(type),
+      configuration: () => this.configuration,
     };
     for (const definition of BLOCKS) {
       const block = definition.create(ctx);
       for (const service of block.services ?? []) this.services.set(service.constructor, service);
       this.blocks.push(block);
     }
+  }
+
+  /** The app's `kind: Configuration` (loaded at module init, before components and blocks prepare). */
+  get configuration(): SidekickConfiguration {
+    if (!this.appConfiguration) throw new ConfigError('the Configuration is read at module init; it is not loaded yet');
+    return this.appConfiguration;
   }
 
   /** A block's service by class (`StateService`, `PubSubService`, ...), for `SidekickClient` and other blocks. */
@@ -98,7 +108,12 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   async onModuleInit(): Promise<void> {
     try {
       const discovery = this.explorer.explore();
-      await this.components.start();
+      const resources = loadResourcesDir(this.options.resourcesPath, this.options.resourcesPathRequired);
+      this.appConfiguration = resolveConfiguration({ config: this.options.config, resourceDocuments: resources.others }, this.logger);
+      if (this.appConfiguration.source !== '(none)') {
+        this.logger.info({ configuration: this.appConfiguration.name, file: this.appConfiguration.source }, 'Configuration loaded');
+      }
+      await this.components.start(resources);
       for (const block of this.blocks) await block.prepare?.(discovery);
       this.readiness.markReady();
     } catch (err) {

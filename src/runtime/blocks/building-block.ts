@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SidekickConfiguration } from '../../config/configuration.loader';
 import type { Clock } from '../../spi/clock';
 import type { SidekickLogger } from '../../spi/logger';
 import type { ComponentManager } from '../components/component.manager';
@@ -49,6 +50,8 @@ export interface BlockContext {
   readonly host: AppHost;
   /** A service published by a block earlier in the list (throws naming it otherwise). */
   service<T>(type: ServiceType<T>): T;
+  /** The app's `kind: Configuration` (Dapr's defaults when none); readable from `prepare()` on. */
+  configuration(): SidekickConfiguration;
 }
 
 /** A block's part of `GET /v1.0/metadata`. */
