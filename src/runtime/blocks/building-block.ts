@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SidekickConfiguration } from '../../config/configuration.loader';
 import type { Clock } from '../../spi/clock';
+import type { Interceptor } from '../../spi/interceptor';
 import type { SidekickLogger } from '../../spi/logger';
 import type { ComponentManager } from '../components/component.manager';
 import type { Discovery } from '../discovery/sidekick.explorer';
@@ -73,6 +74,12 @@ export interface BuildingBlock {
   readonly name: string;
   /** Services other blocks and `SidekickClient` use (looked up by class). */
   readonly services?: readonly object[];
+  /**
+   * Interceptors this block brings to the interception seam (tracing, metrics, resiliency policies),
+   * asked once at module init after the Configuration is read and before components initialise.
+   * Blocks earlier in the list are outermost; all of them sit outside the `interceptors` option's.
+   */
+  interceptors?(): readonly Interceptor[];
   prepare?(discovery: Discovery): void | Promise<void>;
   start?(): Promise<void>;
   stop?(deadline: Deadline): Promise<void>;
