@@ -57,6 +57,7 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   private httpApi?: HttpApiServer;
   private apiAddress?: AddressInfo;
   private appConfiguration?: SidekickConfiguration;
+  private componentsStarted?: Promise<void>;
 
   constructor(
     @Inject(SIDEKICK_OPTIONS) private readonly options: ResolvedOptions,
@@ -105,9 +106,33 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
     return found as T;
   }
 
-  async onModuleInit(): Promise<void> {
+  /**
+   * Reads the Configuration and initialises the components, once: at module init, or earlier when a
+   * provider needs a component's data to be built (`@Secret` values are injected into constructors,
+   * so their providers await this while Nest instantiates the app's providers).
+   */
+  startComponents(): Promise<void> {
+    this.componentsStarted ??= this.loadAndStartComponents();
+    return this.componentsStarted;
+  }
+
+  /**
+   * What a provider reads at start-up (an `@Secret` value), once the components are started. Its
+   * failure fails start-up: the components are closed, since module init will not run.
+   */
+  async readAtStartup<T>(read: () => Promise<T>): Promise<T> {
+    await this.startComponents();
     try {
-      const discovery = this.explorer.explore();
+      return await read();
+    } catch (err) {
+      this.readiness.markFailed(err as Error);
+      await this.components.close();
+      throw err;
+    }
+  }
+
+  private async loadAndStartComponents(): Promise<void> {
+    try {
       const resources = loadResourcesDir(this.options.resourcesPath, this.options.resourcesPathRequired);
       this.appConfiguration = resolveConfiguration({ config: this.options.config, resourceDocuments: resources.others }, this.logger);
       if (this.appConfiguration.source !== '(none)') {
@@ -117,6 +142,18 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       this.interception.installOuter(this.blocks.flatMap((b) => b.interceptors?.() ?? []));
       this.interception.lock();
       await this.components.start(resources);
+    } catch (err) {
+      // Also when a provider started them: module init (which closes them on failure) then never runs.
+      this.readiness.markFailed(err as Error);
+      await this.components.close();
+      throw err;
+    }
+  }
+
+  async onModuleInit(): Promise<void> {
+    try {
+      const discovery = this.explorer.explore();
+      await this.startComponents();
       for (const block of this.blocks) await block.prepare?.(discovery);
       this.readiness.markReady();
     } catch (err) {
