@@ -12,13 +12,24 @@ import { VaultSecretStore } from './vault.secret-store';
 async function open(metadata: Record<string, string>): Promise<VaultSecretStore> {
   const store = new VaultSecretStore();
   await store.init(
-    componentInit({ name: 'vault', type: 'secretstores.hashicorp.vault', appId: 'app', metadata, clock: new VirtualClock(), logger: noopLogger, source: '(test)' }),
+    componentInit({
+      name: 'vault',
+      type: 'secretstores.hashicorp.vault',
+      appId: 'app',
+      metadata,
+      clock: new VirtualClock(),
+      logger: noopLogger,
+      source: '(test)',
+    }),
   );
   return store;
 }
 
 /** A store under its own KV prefix, seeded through Vault's HTTP API; cleanup destroys every secret written. */
-async function seededStore(secrets: SeedSecrets, extra: Record<string, string> = {}): Promise<{ store: VaultSecretStore; prefix: string; cleanup(): Promise<void> }> {
+async function seededStore(
+  secrets: SeedSecrets,
+  extra: Record<string, string> = {},
+): Promise<{ store: VaultSecretStore; prefix: string; cleanup(): Promise<void> }> {
   await requireVault();
   const prefix = `sidekick-test-${randomUUID().slice(0, 8)}`;
   for (const [name, values] of Object.entries(secrets)) await vaultWrite(`${prefix}/${name}`, values);
@@ -100,7 +111,7 @@ describe('secretstores.hashicorp.vault', () => {
     }
   });
 
-  it('a wrong token is an error carrying Vault\'s reason, not a missing secret, and never the token', async () => {
+  it("a wrong token is an error carrying Vault's reason, not a missing secret, and never the token", async () => {
     const store = await open({ vaultAddr: vaultAddr(), vaultToken: 'not-the-token-s3cr3t' });
     try {
       const failing = store.getSecret('anything');

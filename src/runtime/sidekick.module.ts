@@ -1,4 +1,4 @@
-import { type DynamicModule, type FactoryProvider, Module, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { type DynamicModule, type FactoryProvider, Module, type ModuleMetadata, type Provider, Scope, type Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { getSecretToken, getStateStoreToken } from '../decorators/constants';
 import { requestedSecrets, secretRef, type SecretRef } from '../decorators/secret.decorator';
@@ -127,14 +127,17 @@ function storeClients(names: readonly string[]): Provider[] {
 }
 
 /**
- * One provider per `@Secret(store, name, key)`: its value, read once while Nest builds the app's
- * providers (the components start then, ahead of module init), so it is in place when the
- * constructor runs. A missing or denied secret fails start-up naming it.
+ * One provider per `@Secret(store, name, key)`: its value, read while Nest builds the app's providers
+ * (the components start then, ahead of module init), so it is in place when the constructor runs. A
+ * missing or denied secret fails start-up naming it. Transient scope: Nest builds it only for the
+ * providers that inject it (a singleton injecting it stays a singleton), so a `@Secret` on a class the
+ * app does not use is never read; the value is read once per app (cached by the secrets service).
  */
 function secretValues(refs: readonly SecretRef[]): Provider[] {
   const byToken = new Map(refs.map((r) => [getSecretToken(r.store, r.name, r.key), r]));
   return [...byToken].map(([token, ref]) => ({
     provide: token,
+    scope: Scope.TRANSIENT,
     useFactory: (rt: SidekickRuntime) => rt.readAtStartup(() => rt.service(SecretsService).resolveAtStartup(ref)),
     inject: [SidekickRuntime],
   }));

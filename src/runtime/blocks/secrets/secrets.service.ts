@@ -23,6 +23,8 @@ export type SecretValues = Readonly<Record<string, string>>;
  */
 export class SecretsService {
   private scopes?: SecretScopes;
+  /** `@Secret` values, read once per app whatever the number of providers injecting them. */
+  private readonly injected = new Map<string, Promise<string>>();
 
   constructor(
     private readonly stores: ComponentLookup<SecretStore>,
@@ -86,9 +88,19 @@ export class SecretsService {
    * initialised, the runtime is not ready yet). Any problem is a `ConfigError` naming the store,
    * secret and key, so start-up fails saying which secret is wrong.
    */
-  async resolveAtStartup(ref: SecretRef): Promise<string> {
+  resolveAtStartup(ref: SecretRef): Promise<string> {
+    const id = JSON.stringify([ref.store, ref.name, ref.key]);
+    let value = this.injected.get(id);
+    if (!value) {
+      value = this.readForInjection(ref);
+      this.injected.set(id, value);
+    }
+    return value;
+  }
+
+  private async readForInjection(ref: SecretRef): Promise<string> {
     const where = `@Secret("${ref.store}", "${ref.name}"${ref.key === ref.name ? '' : `, "${ref.key}"`})`;
-    const context = { component: ref.store, field: `secret "${ref.name}" key "${ref.key}"` };
+    const context = { component: ref.store };
     let found: FoundComponent<SecretStore>;
     try {
       found = this.stores.get(ref.store);
