@@ -123,6 +123,20 @@ describe('secretstores.hashicorp.vault', () => {
     }
   });
 
+  it('refuses names that would climb out of the KV prefix (".." segments) or are empty', async () => {
+    const s = await seededStore({ inside: { v: '1' } });
+    await vaultWrite(`${s.prefix}-other/outside`, { v: 'other app' });
+    try {
+      await expect(s.store.getSecret(`../${s.prefix}-other/outside`)).rejects.toThrow(/invalid secret name/);
+      await expect(s.store.getSecret('a/./b')).rejects.toThrow(/invalid secret name/);
+      await expect(s.store.getSecret('')).rejects.toThrow(/invalid secret name/);
+      await expect(s.store.getSecret('inside')).resolves.toEqual({ v: '1' });
+    } finally {
+      await s.cleanup();
+      await vaultDestroy(`${s.prefix}-other/outside`);
+    }
+  });
+
   it('an unreachable server is an error naming the address', async () => {
     const store = await open({ vaultAddr: 'http://127.0.0.1:1', vaultToken: 't' });
     try {

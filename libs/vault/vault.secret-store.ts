@@ -70,6 +70,10 @@ export class VaultSecretStore implements SecretStore {
   }
 
   async getSecret(name: string, metadata: SecretMetadata = {}): Promise<Secret | undefined> {
+    // `.`/`..` segments would be resolved in the URL and could climb out of the KV prefix (another app's secrets).
+    if (name.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
+      throw new Error(`invalid secret name "${name}": use path segments that are not empty, "." or ".."`);
+    }
     return this.read(name, metadata['version_id'] ?? '0');
   }
 
