@@ -11,3 +11,6 @@ export const SIDEKICK_SUBSCRIBE = 'sidekick:subscribe';
 
 /** `@Binding` options on a method. */
 export const SIDEKICK_BINDING = 'sidekick:binding';
+
+/** `@OnConfigurationChange` options on a method (an array: one method may watch several stores). */
+export const SIDEKICK_CONFIGURATION_CHANGE = 'sidekick:configuration-change';

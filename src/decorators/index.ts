@@ -1,4 +1,10 @@
 export { Binding, binding, type BindingMetadata } from './binding.decorator';
-export { getStateStoreToken, SIDEKICK_BINDING, SIDEKICK_STATE_STORE_PARAMS, SIDEKICK_SUBSCRIBE } from './constants';
+export { getStateStoreToken, SIDEKICK_BINDING, SIDEKICK_CONFIGURATION_CHANGE, SIDEKICK_STATE_STORE_PARAMS, SIDEKICK_SUBSCRIBE } from './constants';
 export { requestedStateStores, StateStore, type StateStoreParam } from './state-store.decorator';
 export { type BulkSubscribeOptions, Subscribe, subscribe, type SubscribeMetadata, type SubscribeOptions } from './subscribe.decorator';
+export {
+  OnConfigurationChange,
+  onConfigurationChange,
+  type OnConfigurationChangeMetadata,
+  type OnConfigurationChangeOptions,
+} from './on-configuration-change.decorator';

@@ -46,6 +46,12 @@ const table = {
   ERR_PUBSUB_EVENTS_SER: { httpStatus: 400, retryable: false },
   ERR_PUBSUB_PUBLISH_MESSAGE: { httpStatus: 500, retryable: true },
   ERR_INVOKE_OUTPUT_BINDING: { httpStatus: 500, retryable: false },
+  // Configuration
+  ERR_CONFIGURATION_STORE_NOT_CONFIGURED: { httpStatus: 500, retryable: false },
+  ERR_CONFIGURATION_STORE_NOT_FOUND: { httpStatus: 400, retryable: false },
+  ERR_CONFIGURATION_GET: { httpStatus: 500, retryable: true },
+  ERR_CONFIGURATION_SUBSCRIBE: { httpStatus: 500, retryable: true },
+  ERR_CONFIGURATION_UNSUBSCRIBE: { httpStatus: 500, retryable: false },
   // Health
   ERR_HEALTH_NOT_READY: { httpStatus: 500, retryable: true },
   ERR_HEALTH_APPID_NOT_MATCH: { httpStatus: 500, retryable: false },

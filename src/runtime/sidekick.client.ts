@@ -1,5 +1,7 @@
 import { InvokeError } from '../errors/invoke.errors';
 import type { BindingsService } from './blocks/bindings/bindings.service';
+import { ConfigurationClient } from './blocks/configuration/configuration.client';
+import type { ConfigurationService } from './blocks/configuration/configuration.service';
 import type { InvokeService } from './blocks/invoke/invoke.service';
 import type { BulkPublishResult, PubSubService } from './blocks/pubsub/pubsub.service';
 import type { BindingResponse } from '../spi/binding';
@@ -11,13 +13,18 @@ import type { StateService } from './blocks/state/state.service';
 /** The building blocks, programmatically: the same code paths the HTTP API uses. */
 export class SidekickClient {
   private readonly clients = new Map<string, StateClient<unknown>>();
+  /** Configuration stores: `get(store, keys)` and `subscribe(store, keys)` (an async iterator of changes). */
+  readonly configuration: ConfigurationClient;
 
   constructor(
     private readonly stateService: StateService,
     private readonly invokeService: InvokeService,
     private readonly pubsubService: PubSubService,
     private readonly bindingsService: BindingsService,
-  ) {}
+    configurationService: ConfigurationService,
+  ) {
+    this.configuration = new ConfigurationClient(configurationService);
+  }
 
   /**
    * Publishes `data` to a topic, wrapped in a CloudEvent (objects as JSON, strings as text, Buffers as

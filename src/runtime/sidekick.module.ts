@@ -5,6 +5,7 @@ import { requestedStateStores } from '../decorators/state-store.decorator';
 import type { Clock } from '../spi/clock';
 import type { SidekickLogger } from '../spi/logger';
 import { BindingsService } from './blocks/bindings/bindings.service';
+import { ConfigurationService } from './blocks/configuration/configuration.service';
 import { InvokeService } from './blocks/invoke/invoke.service';
 import { PubSubService } from './blocks/pubsub/pubsub.service';
 import { StateService } from './blocks/state/state.service';
@@ -98,7 +99,13 @@ export class SidekickModule {
         {
           provide: SidekickClient,
           useFactory: (rt: SidekickRuntime) =>
-            new SidekickClient(rt.service(StateService), rt.service(InvokeService), rt.service(PubSubService), rt.service(BindingsService)),
+            new SidekickClient(
+              rt.service(StateService),
+              rt.service(InvokeService),
+              rt.service(PubSubService),
+              rt.service(BindingsService),
+              rt.service(ConfigurationService),
+            ),
           inject: [SidekickRuntime],
         },
         ...clients,
