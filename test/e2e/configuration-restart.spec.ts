@@ -1,0 +1,209 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Injectable } from '@nestjs/common';
+import { type ConfigurationChange, OnConfigurationChange } from '../../src';
+import { configurationTableSql } from '../../libs/postgres/postgres.configuration-store';
+import { startApp, type TestApp } from '../support/app';
+import { Collector, eventually } from '../support/collector';
+import { freePort } from '../support/processes';
+
+/**
+ * A subscription resumes by itself after its server restarts. Each test runs its OWN Redis or
+ * PostgreSQL on a free port (never the shared ones), restarts it, and stops it at the end.
+ */
+
+const exec = promisify(execFile);
+const redisSeen = new Collector<string>();
+const pgSeen = new Collector<string>();
+
+function lines(change: ConfigurationChange): string[] {
+  return Object.entries(change.items).map(([k, item]) => (change.deleted.includes(k) ? `${k} deleted` : `${k}=${item.value}@${item.version}`));
+}
+
+@Injectable()
+class RedisWatcher {
+  @OnConfigurationChange({ store: 'config', keys: ['flag'] })
+  on(change: ConfigurationChange): void {
+    for (const line of lines(change)) redisSeen.push(line);
+  }
+}
+
+@Injectable()
+class PostgresWatcher {
+  @OnConfigurationChange({ store: 'config', keys: ['flag'] })
+  on(change: ConfigurationChange): void {
+    for (const line of lines(change)) pgSeen.push(line);
+  }
+}
+
+/** A redis-server child process of this test. */
+class OwnRedis {
+  private child?: ChildProcess;
+  constructor(readonly port: number) {}
+
+  async start(): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    this.child = child;
+    await eventually(async () => (await this.cli('PING').catch(() => '')).trim() === 'PONG', 10_000, `redis-server on ${this.port}`);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  async cli(...args: string[]): Promise<string> {
+    return (await exec('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args])).stdout;
+  }
+}
+
+/** A PostgreSQL cluster of this test (initdb in a temp dir, pg_ctl start/stop). */
+class OwnPostgres {
+  readonly dir = mkdtempSync(join(tmpdir(), 'sidekick-cfg-pg-'));
+  private readonly bin = '/usr/lib/postgresql/15/bin';
+  constructor(readonly port: number) {}
+
+  private run(tool: string, args: string[]): Promise<{ stdout: string }> {
+    const asRoot = process.getuid?.() === 0;
+    return exec(asRoot ? 'runuser' : join(this.bin, tool), asRoot ? ['-u', 'postgres', '--', join(this.bin, tool), ...args] : args, { timeout: 60_000 });
+  }
+
+  async init(): Promise<void> {
+    if (process.getuid?.() === 0) {
+      const { stdout } = await exec('id', ['-u', 'postgres']);
+      const { stdout: gid } = await exec('id', ['-g', 'postgres']);
+      chownSync(this.dir, Number(stdout.trim()), Number(gid.trim()));
+    }
+    await this.run('initdb', ['-D', join(this.dir, 'data'), '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-locale', '--no-sync']);
+  }
+
+  async start(): Promise<void> {
+    const options = `-p ${this.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off`;
+    await this.run('pg_ctl', ['-D', join(this.dir, 'data'), '-o', options, '-l', join(this.dir, 'log'), 'start', '-w', '-t', '60']);
+  }
+
+  async stop(): Promise<void> {
+    await this.run('pg_ctl', ['-D', join(this.dir, 'data'), 'stop', '-m', 'fast', '-w', '-t', '60']).catch(() => undefined);
+  }
+
+  url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  async psql(statement: string): Promise<void> {
+    await exec('psql', [this.url(), '-v', 'ON_ERROR_STOP=1', '-q', '-c', statement]);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+describe('configuration subscriptions after a server restart', () => {
+  it('configuration.redis: the subscription resumes by itself (notifications re-enabled, missed change caught up)', async () => {
+    const redis = new OwnRedis(await freePort());
+    let t: TestApp | undefined;
+    try {
+      await redis.start();
+      t = await startApp(
+        {
+          appId: 'cfgrestart',
+          components: [
+            {
+              metadata: { name: 'config' },
+              spec: { type: 'configuration.redis', version: 'v1', metadata: [{ name: 'redisHost', value: `127.0.0.1:${redis.port}` }] },
+            },
+          ],
+        },
+        { providers: [RedisWatcher] },
+      );
+      await redis.cli('SET', 'flag', 'a||1');
+      await redisSeen.waitFor(1);
+
+      await redis.stop();
+      const down = await fetch(`${t.apiUrl}/v1.0/configuration/config?key=flag`);
+      expect(down.status).toBe(500);
+      const body = (await down.json()) as { errorCode: string; message: string };
+      expect(body.errorCode).toBe('ERR_CONFIGURATION_GET');
+      expect(body.message).toMatch(/^failed to get \[flag\] from Configuration store config: /);
+
+      // A fresh server: empty, notify-keyspace-events off. The write may land before Sidekick reconnects.
+      const restarted = Date.now();
+      await redis.start();
+      await redis.cli('SET', 'flag', 'b||2');
+      await redisSeen.waitFor(2, 15_000);
+      const resumedMs = Date.now() - restarted;
+      expect(await redis.cli('CONFIG', 'GET', 'notify-keyspace-events')).toMatch(/K/);
+      const written = Date.now();
+      await redis.cli('SET', 'flag', 'c||3');
+      await redisSeen.waitFor(3, 5000);
+      expect(Date.now() - written).toBeLessThan(1000);
+      expect(redisSeen.items).toEqual(['flag=a@1', 'flag=b@2', 'flag=c@3']);
+      process.stdout.write(`configuration.redis resumed ${resumedMs} ms after the restart began\n`);
+    } finally {
+      await t?.close();
+      await redis.stop();
+    }
+  }, 60_000);
+
+  it('configuration.postgresql: the subscription resumes by itself (LISTEN again, missed change caught up)', async () => {
+    const pg = new OwnPostgres(await freePort());
+    let t: TestApp | undefined;
+    try {
+      await pg.init();
+      await pg.start();
+      await pg.psql(configurationTableSql('settings', 'config'));
+      t = await startApp(
+        {
+          appId: 'cfgrestartpg',
+          components: [
+            {
+              metadata: { name: 'config' },
+              spec: {
+                type: 'configuration.postgresql',
+                version: 'v1',
+                metadata: [
+                  { name: 'connectionString', value: pg.url() },
+                  { name: 'table', value: 'settings' },
+                  { name: 'pgNotifyChannel', value: 'config' },
+                ],
+              },
+            },
+          ],
+        },
+        { providers: [PostgresWatcher] },
+      );
+      await pg.psql(`INSERT INTO settings (key, value, version) VALUES ('flag', 'a', '1')`);
+      await pgSeen.waitFor(1);
+
+      await pg.stop();
+      const down = await fetch(`${t.apiUrl}/v1.0/configuration/config?key=flag`);
+      expect(down.status).toBe(500);
+      expect(((await down.json()) as { errorCode: string }).errorCode).toBe('ERR_CONFIGURATION_GET');
+
+      const restarted = Date.now();
+      await pg.start();
+      // Written as soon as the server is back, likely before Sidekick LISTENs again: caught up from the table.
+      await pg.psql(`UPDATE settings SET value = 'b', version = '2' WHERE key = 'flag'`);
+      await pgSeen.waitFor(2, 15_000);
+      const resumedMs = Date.now() - restarted;
+      const written = Date.now();
+      await pg.psql(`UPDATE settings SET value = 'c', version = '3' WHERE key = 'flag'`);
+      await pgSeen.waitFor(3, 5000);
+      expect(Date.now() - written).toBeLessThan(1000);
+      expect(pgSeen.items).toEqual(['flag=a@1', 'flag=b@2', 'flag=c@3']);
+      process.stdout.write(`configuration.postgresql resumed ${resumedMs} ms after the restart began\n`);
+    } finally {
+      await t?.close();
+      await pg.stop();
+      pg.remove();
+    }
+  }, 120_000);
+});
