@@ -191,7 +191,8 @@ export class RedisConfigurationStore implements ConfigurationStore {
       clock: this.clock,
       logger: this.logger,
       name: this.name,
-      reconnectWhile: () => !this.closed,
+      // Only once the subscriber was taken: a failed connect leaves no reconnect loop behind.
+      reconnectWhile: () => this.subscriber !== undefined && !this.closed,
     });
     let client: Redis;
     try {
