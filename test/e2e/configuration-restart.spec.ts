@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Injectable } from '@nestjs/common';
-import { type ConfigurationChange, OnConfigurationChange } from '../../src';
+import { type ConfigurationChange, OnConfigurationChange, SidekickClient } from '../../src';
+import { captureLogs } from '../support/logger';
 import { configurationTableSql } from '../../libs/postgres/postgres.configuration-store';
 import { startApp, type TestApp } from '../support/app';
 import { Collector, eventually } from '../support/collector';
@@ -39,13 +40,29 @@ class PostgresWatcher {
   }
 }
 
-/** A redis-server child process of this test. */
+/** A redis-server child process of this test, keeping its data across restarts (append-only file in a temp dir). */
 class OwnRedis {
   private child?: ChildProcess;
+  readonly dir = mkdtempSync(join(tmpdir(), 'sidekick-cfg-redis-'));
   constructor(readonly port: number) {}
 
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  async start(...extra: string[]): Promise<void> {
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--dir',
+      this.dir,
+      ...extra,
+    ];
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.child = child;
     await eventually(async () => (await this.cli('PING').catch(() => '')).trim() === 'PONG', 10_000, `redis-server on ${this.port}`);
   }
@@ -57,6 +74,10 @@ class OwnRedis {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
     await exited;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   async cli(...args: string[]): Promise<string> {
@@ -106,6 +127,38 @@ class OwnPostgres {
   }
 }
 
+describe('configuration.redis on a server that refuses CONFIG (managed Redis)', () => {
+  it('warns what to set, and subscriptions work when the server already sends the notifications', async () => {
+    const redis = new OwnRedis(await freePort());
+    const logs = captureLogs();
+    let t: TestApp | undefined;
+    try {
+      await redis.start('--rename-command', 'CONFIG', '', '--notify-keyspace-events', 'KA');
+      t = await startApp({
+        appId: 'cfgmanaged',
+        logger: logs,
+        components: [
+          {
+            metadata: { name: 'config' },
+            spec: { type: 'configuration.redis', version: 'v1', metadata: [{ name: 'redisHost', value: `127.0.0.1:${redis.port}` }] },
+          },
+        ],
+      });
+      const sub = await t.app.get(SidekickClient).configuration.subscribe('config', ['k']);
+      await redis.cli('SET', 'k', 'v||1');
+      const first = await sub.next();
+      expect(first.value?.items).toEqual({ k: { value: 'v', version: '1', metadata: {} } });
+      await sub.unsubscribe();
+      const warning = logs.find({ level: 'warn' }).find((l) => /refused CONFIG/.test(l.msg));
+      expect(warning?.msg).toMatch(/set notify-keyspace-events to include Kg\$xe on the server/);
+    } finally {
+      await t?.close();
+      await redis.stop();
+      redis.remove();
+    }
+  }, 60_000);
+});
+
 describe('configuration subscriptions after a server restart', () => {
   it('configuration.redis: the subscription resumes by itself (notifications re-enabled, missed change caught up)', async () => {
     const redis = new OwnRedis(await freePort());
@@ -134,7 +187,7 @@ describe('configuration subscriptions after a server restart', () => {
       expect(body.errorCode).toBe('ERR_CONFIGURATION_GET');
       expect(body.message).toMatch(/^failed to get \[flag\] from Configuration store config: /);
 
-      // A fresh server: empty, notify-keyspace-events off. The write may land before Sidekick reconnects.
+      // The restarted server has its data back but notify-keyspace-events off. The write may land before Sidekick reconnects.
       const restarted = Date.now();
       await redis.start();
       await redis.cli('SET', 'flag', 'b||2');
@@ -150,6 +203,40 @@ describe('configuration subscriptions after a server restart', () => {
     } finally {
       await t?.close();
       await redis.stop();
+      redis.remove();
+    }
+  }, 60_000);
+
+  it('configuration.redis: a restart that lost the data is delivered as the deletion of the watched keys', async () => {
+    const redis = new OwnRedis(await freePort());
+    let t: TestApp | undefined;
+    try {
+      await redis.start('--appendonly', 'no');
+      t = await startApp({
+        appId: 'cfglost',
+        components: [
+          {
+            metadata: { name: 'config' },
+            spec: { type: 'configuration.redis', version: 'v1', metadata: [{ name: 'redisHost', value: `127.0.0.1:${redis.port}` }] },
+          },
+        ],
+      });
+      const seen: string[] = [];
+      const sub = await t.app.get(SidekickClient).configuration.subscribe('config', ['gone', 'never']);
+      await redis.cli('SET', 'gone', 'x||1');
+      for await (const change of sub) {
+        seen.push(...lines(change));
+        if (seen.length === 1) {
+          await redis.stop();
+          await redis.start('--appendonly', 'no'); // empty again
+        }
+        if (seen.length === 2) break;
+      }
+      expect(seen).toEqual(['gone=x@1', 'gone deleted']);
+    } finally {
+      await t?.close();
+      await redis.stop();
+      redis.remove();
     }
   }, 60_000);
 
