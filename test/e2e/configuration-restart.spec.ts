@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -88,7 +88,14 @@ class OwnRedis {
 /** A PostgreSQL cluster of this test (initdb in a temp dir, pg_ctl start/stop). */
 class OwnPostgres {
   readonly dir = mkdtempSync(join(tmpdir(), 'sidekick-cfg-pg-'));
-  private readonly bin = '/usr/lib/postgresql/15/bin';
+  /** The newest installed PostgreSQL's binaries (Debian: /usr/lib/postgresql/<major>/bin), as scripts/services.sh finds them. */
+  private readonly bin = (() => {
+    const root = '/usr/lib/postgresql';
+    const majors = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : [];
+    const newest = majors.sort((a, b) => Number(b) - Number(a))[0];
+    if (!newest) throw new Error(`no PostgreSQL binaries under ${root}/<version>/bin: run bash scripts/services.sh up postgres (it installs them)`);
+    return join(root, newest, 'bin');
+  })();
   constructor(readonly port: number) {}
 
   private run(tool: string, args: string[]): Promise<{ stdout: string }> {
