@@ -1,4 +1,4 @@
-import { errorMessage } from '../../../errors/sidekick.error';
+import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
 import type { ConfigurationItem, ConfigurationItems } from '../../../spi/configuration.store';
 import { type ApiContext, type ApiRoute, queryMetadata, sendJson, sendNoContent } from '../../http-api/api-context';
 import type { InvokeService } from '../invoke/invoke.service';
@@ -50,8 +50,7 @@ export function configurationRoutes(
       await config.unsubscribe(store, id);
     } catch (err) {
       // daprd answers a failed unsubscribe with its own body, not the error shape (an unknown store still gets the error shape).
-      if (err instanceof Error && 'code' in err && err.code === 'ERR_CONFIGURATION_UNSUBSCRIBE')
-        return sendJson(ctx.res, 500, { ok: false, message: err.message });
+      if (err instanceof SidekickError && err.code === 'ERR_CONFIGURATION_UNSUBSCRIBE') return sendJson(ctx.res, 500, { ok: false, message: err.message });
       throw err;
     }
     sendJson(ctx.res, 200, { ok: true });
