@@ -13,7 +13,23 @@ export { formatPrettyLine } from './runtime/logger';
 export type { LogFormat } from './runtime/sidekick.options';
 
 // Decorators
-export { Binding, binding, type BulkSubscribeOptions, getStateStoreToken, StateStore, Subscribe, subscribe, type SubscribeOptions } from './decorators';
+export {
+  Binding,
+  binding,
+  type BulkSubscribeOptions,
+  getStateStoreToken,
+  OnConfigurationChange,
+  onConfigurationChange,
+  type OnConfigurationChangeOptions,
+  StateStore,
+  Subscribe,
+  subscribe,
+  type SubscribeOptions,
+} from './decorators';
+
+// Configuration
+export { ConfigurationClient, type ConfigurationSubscribeOptions, ConfigurationSubscription } from './runtime/blocks/configuration/configuration.client';
+export type { ConfigurationChange } from './runtime/blocks/configuration/configuration.service';
 
 // Pub/sub and bindings
 export type { BulkEventStatus, BulkResult, TopicEvent } from './runtime/blocks/pubsub/pubsub.types';

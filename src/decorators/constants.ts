@@ -16,3 +16,5 @@ export const SIDEKICK_BINDING = 'sidekick:binding';
 export function getSecretToken(store: string, name: string, key: string = name): string {
   return `sidekick:secret:${JSON.stringify([store, name, key])}`;
 }
+/** `@OnConfigurationChange` options on a method (an array: one method may watch several stores). */
+export const SIDEKICK_CONFIGURATION_CHANGE = 'sidekick:configuration-change';

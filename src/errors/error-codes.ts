@@ -51,6 +51,12 @@ const table = {
   ERR_SECRET_STORE_NOT_FOUND: { httpStatus: 401, retryable: false },
   ERR_PERMISSION_DENIED: { httpStatus: 403, retryable: false },
   ERR_SECRET_GET: { httpStatus: 500, retryable: true },
+  // Configuration
+  ERR_CONFIGURATION_STORE_NOT_CONFIGURED: { httpStatus: 500, retryable: false },
+  ERR_CONFIGURATION_STORE_NOT_FOUND: { httpStatus: 400, retryable: false },
+  ERR_CONFIGURATION_GET: { httpStatus: 500, retryable: true },
+  ERR_CONFIGURATION_SUBSCRIBE: { httpStatus: 500, retryable: true },
+  ERR_CONFIGURATION_UNSUBSCRIBE: { httpStatus: 500, retryable: false },
   // Health
   ERR_HEALTH_NOT_READY: { httpStatus: 500, retryable: true },
   ERR_HEALTH_APPID_NOT_MATCH: { httpStatus: 500, retryable: false },

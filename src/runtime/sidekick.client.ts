@@ -1,5 +1,7 @@
 import { InvokeError } from '../errors/invoke.errors';
 import type { BindingsService } from './blocks/bindings/bindings.service';
+import { ConfigurationClient } from './blocks/configuration/configuration.client';
+import type { ConfigurationService } from './blocks/configuration/configuration.service';
 import type { InvokeService } from './blocks/invoke/invoke.service';
 import type { BulkPublishResult, PubSubService } from './blocks/pubsub/pubsub.service';
 import type { BindingResponse } from '../spi/binding';
@@ -14,6 +16,8 @@ export class SidekickClient {
   private readonly clients = new Map<string, StateClient<unknown>>();
   /** The secrets API: `get(store, name, metadata?)`, `getBulk(store, metadata?)`, through the app's secret scopes. */
   readonly secrets: SecretsClient;
+  /** Configuration stores: `get(store, keys)` and `subscribe(store, keys)` (an async iterator of changes). */
+  readonly configuration: ConfigurationClient;
 
   constructor(
     private readonly stateService: StateService,
@@ -21,8 +25,10 @@ export class SidekickClient {
     private readonly pubsubService: PubSubService,
     private readonly bindingsService: BindingsService,
     secretsService: SecretsService,
+    configurationService: ConfigurationService,
   ) {
     this.secrets = new SecretsClient(secretsService);
+    this.configuration = new ConfigurationClient(configurationService);
   }
 
   /**

@@ -6,6 +6,7 @@ import { requestedStateStores } from '../decorators/state-store.decorator';
 import type { Clock } from '../spi/clock';
 import type { SidekickLogger } from '../spi/logger';
 import { BindingsService } from './blocks/bindings/bindings.service';
+import { ConfigurationService } from './blocks/configuration/configuration.service';
 import { InvokeService } from './blocks/invoke/invoke.service';
 import { PubSubService } from './blocks/pubsub/pubsub.service';
 import { SecretsService } from './blocks/secrets/secrets.service';
@@ -108,6 +109,7 @@ export class SidekickModule {
               rt.service(PubSubService),
               rt.service(BindingsService),
               rt.service(SecretsService),
+              rt.service(ConfigurationService),
             ),
           inject: [SidekickRuntime],
         },

@@ -1,5 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
 import { CommunicationProtocolEnum, DaprClient, HttpMethod, LogLevel, type LoggerService } from '@dapr/dapr';
+import type HTTPClient from '@dapr/dapr/implementation/Client/HTTPClient/HTTPClient';
+import type { MemoryConfigurationStore } from '../../libs/memory/memory.configuration-store';
 import type { StateStore } from '../../src/spi';
 import { inspect, startApp, type TestApp } from '../support/app';
 
@@ -36,7 +38,16 @@ describe('the official @dapr/dapr client (HTTP) against the Sidekick HTTP API', 
   const store = 'statestore';
 
   beforeAll(async () => {
-    t = await startApp({ appId: 'daprclient' }, { controllers: [HelloController] });
+    t = await startApp(
+      {
+        appId: 'daprclient',
+        components: [
+          { metadata: { name: 'statestore' }, spec: { type: 'state.in-memory', version: 'v1' } },
+          { metadata: { name: 'configstore' }, spec: { type: 'configuration.in-memory', version: 'v1' } },
+        ],
+      },
+      { controllers: [HelloController] },
+    );
     client = new DaprClient({
       daprHost: '127.0.0.1',
       daprPort: String(new URL(t.apiUrl).port),
@@ -67,6 +78,22 @@ describe('the official @dapr/dapr client (HTTP) against the Sidekick HTTP API', 
     expect(await client.state.get(store, 'greeting')).toBe('hi');
     const raw = await inspect(t).component<StateStore>(store)?.get('daprclient||order');
     expect(raw?.data.toString()).toBe('{"orderId":7}');
+  });
+
+  it('configuration: the SDK has no HTTP configuration.get (HTTPNotSupportedError); its HTTP client reads GET /configuration/{store} as from daprd', async () => {
+    inspect(t).component<MemoryConfigurationStore>('configstore')?.set('greeting', 'hello', '1');
+    // @dapr/dapr 3.18 implements configuration over gRPC only: over HTTP it throws before any request.
+    await expect(client.configuration.get('configstore', ['greeting'])).rejects.toMatchObject({ name: 'HTTPNotSupportedError' });
+    const http = client.daprClient as HTTPClient;
+    expect(await http.execute('/configuration/configstore?key=greeting&key=missing', { method: 'GET' })).toEqual({
+      greeting: { value: 'hello', version: '1' },
+    });
+    expect(await http.executeWithApiVersion('v1.0-alpha1', '/configuration/configstore?key=greeting', { method: 'GET' })).toEqual({
+      greeting: { value: 'hello', version: '1' },
+    });
+    const subscribed = (await http.execute('/configuration/configstore/subscribe?key=greeting', { method: 'GET' })) as { id: string };
+    expect(await http.execute(`/configuration/configstore/${subscribed.id}/unsubscribe`, { method: 'GET' })).toEqual({ ok: true });
+    await expect(http.execute('/configuration/nope?key=a', { method: 'GET' })).rejects.toThrow(/ERR_CONFIGURATION_STORE_NOT_FOUND/);
   });
 
   it('state.get of a missing key gives the empty string (HTTP 204), as with daprd', async () => {

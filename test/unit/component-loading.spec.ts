@@ -92,9 +92,13 @@ spec:
   });
 
   it('lists only the types of the kind asked for, or says there are none', async () => {
-    const conf = memory('conf').replace('state.in-memory', 'configuration.redis');
+    const conf = memory('conf').replace('state.in-memory', 'nameresolution.mdns');
     await expect(load({ 'c.yaml': conf })).rejects.toThrow(
-      /unknown component type "configuration\.redis"; this runtime has no configuration component types yet$/,
+      /unknown component type "nameresolution\.mdns"; this runtime has no nameresolution component types yet$/,
+    );
+    const etcd = memory('conf').replace('state.in-memory', 'configuration.etcd');
+    await expect(load({ 'c.yaml': etcd })).rejects.toThrow(
+      /unknown component type "configuration\.etcd"; known configuration types: configuration\.in-memory, configuration\.redis, configuration\.postgresql/,
     );
   });
 

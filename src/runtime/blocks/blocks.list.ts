@@ -1,5 +1,6 @@
 import type { BlockDefinition } from './building-block';
 import { bindingsBlock } from './bindings/bindings.block';
+import { configurationBlock } from './configuration/configuration.block';
 import { invokeBlock } from './invoke/invoke.block';
 import { pubsubBlock } from './pubsub/pubsub.block';
 import { secretsBlock } from './secrets/secrets.block';
@@ -10,4 +11,4 @@ import { stateBlock } from './state/state.block';
  * They start in this order and stop in reverse. Adding a block = one folder under blocks/ and one
  * entry here (README, "Adding a building block").
  */
-export const BLOCKS: readonly BlockDefinition[] = [stateBlock, secretsBlock, invokeBlock, pubsubBlock, bindingsBlock];
+export const BLOCKS: readonly BlockDefinition[] = [stateBlock, secretsBlock, invokeBlock, pubsubBlock, bindingsBlock, configurationBlock];

@@ -2,9 +2,9 @@ import { cronBindingFactory } from '../../../libs/cron';
 import { httpBindingFactory } from '../../../libs/http';
 import { kafkaBindingFactory, kafkaPubSubFactory } from '../../../libs/kafka';
 import { localEnvSecretStoreFactory, localFileSecretStoreFactory, localStorageBindingFactory } from '../../../libs/local';
-import { memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
-import { postgresBindingFactory, postgresStateStoreFactory } from '../../../libs/postgres';
-import { redisBindingFactory, redisPubSubFactory, redisStateStoreFactory } from '../../../libs/redis';
+import { memoryConfigurationStoreFactory, memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
+import { postgresBindingFactory, postgresConfigurationStoreFactory, postgresStateStoreFactory } from '../../../libs/postgres';
+import { redisBindingFactory, redisConfigurationStoreFactory, redisPubSubFactory, redisStateStoreFactory } from '../../../libs/redis';
 import { sqliteStateStoreFactory } from '../../../libs/sqlite';
 import { vaultSecretStoreFactory } from '../../../libs/vault';
 import type { ComponentFactory } from '../../spi/component';
@@ -33,4 +33,8 @@ export const BUILTIN_COMPONENT_TYPES: readonly ComponentFactory[] = [
   localEnvSecretStoreFactory,
   localFileSecretStoreFactory,
   vaultSecretStoreFactory,
+  // configuration stores
+  memoryConfigurationStoreFactory,
+  redisConfigurationStoreFactory,
+  postgresConfigurationStoreFactory,
 ];
