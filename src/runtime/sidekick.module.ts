@@ -1,4 +1,14 @@
-import { type DynamicModule, type FactoryProvider, Module, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type FactoryProvider,
+  type MiddlewareConsumer,
+  Module,
+  type ModuleMetadata,
+  type NestModule,
+  type Provider,
+  RequestMethod,
+  type Type,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { getStateStoreToken } from '../decorators/constants';
 import { requestedStateStores } from '../decorators/state-store.decorator';
@@ -8,6 +18,7 @@ import { BindingsService } from './blocks/bindings/bindings.service';
 import { InvokeService } from './blocks/invoke/invoke.service';
 import { PubSubService } from './blocks/pubsub/pubsub.service';
 import { StateService } from './blocks/state/state.service';
+import { TracingMiddleware } from './blocks/tracing/tracing.middleware';
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
 import { SidekickClient } from './sidekick.client';
@@ -41,7 +52,12 @@ const RAW_OPTIONS = Symbol('SIDEKICK_RAW_OPTIONS');
  * `SidekickClient` and `@StateStore(name)` clients can be injected anywhere.
  */
 @Module({})
-export class SidekickModule {
+export class SidekickModule implements NestModule {
+  /** Every request to the app passes the tracing middleware (a plain `next()` unless tracing is on). */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(TracingMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
+
   static forRoot(options: SidekickModuleOptions): DynamicModule {
     return SidekickModule.build([], [{ provide: RAW_OPTIONS, useValue: options }]);
   }
