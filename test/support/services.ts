@@ -113,3 +113,23 @@ export async function deleteKafkaTopics(topics: readonly string[]): Promise<void
     await admin.disconnect();
   }
 }
+
+/** Zipkin's base URL (spans are posted to `/api/v2/spans`, read back from `/api/v2/traces`). */
+export function zipkinUrl(): string {
+  return (process.env.SIDEKICK_TEST_ZIPKIN_URL ?? 'http://127.0.0.1:9411').replace(/\/+$/, '');
+}
+
+let zipkinCheck: Promise<void> | undefined;
+
+/** Resolves when Zipkin answers `GET /health`; rejects with how to start it otherwise. */
+export function requireZipkin(): Promise<void> {
+  zipkinCheck ??= (async () => {
+    try {
+      const res = await fetch(`${zipkinUrl()}/health`, { signal: AbortSignal.timeout(3000) });
+      if (!res.ok) throw new Error(`GET /health answered ${res.status}`);
+    } catch (err) {
+      throw new Error(`Zipkin is not reachable at ${zipkinUrl()}: run npm run services:up (or bash scripts/services.sh up zipkin) (${reason(err)})`);
+    }
+  })();
+  return zipkinCheck;
+}
