@@ -40,9 +40,9 @@ export function createPinoLogger(base: Record<string, unknown>, name: string, se
   return pino(options, prettyDestination(out, settings.color === true && out.isTTY === true));
 }
 
-const NO_FIELDS = {};
+/** pino merges the record into what the mixin returns: a fresh object each time. */
 function traceMixin(): object {
-  return activeTraceIds() ?? NO_FIELDS;
+  return activeTraceIds() ?? {};
 }
 
 /** A pino destination that prints each JSON record as one {@link formatPrettyLine} line. */

@@ -106,7 +106,10 @@ describe('samples/02-pubsub traced on Redis: checkout publishes, order-processor
     const topic = `orders-trace-${randomUUID().slice(0, 8)}`;
     const components = tempDir('sidekick-zipkin-pubsub-');
     for (const file of readdirSync(join(PUBSUB, 'components/redis'))) {
-      writeFileSync(join(components, file), readFileSync(join(PUBSUB, 'components/redis', file), 'utf8').replace('value: 127.0.0.1:6379', `value: ${redisHostPort()}`));
+      writeFileSync(
+        join(components, file),
+        readFileSync(join(PUBSUB, 'components/redis', file), 'utf8').replace('value: 127.0.0.1:6379', `value: ${redisHostPort()}`),
+      );
     }
     const processorEnv = await appEnv({ SIDEKICK_RESOURCES_PATH: components, ORDERS_TOPIC: topic });
     const processor = startNode('order-processor', join(PUBSUB_DIST, 'order-processor.main.js'), { env: processorEnv.env });

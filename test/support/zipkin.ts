@@ -53,7 +53,11 @@ export function traceById(traceId: string): Promise<ZipkinSpan[]> {
 }
 
 /** Polls until `done(trace)` holds for the trace (exporters batch every 500 ms); returns it. */
-export async function waitForTrace(find: () => Promise<ZipkinSpan[] | undefined>, done: (trace: ZipkinSpan[]) => boolean, timeoutMs = 20_000): Promise<ZipkinSpan[]> {
+export async function waitForTrace(
+  find: () => Promise<ZipkinSpan[] | undefined>,
+  done: (trace: ZipkinSpan[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<ZipkinSpan[]> {
   const deadline = Date.now() + timeoutMs;
   let last: ZipkinSpan[] | undefined;
   while (Date.now() < deadline) {
@@ -69,6 +73,7 @@ export async function waitForTrace(find: () => Promise<ZipkinSpan[] | undefined>
 /** The span named `name` (Zipkin lowercases names) of `service`, or an error listing the trace. */
 export function spanNamed(trace: readonly ZipkinSpan[], name: string, service?: string): ZipkinSpan {
   const found = trace.find((s) => s.name === name.toLowerCase() && (service === undefined || s.localEndpoint?.serviceName === service));
-  if (!found) throw new Error(`no span "${name}"${service ? ` of ${service}` : ''} in ${JSON.stringify(trace.map((s) => [s.localEndpoint?.serviceName, s.name]))}`);
+  if (!found)
+    throw new Error(`no span "${name}"${service ? ` of ${service}` : ''} in ${JSON.stringify(trace.map((s) => [s.localEndpoint?.serviceName, s.name]))}`);
   return found;
 }
