@@ -29,6 +29,14 @@ step "services up"
 SIDEKICK_SERVICES_NEW_FILE="${started_list}" bash scripts/services.sh up all ||
   { log "test-all: starting services failed"; exit 1; }
 
+# The screenshot of samples/04-observability drives Debian's chromium (playwright-core cannot download a browser here).
+if [[ ! -x "${SIDEKICK_CHROMIUM:-/usr/bin/chromium}" ]]; then
+  step "chromium (apt-get)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ||
+    { log "test-all: installing chromium failed"; exit 1; }
+fi
+
 step "build"
 npm run build || { log "test-all: build failed"; exit 1; }
 

@@ -117,7 +117,7 @@ describe('tracing (spec.tracing with samplingRate 1, spans logged by stdout)', (
       'db.name': 'statestore',
       'dapr.component.name': 'statestore',
       'dapr.component.type': 'state.in-memory',
-      'dapr.operation': 'set',
+      'dapr.api': '/dapr.proto.runtime.v1.Dapr/SaveState',
     });
 
     const publish = byName('/dapr.proto.runtime.v1.Dapr/PublishEvent');

@@ -8,9 +8,11 @@ import type { CallInfo } from '../../../spi/interceptor';
  *   (`/v1.0/state/statestore/order`), or `CallLocal/{appId}/{method}` for service invocation; `dapr.api`
  *   (`GET /v1.0/...`), `dapr.protocol` `http`, and `db.*` / `messaging.*` / `rpc.service` by building block.
  * - `component` (an SPI call, from the HTTP API or from `SidekickClient`): named after the Dapr API
- *   method daprd would have served it through (`/dapr.proto.runtime.v1.Dapr/GetState`), with the
- *   component's name and type (`dapr.component.name`, `dapr.component.type`), `db.system` = the
- *   building block (`state`, `secrets`, `bindings`, `configuration`, `lock`) and `db.name` = the component.
+ *   method daprd would have served it through (`/dapr.proto.runtime.v1.Dapr/GetState`, also in
+ *   `dapr.api`), with the component's name and type (`dapr.component.name`, `dapr.component.type`),
+ *   `db.system` = the building block (`state`, `secrets`, `bindings`, `configuration`, `lock`) and
+ *   `db.name` = the component, or `messaging.system` `pubsub` (and the topic, set by the publish).
+ * The app id is the resource's `service.name` (and `dapr.app_id`), on every span.
  * - `invoke` (an outgoing service invocation): `/dapr.proto.internals.v1.ServiceInvocation/CallLocal`,
  *   as daprd's sidecar-to-sidecar call, with `rpc.service` `ServiceInvocation`, `net.peer.name` = the
  *   target app and `dapr.invoke_method`.
@@ -55,12 +57,12 @@ function kindOf(type: string): string {
 }
 
 /** The span for a call, or undefined for calls that get none (consumer set-up). Computed once per call site. */
-export function planSpan(call: CallInfo, appId: string): SpanPlan | undefined {
+export function planSpan(call: CallInfo): SpanPlan | undefined {
   switch (call.kind) {
     case 'component':
       return componentSpan(call);
     case 'api':
-      return apiSpan(call, appId);
+      return apiSpan(call);
     case 'invoke':
       return {
         name: '/dapr.proto.internals.v1.ServiceInvocation/CallLocal',
@@ -70,11 +72,10 @@ export function planSpan(call: CallInfo, appId: string): SpanPlan | undefined {
           'net.peer.name': call.target,
           'dapr.invoke_method': call.operation,
           'http.request.method': call.attributes?.['verb'] ?? 'POST',
-          'dapr.app_id': appId,
         },
       };
     case 'delivery':
-      return deliverySpan(call, appId);
+      return deliverySpan(call);
   }
 }
 
@@ -83,32 +84,28 @@ function componentSpan(call: CallInfo): SpanPlan | undefined {
   const known = API_METHODS[kind];
   if (known && !(call.operation in known)) return undefined; // subscribe / read: set-up, not a call
   const method = known?.[call.operation] ?? `${kind}/${call.operation}`;
+  // Few attributes on purpose (each costs at every span): the app id is on the resource, the operation is `dapr.api`.
   const attributes: Record<string, string> = {
-    'rpc.service': 'Dapr',
     'dapr.api': DAPR_SERVICE + method,
-    'dapr.protocol': 'in-process',
     'dapr.component.name': call.target,
     'dapr.component.type': call.type,
-    'dapr.operation': call.operation,
   };
   const db = DB_SYSTEM[kind];
   if (db) {
     attributes['db.system'] = db;
     attributes['db.name'] = call.target;
-    attributes['db.statement'] = method;
   }
   if (kind === 'pubsub') attributes['messaging.system'] = 'pubsub';
   return { name: DAPR_SERVICE + method, role: 'client', attributes };
 }
 
-function apiSpan(call: CallInfo, appId: string): SpanPlan {
+function apiSpan(call: CallInfo): SpanPlan {
   const path = call.attributes?.['path'] ?? '';
   const space = call.operation.indexOf(' ');
   const method = space === -1 ? call.operation : call.operation.slice(0, space);
   const attributes: Record<string, string> = {
     'dapr.api': `${method} ${path}`,
     'dapr.protocol': 'http',
-    'dapr.app_id': appId,
     'http.request.method': method,
     'url.path': path,
   };
@@ -147,8 +144,8 @@ function apiSpan(call: CallInfo, appId: string): SpanPlan {
   return { name: spanName || call.operation, role: 'server', attributes };
 }
 
-function deliverySpan(call: CallInfo, appId: string): SpanPlan {
-  const attributes: Record<string, string> = { 'dapr.component.name': call.target, 'dapr.handler': call.operation, 'dapr.app_id': appId };
+function deliverySpan(call: CallInfo): SpanPlan {
+  const attributes: Record<string, string> = { 'dapr.component.name': call.target, 'dapr.handler': call.operation };
   if (call.type === 'bindings') {
     attributes['db.system'] = 'bindings';
     attributes['db.name'] = call.target;

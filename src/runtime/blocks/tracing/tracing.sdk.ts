@@ -24,8 +24,12 @@ export interface SdkExtras {
   readonly spanProcessors?: readonly SpanProcessor[];
 }
 
-/** Apps in this process that registered the OpenTelemetry globals (they are process-wide by OpenTelemetry's design). */
+/**
+ * Apps in this process that trace, and which OpenTelemetry API globals Sidekick registered for them
+ * (they are process-wide by OpenTelemetry's design; one the app had registered itself is left alone).
+ */
 let registrations = 0;
+const owned = { context: false, propagation: false, trace: false };
 
 export function startTracingSdk(appId: string, setup: TracingSetup, logger: SidekickLogger, extras: SdkExtras = {}): TracingSdk {
   /* eslint-disable @typescript-eslint/no-require-imports -- lazy on purpose: apps without tracing load none of the SDK */
@@ -47,7 +51,14 @@ export function startTracingSdk(appId: string, setup: TracingSetup, logger: Side
   if (setup.stdout) processors.push(new base.SimpleSpanProcessor(new LogSpanExporter(logger)));
   processors.push(...(extras.spanProcessors ?? []));
 
-  const sampler = new base.ParentBasedSampler({ root: new base.TraceIdRatioBasedSampler(setup.samplingRate) });
+  // Rate 1 and 0 decide without hashing the trace id (the ratio sampler's work at every root span).
+  const root =
+    setup.samplingRate >= 1
+      ? new base.AlwaysOnSampler()
+      : setup.samplingRate <= 0
+        ? new base.AlwaysOffSampler()
+        : new base.TraceIdRatioBasedSampler(setup.samplingRate);
+  const sampler = new base.ParentBasedSampler({ root });
   const provider = new base.BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': appId, 'dapr.app_id': appId }),
     sampler,
@@ -56,9 +67,13 @@ export function startTracingSdk(appId: string, setup: TracingSetup, logger: Side
 
   // The API's globals accept one registration per process: the first app tracing sets them, later ones share them.
   if (registrations === 0) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    if (!trace.setGlobalTracerProvider(provider)) diag.warn('a global tracer provider was already registered');
+    // Each returns false (and keeps the existing one) when the app registered its own first.
+    const manager = new AsyncLocalStorageContextManager();
+    owned.context = context.setGlobalContextManager(manager.enable());
+    if (!owned.context) manager.disable();
+    owned.propagation = propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    owned.trace = trace.setGlobalTracerProvider(provider);
+    if (!owned.trace) diag.warn('sidekick: a global tracer provider was already registered; it is kept');
   }
   registrations += 1;
 
@@ -73,9 +88,10 @@ export function startTracingSdk(appId: string, setup: TracingSetup, logger: Side
       } finally {
         registrations -= 1;
         if (registrations === 0) {
-          trace.disable();
-          propagation.disable();
-          context.disable();
+          if (owned.trace) trace.disable();
+          if (owned.propagation) propagation.disable();
+          if (owned.context) context.disable();
+          owned.trace = owned.propagation = owned.context = false;
         }
       }
     },

@@ -56,7 +56,7 @@ export class TracingService {
     // Component, delivery and invoke calls reuse one CallInfo per call site: plan once.
     let plan = this.plans.get(call);
     if (plan === undefined) {
-      plan = planSpan(call, this.appId) ?? null;
+      plan = planSpan(call) ?? null;
       if (call.kind !== 'api') this.plans.set(call, plan);
     }
     return plan ?? undefined;
@@ -111,11 +111,7 @@ export class TracingService {
       const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
-      const span = tracer.startSpan(
-        `${method} ${path}`,
-        { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'dapr.app_id': this.appId } },
-        parent,
-      );
+      const span = tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path } }, parent);
       const sc = span.spanContext();
       if (!res.headersSent) res.setHeader('traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
       let ended = false;
