@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from '../support/app';
@@ -12,7 +14,7 @@ import { ensureBuilt, ROOT } from '../support/processes';
 
 const DIST = join(ROOT, 'dist/src/index.js');
 
-function script(dataDir: string, config: string): string {
+function script(dataDir: string, config: string, work = ''): string {
   return `
 require('reflect-metadata');
 const { Module } = require('@nestjs/common');
@@ -23,6 +25,7 @@ Module({ imports: [sidekick.SidekickModule.forRoot({ appId: 'lazytrace', ${confi
 (async () => {
   const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
   await app.init();
+  ${work}
   const loaded = new Set();
   for (const file of Object.keys(require.cache)) {
     const m = /\\/node_modules\\/(@opentelemetry\\/[^/]+)\\//.exec(file);
@@ -34,12 +37,12 @@ Module({ imports: [sidekick.SidekickModule.forRoot({ appId: 'lazytrace', ${confi
 `;
 }
 
-async function loadedOtel(config: string, env: Record<string, string> = {}): Promise<string[]> {
+async function loadedOtel(config: string, env: Record<string, string> = {}, work = ''): Promise<string[]> {
   const clean = { ...process.env, ...env };
   if (!('OTEL_EXPORTER_OTLP_ENDPOINT' in env)) delete clean['OTEL_EXPORTER_OTLP_ENDPOINT'];
   delete clean['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
   delete clean['SIDEKICK_CONFIG'];
-  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script(tempDir('sidekick-lazytrace-'), config)], {
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script(tempDir('sidekick-lazytrace-'), config, work)], {
     cwd: ROOT,
     timeout: 30_000,
     env: clean,
@@ -64,5 +67,35 @@ describe('the OpenTelemetry SDK is loaded only when the app traces', () => {
     const loaded = await loadedOtel('', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
     expect(loaded).toEqual(expect.arrayContaining(['@opentelemetry/sdk-trace-base', '@opentelemetry/exporter-trace-otlp-http']));
     expect(loaded).not.toContain('@opentelemetry/exporter-zipkin');
+  }, 40_000);
+});
+
+describe('spec.tracing.otel (OTLP over HTTP), in a plain Node process', () => {
+  // Not inside Jest's VM: the OTLP exporter loads its HTTP transport with a dynamic import(), which Jest's sandbox refuses.
+  beforeAll(() => ensureBuilt([DIST]), 180_000);
+
+  it('posts the spans as OTLP JSON to {endpointAddress}/v1/traces, flushed when the app closes', async () => {
+    const received: { path: string; type: string; body: string }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', type: String(req.headers['content-type']), body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const config = `config: { tracing: { samplingRate: '1', otel: { endpointAddress: '127.0.0.1:${port}', isSecure: false, protocol: 'http' } } },`;
+      await loadedOtel(config, {}, `await app.get(sidekick.SidekickClient).state('statestore').get('k');`);
+      const posted = received.find((r) => r.path === '/v1/traces');
+      expect(posted?.type).toContain('application/json');
+      expect(posted?.body).toContain('"lazytrace"');
+      expect(posted?.body).toContain('/dapr.proto.runtime.v1.Dapr/GetState');
+    } finally {
+      server.close();
+    }
   }, 40_000);
 });

@@ -208,3 +208,11 @@ describe('tracing at sampling rate 0', () => {
     expect(spans(logs).every((s) => s.trace_id === traceId)).toBe(true);
   });
 });
+
+describe('spec.tracing.otel with protocol grpc', () => {
+  it('is refused at start-up, saying what to use', async () => {
+    await expect(startApp({ appId: 'grpc-app', config: { tracing: { otel: { endpointAddress: '127.0.0.1:4317', protocol: 'grpc' } } } })).rejects.toThrow(
+      /otel.protocol "grpc" is not supported.*protocol: http/,
+    );
+  });
+});
