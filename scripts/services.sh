@@ -601,12 +601,15 @@ svc_zipkin() {
       die "zipkin: the server in $base (pid $(cat "$base/pid")) is running but not answering on ${HOST}:${port}; stop it first: bash scripts/services.sh down zipkin:${port}"
     fi
     rm -f "$base/pid"
-    # In-memory storage: traces live as long as this process (a fresh Zipkin on every start).
+    # In-memory storage: traces live as long as this process (a fresh Zipkin on every start). The oldest
+    # are dropped beyond MEM_MAX_SPANS, sized to the heap: a benchmark run sends tens of thousands of spans,
+    # and a full heap makes the JVM stop answering rather than fail.
     # shellcheck disable=SC2016
     (
       cd / || exit 1
       exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$base/pid" \
-        env STORAGE_TYPE=mem java -Xmx256m -XX:+UseSerialGC -jar "${ZIPKIN_JAR}" \
+        env STORAGE_TYPE=mem MEM_MAX_SPANS="${SIDEKICK_ZIPKIN_MAX_SPANS:-200000}" \
+        java -Xmx768m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -jar "${ZIPKIN_JAR}" \
         "--armeria.ports[0].port=$port" "--armeria.ports[0].address=${HOST}" >"$logfile" 2>&1 </dev/null 9>&-
     ) &
     wait_for 10 test -s "$base/pid" || die "zipkin: the server did not start (log: $logfile)"

@@ -216,3 +216,44 @@ describe('spec.tracing.otel with protocol grpc', () => {
     );
   });
 });
+
+@Controller()
+class HelloController {
+  @Get('hello')
+  hello(): { hello: string } {
+    return { hello: 'world' };
+  }
+}
+
+describe('tracing across two apps: service invocation over HTTP', () => {
+  const callerLogs = captureLogs();
+  const calleeLogs = captureLogs();
+  let caller: TestApp;
+  let callee: TestApp;
+  beforeAll(async () => {
+    const config = { tracing: { samplingRate: '1', stdout: true } };
+    callee = await startApp({ appId: 'callee', logger: calleeLogs, config }, { controllers: [HelloController] });
+    caller = await startApp({ appId: 'caller', logger: callerLogs, config, nameResolution: { static: { callee: callee.appUrl } } });
+  });
+  afterAll(async () => {
+    await caller.close();
+    await callee.close();
+  });
+
+  it("the callee's server span is a child of the caller's invoke span, in the caller's trace", async () => {
+    const traceId = '5bf92f3577b34da6a3ce929d0e0e4737';
+    const res = await fetch(`${caller.apiUrl}/v1.0/invoke/callee/method/hello`, { headers: { traceparent: `00-${traceId}-10f067aa0ba902b7-01` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ hello: 'world' });
+    // The answer carries the trace (the callee's span context, passed back with its headers).
+    expect(res.headers.get('traceparent')).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    await eventually(() => spans(calleeLogs).some((s) => s.trace_id === traceId), 5000, "the callee's span");
+    await eventually(() => spans(callerLogs).some((s) => s.span === 'CallLocal/callee/hello'), 5000, "the caller's API span");
+    const api = spans(callerLogs).find((s) => s.span === 'CallLocal/callee/hello');
+    const invoke = spans(callerLogs).find((s) => s.span === '/dapr.proto.internals.v1.ServiceInvocation/CallLocal');
+    const served = spans(calleeLogs).find((s) => s.span === 'GET /hello');
+    expect(api).toMatchObject({ trace_id: traceId, parent_span_id: '10f067aa0ba902b7' });
+    expect(invoke).toMatchObject({ trace_id: traceId, parent_span_id: api?.span_id });
+    expect(served).toMatchObject({ trace_id: traceId, parent_span_id: invoke?.span_id });
+  });
+});
