@@ -34,11 +34,13 @@ const setter: TextMapSetter<Record<string, unknown>> = {
  * a broker starts from the event's context, not from whatever the consumer loop had).
  */
 export function withIncomingTraceContext<T>(carrier: Carrier | undefined, fn: () => T, fresh = false): T {
-  if (!carrier || (typeof carrier['traceparent'] !== 'string' && !Array.isArray(carrier['traceparent']))) return fn();
-  const base = fresh ? ROOT_CONTEXT : context.active();
-  const extracted = propagation.extract(base, carrier, getter);
-  if (extracted === base) return fn();
-  return context.with(extracted, fn);
+  const active = context.active();
+  const header = carrier?.['traceparent'];
+  const given = (typeof header === 'string' && header !== '') || Array.isArray(header);
+  const base = fresh ? ROOT_CONTEXT : active;
+  const target = given && carrier ? propagation.extract(base, carrier, getter) : base;
+  // Without tracing the active context is always the root one and extract returns its input: no context is entered.
+  return target === active ? fn() : context.with(target, fn);
 }
 
 /**
