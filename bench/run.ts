@@ -5,6 +5,7 @@ import { type Metric, printSummary } from './lib/report';
 import { runPubSubBench } from './pubsub.bench';
 import { runRssBench } from './rss.bench';
 import { runStateBench } from './state.bench';
+import { runTracingBench } from './tracing.bench';
 
 /** The ids every results.json carries first, in this order (more may follow). */
 const REQUIRED = [
@@ -21,6 +22,9 @@ const REQUIRED = [
   'pubsub.redis.throughput_ratio',
   'pubsub.redis.p50_ratio',
   'pubsub.memory.events_per_s',
+  'tracing.on.state.get.p50_ratio',
+  'tracing.on.invoke.p50_ratio',
+  'tracing.off.state.get.p50_ratio',
 ];
 
 async function main(): Promise<void> {
@@ -35,6 +39,7 @@ async function main(): Promise<void> {
     ['http', () => runHttpBench()],
     ['rss', () => runRssBench(root)],
     ['pubsub', () => runPubSubBench()],
+    ['tracing', () => runTracingBench()],
   ];
   for (const [name, run] of sections) {
     const t0 = Date.now();

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `npm run bench`: Sidekick against the raw driver, interleaved in one process per benchmark.
-#   Redis + Kafka up (each only if nothing answers on its port) -> build -> node --expose-gc dist/bench/run.js
+#   Redis + Kafka + Zipkin up (each only if nothing answers on its port) -> build -> node --expose-gc dist/bench/run.js
 # Writes bench/results.json and prints the table. A service this script started is stopped on exit
 # (also on failure / Ctrl-C); one that was already running is left alone.
 # Knobs (env): BENCH_STATE_{OPS,ROUNDS,WARMUP}, BENCH_HTTP_{OPS,ROUNDS,WARMUP}, BENCH_RSS_OPS,
 # BENCH_PUBSUB_{ROUNDS,MEMORY_EVENTS,REDIS_EVENTS,REDIS_LATENCY_OPS,KAFKA_EVENTS,KAFKA_LATENCY_OPS,KAFKA_ROUNDS},
-# SIDEKICK_REDIS_PORT (6379), SIDEKICK_KAFKA_PORT (9092).
+# BENCH_TRACING_{OPS,ROUNDS,WARMUP}, SIDEKICK_REDIS_PORT (6379), SIDEKICK_KAFKA_PORT (9092), SIDEKICK_ZIPKIN_PORT (9411).
 set -uo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -17,11 +17,12 @@ stop_started_services_on_exit "sidekick-bench-started"
 
 export SIDEKICK_REDIS_PORT="${SIDEKICK_REDIS_PORT:-6379}"
 export SIDEKICK_KAFKA_PORT="${SIDEKICK_KAFKA_PORT:-9092}"
+export SIDEKICK_ZIPKIN_PORT="${SIDEKICK_ZIPKIN_PORT:-9411}"
 export SIDEKICK_BENCH_KAFKA_BROKERS="${SIDEKICK_BENCH_KAFKA_BROKERS:-127.0.0.1:${SIDEKICK_KAFKA_PORT}}"
 
-log "=== services up (redis, kafka)"
-SIDEKICK_SERVICES_NEW_FILE="${started_list}" bash scripts/services.sh up redis kafka ||
-  { log "bench: starting redis/kafka failed"; exit 1; }
+log "=== services up (redis, kafka, zipkin)"
+SIDEKICK_SERVICES_NEW_FILE="${started_list}" bash scripts/services.sh up redis kafka zipkin ||
+  { log "bench: starting redis/kafka/zipkin failed"; exit 1; }
 
 log "=== build"
 npm run build || { log "bench: build failed"; exit 1; }

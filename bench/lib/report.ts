@@ -21,6 +21,9 @@ export const TARGETS: readonly Target[] = [
   { id: 'state.save.c16.throughput_ratio', min: 0.9 },
   { id: 'http.state.get.added_p50_ms', max: 0.1 },
   { id: 'http.invoke.self.p50_ratio', max: 1.3 },
+  { id: 'tracing.on.state.get.p50_ratio', max: 1.15 },
+  { id: 'tracing.on.invoke.p50_ratio', max: 1.15 },
+  { id: 'tracing.off.state.get.p50_ratio', max: 1.03 },
 ];
 
 export function round(value: number, digits = 3): number {

@@ -30,16 +30,25 @@ export interface BenchApp {
   close(): Promise<void>;
 }
 
+/** What differs between bench apps (the tracing bench runs three side by side). */
+export interface BenchAppOptions {
+  /** Default `bench`. */
+  readonly appId?: string;
+  /** The app's Configuration (`spec`), e.g. `{ tracing: { samplingRate: '1', zipkin: {...} } }`. */
+  readonly config?: Readonly<Record<string, unknown>>;
+}
+
 /**
  * A real Nest (Express) app, app id `bench`, with `statestore` = `state.redis` on the bench Redis,
  * the Dapr HTTP API on a free port and a silent logger.
  */
-export async function startBenchApp(): Promise<BenchApp> {
+export async function startBenchApp(options: BenchAppOptions = {}): Promise<BenchApp> {
   const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-'));
   @Module({
     imports: [
       SidekickModule.forRoot({
-        appId: 'bench',
+        appId: options.appId ?? 'bench',
+        ...(options.config ? { config: options.config } : {}),
         resourcesPath: dir,
         dataDir: dir,
         components: [

@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { SidekickLogger } from '../spi/logger';
+import { activeTraceIds } from './interception/trace-context';
 import type { LogFormat } from './sidekick.options';
 
 /**
@@ -30,12 +31,18 @@ export function createDefaultLogger(appId: string, level: string, format: LogFor
 }
 
 export function createPinoLogger(base: Record<string, unknown>, name: string, settings: PinoSettings): Logger {
-  const options = { name, level: settings.level, base };
+  // `trace_id` / `span_id` on every record written inside a span (tracing on; nothing otherwise).
+  const options = { name, level: settings.level, base, mixin: traceMixin };
   // Every logger writes synchronously through the same stdout: lines keep their order across loggers
   // (pino's default destination buffers per logger) and are out before a process.exit().
   const out = settings.out ?? process.stdout;
   if (settings.format === 'json') return pino(options, { write: (line: string) => void out.write(line) });
   return pino(options, prettyDestination(out, settings.color === true && out.isTTY === true));
+}
+
+/** pino merges the record into what the mixin returns: a fresh object each time. */
+function traceMixin(): object {
+  return activeTraceIds() ?? {};
 }
 
 /** A pino destination that prints each JSON record as one {@link formatPrettyLine} line. */

@@ -1,4 +1,15 @@
-import { type DynamicModule, type FactoryProvider, Module, type ModuleMetadata, type Provider, Scope, type Type } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type FactoryProvider,
+  type MiddlewareConsumer,
+  Module,
+  type ModuleMetadata,
+  type NestModule,
+  type Provider,
+  RequestMethod,
+  Scope,
+  type Type,
+} from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { getSecretToken, getStateStoreToken } from '../decorators/constants';
 import { requestedSecrets, secretRef, type SecretRef } from '../decorators/secret.decorator';
@@ -11,6 +22,7 @@ import { InvokeService } from './blocks/invoke/invoke.service';
 import { PubSubService } from './blocks/pubsub/pubsub.service';
 import { SecretsService } from './blocks/secrets/secrets.service';
 import { StateService } from './blocks/state/state.service';
+import { TracingMiddleware } from './blocks/tracing/tracing.middleware';
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
 import { SidekickClient } from './sidekick.client';
@@ -46,7 +58,12 @@ const RAW_OPTIONS = Symbol('SIDEKICK_RAW_OPTIONS');
  * `SidekickClient` and `@StateStore(name)` clients can be injected anywhere.
  */
 @Module({})
-export class SidekickModule {
+export class SidekickModule implements NestModule {
+  /** Every request to the app passes the tracing middleware (a plain `next()` unless tracing is on). */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(TracingMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
+
   static forRoot(options: SidekickModuleOptions): DynamicModule {
     return SidekickModule.build([], [{ provide: RAW_OPTIONS, useValue: options }]);
   }

@@ -156,3 +156,23 @@ export async function vaultDestroy(path: string, engine = 'secret'): Promise<voi
   const res = await fetch(`${vaultAddr()}/v1/${engine}/metadata/${path}`, { method: 'DELETE', headers: { 'x-vault-token': vaultToken() } });
   if (res.status !== 204 && res.status !== 404) throw new Error(`deleting Vault secret ${path} answered ${res.status}`);
 }
+
+/** Zipkin's base URL (spans are posted to `/api/v2/spans`, read back from `/api/v2/traces`). */
+export function zipkinUrl(): string {
+  return (process.env.SIDEKICK_TEST_ZIPKIN_URL ?? 'http://127.0.0.1:9411').replace(/\/+$/, '');
+}
+
+let zipkinCheck: Promise<void> | undefined;
+
+/** Resolves when Zipkin answers `GET /health`; rejects with how to start it otherwise. */
+export function requireZipkin(): Promise<void> {
+  zipkinCheck ??= (async () => {
+    try {
+      const res = await fetch(`${zipkinUrl()}/health`, { signal: AbortSignal.timeout(3000) });
+      if (!res.ok) throw new Error(`GET /health answered ${res.status}`);
+    } catch (err) {
+      throw new Error(`Zipkin is not reachable at ${zipkinUrl()}: run npm run services:up (or bash scripts/services.sh up zipkin) (${reason(err)})`);
+    }
+  })();
+  return zipkinCheck;
+}

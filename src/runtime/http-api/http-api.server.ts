@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { SidekickLogger } from '../../spi/logger';
 import { type Interception, NO_INTERCEPTION } from '../interception/interception';
+import { injectTraceContext, withIncomingTraceContext } from '../interception/trace-context';
 import { type ApiContext, ApiError, type ApiRoute, sendError, toApiError } from './api-context';
 
 export interface HttpApiServerOptions {
@@ -134,9 +135,15 @@ export class HttpApiServer {
     const work = !route
       ? Promise.reject(notFound())
       : this.intercepted
-        ? this.interception.run(
-            { kind: 'api', target: route.name, type: 'http', operation: `${req.method ?? 'GET'} ${route.path || '(dapr-app-id)'}`, attributes: { path } },
-            () => route.handler(ctx),
+        ? withIncomingTraceContext(req.headers, () =>
+            this.interception.run(
+              { kind: 'api', target: route.name, type: 'http', operation: `${req.method ?? 'GET'} ${route.path || '(dapr-app-id)'}`, attributes: { path } },
+              () => {
+                // As daprd: the response carries the request's span context (a handler may replace it, e.g. invoke's target's).
+                traceResponse(res);
+                return route.handler(ctx);
+              },
+            ),
           )
         : route.handler(ctx);
     work.catch((err: unknown) => {
@@ -208,4 +215,11 @@ function tooLarge(limit: number): ApiError {
 
 function notFound(): ApiError {
   return new ApiError(404, 'ERR_DIRECT_INVOKE', 'failed getting app id either from the URL path or the header dapr-app-id');
+}
+
+/** Sets `traceparent`/`tracestate` of the active span on the response (nothing outside a span). */
+function traceResponse(res: ServerResponse): void {
+  const headers: Record<string, unknown> = {};
+  if (!injectTraceContext(headers)) return;
+  for (const [name, value] of Object.entries(headers)) if (typeof value === 'string') res.setHeader(name, value);
 }

@@ -5,6 +5,7 @@ import type { SidekickLogger } from '../../../spi/logger';
 import type { ComponentLookup } from '../../components/component.lookup';
 import type { DiscoveredMethod } from '../../discovery/sidekick.explorer';
 import type { Interception } from '../../interception/interception';
+import { withIncomingTraceContext } from '../../interception/trace-context';
 import { NameRegistry } from '../../registry/name.registry';
 import { decodeJsonOrText as decode, encodeJson as encode } from '../../../spi/codec';
 
@@ -88,7 +89,10 @@ export class BindingsService {
         return reply === undefined ? undefined : encode(reply);
       };
       const call = { kind: 'delivery' as const, target: found.binding, type: 'bindings', operation: found.name, attributes: { binding: found.binding } };
-      const handle = await binding.read(this.interception.active('delivery') ? (event) => this.interception.run(call, () => deliver(event)) : deliver);
+      // A delivery continues the trace its event carries (e.g. a `traceparent` Kafka header), if any.
+      const intercepted = (event: BindingEvent): Promise<Buffer | undefined> =>
+        withIncomingTraceContext(event.metadata, () => this.interception.run(call, () => deliver(event)), true);
+      const handle = await binding.read(this.interception.active('delivery') ? intercepted : deliver);
       this.handles.push({ name: found.binding, handle });
       this.logger.info({ binding: found.binding, handler: found.name }, 'reading input binding');
     }

@@ -4,6 +4,7 @@ import { withDeadline } from '../../../spi/clock';
 import type { NameResolver } from '../../../spi/name-resolver';
 import type { SidekickLogger } from '../../../spi/logger';
 import { type Interception, NO_INTERCEPTION } from '../../interception/interception';
+import { injectTraceContext } from '../../interception/trace-context';
 import { APP_ID_RULE, isValidAppId } from './app-id';
 import { dispatchInProcess, type RequestListener } from './in-process.dispatcher';
 import type { HeaderMap, InvokeRequest, InvokeResponse } from './invoke.types';
@@ -67,6 +68,8 @@ export class InvokeService {
 
   private async send(appId: string, req: InvokeRequest): Promise<InvokeResponse> {
     const headers = forwardHeaders(req.headers, this.appId, appId);
+    // W3C trace context of the active span (the invoke span when tracing is on); else the caller's is forwarded as is.
+    injectTraceContext(headers);
     const path = `/${normalizeMethod(req.method)}${req.query ? `?${req.query}` : ''}`;
     if (appId === this.appId) return this.dispatchSelf(path, req, headers);
     const address = await this.resolve(appId);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hasActiveSpan } from '../../interception/trace-context';
 import {
   type ApiContext,
   ApiError,
@@ -32,7 +33,8 @@ export function pubsubRoutes(pubsub: PubSubService): ApiRoute[] {
       await pubsub.publish(ctx.params['pubsub'] ?? '', ctx.params['*'] ?? '', {
         bytes: body,
         contentType: header(ctx, 'content-type'),
-        metadata: { ...traceMetadata(ctx, 'cloudevent.'), ...queryMetadata(ctx.query) },
+        // Tracing on: the event carries the publish span's context (set inside the publish); off: the request's headers, as daprd.
+        metadata: { ...(hasActiveSpan() ? {} : traceMetadata(ctx, 'cloudevent.')), ...queryMetadata(ctx.query) },
       });
       sendNoContent(ctx.res);
     },

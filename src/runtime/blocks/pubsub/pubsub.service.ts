@@ -5,7 +5,8 @@ import { rawPayload, tryParseJson } from '../../../spi/codec';
 import { parseTtlSeconds } from '../../../spi/ttl';
 import type { PublishRequest, PubSub } from '../../../spi/pubsub';
 import type { ComponentLookup } from '../../components/component.lookup';
-import { CLOUDEVENT_CONTENT_TYPE, isJsonContentType, toEnvelope } from './cloudevent';
+import { annotateActiveSpan, injectTraceContext } from '../../interception/trace-context';
+import { type CloudEvent, CLOUDEVENT_CONTENT_TYPE, isJsonContentType, toEnvelope } from './cloudevent';
 
 /** One thing to publish: `data` from code, or `bytes` as received over HTTP, with its content type. */
 export interface PublishInput {
@@ -102,8 +103,11 @@ export class PubSubService {
       metadata,
       addExpiration: !pubsub.features.includes('MESSAGE_TTL'),
     };
-    const event = toEnvelope(this.body(input), ctx);
-    return { topic, data: JSON.stringify(event), contentType: CLOUDEVENT_CONTENT_TYPE, metadata };
+    const body = this.body(input);
+    if (metadata['cloudevent.traceparent'] !== undefined || (typeof body.given?.['traceparent'] === 'string' && body.given['traceparent'] !== '')) {
+      return { topic, data: JSON.stringify(toEnvelope(body, ctx)), contentType: CLOUDEVENT_CONTENT_TYPE, metadata };
+    }
+    return tracedEnvelope(topic, metadata, () => toEnvelope(body, ctx));
   }
 
   /** Decides how the payload sits in the envelope: a given CloudEvent, JSON `data`, text, or `data_base64`. */
@@ -136,4 +140,33 @@ function parseGiven(bytes: Buffer): Record<string, unknown> {
     throw new SidekickError('ERR_PUBSUB_CLOUD_EVENTS_SER', 'the body is not a JSON CloudEvent object');
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * A publish request whose CloudEvent is serialised when the component reads `data`, that is inside
+ * the component's `publish` call and so inside its span when tracing is on: the event then carries
+ * the publish span's `traceparent`/`traceid`/`tracestate` and the delivery is its child. Built once
+ * (a retried publish sends the same event). Without tracing the fields stay empty, as daprd writes them.
+ */
+function tracedEnvelope(topic: string, metadata: Readonly<Record<string, string>>, build: () => CloudEvent): PublishRequest {
+  let data: string | undefined;
+  return {
+    topic,
+    contentType: CLOUDEVENT_CONTENT_TYPE,
+    metadata,
+    get data(): string {
+      if (data === undefined) {
+        const event = build();
+        const trace: Record<string, unknown> = {};
+        if (injectTraceContext(trace) && typeof trace['traceparent'] === 'string') {
+          event.traceparent = trace['traceparent'];
+          event.traceid = trace['traceparent'];
+          event.tracestate = typeof trace['tracestate'] === 'string' ? trace['tracestate'] : '';
+          annotateActiveSpan('messaging.destination.name', topic);
+        }
+        data = JSON.stringify(event);
+      }
+      return data;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { InvokeError } from '../../../errors/invoke.errors';
 import type { InvokeService } from '../invoke/invoke.service';
 import type { Interception } from '../../interception/interception';
+import { withIncomingTraceContext } from '../../interception/trace-context';
 import type { BulkResult, BulkEventStatus, DiscoveredSubscription, Outcome, RouteTarget, SubscriptionSpec, TopicEvent } from './pubsub.types';
 import { outcomeOf } from './outcome';
 
@@ -27,14 +28,18 @@ export function interceptedTarget(target: RouteTarget, spec: Pick<SubscriptionSp
     name: target.name,
     path: target.path,
     rules: target.rules,
+    // The delivery continues the trace of the publish (the event's traceparent), not the consumer loop's.
     deliver: (event) =>
-      interception
-        .run(call, async () => {
-          const outcome = await target.deliver(event);
-          if (outcome.status === 'retry') throw new RetrySignal(outcome);
-          return outcome;
-        })
-        .catch((err: unknown) => (err instanceof RetrySignal ? err.outcome : failureOutcome(err))),
+      withIncomingTraceContext(
+        event.envelope,
+        () =>
+          interception.run(call, async () => {
+            const outcome = await target.deliver(event);
+            if (outcome.status === 'retry') throw new RetrySignal(outcome);
+            return outcome;
+          }),
+        true,
+      ).catch((err: unknown) => (err instanceof RetrySignal ? err.outcome : failureOutcome(err))),
     deliverBulk: (events) => interception.run(bulkCall, () => target.deliverBulk(events)),
   };
 }

@@ -1,0 +1,150 @@
+import { context, type Context, type Span, SpanKind, SpanStatusCode, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isSidekickError } from '../../../errors/sidekick.error';
+import type { CallInfo, Interceptor } from '../../../spi/interceptor';
+import { withIncomingTraceContext } from '../../interception/trace-context';
+import { planSpan, type SpanPlan, type SpanRole } from './span-naming';
+import type { TracingSdk } from './tracing.sdk';
+
+const KINDS: Readonly<Record<SpanRole, SpanKind>> = {
+  server: SpanKind.SERVER,
+  client: SpanKind.CLIENT,
+  consumer: SpanKind.CONSUMER,
+  internal: SpanKind.INTERNAL,
+};
+
+/** Marks a request whose server span is made (the middleware may be applied twice by Nest). */
+const TRACED = Symbol('sidekick.traced');
+
+/**
+ * Tracing as the app sees it: off (the default: no SDK loaded, every method returns at once), or on
+ * with the SDK's tracer. Makes the spans of intercepted calls (`interceptor()`) and the server span
+ * of the app's own incoming requests (`handleIncoming`, run by the Nest middleware).
+ */
+export class TracingService {
+  private readonly plans = new WeakMap<CallInfo, SpanPlan | null>();
+  private sdk?: TracingSdk;
+  private tracer?: Tracer;
+  /** No root span is ever sampled (rate 0): calls without a sampled parent skip all span work. */
+  private rootsOff = true;
+
+  constructor(private readonly appId: string) {}
+
+  /** Turns tracing on with a started SDK (at module init, once the Configuration is read). */
+  attach(sdk: TracingSdk, samplingRate: number): void {
+    this.sdk = sdk;
+    this.tracer = sdk.tracer;
+    this.rootsOff = samplingRate <= 0;
+  }
+
+  /** True when the app traces (the Configuration has `spec.tracing`, or an OTLP endpoint is set). */
+  get enabled(): boolean {
+    return this.tracer !== undefined;
+  }
+
+  /** Flushes buffered spans to the exporters and stops. */
+  async shutdown(): Promise<void> {
+    await this.sdk?.shutdown();
+  }
+
+  /** The interceptor that makes one span per intercepted call (outermost: it sees retries as one call). */
+  interceptor(): Interceptor {
+    return { name: 'tracing', intercept: (call, next) => this.trace(call, next) };
+  }
+
+  private plan(call: CallInfo): SpanPlan | undefined {
+    // Component, delivery and invoke calls reuse one CallInfo per call site: plan once.
+    let plan = this.plans.get(call);
+    if (plan === undefined) {
+      plan = planSpan(call) ?? null;
+      if (call.kind !== 'api') this.plans.set(call, plan);
+    }
+    return plan ?? undefined;
+  }
+
+  private trace<T>(call: CallInfo, next: () => Promise<T>): Promise<T> {
+    const tracer = this.tracer;
+    if (!tracer) return next();
+    const parent = context.active();
+    if (!this.worthASpan(parent)) return next();
+    const plan = this.plan(call);
+    if (!plan) return next();
+    const span = tracer.startSpan(plan.name, { kind: KINDS[plan.role], attributes: plan.attributes }, parent);
+    return context.with(trace.setSpan(parent, span), next).then(
+      (result) => {
+        if (call.kind === 'invoke') invokeStatus(span, result);
+        span.end();
+        return result;
+      },
+      (err: unknown) => {
+        failed(span, err);
+        span.end();
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * The sampler's decision, cheaply, before any span object exists: a sampled parent → yes; an
+   * unsampled parent → no (parent-based); no parent → no when the rate is 0, else the SDK decides.
+   */
+  private worthASpan(parent: Context): boolean {
+    const sc = trace.getSpanContext(parent);
+    if (sc) return (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+    return !this.rootsOff;
+  }
+
+  /**
+   * The server span of one request to the app's own routes (Nest middleware): the parent is the
+   * request's `traceparent`; the handler, and the state calls, publishes and invocations it makes,
+   * run inside it. Named `{METHOD} {route}` once the route is known (at the response's end).
+   */
+  handleIncoming(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+    const tracer = this.tracer;
+    const marked = req as IncomingMessage & { [TRACED]?: boolean };
+    if (!tracer || marked[TRACED]) return next();
+    marked[TRACED] = true;
+    withIncomingTraceContext(req.headers, () => {
+      const parent = context.active();
+      if (!this.worthASpan(parent)) return next();
+      const method = req.method ?? 'GET';
+      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
+      const span = tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path } }, parent);
+      const sc = span.spanContext();
+      if (!res.headersSent) res.setHeader('traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        const route = (req as { route?: { path?: unknown } }).route?.path;
+        if (typeof route === 'string') {
+          span.updateName(`${method} ${route}`);
+          span.setAttribute('http.route', route);
+        }
+        span.setAttribute('http.response.status_code', res.statusCode);
+        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${res.statusCode}` });
+        span.end();
+      };
+      res.once('finish', end);
+      res.once('close', end);
+      context.with(trace.setSpan(parent, span), next);
+    });
+  }
+}
+
+function failed(span: Span, err: unknown): void {
+  const code = isSidekickError(err) ? err.code : undefined;
+  const status = isSidekickError(err) ? err.httpStatus : undefined;
+  if (code) span.setAttribute('error.type', code);
+  if (status !== undefined) span.setAttribute('dapr.status_code', status);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: code ?? (err instanceof Error ? err.name : 'error') });
+}
+
+function invokeStatus(span: Span, result: unknown): void {
+  const status = (result as { status?: unknown } | undefined)?.status;
+  if (typeof status !== 'number') return;
+  span.setAttribute('http.response.status_code', status);
+  if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${status}` });
+}

@@ -1,0 +1,74 @@
+import { context, propagation, ROOT_CONTEXT, trace, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+
+/**
+ * W3C trace context (`traceparent`, `tracestate`) carried across the edges the runtime owns: Dapr
+ * HTTP API requests in, service invocations out, CloudEvents out and in. Only `@opentelemetry/api`
+ * is used here, whose globals are no-ops until the tracing block registers the SDK (when the app's
+ * Configuration has `spec.tracing`): without tracing, `extract` and `inject` return at once and no
+ * context is ever entered (AsyncLocalStorage stays off). Spans themselves are made by the tracing
+ * block's interceptor, never here.
+ */
+
+type Carrier = Readonly<Record<string, unknown>>;
+
+const getter: TextMapGetter<Carrier> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => {
+    const value = carrier[key];
+    if (typeof value === 'string') return value === '' ? undefined : value;
+    if (Array.isArray(value) && typeof value[0] === 'string') return value[0] as string;
+    return undefined;
+  },
+};
+
+const setter: TextMapSetter<Record<string, unknown>> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+
+/**
+ * Runs `fn` with the trace context found in `carrier` (request headers, a CloudEvent, binding
+ * metadata) as the active one, so the spans `fn` makes are its children. `fn` runs as is when the
+ * carrier holds none or tracing is off. `fresh`: ignore the context already active (a delivery from
+ * a broker starts from the event's context, not from whatever the consumer loop had).
+ */
+export function withIncomingTraceContext<T>(carrier: Carrier | undefined, fn: () => T, fresh = false): T {
+  const active = context.active();
+  const header = carrier?.['traceparent'];
+  const given = (typeof header === 'string' && header !== '') || Array.isArray(header);
+  const base = fresh ? ROOT_CONTEXT : active;
+  const target = given && carrier ? propagation.extract(base, carrier, getter) : base;
+  // Without tracing the active context is always the root one and extract returns its input: no context is entered.
+  return target === active ? fn() : context.with(target, fn);
+}
+
+/**
+ * Writes the active span's `traceparent` (and `tracestate`) into `target` (outgoing headers, a
+ * CloudEvent), replacing what was there. Leaves `target` alone when no span is active. Returns
+ * whether it wrote.
+ */
+export function injectTraceContext(target: Record<string, unknown>): boolean {
+  const span = trace.getSpan(context.active());
+  if (!span) return false;
+  const before = target['traceparent'];
+  propagation.inject(context.active(), target, setter);
+  return target['traceparent'] !== before;
+}
+
+/** True inside a span (tracing on and a call being traced). */
+export function hasActiveSpan(): boolean {
+  return trace.getSpan(context.active()) !== undefined;
+}
+
+/** The active span's ids for log lines (`trace_id`, `span_id`), or undefined outside a span. */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  const sc = trace.getSpan(context.active())?.spanContext();
+  if (!sc || sc.traceId === '00000000000000000000000000000000') return undefined;
+  return { trace_id: sc.traceId, span_id: sc.spanId };
+}
+
+/** Sets an attribute on the active span, if any (e.g. the topic of a publish, known only inside it). */
+export function annotateActiveSpan(key: string, value: string | number): void {
+  trace.getSpan(context.active())?.setAttribute(key, value);
+}
