@@ -5,6 +5,7 @@
 # (also on failure / Ctrl-C); one that was already running is left alone.
 # Knobs (env): BENCH_STATE_{OPS,ROUNDS,WARMUP}, BENCH_HTTP_{OPS,ROUNDS,WARMUP}, BENCH_RSS_OPS,
 # BENCH_PUBSUB_{ROUNDS,MEMORY_EVENTS,REDIS_EVENTS,REDIS_LATENCY_OPS,KAFKA_EVENTS,KAFKA_LATENCY_OPS,KAFKA_ROUNDS},
+# BENCH_PUBSUB_BACKENDS (e.g. kafka: that pub/sub only), BENCH_KAFKA_JAVA_{E2E,PERF}_RECORDS,
 # SIDEKICK_REDIS_PORT (6379), SIDEKICK_KAFKA_PORT (9092).
 set -uo pipefail
 
@@ -22,6 +23,10 @@ export SIDEKICK_BENCH_KAFKA_BROKERS="${SIDEKICK_BENCH_KAFKA_BROKERS:-127.0.0.1:$
 log "=== services up (redis, kafka)"
 SIDEKICK_SERVICES_NEW_FILE="${started_list}" bash scripts/services.sh up redis kafka ||
   { log "bench: starting redis/kafka failed"; exit 1; }
+
+log "=== Kafka's own tools (the Kafka yardsticks: EndToEndLatency, Producer/ConsumerPerformance)"
+SIDEKICK_KAFKA_TOOLS_LIB="$(bash scripts/services.sh kafka-tools)" || { log "bench: fetching kafka-tools failed"; exit 1; }
+export SIDEKICK_KAFKA_TOOLS_LIB
 
 log "=== build"
 npm run build || { log "bench: build failed"; exit 1; }

@@ -3,6 +3,8 @@
 #
 #   bash scripts/services.sh up [redis|postgres|kafka|all]...   (default: all)
 #   bash scripts/services.sh down [NAME|NAME:PORT]...     (default: everything this script started)
+#   bash scripts/services.sh kafka-tools   fetch Kafka's command-line tools (kafka-tools jar, for the
+#                                          bench's yardsticks) once; prints the classpath directory
 #
 # Ports: SIDEKICK_REDIS_PORT (6379), SIDEKICK_POSTGRES_PORT (5432), SIDEKICK_KAFKA_PORT (9092;
 # its KRaft controller listens on the next port). Kafka's jars come from Maven Central once and
@@ -357,6 +359,25 @@ EOF
   rm -rf "$work"
 }
 
+# Kafka's own tools (org.apache.kafka.tools.EndToEndLatency, ProducerPerformance, ConsumerPerformance),
+# the bench's yardsticks: the kafka-tools jar of the broker's version, beside the broker's jars (its
+# other dependencies, kafka-clients, kafka-server-common, argparse4j, jackson..., are among them).
+kafka_fetch_tools() {
+  kafka_fetch_jars
+  local jar="${KAFKA_LIB}/kafka-tools-${KAFKA_VERSION}.jar" work
+  [[ -f "$jar" ]] && return 0
+  work="$(mktemp -d "${TMPDIR:-/tmp}/sidekick-kafka-tools.XXXXXX")"
+  log "kafka: fetching org.apache.kafka:kafka-tools:${KAFKA_VERSION} with Maven into ${KAFKA_LIB} (once)..."
+  if ! (cd "$work" && mvn -q -B dependency:copy -Dartifact="org.apache.kafka:kafka-tools:${KAFKA_VERSION}" \
+    -DoutputDirectory="$work" >"$work/mvn.log" 2>&1 </dev/null); then
+    tail -n 30 "$work/mvn.log" >&2 || true
+    rm -rf "$work"
+    die "kafka: mvn dependency:copy failed for org.apache.kafka:kafka-tools:${KAFKA_VERSION}"
+  fi
+  mv "$work/kafka-tools-${KAFKA_VERSION}.jar" "$jar"
+  rm -rf "$work"
+}
+
 # Succeeds if a Kafka broker on PORT answers ApiVersions v0 (which every broker version
 # answers) with error_code 0: 4-byte size, correlation id 0x534b0001, error 0x0000.
 kafka_probe() { # PORT
@@ -586,6 +607,12 @@ main() {
   (($# > 0)) && shift
   case "$cmd" in
   up | down) ;;
+  kafka-tools)
+    command -v mvn >/dev/null 2>&1 || install_packages maven
+    kafka_fetch_tools
+    printf '%s\n' "${KAFKA_LIB}"
+    return 0
+    ;;
   *) usage ;;
   esac
   mkdir -p "${SERVICES_DIR}"
