@@ -7,7 +7,8 @@
 #                                          bench's yardsticks) once; prints the classpath directory
 #
 # Ports: SIDEKICK_REDIS_PORT (6379), SIDEKICK_POSTGRES_PORT (5432), SIDEKICK_KAFKA_PORT (9092;
-# its KRaft controller listens on the next port). Kafka's jars come from Maven Central once and
+# its KRaft controller listens on the next port). SIDEKICK_KAFKA_BROKER_PROPS (key=value lines) is
+# appended to the broker's server.properties (experiments on a broker of your own). Kafka's jars come from Maven Central once and
 # are cached in SIDEKICK_KAFKA_LIB (default ~/.cache/sidekick/kafka-<version>).
 #
 # `up` installs missing Debian packages, then starts each service unless something
@@ -433,6 +434,8 @@ num.network.threads=2
 num.io.threads=2
 background.threads=2
 EOF
+  # Extra broker settings for experiments (one key=value per line), e.g. on a broker of your own port.
+  if [[ -n "${SIDEKICK_KAFKA_BROKER_PROPS:-}" ]]; then printf '%s\n' "${SIDEKICK_KAFKA_BROKER_PROPS}" >>"$1/server.properties"; fi
   cat >"$1/log4j2.properties" <<'EOF'
 status = warn
 appender.out.type = Console

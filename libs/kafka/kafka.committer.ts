@@ -57,7 +57,7 @@ export class OffsetCommitter {
     } else {
       this.marks.set(key, { topic, partition, offset: BigInt(offset), count: 1, owned, via });
     }
-    this.running ??= this.run();
+    this.kick();
   }
 
   /** Handled records of the partition not committed yet. */
@@ -88,6 +88,15 @@ export class OffsetCommitter {
     this.wake();
   }
 
+  /** Starts the commit loop unless it runs. (Cleared in a callback: run() may finish before it returns.) */
+  private kick(): void {
+    if (this.running) return;
+    const running: Promise<void> = this.run().finally(() => {
+      if (this.running === running) this.running = undefined;
+    });
+    this.running = running;
+  }
+
   private async run(): Promise<void> {
     try {
       // Marks made while a commit is in flight go together in the next one.
@@ -105,7 +114,6 @@ export class OffsetCommitter {
         this.wake();
       }
     } finally {
-      this.running = undefined;
       this.sending = new Map();
       this.wake();
     }
