@@ -11,7 +11,7 @@ import { SidekickClient, SidekickModule, subscribe, type TopicEvent } from '../s
 import { javaTopics, type JavaYardsticks, runJavaYardsticks } from './lib/kafka-java';
 import { latencyRound, type Payload, type Publish, RawKafka, RawRedisStream, Recorder, throughputRound } from './lib/pubsub-raw';
 import { REDIS_HOST, REDIS_PORT } from './lib/redis';
-import { fmtRatio, type Metric, printComparison, round, table } from './lib/report';
+import { fmtRatio, type Metric, printComparison, round, table, TARGETS } from './lib/report';
 import { type Comparison, envInt, pairedRatios } from './lib/runner';
 import { silentLogger } from './lib/sidekick-app';
 import { median, medianStats, type RoundStats } from './lib/stats';
@@ -36,15 +36,7 @@ const REDIS_CONCURRENCY = 16;
 /** One handler per partition at a time on both sides (the broker's default num.partitions is 3). */
 const KAFKA_CONCURRENCY = 3;
 
-export const PUBSUB_TARGETS: readonly { id: string; min?: number; max?: number }[] = [
-  { id: 'pubsub.redis.throughput_ratio', min: 0.85 },
-  { id: 'pubsub.redis.p50_ratio', max: 1.2 },
-  { id: 'pubsub.kafka.throughput_ratio', min: 0.85 },
-  { id: 'pubsub.kafka.p50_ratio', max: 1.2 },
-  { id: 'pubsub.kafka.p50_ms_ratio_to_java_e2e', max: 1.5 },
-  { id: 'pubsub.kafka.p50_ms', max: 0.9 },
-  { id: 'pubsub.kafka.events_per_s', min: 10_000 },
-];
+export const PUBSUB_TARGETS = TARGETS.filter((t) => t.id.startsWith('pubsub.'));
 
 const gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc;
 function settle(): void {

@@ -21,6 +21,13 @@ export const TARGETS: readonly Target[] = [
   { id: 'state.save.c16.throughput_ratio', min: 0.9 },
   { id: 'http.state.get.added_p50_ms', max: 0.1 },
   { id: 'http.invoke.self.p50_ratio', max: 1.3 },
+  { id: 'pubsub.redis.throughput_ratio', min: 0.85 },
+  { id: 'pubsub.redis.p50_ratio', max: 1.2 },
+  { id: 'pubsub.kafka.throughput_ratio', min: 0.85 },
+  { id: 'pubsub.kafka.p50_ratio', max: 1.2 },
+  { id: 'pubsub.kafka.p50_ms_ratio_to_java_e2e', max: 1.5 },
+  { id: 'pubsub.kafka.p50_ms', max: 0.9 },
+  { id: 'pubsub.kafka.events_per_s', min: 10_000 },
 ];
 
 export function round(value: number, digits = 3): number {
