@@ -149,7 +149,7 @@ export class KafkaGroupConsumer {
     this.closing ??= (async () => {
       this.state = 'closing';
       this.clearTimers();
-      // Lanes stop after their running handler and commit what was handled, while still in the group.
+      // Lanes stop after their running handler; what was handled is committed while still in the group.
       await Promise.all([...this.lanes.values()].map((lane) => lane.done));
       await this.committer.flush();
       await this.disconnect();
@@ -244,7 +244,10 @@ export class KafkaGroupConsumer {
         let failed: string | undefined;
         for (const message of messages) {
           if (this.stopping || !owned()) break;
-          if (committer.outstanding(key) >= COMMIT_EVERY) await committer.room(key);
+          if (committer.outstanding(key) >= COMMIT_EVERY) {
+            await committer.room(key);
+            if (this.stopping || !owned()) break; // woken by abort or a rebalance
+          }
           const ok = await this.deliver({ topic, partition, message });
           if (this.abandoned) return;
           if (!ok) {
