@@ -612,6 +612,8 @@ main() {
   up | down) ;;
   kafka-tools)
     command -v mvn >/dev/null 2>&1 || install_packages maven
+    # The bench runs bench/java/EndToEndLatencyNs.java as a source file: that needs a JDK, not only a JRE.
+    java --list-modules 2>/dev/null | grep -q '^jdk.compiler' || install_packages default-jdk-headless
     kafka_fetch_tools
     printf '%s\n' "${KAFKA_LIB}"
     return 0
