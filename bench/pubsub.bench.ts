@@ -8,7 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { SidekickClient, SidekickModule, subscribe, type TopicEvent } from '../src';
-import { javaTopics, type JavaYardsticks, runJavaYardsticks } from './lib/kafka-java';
+import { javaTopics, type JavaYardsticks, kafkaBrokerCpu, runJavaYardsticks } from './lib/kafka-java';
 import { latencyRound, type Payload, type Publish, RawKafka, RawRedisStream, Recorder, throughputRound } from './lib/pubsub-raw';
 import { REDIS_HOST, REDIS_PORT } from './lib/redis';
 import { fmtRatio, type Metric, printComparison, round, table, TARGETS } from './lib/report';
@@ -180,11 +180,14 @@ async function alternate(
   };
   printComparison(comparison);
   process.stdout.write(`CPU per event (median of rounds): ${fmtCpu(a.label, cpuA)}; ${fmtCpu(b.label, cpuB)}\n`);
-  return { ...comparison, cpuUs: { a: median(cpuA.node), b: median(cpuB.node) } };
+  const broker = cpuA.server.length > 0 && cpuB.server.length > 0 ? { brokerA: median(cpuA.server), brokerB: median(cpuB.server) } : {};
+  return { ...comparison, cpuUs: { a: median(cpuA.node), b: median(cpuB.node), ...broker } };
 }
 
-/** A Comparison with this process's CPU time per event (µs, median of rounds) of each side. */
-type Compared = Comparison & { readonly cpuUs: { readonly a: number; readonly b: number } };
+/** A Comparison with the CPU time per event (µs, median of rounds) of each side: this process, and the broker when known. */
+type Compared = Comparison & {
+  readonly cpuUs: { readonly a: number; readonly b: number; readonly brokerA?: number; readonly brokerB?: number };
+};
 
 interface BackendOptions {
   readonly events: number;
@@ -242,7 +245,7 @@ function backendMetrics(backend: string, tput: Comparison, lat: Comparison): Met
 function kafkaJavaMetrics(tput: Compared, lat: Compared, java: JavaYardsticks): Metric[] {
   const p50 = lat.a.median.p50Ms;
   const rows = [
-    ['', 'p50 ms', 'p90 ms', 'p99 ms', 'avg ms', 'events/s', 'node CPU us/event'],
+    ['', 'p50 ms', 'p90 ms', 'p99 ms', 'avg ms', 'events/s', 'node CPU us/event', 'broker CPU us/event'],
     [
       'sidekick publish -> handler',
       p50.toFixed(3),
@@ -251,6 +254,7 @@ function kafkaJavaMetrics(tput: Compared, lat: Compared, java: JavaYardsticks): 
       '',
       Math.round(tput.a.median.opsPerSec).toLocaleString('en-US'),
       tput.cpuUs.a.toFixed(1),
+      tput.cpuUs.brokerA?.toFixed(1) ?? '',
     ],
     [
       'raw kafkajs',
@@ -260,11 +264,12 @@ function kafkaJavaMetrics(tput: Compared, lat: Compared, java: JavaYardsticks): 
       '',
       Math.round(tput.b.median.opsPerSec).toLocaleString('en-US'),
       tput.cpuUs.b.toFixed(1),
+      tput.cpuUs.brokerB?.toFixed(1) ?? '',
     ],
-    ['java EndToEndLatency (us copy)', java.e2e.p50Ms.toFixed(3), java.e2e.p90Ms.toFixed(3), java.e2e.p99Ms.toFixed(3), java.e2e.avgMs.toFixed(3), '', ''],
-    ['java EndToEndLatency (as printed)', `${java.tool.p50Ms} (floored)`, '', `${java.tool.p99Ms} (floored)`, java.tool.avgMs.toFixed(3), '', ''],
-    ['java ProducerPerformance', '', '', '', '', Math.round(java.producerPerSec).toLocaleString('en-US'), ''],
-    ['java ConsumerPerformance', '', '', '', '', Math.round(java.consumerPerSec).toLocaleString('en-US'), ''],
+    ['java EndToEndLatency (us copy)', java.e2e.p50Ms.toFixed(3), java.e2e.p90Ms.toFixed(3), java.e2e.p99Ms.toFixed(3), java.e2e.avgMs.toFixed(3), '', '', ''],
+    ['java EndToEndLatency (as printed)', `${java.tool.p50Ms} (floored)`, '', `${java.tool.p99Ms} (floored)`, java.tool.avgMs.toFixed(3), '', '', ''],
+    ['java ProducerPerformance', '', '', '', '', Math.round(java.producerPerSec).toLocaleString('en-US'), '', ''],
+    ['java ConsumerPerformance', '', '', '', '', Math.round(java.consumerPerSec).toLocaleString('en-US'), '', ''],
   ];
   process.stdout.write(`\npubsub.kafka against Kafka's own tools (same broker, same run)\n${table(rows)}`);
   return [
@@ -274,6 +279,12 @@ function kafkaJavaMetrics(tput: Compared, lat: Compared, java: JavaYardsticks): 
     { id: 'pubsub.kafka.events_per_s', value: Math.round(tput.a.median.opsPerSec), unit: 'events/s' },
     { id: 'pubsub.kafka.node_cpu_us_per_event', value: round(tput.cpuUs.a, 1), unit: 'us' },
     { id: 'pubsub.kafka.raw_node_cpu_us_per_event', value: round(tput.cpuUs.b, 1), unit: 'us' },
+    ...(tput.cpuUs.brokerA !== undefined && tput.cpuUs.brokerB !== undefined
+      ? [
+          { id: 'pubsub.kafka.broker_cpu_us_per_event', value: round(tput.cpuUs.brokerA, 1), unit: 'us' },
+          { id: 'pubsub.kafka.raw_broker_cpu_us_per_event', value: round(tput.cpuUs.brokerB, 1), unit: 'us' },
+        ]
+      : []),
     { id: 'pubsub.kafka.java_e2e_p50_ms', value: round(java.e2e.p50Ms, 4), unit: 'ms' },
     { id: 'pubsub.kafka.java_e2e_p99_ms', value: round(java.e2e.p99Ms, 4), unit: 'ms' },
     { id: 'pubsub.kafka.java_e2e_tool_avg_ms', value: round(java.tool.avgMs, 4), unit: 'ms' },
@@ -404,6 +415,7 @@ export async function runPubSubBench(): Promise<Metric[]> {
           warmupEvents: 1_000,
           timeoutMs: 90_000,
         },
+        kafkaBrokerCpu(Number(KAFKA_BROKERS[0]?.split(':').pop())),
       );
       metrics.push(...backendMetrics('kafka', kafka.tput, kafka.lat), ...kafkaJavaMetrics(kafka.tput, kafka.lat, java));
     }

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /*
@@ -121,4 +121,44 @@ export async function runJavaYardsticks(brokers: string, run: string, latencyRec
 /** The topics runJavaYardsticks creates (for cleanup). */
 export function javaTopics(run: string): string[] {
   return [`bench-java-e2e-${run}`, `bench-java-e2e-ns-${run}`, `bench-java-perf-${run}`];
+}
+
+/**
+ * The broker JVM's CPU seconds so far (utime + stime of /proc/PID/stat), for the broker listening on
+ * `port` on this machine: the java process running kafka.Kafka whose server.properties names that
+ * listener. Undefined when it is not found (another machine, not Linux): the bench then prints node CPU only.
+ */
+export function kafkaBrokerCpu(port: number): (() => Promise<number | undefined>) | undefined {
+  const pid = findBroker(port);
+  if (pid === undefined) return undefined;
+  const ticks = 100; // USER_HZ on Linux
+  return () => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Promise.resolve((Number(fields[11]) + Number(fields[12])) / ticks);
+    } catch {
+      return Promise.resolve(undefined);
+    }
+  };
+}
+
+function findBroker(port: number): number | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const at = args.indexOf('kafka.Kafka');
+      const config = at >= 0 ? args[at + 1] : undefined;
+      if (config && new RegExp(`^listeners=PLAINTEXT://[^:,]+:${port}\\b`, 'm').test(readFileSync(config, 'utf8'))) return Number(pid);
+    } catch {
+      // a process that ended meanwhile, or not ours to read
+    }
+  }
+  return undefined;
 }
