@@ -8,9 +8,10 @@ import { NestFactory } from '@nestjs/core';
 import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { SidekickClient, SidekickModule, subscribe, type TopicEvent } from '../src';
+import { javaTopics, type JavaYardsticks, kafkaBrokerCpu, runJavaYardsticks } from './lib/kafka-java';
 import { latencyRound, type Payload, type Publish, RawKafka, RawRedisStream, Recorder, throughputRound } from './lib/pubsub-raw';
 import { REDIS_HOST, REDIS_PORT } from './lib/redis';
-import { fmtRatio, type Metric, printComparison, round, table } from './lib/report';
+import { fmtRatio, type Metric, printComparison, round, table, TARGETS } from './lib/report';
 import { type Comparison, envInt, pairedRatios } from './lib/runner';
 import { silentLogger } from './lib/sidekick-app';
 import { median, medianStats, type RoundStats } from './lib/stats';
@@ -35,12 +36,7 @@ const REDIS_CONCURRENCY = 16;
 /** One handler per partition at a time on both sides (the broker's default num.partitions is 3). */
 const KAFKA_CONCURRENCY = 3;
 
-export const PUBSUB_TARGETS: readonly { id: string; min?: number; max?: number }[] = [
-  { id: 'pubsub.redis.throughput_ratio', min: 0.85 },
-  { id: 'pubsub.redis.p50_ratio', max: 1.2 },
-  { id: 'pubsub.kafka.throughput_ratio', min: 0.85 },
-  { id: 'pubsub.kafka.p50_ratio', max: 1.2 },
-];
+export const PUBSUB_TARGETS = TARGETS.filter((t) => t.id.startsWith('pubsub.'));
 
 const gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc;
 function settle(): void {
@@ -160,7 +156,7 @@ async function alternate(
   rounds: number,
   run: (side: Side) => Promise<RoundStats>,
   serverCpu?: ServerCpu,
-): Promise<Comparison> {
+): Promise<Compared> {
   const ra: RoundStats[] = [];
   const rb: RoundStats[] = [];
   const sequence: RoundStats[] = [];
@@ -184,8 +180,14 @@ async function alternate(
   };
   printComparison(comparison);
   process.stdout.write(`CPU per event (median of rounds): ${fmtCpu(a.label, cpuA)}; ${fmtCpu(b.label, cpuB)}\n`);
-  return comparison;
+  const broker = cpuA.server.length > 0 && cpuB.server.length > 0 ? { brokerA: median(cpuA.server), brokerB: median(cpuB.server) } : {};
+  return { ...comparison, cpuUs: { a: median(cpuA.node), b: median(cpuB.node), ...broker } };
 }
+
+/** A Comparison with the CPU time per event (µs, median of rounds) of each side: this process, and the broker when known. */
+type Compared = Comparison & {
+  readonly cpuUs: { readonly a: number; readonly b: number; readonly brokerA?: number; readonly brokerB?: number };
+};
 
 interface BackendOptions {
   readonly events: number;
@@ -195,7 +197,7 @@ interface BackendOptions {
   readonly timeoutMs: number;
 }
 
-async function compareBackend(backend: string, a: Side, b: Side, o: BackendOptions, serverCpu?: ServerCpu): Promise<{ tput: Comparison; lat: Comparison }> {
+async function compareBackend(backend: string, a: Side, b: Side, o: BackendOptions, serverCpu?: ServerCpu): Promise<{ tput: Compared; lat: Compared }> {
   for (const side of [a, b]) {
     await throughputRound(`${backend} ${side.label} warm-up`, side.publish, side.recorder, o.warmupEvents, WINDOW, o.timeoutMs);
     await latencyRound(`${backend} ${side.label} warm-up`, side.publish, side.recorder, Math.ceil(o.latencyOps / 4), o.timeoutMs);
@@ -235,13 +237,72 @@ function backendMetrics(backend: string, tput: Comparison, lat: Comparison): Met
   ];
 }
 
+/**
+ * Sidekick's Kafka figures next to Kafka's own tools of the same run: publish -> handler p50 over the
+ * Java end-to-end p50 (send -> poll, microsecond copy of EndToEndLatency), events/s delivered from 32
+ * publishers next to ProducerPerformance / ConsumerPerformance, CPU per event.
+ */
+function kafkaJavaMetrics(tput: Compared, lat: Compared, java: JavaYardsticks): Metric[] {
+  const p50 = lat.a.median.p50Ms;
+  const rows = [
+    ['', 'p50 ms', 'p90 ms', 'p99 ms', 'avg ms', 'events/s', 'node CPU us/event', 'broker CPU us/event'],
+    [
+      'sidekick publish -> handler',
+      p50.toFixed(3),
+      lat.a.median.p90Ms.toFixed(3),
+      lat.a.median.p99Ms.toFixed(3),
+      '',
+      Math.round(tput.a.median.opsPerSec).toLocaleString('en-US'),
+      tput.cpuUs.a.toFixed(1),
+      tput.cpuUs.brokerA?.toFixed(1) ?? '',
+    ],
+    [
+      'raw kafkajs',
+      lat.b.median.p50Ms.toFixed(3),
+      lat.b.median.p90Ms.toFixed(3),
+      lat.b.median.p99Ms.toFixed(3),
+      '',
+      Math.round(tput.b.median.opsPerSec).toLocaleString('en-US'),
+      tput.cpuUs.b.toFixed(1),
+      tput.cpuUs.brokerB?.toFixed(1) ?? '',
+    ],
+    ['java EndToEndLatency (us copy)', java.e2e.p50Ms.toFixed(3), java.e2e.p90Ms.toFixed(3), java.e2e.p99Ms.toFixed(3), java.e2e.avgMs.toFixed(3), '', '', ''],
+    ['java EndToEndLatency (as printed)', `${java.tool.p50Ms} (floored)`, '', `${java.tool.p99Ms} (floored)`, java.tool.avgMs.toFixed(3), '', '', ''],
+    ['java ProducerPerformance', '', '', '', '', Math.round(java.producerPerSec).toLocaleString('en-US'), '', ''],
+    ['java ConsumerPerformance', '', '', '', '', Math.round(java.consumerPerSec).toLocaleString('en-US'), '', ''],
+  ];
+  process.stdout.write(`\npubsub.kafka against Kafka's own tools (same broker, same run)\n${table(rows)}`);
+  return [
+    { id: 'pubsub.kafka.p50_ms_ratio_to_java_e2e', value: round(p50 / java.e2e.p50Ms), unit: 'x' },
+    { id: 'pubsub.kafka.p50_ms', value: round(p50, 4), unit: 'ms' },
+    { id: 'pubsub.kafka.p99_ms', value: round(lat.a.median.p99Ms, 4), unit: 'ms' },
+    { id: 'pubsub.kafka.events_per_s', value: Math.round(tput.a.median.opsPerSec), unit: 'events/s' },
+    { id: 'pubsub.kafka.node_cpu_us_per_event', value: round(tput.cpuUs.a, 1), unit: 'us' },
+    { id: 'pubsub.kafka.raw_node_cpu_us_per_event', value: round(tput.cpuUs.b, 1), unit: 'us' },
+    ...(tput.cpuUs.brokerA !== undefined && tput.cpuUs.brokerB !== undefined
+      ? [
+          { id: 'pubsub.kafka.broker_cpu_us_per_event', value: round(tput.cpuUs.brokerA, 1), unit: 'us' },
+          { id: 'pubsub.kafka.raw_broker_cpu_us_per_event', value: round(tput.cpuUs.brokerB, 1), unit: 'us' },
+        ]
+      : []),
+    { id: 'pubsub.kafka.java_e2e_p50_ms', value: round(java.e2e.p50Ms, 4), unit: 'ms' },
+    { id: 'pubsub.kafka.java_e2e_p99_ms', value: round(java.e2e.p99Ms, 4), unit: 'ms' },
+    { id: 'pubsub.kafka.java_e2e_tool_avg_ms', value: round(java.tool.avgMs, 4), unit: 'ms' },
+    { id: 'pubsub.kafka.java_e2e_tool_p50_ms_floored', value: java.tool.p50Ms, unit: 'ms' },
+    { id: 'pubsub.kafka.java_e2e_tool_p99_ms_floored', value: java.tool.p99Ms, unit: 'ms' },
+    { id: 'pubsub.kafka.java_producer_records_per_s', value: Math.round(java.producerPerSec), unit: 'records/s' },
+    { id: 'pubsub.kafka.java_consumer_records_per_s', value: Math.round(java.consumerPerSec), unit: 'records/s' },
+  ];
+}
+
 function verdicts(metrics: readonly Metric[]): void {
   const rows = [['target', 'value', 'wanted', 'verdict']];
   for (const t of PUBSUB_TARGETS) {
     const m = metrics.find((x) => x.id === t.id);
     if (!m) continue;
     const ok = (t.max === undefined || m.value <= t.max) && (t.min === undefined || m.value >= t.min);
-    rows.push([t.id, fmtRatio(m.value), t.max !== undefined ? `<= ${t.max}` : `>= ${String(t.min)}`, ok ? 'met' : 'MISSED']);
+    const value = m.unit === 'x' ? fmtRatio(m.value) : `${m.value} ${m.unit}`;
+    rows.push([t.id, value, t.max !== undefined ? `<= ${t.max}` : `>= ${String(t.min)}`, ok ? 'met' : 'MISSED']);
   }
   process.stdout.write(`\n${table(rows)}`);
 }
@@ -283,6 +344,7 @@ export async function runPubSubBench(): Promise<Metric[]> {
   let sidekick: SidekickSide | undefined;
   let rawRedis: RawRedisStream | undefined;
   let rawKafka: RawKafka | undefined;
+  let javaRan = false;
   try {
     sidekick = await startSidekick(topics, backends);
     const { client, recorders } = sidekick;
@@ -331,6 +393,14 @@ export async function runPubSubBench(): Promise<Metric[]> {
     // Kafka.
     const rawKafkaRecorder = new Recorder();
     if (backends.has('kafka')) {
+      // Kafka's own tools first, on the same broker (the JVMs are gone before the node rounds start).
+      const java = await runJavaYardsticks(
+        KAFKA_BROKERS.join(','),
+        run,
+        envInt('BENCH_KAFKA_JAVA_E2E_RECORDS', 5_000),
+        envInt('BENCH_KAFKA_JAVA_PERF_RECORDS', 200_000),
+      );
+      javaRan = true;
       rawKafka = new RawKafka(KAFKA_BROKERS, rawTopics.kafka, 'bench-raw', KAFKA_CONCURRENCY, (data) => rawKafkaRecorder.hit(data));
       await rawKafka.start();
       const kafkaRaw = rawKafka;
@@ -345,8 +415,9 @@ export async function runPubSubBench(): Promise<Metric[]> {
           warmupEvents: 1_000,
           timeoutMs: 90_000,
         },
+        kafkaBrokerCpu(Number(KAFKA_BROKERS[0]?.split(':').pop())),
       );
-      metrics.push(...backendMetrics('kafka', kafka.tput, kafka.lat));
+      metrics.push(...backendMetrics('kafka', kafka.tput, kafka.lat), ...kafkaJavaMetrics(kafka.tput, kafka.lat, java));
     }
 
     const strays = Object.values(recorders).reduce((n, r) => n + r.strays, rawRedisRecorder.strays + rawKafkaRecorder.strays);
@@ -365,7 +436,7 @@ export async function runPubSubBench(): Promise<Metric[]> {
       await cleanup.del(topics.redis);
       await cleanup.quit();
     }
-    if (backends.has('kafka')) await deleteKafkaTopics([topics.kafka, rawTopics.kafka]);
+    if (backends.has('kafka')) await deleteKafkaTopics([topics.kafka, rawTopics.kafka, ...(javaRan ? javaTopics(run) : [])]);
   }
 }
 

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runHttpBench } from './http.bench';
 import { type Metric, printSummary } from './lib/report';
@@ -19,6 +19,9 @@ const REQUIRED = [
   'rss.after_100k_ops_mb',
   'pubsub.kafka.throughput_ratio',
   'pubsub.kafka.p50_ratio',
+  'pubsub.kafka.p50_ms_ratio_to_java_e2e',
+  'pubsub.kafka.p50_ms',
+  'pubsub.kafka.events_per_s',
   'pubsub.redis.throughput_ratio',
   'pubsub.redis.p50_ratio',
   'pubsub.memory.events_per_s',
@@ -41,17 +44,33 @@ async function main(): Promise<void> {
     ['pubsub', () => runPubSubBench()],
     ['tracing', () => runTracingBench()],
   ];
+  // BENCH_SECTIONS=pubsub (comma-separated) runs only those and updates their ids in results.json.
+  const only = (process.env['BENCH_SECTIONS'] ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const unknown = only.filter((name) => !sections.some(([n]) => n === name));
+  if (unknown.length > 0) throw new Error(`BENCH_SECTIONS: unknown ${unknown.join(', ')} (known: ${sections.map(([n]) => n).join(', ')})`);
+  const partial = only.length > 0 || process.env['BENCH_PUBSUB_BACKENDS'] !== undefined;
   for (const [name, run] of sections) {
+    if (only.length > 0 && !only.includes(name)) continue;
     const t0 = Date.now();
     process.stdout.write(`\n=== ${name}\n`);
     metrics.push(...(await run()));
     process.stdout.write(`(${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
   }
+  const file = join(root, 'bench/results.json');
+  if (partial) {
+    // A partial run: its ids replace the same ids of the last results.json, the others stay.
+    const earlier = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Metric[]) : [];
+    const fresh = new Set(metrics.map((m) => m.id));
+    metrics.unshift(...earlier.filter((m) => !fresh.has(m.id)));
+  }
   const byId = new Map(metrics.map((m) => [m.id, m]));
   const missing = REQUIRED.filter((id) => !byId.has(id));
-  if (missing.length > 0) throw new Error(`missing results: ${missing.join(', ')}`);
-  const ordered = [...REQUIRED.map((id) => byId.get(id) as Metric), ...metrics.filter((m) => !REQUIRED.includes(m.id))];
-  const file = join(root, 'bench/results.json');
+  if (missing.length > 0 && !partial) throw new Error(`missing results: ${missing.join(', ')}`);
+  const required = REQUIRED.filter((id) => byId.has(id));
+  const ordered = [...required.map((id) => byId.get(id) as Metric), ...metrics.filter((m) => !REQUIRED.includes(m.id))];
   writeFileSync(file, `${JSON.stringify(ordered, null, 2)}\n`);
   printSummary(ordered);
   process.stdout.write(`\nwrote ${file} (${((Date.now() - started) / 1000).toFixed(1)} s in all)\n`);

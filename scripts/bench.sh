@@ -5,6 +5,7 @@
 # (also on failure / Ctrl-C); one that was already running is left alone.
 # Knobs (env): BENCH_STATE_{OPS,ROUNDS,WARMUP}, BENCH_HTTP_{OPS,ROUNDS,WARMUP}, BENCH_RSS_OPS,
 # BENCH_PUBSUB_{ROUNDS,MEMORY_EVENTS,REDIS_EVENTS,REDIS_LATENCY_OPS,KAFKA_EVENTS,KAFKA_LATENCY_OPS,KAFKA_ROUNDS},
+# BENCH_PUBSUB_BACKENDS (e.g. kafka: that pub/sub only), BENCH_KAFKA_JAVA_{E2E,PERF}_RECORDS,
 # BENCH_TRACING_{OPS,ROUNDS,WARMUP}, SIDEKICK_REDIS_PORT (6379), SIDEKICK_KAFKA_PORT (9092), SIDEKICK_ZIPKIN_PORT (9411).
 set -uo pipefail
 
@@ -23,6 +24,10 @@ export SIDEKICK_BENCH_KAFKA_BROKERS="${SIDEKICK_BENCH_KAFKA_BROKERS:-127.0.0.1:$
 log "=== services up (redis, kafka, zipkin)"
 SIDEKICK_SERVICES_NEW_FILE="${started_list}" bash scripts/services.sh up redis kafka zipkin ||
   { log "bench: starting redis/kafka/zipkin failed"; exit 1; }
+
+log "=== Kafka's own tools (the Kafka yardsticks: EndToEndLatency, Producer/ConsumerPerformance)"
+SIDEKICK_KAFKA_TOOLS_LIB="$(bash scripts/services.sh kafka-tools)" || { log "bench: fetching kafka-tools failed"; exit 1; }
+export SIDEKICK_KAFKA_TOOLS_LIB
 
 log "=== build"
 npm run build || { log "bench: build failed"; exit 1; }

@@ -3,10 +3,13 @@
 #
 #   bash scripts/services.sh up [redis|postgres|kafka|vault|zipkin|all]...   (default: all)
 #   bash scripts/services.sh down [NAME|NAME:PORT]...     (default: everything this script started)
+#   bash scripts/services.sh kafka-tools   fetch Kafka's command-line tools (kafka-tools jar, for the
+#                                          bench's yardsticks) once; prints the classpath directory
 #
 # Ports: SIDEKICK_REDIS_PORT (6379), SIDEKICK_POSTGRES_PORT (5432), SIDEKICK_KAFKA_PORT (9092;
-# its KRaft controller listens on the next port), SIDEKICK_ZIPKIN_PORT (9411). Kafka's jars and
-# Zipkin's exec jar come from Maven Central once and are cached in SIDEKICK_KAFKA_LIB (default
+# its KRaft controller listens on the next port), SIDEKICK_ZIPKIN_PORT (9411). SIDEKICK_KAFKA_BROKER_PROPS
+# (key=value lines) is appended to the broker's server.properties (experiments on a broker of your own).
+# Kafka's jars and Zipkin's exec jar come from Maven Central once and are cached in SIDEKICK_KAFKA_LIB (default
 # ~/.cache/sidekick/kafka-<version>) and SIDEKICK_ZIPKIN_LIB (~/.cache/sidekick/zipkin-<version>).
 # vault is OpenBao's dev server (Vault's API, in memory, KV v2 at secret/) on SIDEKICK_VAULT_PORT
 # (8200) with root token SIDEKICK_VAULT_TOKEN (sidekick-dev-root); its `bao` binary comes once from
@@ -362,6 +365,25 @@ EOF
   rm -rf "$work"
 }
 
+# Kafka's own tools (org.apache.kafka.tools.EndToEndLatency, ProducerPerformance, ConsumerPerformance),
+# the bench's yardsticks: the kafka-tools jar of the broker's version, beside the broker's jars (its
+# other dependencies, kafka-clients, kafka-server-common, argparse4j, jackson..., are among them).
+kafka_fetch_tools() {
+  kafka_fetch_jars
+  local jar="${KAFKA_LIB}/kafka-tools-${KAFKA_VERSION}.jar" work
+  [[ -f "$jar" ]] && return 0
+  work="$(mktemp -d "${TMPDIR:-/tmp}/sidekick-kafka-tools.XXXXXX")"
+  log "kafka: fetching org.apache.kafka:kafka-tools:${KAFKA_VERSION} with Maven into ${KAFKA_LIB} (once)..."
+  if ! (cd "$work" && mvn -q -B dependency:copy -Dartifact="org.apache.kafka:kafka-tools:${KAFKA_VERSION}" \
+    -DoutputDirectory="$work" >"$work/mvn.log" 2>&1 </dev/null); then
+    tail -n 30 "$work/mvn.log" >&2 || true
+    rm -rf "$work"
+    die "kafka: mvn dependency:copy failed for org.apache.kafka:kafka-tools:${KAFKA_VERSION}"
+  fi
+  mv "$work/kafka-tools-${KAFKA_VERSION}.jar" "$jar"
+  rm -rf "$work"
+}
+
 # Succeeds if a Kafka broker on PORT answers ApiVersions v0 (which every broker version
 # answers) with error_code 0: 4-byte size, correlation id 0x534b0001, error 0x0000.
 kafka_probe() { # PORT
@@ -417,6 +439,8 @@ num.network.threads=2
 num.io.threads=2
 background.threads=2
 EOF
+  # Extra broker settings for experiments (one key=value per line), e.g. on a broker of your own port.
+  if [[ -n "${SIDEKICK_KAFKA_BROKER_PROPS:-}" ]]; then printf '%s\n' "${SIDEKICK_KAFKA_BROKER_PROPS}" >>"$1/server.properties"; fi
   cat >"$1/log4j2.properties" <<'EOF'
 status = warn
 appender.out.type = Console
@@ -838,6 +862,14 @@ main() {
   (($# > 0)) && shift
   case "$cmd" in
   up | down) ;;
+  kafka-tools)
+    command -v mvn >/dev/null 2>&1 || install_packages maven
+    # The bench runs bench/java/EndToEndLatencyNs.java as a source file: that needs a JDK, not only a JRE.
+    java --list-modules 2>/dev/null | grep -q '^jdk.compiler' || install_packages default-jdk-headless
+    kafka_fetch_tools
+    printf '%s\n' "${KAFKA_LIB}"
+    return 0
+    ;;
   *) usage ;;
   esac
   mkdir -p "${SERVICES_DIR}"

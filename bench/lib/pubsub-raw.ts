@@ -252,11 +252,13 @@ export class RawRedisStream {
 }
 
 /**
- * Raw kafkajs, the shape of libs/kafka: a producer (default partitioner, acks from all in-sync
- * replicas) and a consumer in its own group with the component's fetch/session settings, handling
- * `partitionsConsumedConcurrently` partitions at once with eachBatch, parsing each record (JSON),
- * and committing after the handlers as the component does: at the end of each batch and every
- * COMMIT_EVERY records within one (the component's own constant).
+ * Raw kafkajs as usually written: a producer (default partitioner, acks from all in-sync replicas,
+ * one send() per publish) and a consumer in its own group with the component's fetch/session
+ * settings, handling `partitionsConsumedConcurrently` partitions at once with eachBatch, parsing
+ * each record (JSON), and awaiting a commit after the handlers at the end of each batch and every
+ * COMMIT_EVERY records within one (the component's bound). The component itself now commits in the
+ * background and shares produce requests (libs/kafka); Kafka's own Java tools (kafka-java.ts) are
+ * the yardstick for what the broker can do.
  */
 export class RawKafka {
   private readonly kafka: Kafka;

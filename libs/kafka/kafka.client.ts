@@ -3,6 +3,7 @@ import { BackendError, SidekickError, errorMessage } from '../../src/errors/side
 import { withDeadline } from '../../src/spi/clock';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { type KafkaSettings, kafkaClientConfig } from './kafka.config';
+import { SendQueue } from './kafka.send-queue';
 
 type KafkaJs = typeof import('kafkajs');
 
@@ -18,6 +19,7 @@ export class KafkaClient {
   readonly admin: Admin;
   private producer?: Promise<Producer>;
   private readonly topics = new Map<string, Promise<void>>();
+  private readonly queues = new Map<string, SendQueue>();
   private closed = false;
 
   private constructor(
@@ -78,15 +80,29 @@ export class KafkaClient {
     }
   }
 
-  /** Sends records to one topic with acks from all in-sync replicas. */
+  /**
+   * Sends records to one topic with acks from all in-sync replicas; records of concurrent calls share
+   * a produce request (kafka.send-queue.ts), each call resolving once its own records are acknowledged.
+   */
   async send(topic: string, messages: Message[]): Promise<void> {
     if (this.closed)
       throw new SidekickError('ERR_PUBSUB_CLOSED', `kafka component ${this.component} is closed`, { component: this.component, retryable: true });
     await this.ensureTopic(topic);
-    const producer = await this.connectedProducer();
+    let queue = this.queues.get(topic);
+    if (!queue) {
+      queue = new SendQueue(async (batch) => {
+        const producer = await this.connectedProducer();
+        await producer.send({ topic, messages: batch, acks: -1 });
+      });
+      this.queues.set(topic, queue);
+    }
     try {
-      await producer.send({ topic, messages, acks: -1 });
+      await queue.push(
+        messages,
+        messages.reduce((n, m) => n + recordSize(m), 0),
+      );
     } catch (err) {
+      if (err instanceof SidekickError) throw err;
       throw new BackendError(this.component, `kafka (${this.brokers}): publishing to ${topic} failed: ${errorMessage(err)}`, err);
     }
   }

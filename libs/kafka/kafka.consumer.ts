@@ -2,6 +2,7 @@ import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPay
 import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
 import { type Clock, type TimerHandle, withDeadline } from '../../src/spi/clock';
 import type { KafkaClient } from './kafka.client';
+import { COMMIT_EVERY, OffsetCommitter } from './kafka.committer';
 import { type Lane, laneProgress, READ_AHEAD } from './kafka.lane';
 import { Slots } from './kafka.slots';
 
@@ -28,14 +29,14 @@ export interface GroupConsumerOptions {
 /** How long a fetch waits for data at most: also the longest `close()` waits for an idle fetch. */
 const FETCH_WAIT_MS = 500;
 const START_TIMEOUT_MS = 60_000;
-/** Handled records of one partition committed together at most (the crash-redelivery bound per partition). */
-export const COMMIT_EVERY = 100;
+export { COMMIT_EVERY } from './kafka.committer';
 const DONE: Promise<void> = Promise.resolve();
 
 /**
  * A kafkajs consumer in a consumer group over every topic one component consumes in that group,
- * committing offsets only after their records' handlers resolved (per fetched batch, at most
- * {@link COMMIT_EVERY} records at a time).
+ * committing offsets only after their records' handlers resolved, in the background (one
+ * OffsetCommit in flight for every partition, see kafka.committer.ts), with at most
+ * {@link COMMIT_EVERY} handled records of a partition not committed yet.
  *
  * Partitions progress independently: a fetched batch is handed to its partition's lane and the
  * partition is paused until the lane is done, so kafkajs goes on fetching the other partitions
@@ -61,6 +62,7 @@ export class KafkaGroupConsumer {
   private incarnation = 0;
   private joins: Promise<void> = Promise.resolve();
   private closing?: Promise<void>;
+  private readonly committer: OffsetCommitter;
 
   private constructor(
     private readonly options: GroupConsumerOptions,
@@ -68,6 +70,7 @@ export class KafkaGroupConsumer {
     private readonly handler: RecordHandler,
   ) {
     for (const [topic, limit] of options.limits ?? []) this.slots.set(topic, new Slots(Math.max(1, limit)));
+    this.committer = new OffsetCommitter(options.client.logger, options.label);
   }
 
   private get stopping(): boolean {
@@ -146,8 +149,9 @@ export class KafkaGroupConsumer {
     this.closing ??= (async () => {
       this.state = 'closing';
       this.clearTimers();
-      // Lanes stop after their running handler and commit what was handled, while still in the group.
+      // Lanes stop after their running handler; what was handled is committed while still in the group.
       await Promise.all([...this.lanes.values()].map((lane) => lane.done));
+      await this.committer.flush();
       await this.disconnect();
     })();
     return this.closing;
@@ -160,6 +164,7 @@ export class KafkaGroupConsumer {
    */
   abort(): Promise<void> {
     this.abandoned = true;
+    this.committer.stop();
     for (const abandon of this.abandonHooks) abandon();
     this.abandonHooks.clear();
     for (const slots of this.slots.values()) slots.drain();
@@ -220,54 +225,37 @@ export class KafkaGroupConsumer {
   }
 
   /**
-   * Handles the queued batches of one partition in order. Offsets are committed after the handlers,
-   * never before: when no further batch is queued, before a failed record, at shutdown, and every
-   * {@link COMMIT_EVERY} records (so a crash redelivers at most that many per partition). One
-   * OffsetCommit per record would cap a consumer at the broker's commit rate. A failed record
+   * Handles the queued batches of one partition in order. Each handled record is marked for the
+   * background committer (kafka.committer.ts) and the next one goes on at once: commits are never
+   * made before their handlers, and never waited for, except when the partition has COMMIT_EVERY
+   * handled records not committed yet (the crash-redelivery bound) and at shutdown. A failed record
    * drops the queue, moves the fetch position back to it and pauses the partition for
    * `consumeRetryInterval`. Batches of a partition that is no longer this member's (a rebalance gave
    * it to another member, which starts from the committed offset) are dropped.
    */
   private async runLane(key: string, lane: Lane): Promise<void> {
     const { logger } = this.options.client;
-    // The last handled offset not committed yet, across queued batches: one awaited commit per run of
-    // batches and every COMMIT_EVERY records, not per (often small) fetched batch.
-    let handled: string | undefined;
-    let count = 0;
-    let committer: { payload: EachBatchPayload; owned: () => boolean } | undefined;
-    const commit = async (): Promise<void> => {
-      if (handled === undefined || !committer?.owned()) return;
-      const { topic, partition } = committer.payload.batch;
-      const offset = (BigInt(handled) + 1n).toString();
-      handled = undefined;
-      count = 0;
-      try {
-        // Through the batch payload: consumer.commitOffsets() is a no-op once kafkajs stops.
-        await committer.payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
-      } catch (err) {
-        // A rebalance under way: whoever owns the partition next handles those records again.
-        logger.warn({ err, topic, partition, offset }, `kafka ${this.options.label}: committing failed (${errorMessage(err)}); records may be delivered again`);
-      }
-    };
+    const committer = this.committer;
     try {
       for (let item = lane.queue[0]; item !== undefined && !this.stopping; item = lane.queue[0]) {
         const { payload, messages, incarnation } = item;
         const { topic, partition } = payload.batch;
         const owned = (): boolean => !this.abandoned && this.incarnation === incarnation && this.assigned.has(key);
-        committer = { payload, owned };
         let failed: string | undefined;
         for (const message of messages) {
           if (this.stopping || !owned()) break;
+          if (committer.outstanding(key) >= COMMIT_EVERY) {
+            await committer.room(key);
+            if (this.stopping || !owned()) break; // woken by abort or a rebalance
+          }
           const ok = await this.deliver({ topic, partition, message });
           if (this.abandoned) return;
           if (!ok) {
-            failed = message.offset; // not handled: commit what came before it, fetch it again later
+            failed = message.offset; // not handled: fetched again later; what came before it is committed
             break;
           }
-          handled = message.offset;
-          if (++count >= COMMIT_EVERY) await commit();
+          committer.mark(key, topic, partition, message.offset, payload, owned);
         }
-        if (failed !== undefined || lane.queue.length <= 1 || this.stopping) await commit();
         lane.queue.shift();
         // Resume fetching as soon as there is room again, not when the lane ran dry: the fetch that
         // brings the next batch then overlaps the handling of the ones still queued (waiting for the
@@ -286,7 +274,6 @@ export class KafkaGroupConsumer {
           return;
         }
       }
-      await commit(); // stopping between batches: what was handled is committed
     } catch (err) {
       logger.warn({ err, key }, `kafka ${this.options.label}: handling ${key} stopped (${errorMessage(err)}); it is fetched again from its committed offset`);
       lane.next = undefined;
@@ -306,6 +293,7 @@ export class KafkaGroupConsumer {
 
   /** Forgets the lanes of partitions this member no longer fetches (their next owner starts at the committed offset). */
   private resetLanes(keep: (key: string) => boolean): void {
+    this.committer.forget(keep);
     for (const [key, lane] of this.lanes) {
       if (keep(key)) continue;
       lane.next = undefined;
