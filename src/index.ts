@@ -22,6 +22,11 @@ export type { CloudEvent } from './runtime/blocks/pubsub/cloudevent';
 export type { BulkPublishResult } from './runtime/blocks/pubsub/pubsub.service';
 export type { BindingInput } from './runtime/blocks/bindings/bindings.service';
 
+// Distributed lock
+export { LockClient, type TryLockOptions, type UnlockOptions } from './runtime/blocks/lock/lock.client';
+export type { LockGrant, WithLockOptions } from './runtime/blocks/lock/lock.service';
+export { WithLock, withLock, type WithLockDecoratorOptions } from './decorators';
+
 // State
 export { StateClient, type DeleteOptions, type SaveOptions, type StateItem, type StateTransactionOp } from './runtime/blocks/state/state.client';
 export type { InvokeOptions, InvokeResponse, HttpVerb } from './runtime/blocks/invoke/invoke.types';

@@ -1,2 +1,3 @@
 export * from './memory.state-store';
 export * from './memory.pubsub';
+export * from './memory.lock';

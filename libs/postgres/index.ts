@@ -1,2 +1,3 @@
 export * from './postgres.state-store';
 export * from './postgres.binding';
+export * from './postgres.lock';

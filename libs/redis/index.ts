@@ -1,3 +1,4 @@
 export * from './redis.state-store';
 export * from './redis.pubsub';
 export * from './redis.binding';
+export * from './redis.lock';

@@ -11,3 +11,9 @@ export const SIDEKICK_SUBSCRIBE = 'sidekick:subscribe';
 
 /** `@Binding` options on a method. */
 export const SIDEKICK_BINDING = 'sidekick:binding';
+
+/** `@WithLock` options on a method (the wrapper the decorator installs carries them). */
+export const SIDEKICK_WITH_LOCK = 'sidekick:with-lock';
+
+/** The lock runner the lock block attaches to each instance that has `@WithLock` methods (metadata on the instance). */
+export const SIDEKICK_WITH_LOCK_RUNNER = 'sidekick:with-lock-runner';

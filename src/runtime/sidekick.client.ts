@@ -5,19 +5,26 @@ import type { BulkPublishResult, PubSubService } from './blocks/pubsub/pubsub.se
 import type { BindingResponse } from '../spi/binding';
 import type { InvokeOptions, InvokeResponse } from './blocks/invoke/invoke.types';
 import { decodeJsonOrText as decode, encodeJson as encode } from '../spi/codec';
+import { LockClient } from './blocks/lock/lock.client';
+import type { LockService } from './blocks/lock/lock.service';
 import { StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
 
 /** The building blocks, programmatically: the same code paths the HTTP API uses. */
 export class SidekickClient {
   private readonly clients = new Map<string, StateClient<unknown>>();
+  /** The distributed lock API: `tryLock`, `unlock`, `withLock`. */
+  readonly lock: LockClient;
 
   constructor(
     private readonly stateService: StateService,
     private readonly invokeService: InvokeService,
     private readonly pubsubService: PubSubService,
     private readonly bindingsService: BindingsService,
-  ) {}
+    lockService: LockService,
+  ) {
+    this.lock = new LockClient(lockService);
+  }
 
   /**
    * Publishes `data` to a topic, wrapped in a CloudEvent (objects as JSON, strings as text, Buffers as

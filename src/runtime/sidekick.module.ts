@@ -10,6 +10,7 @@ import { PubSubService } from './blocks/pubsub/pubsub.service';
 import { StateService } from './blocks/state/state.service';
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
+import { LockService } from './blocks/lock/lock.service';
 import { SidekickClient } from './sidekick.client';
 import { resolveOptions, type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS, type SidekickModuleOptions } from './sidekick.options';
 import { SidekickRuntime } from './sidekick.runtime';
@@ -98,7 +99,13 @@ export class SidekickModule {
         {
           provide: SidekickClient,
           useFactory: (rt: SidekickRuntime) =>
-            new SidekickClient(rt.service(StateService), rt.service(InvokeService), rt.service(PubSubService), rt.service(BindingsService)),
+            new SidekickClient(
+              rt.service(StateService),
+              rt.service(InvokeService),
+              rt.service(PubSubService),
+              rt.service(BindingsService),
+              rt.service(LockService),
+            ),
           inject: [SidekickRuntime],
         },
         ...clients,

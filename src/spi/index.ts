@@ -12,3 +12,4 @@ export * from './codec';
 export * from './interceptor';
 export * from './work-queue';
 export * from './ttl';
+export * from './lock.store';

@@ -2,9 +2,9 @@ import { cronBindingFactory } from '../../../libs/cron';
 import { httpBindingFactory } from '../../../libs/http';
 import { kafkaBindingFactory, kafkaPubSubFactory } from '../../../libs/kafka';
 import { localEnvSecretStoreFactory, localFileSecretStoreFactory, localStorageBindingFactory } from '../../../libs/local';
-import { memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
-import { postgresBindingFactory, postgresStateStoreFactory } from '../../../libs/postgres';
-import { redisBindingFactory, redisPubSubFactory, redisStateStoreFactory } from '../../../libs/redis';
+import { memoryLockFactory, memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
+import { postgresBindingFactory, postgresLockFactory, postgresStateStoreFactory } from '../../../libs/postgres';
+import { redisBindingFactory, redisLockFactory, redisPubSubFactory, redisStateStoreFactory } from '../../../libs/redis';
 import { sqliteStateStoreFactory } from '../../../libs/sqlite';
 import type { ComponentFactory } from '../../spi/component';
 
@@ -31,4 +31,8 @@ export const BUILTIN_COMPONENT_TYPES: readonly ComponentFactory[] = [
   // secret stores
   localEnvSecretStoreFactory,
   localFileSecretStoreFactory,
+  // locks
+  memoryLockFactory,
+  redisLockFactory,
+  postgresLockFactory,
 ];

@@ -29,6 +29,7 @@ const REQUIRED_METHODS: Partial<Record<ComponentKind, readonly string[]>> = {
   state: ['get', 'bulkGet', 'set', 'delete', 'transact'],
   pubsub: ['publish', 'subscribe'],
   secretstores: ['getSecret', 'bulkGetSecret'],
+  lock: ['tryLock', 'unlock'],
 };
 
 /**

@@ -3,6 +3,7 @@ import { IllegalKeyError, TransactionsNotSupportedError } from '../../../errors/
 import { parseTtlSeconds } from '../../../spi/ttl';
 import type { GetResponse, SetRequest, StateStore, TransactionOperation } from '../../../spi/state.store';
 import type { ComponentLookup, FoundComponent } from '../../components/component.lookup';
+import { collectFences, FENCING_TOKEN, fencedTransact, fenceOf } from './fencing';
 import type { BulkStateEntry, StateDeleteItem, StateEntry, StateOperation, StateSaveItem } from './state.types';
 
 interface ResolvedStore {
@@ -47,6 +48,13 @@ export class StateService {
   async save(storeName: string, items: readonly StateSaveItem[]): Promise<void> {
     const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
     if (items.length === 0) return;
+    if (items.some((item) => item.metadata?.[FENCING_TOKEN] !== undefined)) {
+      const fences = collectFences(items.map((item) => fenceOf(item.metadata, item.key)));
+      if (!store.features.includes('TRANSACTIONAL')) throw new TransactionsNotSupportedError(storeName);
+      const ops: TransactionOperation[] = items.map((item) => ({ operation: 'upsert', request: this.setRequest(prefix, item) }));
+      await fencedTransact(store, storeName, prefix, fences, ops);
+      return;
+    }
     if (items.length === 1) {
       await store.set(this.setRequest(prefix, items[0] as StateSaveItem));
       return;
@@ -73,7 +81,9 @@ export class StateService {
         ? { operation: 'upsert', request: this.setRequest(prefix, op.request) }
         : { operation: 'delete', request: { key: this.fullKey(prefix, op.request.key), etag: op.request.etag, options: op.request.options } },
     );
-    await store.transact(ops);
+    const fences = collectFences(operations.map((op) => (op.operation === 'upsert' ? fenceOf(op.request.metadata, op.request.key) : undefined)));
+    if (fences.length > 0) await fencedTransact(store, storeName, prefix, fences, ops);
+    else await store.transact(ops);
   }
 
   private setRequest(prefix: string, item: StateSaveItem): SetRequest {
