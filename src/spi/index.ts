@@ -13,3 +13,4 @@ export * from './interceptor';
 export * from './work-queue';
 export * from './ttl';
 export * from './lock.store';
+export * from './state.query';

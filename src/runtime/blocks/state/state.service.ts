@@ -1,10 +1,11 @@
-import { SidekickError } from '../../../errors/sidekick.error';
+import { SidekickError, errorMessage } from '../../../errors/sidekick.error';
+import type { StateQuery } from '../../../spi/state.query';
 import { IllegalKeyError, TransactionsNotSupportedError } from '../../../errors/state.errors';
 import { parseTtlSeconds } from '../../../spi/ttl';
 import type { GetResponse, SetRequest, StateStore, TransactionOperation } from '../../../spi/state.store';
 import type { ComponentLookup, FoundComponent } from '../../components/component.lookup';
 import { collectFences, FENCING_TOKEN, fencedTransact, fenceOf } from './fencing';
-import type { BulkStateEntry, StateDeleteItem, StateEntry, StateOperation, StateSaveItem } from './state.types';
+import type { BulkStateEntry, StateDeleteItem, StateEntry, StateOperation, StateQueryResult, StateSaveItem } from './state.types';
 
 interface ResolvedStore {
   readonly store: StateStore;
@@ -84,6 +85,28 @@ export class StateService {
     const fences = collectFences(operations.map((op) => (op.operation === 'upsert' ? fenceOf(op.request.metadata, op.request.key) : undefined)));
     if (fences.length > 0) await fencedTransact(store, storeName, prefix, fences, ops);
     else await store.transact(ops);
+  }
+
+  /**
+   * Dapr's state query (alpha) over this app's keys; result keys without the key prefix, as daprd
+   * returns them. A store without `QUERY_API` answers `ERR_STATE_STORE_NOT_SUPPORTED`.
+   */
+  async query(storeName: string, query: StateQuery, metadata?: Readonly<Record<string, string>>): Promise<StateQueryResult> {
+    const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
+    if (typeof store.query !== 'function' || !store.features.includes('QUERY_API')) {
+      throw new SidekickError('ERR_STATE_STORE_NOT_SUPPORTED', `state store ${storeName} doesn't support query`, {
+        component: storeName,
+        reason: 'DAPR_STATE_QUERYING_NOT_SUPPORTED',
+      });
+    }
+    let found;
+    try {
+      found = await store.query({ query, keyPrefix: prefix, metadata });
+    } catch (err) {
+      if (err instanceof SidekickError && err.code !== 'ERR_BACKEND') throw err;
+      throw new SidekickError('ERR_STATE_QUERY', `failed query in state store ${storeName}: ${errorMessage(err)}`, { component: storeName, cause: err });
+    }
+    return { results: found.results.map((r) => ({ key: r.key.slice(prefix.length), data: r.data, etag: r.etag })), token: found.token };
   }
 
   private setRequest(prefix: string, item: StateSaveItem): SetRequest {
