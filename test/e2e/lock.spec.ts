@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller, Injectable, Param, Post } from '@nestjs/common';
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import { LockStatus } from '@dapr/dapr/types/lock/UnlockResponse';
 import type { InlineComponent } from '../../src/config/component.loader';
@@ -42,6 +42,19 @@ class ReportJob {
   }
 }
 
+@Controller('jobs')
+class JobController {
+  runs = 0;
+
+  // @WithLock above Nest's @Post: the route metadata stays on the guarded method.
+  @WithLock('lockstore', (id: string) => `job-${id}`, { expiryInSeconds: 30 })
+  @Post(':id')
+  async run(@Param('id') id: string): Promise<{ id: string; runs: number }> {
+    this.runs += 1;
+    return { id, runs: this.runs };
+  }
+}
+
 async function post(t: TestApp, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${t.apiUrl}${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -51,7 +64,10 @@ describe('the distributed lock API', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startApp({ appId: 'lockapp', components: [memoryLock('lockstore'), memoryLock('named', { keyPrefix: 'name' })] }, { providers: [ReportJob] });
+    t = await startApp(
+      { appId: 'lockapp', components: [memoryLock('lockstore'), memoryLock('named', { keyPrefix: 'name' })] },
+      { providers: [ReportJob], controllers: [JobController] },
+    );
   });
 
   afterAll(() => t?.close());
@@ -126,6 +142,15 @@ describe('the distributed lock API', () => {
     await expect(first).resolves.toBe('done a');
     await expect(job.run('a', false)).resolves.toBe('done a');
     expect(await post(t, '/v1.0-alpha1/unlock/lockstore', { resourceId: 'report-a', lockOwner: 'x' })).toEqual({ status: 200, body: { status: 1 } });
+  });
+
+  it('@WithLock on a controller route (above @Post): the route still answers, under the lock', async () => {
+    const res = await fetch(`${t.appUrl}/jobs/7`, { method: 'POST' });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ id: '7', runs: 1 });
+    expect(await post(t, '/v1.0-alpha1/lock/lockstore', { resourceId: 'job-7', lockOwner: 'x', expiryInSeconds: 5 })).toMatchObject({
+      body: { success: true },
+    });
   });
 
   it('@WithLock with waitMs: concurrent calls run one at a time', async () => {

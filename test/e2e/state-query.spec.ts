@@ -2,7 +2,8 @@ import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import type { InlineComponent } from '../../src/config/component.loader';
 import { SidekickClient } from '../../src/runtime/sidekick.client';
 import type { StateStore } from '../../src/spi';
-import { inspect, startApp, type TestApp } from '../support/app';
+import { join } from 'node:path';
+import { inspect, startApp, tempDir, type TestApp } from '../support/app';
 import { redisHostPort, requireRedis } from '../support/services';
 
 /** `POST /v1.0-alpha1/state/{store}/query` (Dapr's alpha query API), the official client's state.query, and fenced writes over HTTP. */
@@ -24,7 +25,11 @@ describe('state query over HTTP', () => {
     await requireRedis();
     t = await startApp({
       appId: 'queryapp',
-      components: [comp('statestore', 'state.in-memory'), comp('redisstore', 'state.redis', { redisHost: redisHostPort() })],
+      components: [
+        comp('statestore', 'state.in-memory'),
+        comp('redisstore', 'state.redis', { redisHost: redisHostPort() }),
+        comp('sqlitestore', 'state.sqlite', { connectionString: join(tempDir('sidekick-query-'), 'state.db') }),
+      ],
     });
     const people = [
       { key: 'p1', value: { name: 'alice', age: 30, person: { org: 'Dev Ops' } } },
@@ -137,6 +142,14 @@ describe('state query over HTTP', () => {
       const stale = await tx('9');
       expect(stale.status).toBe(409);
       expect(JSON.parse(stale.text)).toMatchObject({ errorCode: 'ERR_STATE_FENCING_TOKEN_STALE' });
+    });
+
+    it('the same on state.sqlite (the query there too leaves the fence record out)', async () => {
+      const at = '/v1.0/state/sqlitestore';
+      expect(await call(t, at, [{ key: 's1', value: { n: 2 }, metadata: { fencingToken: '2' } }])).toEqual({ status: 204, text: '' });
+      expect((await call(t, at, [{ key: 's1', value: { n: 1 }, metadata: { fencingToken: '1' } }])).status).toBe(409);
+      const all = JSON.parse((await call(t, '/v1.0-alpha1/state/sqlitestore/query', {})).text) as unknown;
+      expect(all).toEqual({ results: [{ key: 's1', data: { n: 2 }, etag: expect.any(String) }] });
     });
 
     it('a token that is not a decimal integer, or two tokens for one resource, is 400', async () => {
