@@ -82,6 +82,11 @@ describe('the distributed lock API', () => {
     expect(await post(t, '/v1.0-alpha1/lock/lockstore', { ...body, lockOwner: 'bob' })).toEqual({ status: 200, body: { success: true, fencingToken: '2' } });
   });
 
+  it('/v1.0/metadata lists the lock stores', async () => {
+    const meta = (await (await fetch(`${t.apiUrl}/v1.0/metadata`)).json()) as { components: unknown[] };
+    expect(meta.components).toEqual(expect.arrayContaining([{ name: 'lockstore', type: 'lock.in-memory', version: 'v1', capabilities: [] }]));
+  });
+
   it("keys follow daprd's layout: lock||<appId>||<id>, and lock||<store>||<id> with keyPrefix name", async () => {
     await post(t, '/v1.0-alpha1/lock/lockstore', { resourceId: 'layout', lockOwner: 'o', expiryInSeconds: 30 });
     await post(t, '/v1.0-alpha1/lock/named', { resourceId: 'layout', lockOwner: 'o', expiryInSeconds: 30 });

@@ -55,6 +55,14 @@ describe('state query over HTTP', () => {
     });
   });
 
+  it('/v1.0/metadata lists QUERY_API for the stores that query (as daprd), not for Redis', async () => {
+    const meta = (await (await fetch(`${t.apiUrl}/v1.0/metadata`)).json()) as { components: { name: string; capabilities: string[] }[] };
+    const caps = (name: string): string[] => meta.components.find((c) => c.name === name)?.capabilities ?? [];
+    expect(caps('statestore')).toContain('QUERY_API');
+    expect(caps('sqlitestore')).toContain('QUERY_API');
+    expect(caps('redisstore')).not.toContain('QUERY_API');
+  });
+
   it('no results: 204, as daprd', async () => {
     const res = await call(t, '/v1.0-alpha1/state/statestore/query', { filter: { EQ: { name: 'nobody' } } });
     expect(res).toEqual({ status: 204, text: '' });
