@@ -26,7 +26,7 @@ export type WithLockRunner = (store: string, resourceId: string, fn: () => Promi
 /**
  * Runs the method holding a distributed lock of lock store `store` on `resource` (a string, or a
  * function of the method's arguments), and unlocks after it returns or throws. When the lock is held
- * by another owner the call fails fast with `LockHeldError` (HTTP 409 `ERR_LOCK_HELD` from a route),
+ * by another owner the call fails fast with `LockHeldError` (code `ERR_LOCK_HELD`, httpStatus 409),
  * unless `waitMs` allows retrying. Each call uses its own owner token, so two calls of one process
  * exclude each other too. The method becomes async. It must be on a singleton provider or controller
  * of an app that imports `SidekickModule` (the lock block wires it at start-up; a call before that fails).
