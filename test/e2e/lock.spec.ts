@@ -102,6 +102,7 @@ describe('the distributed lock API', () => {
     ['no lockOwner', { resourceId: 'r', expiryInSeconds: 5 }, 'LockOwner is empty in lock store lockstore'],
     ['a fractional expiry', { resourceId: 'r', lockOwner: 'o', expiryInSeconds: 1.5 }, 'expiryInSeconds must be a whole number of seconds'],
     ['a body that is not JSON', '{"resourceId":', 'failed deserializing HTTP body of try lock'],
+    ['an expiry beyond int32', { resourceId: 'r', lockOwner: 'o', expiryInSeconds: 2 ** 31 }, 'expiryInSeconds 2147483648 is larger than 2147483647'],
   ])('lock with %s: 400 ERR_MALFORMED_REQUEST', async (_what, body, message) => {
     const res = await post(t, '/v1.0-alpha1/lock/lockstore', body);
     expect(res.status).toBe(400);

@@ -18,6 +18,8 @@ export interface UnlockRequestBody {
   readonly lockOwner: string;
 }
 
+const MAX_EXPIRY_SECONDS = 2_147_483_647;
+
 /** How {@link LockService.withLock} behaves when the lock is held. */
 export interface WithLockOptions {
   /** Lease length; the lock frees itself after it even if the process dies. Default 60. */
@@ -87,6 +89,14 @@ export class LockService {
   async tryLock(storeName: string, request: LockRequest): Promise<TryLockResponse> {
     if (!Number.isSafeInteger(request.expiryInSeconds) || request.expiryInSeconds <= 0) {
       throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `ExpiryInSeconds is not positive in lock store ${storeName}`);
+    }
+    if (request.expiryInSeconds > MAX_EXPIRY_SECONDS) {
+      // daprd's field is an int32: a larger number does not decode.
+      throw new ApiError(
+        400,
+        'ERR_MALFORMED_REQUEST',
+        `expiryInSeconds ${request.expiryInSeconds} is larger than ${MAX_EXPIRY_SECONDS} (an int32, as daprd's)`,
+      );
     }
     const found = await this.resolve(storeName, request);
     const key = this.keyOf(found, request.resourceId, 'ERR_TRY_LOCK', 'failed to try acquiring lock');
