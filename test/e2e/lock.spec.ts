@@ -135,6 +135,7 @@ describe('the distributed lock API', () => {
     // Two lock stores here: leaving the store out is an error that lists them.
     await expect(sidekick.lock.tryLock({ resourceId: 'client', lockOwner: 'c', expiryInSeconds: 5 })).rejects.toMatchObject({
       code: 'ERR_LOCK_STORE_NOT_FOUND',
+      message: "name the lock store ({ store: '...' }): 2 lock stores are loaded (lockstore, named)",
     });
   });
 

@@ -1,3 +1,5 @@
+import { LockStoreNotConfiguredError } from '../../../errors/lock.errors';
+import { SidekickError } from '../../../errors/sidekick.error';
 import type { TryLockResponse, UnlockResponse } from '../../../spi/lock.store';
 import type { LockGrant, LockService, WithLockOptions } from './lock.service';
 
@@ -21,12 +23,12 @@ export class LockClient {
   constructor(private readonly service: LockService) {}
 
   /** `{ success }` (and `fencingToken` on success); never waits. */
-  tryLock(options: TryLockOptions): Promise<TryLockResponse> {
+  async tryLock(options: TryLockOptions): Promise<TryLockResponse> {
     return this.service.tryLock(this.storeOf(options.store), options);
   }
 
   /** `{ status }`: 0 success, 1 lock does not exist, 2 belongs to another owner, 3 internal error (`UnlockStatus`). */
-  unlock(options: UnlockOptions): Promise<UnlockResponse> {
+  async unlock(options: UnlockOptions): Promise<UnlockResponse> {
     return this.service.unlock(this.storeOf(options.store), options);
   }
 
@@ -34,14 +36,16 @@ export class LockClient {
    * Runs `fn` holding the lock on `resourceId` and unlocks after it; `fn` receives the grant with its
    * fencing token. Held by another owner: `LockHeldError` at once, or after `waitMs` of retries.
    */
-  withLock<T>(resourceId: string, fn: (grant: LockGrant) => Promise<T> | T, options: WithLockOptions & { readonly store?: string } = {}): Promise<T> {
+  async withLock<T>(resourceId: string, fn: (grant: LockGrant) => Promise<T> | T, options: WithLockOptions & { readonly store?: string } = {}): Promise<T> {
     return this.service.withLock(this.storeOf(options.store), resourceId, fn, options);
   }
 
   private storeOf(store: string | undefined): string {
     if (store !== undefined) return store;
     const names = this.service.storeNames();
-    // With none or several, '' lets the service answer its not-configured / not-found error.
-    return names.length === 1 ? (names[0] ?? '') : '';
+    const only = names.length === 1 ? names[0] : undefined;
+    if (only !== undefined) return only;
+    if (names.length === 0) throw new LockStoreNotConfiguredError('(not named)');
+    throw new SidekickError('ERR_LOCK_STORE_NOT_FOUND', `name the lock store ({ store: '...' }): ${names.length} lock stores are loaded (${names.join(', ')})`);
   }
 }
