@@ -9,6 +9,8 @@ export interface LockConformanceSubject {
   readonly clock?: VirtualClock;
   /** A second instance on the same backend (another "process"), when the backend is shared. */
   readonly peer?: LockStore;
+  /** Removes what the suite left on a shared server for these (full) resource ids: lock keys, fence counters. */
+  forget?(resourceIds: readonly string[]): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -27,7 +29,12 @@ export function describeLockConformance(label: string, setup: LockConformanceSet
     const run = randomUUID().slice(0, 8);
     let subject: LockConformanceSubject | undefined;
     let store: LockStore;
-    const res = (name: string): string => `lock||conf||${run}-${name}`;
+    const used = new Set<string>();
+    const res = (name: string): string => {
+      const id = `lock||conf||${run}-${name}`;
+      used.add(id);
+      return id;
+    };
     const passExpiry = async (seconds: number): Promise<void> => {
       if (setup.supportsVirtualClock) await subject?.clock?.advance(seconds * 1000 + 1);
       else await new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 600));
@@ -40,7 +47,11 @@ export function describeLockConformance(label: string, setup: LockConformanceSet
     });
 
     afterAll(async () => {
-      await subject?.cleanup();
+      try {
+        await subject?.forget?.([...used]);
+      } finally {
+        await subject?.cleanup();
+      }
     });
 
     it('grants a free lock with a fencing token', async () => {

@@ -32,6 +32,15 @@ describeLockConformance('lock.redis', {
     return {
       store,
       peer,
+      forget: async (ids) => {
+        const redis = rawRedis();
+        await redis.connect();
+        try {
+          if (ids.length > 0) await redis.del(...ids, ...ids.map(redisFenceKey));
+        } finally {
+          await redis.quit();
+        }
+      },
       cleanup: async () => {
         await store.close();
         await peer.close();

@@ -51,7 +51,7 @@ const BACKENDS: Backend[] = [
       const redis = rawRedis();
       await redis.connect();
       try {
-        const keys = [...(await redis.keys(`*lockspec-${run}*`))];
+        const keys = [...(await redis.keys(`*${run}*`))];
         if (keys.length > 0) await redis.del(...keys);
       } finally {
         await redis.quit();
