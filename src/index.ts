@@ -41,6 +41,10 @@ export type { BindingInput } from './runtime/blocks/bindings/bindings.service';
 // Secrets
 export { getSecretToken, Secret, type SecretRef } from './decorators';
 export type { SecretValues } from './runtime/blocks/secrets/secrets.service';
+// Distributed lock
+export { LockClient, type TryLockOptions, type UnlockOptions } from './runtime/blocks/lock/lock.client';
+export type { LockGrant, WithLockOptions } from './runtime/blocks/lock/lock.service';
+export { WithLock, withLock, type WithLockDecoratorOptions } from './decorators';
 
 // State
 export { StateClient, type DeleteOptions, type SaveOptions, type StateItem, type StateTransactionOp } from './runtime/blocks/state/state.client';

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ETagInvalidError, ETagMismatchError } from '../../src/errors/state.errors';
 import type { VirtualClock } from '../../src/runtime/time/virtual.clock';
 import type { StateWriteRules } from '../../src/spi/state.rules';
+import { describeStateQueryCases } from './state-query.conformance';
 import type { GetResponse, SetRequest, StateStore } from '../../src/spi/state.store';
 
 /** One store under test, as a backend's spec builds it. */
@@ -23,6 +24,8 @@ export interface StateConformanceSetup {
   readonly malformedETag: 'invalid' | 'mismatch';
   /** The write rules of daprd's component for this backend (src/spi/state.rules.ts). */
   readonly rules: StateWriteRules;
+  /** Optional capability: Dapr's state query (`QUERY_API`), run by libs/conformance/state-query.conformance.ts. */
+  readonly query?: boolean;
 }
 
 /**
@@ -385,6 +388,9 @@ export function describeStateConformance(label: string, setup: StateConformanceS
         await expect(store.bulkGet([])).resolves.toEqual([]);
       });
     });
+
+    if (setup.query) describeStateQueryCases(() => store);
+    else it('does not advertise QUERY_API (query is an optional capability)', () => expect(store.features).not.toContain('QUERY_API'));
 
     describe('lifecycle', () => {
       it('close() is safe to call twice', async () => {

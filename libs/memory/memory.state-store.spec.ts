@@ -8,6 +8,7 @@ import { componentInit } from '../../src/spi/metadata-reader';
 describeStateConformance('state.in-memory', {
   supportsVirtualClock: true,
   malformedETag: 'invalid', // etags are decimal versions; anything else is ETagInvalidError
+  query: true,
   rules: STRICT_STATE_RULES, // daprd's state.in-memory (components-contrib state/in-memory/in_memory.go)
   async create() {
     const clock = new VirtualClock();

@@ -1,6 +1,8 @@
 import { ETagInvalidError } from '../../src/errors/state.errors';
 import type { Clock } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
+import { tryParseJson } from '../../src/spi/codec';
+import { compareForSort, isQueryableKey, matchesFilter, pageOf, type StateQueryRequest, type StateQueryResponse } from '../../src/spi/state.query';
 import { checkETag, hasTtl } from '../../src/spi/state.rules';
 import type { DeleteRequest, GetResponse, SetRequest, StateFeature, StateStore, TransactionOperation } from '../../src/spi/state.store';
 
@@ -12,7 +14,7 @@ interface Entry {
 
 /** `state.in-memory`: a Map in this process. For tests and as a fallback; lost on exit. */
 export class MemoryStateStore implements StateStore {
-  readonly features: readonly StateFeature[] = ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR'];
+  readonly features: readonly StateFeature[] = ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR', 'QUERY_API'];
   private readonly items = new Map<string, Entry>();
   private name = 'in-memory';
   private clock!: Clock;
@@ -60,6 +62,23 @@ export class MemoryStateStore implements StateStore {
       if (op.operation === 'upsert') this.write(op.request);
       else this.items.delete(op.request.key);
     }
+  }
+
+  /** The reference implementation of the query semantics (src/spi/state.query.ts). */
+  async query(request: StateQueryRequest): Promise<StateQueryResponse> {
+    const { query, keyPrefix } = request;
+    const found: { key: string; value: unknown; entry: Entry }[] = [];
+    for (const key of [...this.items.keys()]) {
+      if (!isQueryableKey(key, keyPrefix)) continue;
+      const entry = this.read(key);
+      if (!entry) continue;
+      const parsed = tryParseJson(entry.data);
+      if (parsed.ok && matchesFilter(parsed.value, query.filter)) found.push({ key, value: parsed.value, entry });
+    }
+    found.sort((a, b) => compareForSort(a, b, query.sort));
+    const window = found.slice(query.offset, query.limit === 0 ? undefined : query.offset + query.limit + 1);
+    const page = pageOf(window, query);
+    return { results: page.rows.map((r) => ({ key: r.key, data: r.entry.data, etag: r.entry.etag })), token: page.token };
   }
 
   private read(key: string): Entry | undefined {

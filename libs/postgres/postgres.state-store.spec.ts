@@ -31,6 +31,7 @@ async function openStore(md: ComponentMetadata = { connectionString: postgresUrl
 describeStateConformance('state.postgresql', {
   supportsVirtualClock: false, // expiry compares with the database's now()
   malformedETag: 'mismatch', // etags are uuids; anything else mismatches, as in daprd's v2 store (checked before querying)
+  query: true,
   rules: STRICT_STATE_RULES, // daprd's state.postgresql v2 (components-contrib state/postgresql/v2/postgresql.go)
   async create() {
     await requirePostgres();

@@ -6,6 +6,8 @@ import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { hasTtl } from '../../src/spi/state.rules';
 import { isUnreachable, parseConnectionString } from './postgres.connection';
+import { ensureQueryFunction, postgresQuery } from './postgres.query';
+import { pageOf, type StateQueryRequest, type StateQueryResponse } from '../../src/spi/state.query';
 import type { DeleteRequest, GetResponse, SetRequest, StateFeature, StateStore, TransactionOperation } from '../../src/spi/state.store';
 
 interface Row {
@@ -30,7 +32,9 @@ const DEFAULT_CLEANUP_MS = 3_600_000;
  * clock only schedules the periodic DELETE of expired rows (`cleanupInterval`).
  */
 export class PostgresStateStore implements StateStore {
-  readonly features: readonly StateFeature[] = ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR'];
+  readonly features: readonly StateFeature[] = ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR', 'QUERY_API'];
+  private table = '';
+  private queryReady?: Promise<void>;
   private pool?: Pool;
   private name = 'postgresql';
   private address = '';
@@ -56,6 +60,10 @@ export class PostgresStateStore implements StateStore {
     const connection = parseConnectionString(connectionString, { file: init.source, component: init.name, field: 'spec.metadata.connectionString' });
     this.address = connection.address;
     // Unquoted identifiers fold to lower case, so daprd's `tableName: myState` is the table "mystate".
+    this.table = table
+      .split('.')
+      .map((part) => `"${part.toLowerCase()}"`)
+      .join('.');
     this.sql = statements(
       table
         .split('.')
@@ -154,6 +162,21 @@ export class PostgresStateStore implements StateStore {
     } finally {
       client.release(broken);
     }
+  }
+
+  /** Dapr's state query over JSONB (libs/postgres/postgres.query.ts). */
+  async query(request: StateQueryRequest): Promise<StateQueryResponse> {
+    const pool = this.requirePool();
+    this.queryReady ??= ensureQueryFunction(pool).catch((err: unknown) => {
+      this.queryReady = undefined;
+      throw err;
+    });
+    const rows = await this.run(async (db) => {
+      await this.queryReady;
+      return (await db.query<{ key: string; value: Buffer; etag: string }>(postgresQuery(this.table, request))).rows;
+    });
+    const page = pageOf(rows, request.query);
+    return { results: page.rows.map((r) => ({ key: r.key, data: r.value, etag: r.etag })), token: page.token };
   }
 
   /** One write under the ETag rules; throws ETagMismatchError when no row was written. */

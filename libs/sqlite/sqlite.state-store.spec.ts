@@ -30,6 +30,7 @@ async function open(file: string, clock = new VirtualClock(), metadata: Record<s
 describeStateConformance('state.sqlite', {
   supportsVirtualClock: true,
   malformedETag: 'invalid', // etags are decimal versions; anything else is ETagInvalidError
+  query: true,
   rules: STRICT_STATE_RULES, // daprd's state.sqlite (components-contrib state/sqlite/sqlite_dbaccess.go)
   async create() {
     const clock = new VirtualClock();

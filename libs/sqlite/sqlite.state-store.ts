@@ -5,7 +5,9 @@ import { BackendError } from '../../src/errors/sidekick.error';
 import { ETagInvalidError } from '../../src/errors/state.errors';
 import type { Clock, TimerHandle } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
+import { pageOf, type StateQueryRequest, type StateQueryResponse } from '../../src/spi/state.query';
 import { checkETag, hasTtl } from '../../src/spi/state.rules';
+import { sqliteQuery } from './sqlite.query';
 import type { DeleteRequest, GetResponse, SetRequest, StateFeature, StateStore, TransactionOperation } from '../../src/spi/state.store';
 
 interface Row {
@@ -25,7 +27,8 @@ const DEFAULT_CLEANUP_MS = 3_600_000;
  * rows). Durations as Dapr reads them: `2s`, `1h`, or a bare number of seconds. Expiry is read through the clock.
  */
 export class SqliteStateStore implements StateStore {
-  readonly features: readonly StateFeature[] = ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR'];
+  readonly features: readonly StateFeature[] = ['ETAG', 'TRANSACTIONAL', 'TTL', 'ACTOR', 'QUERY_API'];
+  private table = 'state';
   private db?: Database.Database;
   private name = 'sqlite';
   private clock!: Clock;
@@ -45,6 +48,7 @@ export class SqliteStateStore implements StateStore {
     const file = parseConnectionString(meta.text('connectionString', '.sidekick/state.db'));
     const table = meta.text('tableName', 'state');
     if (!IDENTIFIER.test(table)) throw meta.error('tableName', `tableName "${table}" is not a valid SQL identifier (letters, digits, _)`);
+    this.table = table;
     const busyTimeout = Math.round(meta.duration('busyTimeout', DEFAULT_BUSY_TIMEOUT_MS, { min: 0 }));
     const cleanupInterval = meta.duration('cleanupInterval', DEFAULT_CLEANUP_MS);
     try {
@@ -98,6 +102,16 @@ export class SqliteStateStore implements StateStore {
 
   async transact(operations: readonly TransactionOperation[]): Promise<void> {
     this.transaction(operations);
+  }
+
+  /** Dapr's state query over JSON1 (libs/sqlite/sqlite.query.ts). */
+  async query(request: StateQueryRequest): Promise<StateQueryResponse> {
+    const { sql, params } = sqliteQuery(this.table, request, this.clock.now());
+    const rows = this.open()
+      .prepare<unknown[], { key: string; value: Buffer; etag: string }>(sql)
+      .all(...params);
+    const page = pageOf(rows, request.query);
+    return { results: page.rows.map((r) => ({ key: r.key, data: r.value, etag: r.etag })), token: page.token };
   }
 
   /** Checks and applies inside one SQLite transaction: a thrown ETag error rolls everything back. */

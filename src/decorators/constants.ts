@@ -18,3 +18,8 @@ export function getSecretToken(store: string, name: string, key: string = name):
 }
 /** `@OnConfigurationChange` options on a method (an array: one method may watch several stores). */
 export const SIDEKICK_CONFIGURATION_CHANGE = 'sidekick:configuration-change';
+/** `@WithLock` options on a method (the wrapper the decorator installs carries them). */
+export const SIDEKICK_WITH_LOCK = 'sidekick:with-lock';
+
+/** The lock runner the lock block attaches to each instance that has `@WithLock` methods (metadata on the instance). */
+export const SIDEKICK_WITH_LOCK_RUNNER = 'sidekick:with-lock-runner';

@@ -6,6 +6,7 @@ export {
   SIDEKICK_CONFIGURATION_CHANGE,
   SIDEKICK_STATE_STORE_PARAMS,
   SIDEKICK_SUBSCRIBE,
+  SIDEKICK_WITH_LOCK,
 } from './constants';
 export { requestedStateStores, StateStore, type StateStoreParam } from './state-store.decorator';
 export { type BulkSubscribeOptions, Subscribe, subscribe, type SubscribeMetadata, type SubscribeOptions } from './subscribe.decorator';
@@ -16,3 +17,4 @@ export {
   type OnConfigurationChangeMetadata,
   type OnConfigurationChangeOptions,
 } from './on-configuration-change.decorator';
+export { type LockResource, WithLock, withLock, type WithLockDecoratorOptions, type WithLockMetadata, type WithLockRunner } from './with-lock.decorator';

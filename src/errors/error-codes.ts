@@ -57,6 +57,15 @@ const table = {
   ERR_CONFIGURATION_GET: { httpStatus: 500, retryable: true },
   ERR_CONFIGURATION_SUBSCRIBE: { httpStatus: 500, retryable: true },
   ERR_CONFIGURATION_UNSUBSCRIBE: { httpStatus: 500, retryable: false },
+  // Distributed lock (daprd's codes) and fencing
+  ERR_LOCK_STORE_NOT_CONFIGURED: { httpStatus: 500, retryable: false },
+  ERR_LOCK_STORE_NOT_FOUND: { httpStatus: 400, retryable: false },
+  ERR_TRY_LOCK: { httpStatus: 500, retryable: true },
+  ERR_UNLOCK: { httpStatus: 500, retryable: true },
+  ERR_LOCK_HELD: { httpStatus: 409, retryable: true },
+  ERR_STATE_FENCING_TOKEN_STALE: { httpStatus: 409, retryable: false },
+  // State query
+  ERR_STATE_QUERY: { httpStatus: 500, retryable: false },
   // Health
   ERR_HEALTH_NOT_READY: { httpStatus: 500, retryable: true },
   ERR_HEALTH_APPID_NOT_MATCH: { httpStatus: 500, retryable: false },

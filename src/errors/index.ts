@@ -7,3 +7,4 @@ export * from './pubsub.errors';
 export * from './secret.errors';
 export { formatIssues } from './zod-issues';
 export * from './configuration.errors';
+export * from './lock.errors';

@@ -7,6 +7,8 @@ import type { BulkPublishResult, PubSubService } from './blocks/pubsub/pubsub.se
 import type { BindingResponse } from '../spi/binding';
 import type { InvokeOptions, InvokeResponse } from './blocks/invoke/invoke.types';
 import { decodeJsonOrText as decode, encodeJson as encode } from '../spi/codec';
+import { LockClient } from './blocks/lock/lock.client';
+import type { LockService } from './blocks/lock/lock.service';
 import { StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
 import type { SecretsService, SecretValues } from './blocks/secrets/secrets.service';
@@ -18,6 +20,8 @@ export class SidekickClient {
   readonly secrets: SecretsClient;
   /** Configuration stores: `get(store, keys)` and `subscribe(store, keys)` (an async iterator of changes). */
   readonly configuration: ConfigurationClient;
+  /** The distributed lock API: `tryLock`, `unlock`, `withLock`. */
+  readonly lock: LockClient;
 
   constructor(
     private readonly stateService: StateService,
@@ -26,9 +30,11 @@ export class SidekickClient {
     private readonly bindingsService: BindingsService,
     secretsService: SecretsService,
     configurationService: ConfigurationService,
+    lockService: LockService,
   ) {
     this.secrets = new SecretsClient(secretsService);
     this.configuration = new ConfigurationClient(configurationService);
+    this.lock = new LockClient(lockService);
   }
 
   /**

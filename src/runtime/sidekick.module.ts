@@ -25,6 +25,7 @@ import { StateService } from './blocks/state/state.service';
 import { TracingMiddleware } from './blocks/tracing/tracing.middleware';
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
+import { LockService } from './blocks/lock/lock.service';
 import { SidekickClient } from './sidekick.client';
 import { resolveOptions, type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS, type SidekickModuleOptions } from './sidekick.options';
 import { SidekickRuntime } from './sidekick.runtime';
@@ -127,6 +128,7 @@ export class SidekickModule implements NestModule {
               rt.service(BindingsService),
               rt.service(SecretsService),
               rt.service(ConfigurationService),
+              rt.service(LockService),
             ),
           inject: [SidekickRuntime],
         },

@@ -38,7 +38,7 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-const CAPABILITIES = new Set(['ETAG', 'TRANSACTIONAL', 'TTL', 'MESSAGE_TTL', 'BULK_PUBLISH', 'SUBSCRIBE_WILDCARDS']);
+const CAPABILITIES = new Set(['ETAG', 'TRANSACTIONAL', 'QUERY_API', 'TTL', 'MESSAGE_TTL', 'BULK_PUBLISH', 'SUBSCRIBE_WILDCARDS']);
 
 /**
  * The orchestrator. It builds the building blocks of `BLOCKS` in order and drives them through the

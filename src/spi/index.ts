@@ -13,3 +13,5 @@ export * from './interceptor';
 export * from './work-queue';
 export * from './ttl';
 export * from './configuration.store';
+export * from './lock.store';
+export * from './state.query';

@@ -1,4 +1,5 @@
 import type { Component } from './component';
+import type { StateQueryRequest, StateQueryResponse } from './state.query';
 
 export type Concurrency = 'first-write' | 'last-write';
 export type Consistency = 'eventual' | 'strong';
@@ -9,7 +10,7 @@ export interface StateOptions {
 }
 
 /** Features a state store advertises (Dapr's capability names). */
-export type StateFeature = 'ETAG' | 'TRANSACTIONAL' | 'TTL' | 'ACTOR';
+export type StateFeature = 'ETAG' | 'TRANSACTIONAL' | 'TTL' | 'ACTOR' | 'QUERY_API';
 
 /**
  * A write. `key` is the full stored key (the runtime has applied `keyPrefix`).
@@ -78,4 +79,10 @@ export interface StateStore extends Component {
    * that an earlier operation of the same transaction wrote never matches.
    */
   transact(operations: readonly TransactionOperation[]): Promise<void>;
+  /**
+   * Dapr's state query (alpha), for stores that advertise `QUERY_API`: the semantics of
+   * src/spi/state.query.ts (memory is the reference), over live items under `keyPrefix` whose value
+   * is JSON. Optional: stores without it answer `ERR_STATE_STORE_NOT_SUPPORTED`.
+   */
+  query?(request: StateQueryRequest): Promise<StateQueryResponse>;
 }

@@ -2,6 +2,7 @@ import type { BlockDefinition } from './building-block';
 import { bindingsBlock } from './bindings/bindings.block';
 import { configurationBlock } from './configuration/configuration.block';
 import { invokeBlock } from './invoke/invoke.block';
+import { lockBlock } from './lock/lock.block';
 import { pubsubBlock } from './pubsub/pubsub.block';
 import { secretsBlock } from './secrets/secrets.block';
 import { stateBlock } from './state/state.block';
@@ -12,4 +13,13 @@ import { tracingBlock } from './tracing/tracing.block';
  * They start in this order and stop in reverse. Adding a block = one folder under blocks/ and one
  * entry here (README, "Adding a building block").
  */
-export const BLOCKS: readonly BlockDefinition[] = [tracingBlock, stateBlock, secretsBlock, invokeBlock, pubsubBlock, bindingsBlock, configurationBlock];
+export const BLOCKS: readonly BlockDefinition[] = [
+  tracingBlock,
+  stateBlock,
+  secretsBlock,
+  invokeBlock,
+  pubsubBlock,
+  bindingsBlock,
+  configurationBlock,
+  lockBlock,
+];

@@ -2,9 +2,9 @@ import { cronBindingFactory } from '../../../libs/cron';
 import { httpBindingFactory } from '../../../libs/http';
 import { kafkaBindingFactory, kafkaPubSubFactory } from '../../../libs/kafka';
 import { localEnvSecretStoreFactory, localFileSecretStoreFactory, localStorageBindingFactory } from '../../../libs/local';
-import { memoryConfigurationStoreFactory, memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
-import { postgresBindingFactory, postgresConfigurationStoreFactory, postgresStateStoreFactory } from '../../../libs/postgres';
-import { redisBindingFactory, redisConfigurationStoreFactory, redisPubSubFactory, redisStateStoreFactory } from '../../../libs/redis';
+import { memoryConfigurationStoreFactory, memoryLockFactory, memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memory';
+import { postgresBindingFactory, postgresConfigurationStoreFactory, postgresLockFactory, postgresStateStoreFactory } from '../../../libs/postgres';
+import { redisBindingFactory, redisConfigurationStoreFactory, redisLockFactory, redisPubSubFactory, redisStateStoreFactory } from '../../../libs/redis';
 import { sqliteStateStoreFactory } from '../../../libs/sqlite';
 import { vaultSecretStoreFactory } from '../../../libs/vault';
 import type { ComponentFactory } from '../../spi/component';
@@ -37,4 +37,8 @@ export const BUILTIN_COMPONENT_TYPES: readonly ComponentFactory[] = [
   memoryConfigurationStoreFactory,
   redisConfigurationStoreFactory,
   postgresConfigurationStoreFactory,
+  // locks
+  memoryLockFactory,
+  redisLockFactory,
+  postgresLockFactory,
 ];

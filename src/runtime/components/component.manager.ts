@@ -30,6 +30,7 @@ const REQUIRED_METHODS: Partial<Record<ComponentKind, readonly string[]>> = {
   pubsub: ['publish', 'subscribe'],
   secretstores: ['getSecret', 'bulkGetSecret'],
   configuration: ['get', 'subscribe'],
+  lock: ['tryLock', 'unlock'],
 };
 
 /**

@@ -3,7 +3,7 @@ import type { CallInfo, CallKind, Interceptor } from '../../spi/interceptor';
 
 /** The SPI methods of each component kind that count as component calls. */
 const COMPONENT_METHODS: Partial<Record<ComponentKind, readonly string[]>> = {
-  state: ['get', 'bulkGet', 'set', 'delete', 'transact'],
+  state: ['get', 'bulkGet', 'set', 'delete', 'transact', 'query'],
   pubsub: ['publish', 'bulkPublish', 'subscribe'],
   bindings: ['invoke', 'read'],
   secretstores: ['getSecret', 'bulkGetSecret'],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { embedAsJson } from '../../../spi/codec';
+import { parseStateQuery } from '../../../spi/state.query';
 import { type ApiContext, ApiError, type ApiRoute, parseJsonBody, queryMetadata, sendNoContent, validateBody as validate } from '../../http-api/api-context';
 import type { StateService } from './state.service';
 import type { StateSaveItem } from './state.types';
@@ -104,6 +105,22 @@ export function stateRoutes(state: StateService, maxBulkKeys = 10_000): ApiRoute
       await state.transact(storeOf(ctx), ops);
       sendNoContent(ctx.res);
     },
+
+    query: async (ctx: ApiContext): Promise<void> => {
+      const body = await ctx.body();
+      let parsed: unknown;
+      try {
+        parsed = parseJsonBody(body, 'state query');
+      } catch (err) {
+        throw new ApiError(400, 'ERR_STATE_QUERY', `failed to parse JSON query body: ${(err as Error).message}`);
+      }
+      const result = await state.query(storeOf(ctx), parseStateQuery(parsed), queryMetadata(ctx.query));
+      if (result.results.length === 0) return sendNoContent(ctx.res);
+      const items = result.results.map((r) => `{"key":${JSON.stringify(r.key)},"data":${embedAsJson(r.data)},"etag":${JSON.stringify(r.etag)}}`);
+      const payload = `{"results":[${items.join(',')}]${result.token === undefined ? '' : `,"token":${JSON.stringify(result.token)}`}}`;
+      ctx.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      ctx.res.end(payload);
+    },
   };
   const write = ['POST', 'PUT'] as const;
   return [
@@ -118,6 +135,7 @@ export function stateRoutes(state: StateService, maxBulkKeys = 10_000): ApiRoute
       errorStatus: { ERR_ETAG_MISMATCH: 500, ERR_ETAG_INVALID: 500 },
       handler: h.transaction,
     },
+    { name: 'state.query', methods: write, path: '/v1.0-alpha1/state/:store/query', errorCode: 'ERR_STATE_QUERY', handler: h.query },
     // The key is the rest of the path: a key may hold '/' (raw or as %2F).
     { name: 'state.get', methods: ['GET'], path: '/v1.0/state/:store/*', errorCode: 'ERR_STATE_GET', handler: h.get },
     { name: 'state.delete', methods: ['DELETE'], path: '/v1.0/state/:store/*', errorCode: 'ERR_STATE_DELETE', handler: h.delete },

@@ -1,9 +1,11 @@
-import { SidekickError } from '../../../errors/sidekick.error';
+import { SidekickError, errorMessage } from '../../../errors/sidekick.error';
+import type { StateQuery } from '../../../spi/state.query';
 import { IllegalKeyError, TransactionsNotSupportedError } from '../../../errors/state.errors';
 import { parseTtlSeconds } from '../../../spi/ttl';
 import type { GetResponse, SetRequest, StateStore, TransactionOperation } from '../../../spi/state.store';
 import type { ComponentLookup, FoundComponent } from '../../components/component.lookup';
-import type { BulkStateEntry, StateDeleteItem, StateEntry, StateOperation, StateSaveItem } from './state.types';
+import { collectFences, FENCING_TOKEN, fencedTransact, fenceOf } from './fencing';
+import type { BulkStateEntry, StateDeleteItem, StateEntry, StateOperation, StateQueryResult, StateSaveItem } from './state.types';
 
 interface ResolvedStore {
   readonly store: StateStore;
@@ -47,6 +49,13 @@ export class StateService {
   async save(storeName: string, items: readonly StateSaveItem[]): Promise<void> {
     const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
     if (items.length === 0) return;
+    if (items.some((item) => item.metadata?.[FENCING_TOKEN] !== undefined)) {
+      const fences = collectFences(items.map((item) => fenceOf(item.metadata, item.key)));
+      if (!store.features.includes('TRANSACTIONAL')) throw new TransactionsNotSupportedError(storeName);
+      const ops: TransactionOperation[] = items.map((item) => ({ operation: 'upsert', request: this.setRequest(prefix, item) }));
+      await fencedTransact(store, storeName, prefix, fences, ops);
+      return;
+    }
     if (items.length === 1) {
       await store.set(this.setRequest(prefix, items[0] as StateSaveItem));
       return;
@@ -73,7 +82,31 @@ export class StateService {
         ? { operation: 'upsert', request: this.setRequest(prefix, op.request) }
         : { operation: 'delete', request: { key: this.fullKey(prefix, op.request.key), etag: op.request.etag, options: op.request.options } },
     );
-    await store.transact(ops);
+    const fences = collectFences(operations.map((op) => (op.operation === 'upsert' ? fenceOf(op.request.metadata, op.request.key) : undefined)));
+    if (fences.length > 0) await fencedTransact(store, storeName, prefix, fences, ops);
+    else await store.transact(ops);
+  }
+
+  /**
+   * Dapr's state query (alpha) over this app's keys; result keys without the key prefix, as daprd
+   * returns them. A store without `QUERY_API` answers `ERR_STATE_STORE_NOT_SUPPORTED`.
+   */
+  async query(storeName: string, query: StateQuery, metadata?: Readonly<Record<string, string>>): Promise<StateQueryResult> {
+    const { store, prefix } = this.resolveNow(storeName) ?? (await this.resolveLater(storeName));
+    if (typeof store.query !== 'function' || !store.features.includes('QUERY_API')) {
+      throw new SidekickError('ERR_STATE_STORE_NOT_SUPPORTED', `state store ${storeName} doesn't support query`, {
+        component: storeName,
+        reason: 'DAPR_STATE_QUERYING_NOT_SUPPORTED',
+      });
+    }
+    let found;
+    try {
+      found = await store.query({ query, keyPrefix: prefix, metadata });
+    } catch (err) {
+      if (err instanceof SidekickError && err.code !== 'ERR_BACKEND') throw err;
+      throw new SidekickError('ERR_STATE_QUERY', `failed query in state store ${storeName}: ${errorMessage(err)}`, { component: storeName, cause: err });
+    }
+    return { results: found.results.map((r) => ({ key: r.key.slice(prefix.length), data: r.data, etag: r.etag })), token: found.token };
   }
 
   private setRequest(prefix: string, item: StateSaveItem): SetRequest {

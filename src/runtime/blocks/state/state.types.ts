@@ -34,3 +34,10 @@ export interface BulkStateEntry {
   readonly metadata?: Readonly<Record<string, string>>;
   readonly error?: string;
 }
+
+/** A page of query results; keys are the app's keys (without `keyPrefix`). */
+export interface StateQueryResult {
+  readonly results: readonly { readonly key: string; readonly data: Buffer; readonly etag: string }[];
+  /** The next page's token, when more results follow. */
+  readonly token?: string;
+}
