@@ -1,7 +1,9 @@
 import type { BlockDefinition } from './building-block';
 import { bindingsBlock } from './bindings/bindings.block';
 import { invokeBlock } from './invoke/invoke.block';
+import { metricsBlock } from './metrics/metrics.block';
 import { pubsubBlock } from './pubsub/pubsub.block';
+import { resiliencyBlock } from './resiliency/resiliency.block';
 import { stateBlock } from './state/state.block';
 
 /**
@@ -9,4 +11,13 @@ import { stateBlock } from './state/state.block';
  * They start in this order and stop in reverse. Adding a block = one folder under blocks/ and one
  * entry here (README, "Adding a building block").
  */
-export const BLOCKS: readonly BlockDefinition[] = [stateBlock, invokeBlock, pubsubBlock, bindingsBlock];
+export const BLOCKS: readonly BlockDefinition[] = [
+  // Cross-cutting blocks first: earlier blocks' interceptors are outermost, so a call's metrics
+  // (and its span) include every retry the resiliency policies make inside them.
+  metricsBlock,
+  resiliencyBlock,
+  stateBlock,
+  invokeBlock,
+  pubsubBlock,
+  bindingsBlock,
+];

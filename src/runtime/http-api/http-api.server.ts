@@ -136,7 +136,7 @@ export class HttpApiServer {
       : this.intercepted
         ? this.interception.run(
             { kind: 'api', target: route.name, type: 'http', operation: `${req.method ?? 'GET'} ${route.path || '(dapr-app-id)'}`, attributes: { path } },
-            () => route.handler(ctx),
+            () => route.handler(ctx).then(() => res.statusCode),
           )
         : route.handler(ctx);
     work.catch((err: unknown) => {
