@@ -11,7 +11,7 @@ export const UNMATCHED_PATH = '_';
  *   a `{name}` segment matches any one segment; for service invocation the invoked method path is
  *   tried as well, so `/items/{id}` matches `/v1.0/invoke/<app>/method/items/7`), else `_`.
  * - `increasedCardinality: true`: the route's template with component names filled in
- *   (`/v1.0/state/statestore/:key`): one series per route and component, never per key.
+ *   (`/v1.0/state/statestore/*`): one series per route and component, never per key.
  * - otherwise (daprd's default since 1.14): no path label.
  */
 export class HttpPathLabeler {
