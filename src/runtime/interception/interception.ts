@@ -103,8 +103,7 @@ export class Interception {
       const call: CallInfo = { kind: 'component', target: name, type, operation: method };
       const attributes = CALL_ATTRIBUTES[`${kind}.${method}`];
       wrapper[method] = attributes
-        ? (...args: unknown[]): Promise<unknown> =>
-            this.run({ ...call, attributes: attributes(args) }, () => Promise.resolve(original.apply(instance, args)))
+        ? (...args: unknown[]): Promise<unknown> => this.run({ ...call, attributes: attributes(args) }, () => Promise.resolve(original.apply(instance, args)))
         : (...args: unknown[]): Promise<unknown> => this.run(call, () => Promise.resolve(original.apply(instance, args)));
     }
     return wrapper as unknown as T;

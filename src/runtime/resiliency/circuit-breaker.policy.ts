@@ -1,11 +1,4 @@
-import {
-  BrokenCircuitError,
-  circuitBreaker,
-  CircuitState,
-  ConsecutiveBreaker,
-  handleWhen,
-  type CircuitBreakerPolicy as CockatielBreaker,
-} from 'cockatiel';
+import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, type CircuitBreakerPolicy as CockatielBreaker } from 'cockatiel';
 import { SidekickError } from '../../errors/sidekick.error';
 import { isRetryable } from './retry.policy';
 import type { TripExpression } from '../../config/trip-expression';

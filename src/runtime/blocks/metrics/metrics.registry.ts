@@ -2,8 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /** daprd's default latency buckets, in milliseconds (pkg/diagnostics, `defaultLatencyDistribution`). */
 export const DAPR_LATENCY_BUCKETS_MS: readonly number[] = [
-  1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 30, 40, 50, 65, 80, 100, 130, 160, 200, 250, 300, 400, 500, 650, 800, 1000, 2000, 5000, 10000, 20000,
-  50000, 100000,
+  1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 30, 40, 50, 65, 80, 100, 130, 160, 200, 250, 300, 400, 500, 650, 800, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
 ];
 
 const COMPONENT = ['app_id', 'component', 'namespace', 'operation', 'success'] as const;
@@ -55,8 +54,7 @@ export class DaprMetrics {
   constructor(buckets: readonly number[] = DAPR_LATENCY_BUCKETS_MS) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
-      new Counter({ name, help, labelNames, registers });
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> => new Counter({ name, help, labelNames, registers });
     const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]): Histogram<L> =>
       new Histogram({ name, help, labelNames, buckets: [...buckets], registers });
     const pair = <L extends string>(prefix: string, what: string, labelNames: readonly L[]): CountAndLatency<L> => ({
@@ -107,7 +105,12 @@ export class DaprMetrics {
       'status',
       'type',
     ]);
-    this.componentLoaded = new Gauge({ name: 'dapr_runtime_component_loaded', help: 'The number of successfully loaded components.', labelNames: ['app_id'], registers });
+    this.componentLoaded = new Gauge({
+      name: 'dapr_runtime_component_loaded',
+      help: 'The number of successfully loaded components.',
+      labelNames: ['app_id'],
+      registers,
+    });
     this.componentInit = counter('dapr_runtime_component_init_total', 'The number of initialized components.', ['app_id', 'component']);
     this.resiliencyLoaded = counter('dapr_resiliency_loaded', 'Number of resiliency policies loaded.', ['app_id', 'name', 'namespace']);
     this.resiliencyCount = counter('dapr_resiliency_count', 'Number of times a resiliency policy has been applied to a building block.', RESILIENCY);

@@ -70,7 +70,10 @@ async function run<T>(service: ResiliencyService, policies: TargetPolicies, call
   try {
     if (!retry) return await broken();
     return await retry.execute(broken, isRetryable, (n, err, delayMs) =>
-      service.emit({ ...labels, policy: 'retry' }, { attempt: n, delayMs: Math.round(delayMs), error: err instanceof Error ? err.message.slice(0, 200) : 'error' }),
+      service.emit(
+        { ...labels, policy: 'retry' },
+        { attempt: n, delayMs: Math.round(delayMs), error: err instanceof Error ? err.message.slice(0, 200) : 'error' },
+      ),
     );
   } catch (err) {
     if (err instanceof FailedStatus) return err.response as T;

@@ -59,7 +59,8 @@ export class ResiliencyService {
         { resiliency: r.name, file: r.source, apps: [...r.apps.keys()], components: [...r.components.keys()], policies: r.policyCount },
         'Resiliency loaded',
       );
-      if (r.actors.size > 0) this.logger.info({ resiliency: r.name, actors: [...r.actors.keys()] }, 'targets.actors is kept for the actors block (not applied yet)');
+      if (r.actors.size > 0)
+        this.logger.info({ resiliency: r.name, actors: [...r.actors.keys()] }, 'targets.actors is kept for the actors block (not applied yet)');
     }
   }
 
@@ -103,11 +104,11 @@ export class ResiliencyService {
   private defaultsFor(r: ResiliencyResource, key: TargetKey): TargetPolicySpec {
     if (r.defaults.size === 0) return {};
     const dir = key.direction === 'inbound' ? 'Inbound' : 'Outbound';
-    const scopes =
-      key.kind === 'app'
-        ? ['App', '']
-        : [`${COMPONENT_TYPES[key.kind]?.keyword ?? ''}Component${dir}`, `Component${dir}`, 'Component', ''];
-    const first = <T>(kind: string, pick: (d: { timeoutMs?: number; retry?: RetrySpec; circuitBreaker?: CircuitBreakerSpec }) => T | undefined): T | undefined => {
+    const scopes = key.kind === 'app' ? ['App', ''] : [`${COMPONENT_TYPES[key.kind]?.keyword ?? ''}Component${dir}`, `Component${dir}`, 'Component', ''];
+    const first = <T>(
+      kind: string,
+      pick: (d: { timeoutMs?: number; retry?: RetrySpec; circuitBreaker?: CircuitBreakerSpec }) => T | undefined,
+    ): T | undefined => {
       for (const scope of scopes) {
         const found = r.defaults.get(`Default${scope}${kind}Policy`);
         const value = found ? pick(found) : undefined;
@@ -124,7 +125,13 @@ export class ResiliencyService {
 
   private instantiate(resiliency: string, key: TargetKey, spec: TargetPolicySpec): TargetPolicies {
     const target = key.kind === 'app' ? `app_${key.name}` : `${COMPONENT_TYPES[key.kind]?.label ?? key.kind}_${key.name}`;
-    const labels = (policy: ResiliencyLabels['policy'], status?: string): ResiliencyLabels => ({ name: resiliency, policy, direction: key.direction, target, status });
+    const labels = (policy: ResiliencyLabels['policy'], status?: string): ResiliencyLabels => ({
+      name: resiliency,
+      policy,
+      direction: key.direction,
+      target,
+      status,
+    });
     const retry = spec.retry
       ? new RetryPolicy(this.clock, {
           maxRetries: spec.retry.maxRetries,
