@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runHttpBench } from './http.bench';
 import { type Metric, printSummary } from './lib/report';
+import { runMetricsBench } from './metrics.bench';
 import { runPubSubBench } from './pubsub.bench';
 import { runRssBench } from './rss.bench';
 import { runStateBench } from './state.bench';
@@ -21,6 +22,7 @@ const REQUIRED = [
   'pubsub.redis.throughput_ratio',
   'pubsub.redis.p50_ratio',
   'pubsub.memory.events_per_s',
+  'metrics.on.state.get.p50_ratio',
 ];
 
 async function main(): Promise<void> {
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     ['http', () => runHttpBench()],
     ['rss', () => runRssBench(root)],
     ['pubsub', () => runPubSubBench()],
+    ['metrics', () => runMetricsBench()],
   ];
   for (const [name, run] of sections) {
     const t0 = Date.now();

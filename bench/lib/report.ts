@@ -21,6 +21,7 @@ export const TARGETS: readonly Target[] = [
   { id: 'state.save.c16.throughput_ratio', min: 0.9 },
   { id: 'http.state.get.added_p50_ms', max: 0.1 },
   { id: 'http.invoke.self.p50_ratio', max: 1.3 },
+  { id: 'metrics.on.state.get.p50_ratio', max: 1.05 },
 ];
 
 export function round(value: number, digits = 3): number {

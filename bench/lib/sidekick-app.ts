@@ -32,9 +32,9 @@ export interface BenchApp {
 
 /**
  * A real Nest (Express) app, app id `bench`, with `statestore` = `state.redis` on the bench Redis,
- * the Dapr HTTP API on a free port and a silent logger.
+ * the Dapr HTTP API on a free port, a silent logger, and metrics off unless `metrics` is set.
  */
-export async function startBenchApp(): Promise<BenchApp> {
+export async function startBenchApp(options: { readonly metrics?: boolean } = {}): Promise<BenchApp> {
   const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-'));
   @Module({
     imports: [
@@ -49,6 +49,8 @@ export async function startBenchApp(): Promise<BenchApp> {
           },
         ],
         httpApi: { port: 0 },
+        // Metrics (on by default in apps) only where a benchmark measures them: the other figures stay comparable.
+        metrics: options.metrics ? { port: 0 } : { enabled: false },
         nameResolution: { localRegistry: false },
         logger: silentLogger,
       }),

@@ -80,6 +80,7 @@ export class Interception {
   run<T>(call: CallInfo, fn: () => Promise<T>): Promise<T> {
     const chain = this.byKind.get(call.kind);
     if (!chain) return fn();
+    if (chain.length === 1) return (chain[0] as Interceptor).intercept(call, fn);
     const step = (i: number): Promise<T> => {
       const interceptor = chain[i];
       if (!interceptor) return fn();

@@ -3,6 +3,7 @@ import type { MetricSettings } from '../../../config/configuration.loader';
 import type { CallInfo, Interceptor } from '../../../spi/interceptor';
 import { toApiError } from '../../http-api/api-context';
 import type { HttpPathLabeler } from './http-path';
+import type { CounterChild, HistogramChild } from './fast-metrics';
 import type { CountAndLatency, DaprMetrics } from './metrics.registry';
 
 /** How one kind of call is measured: bound label sets, resolved once per call site where possible. */
@@ -80,7 +81,7 @@ function build(dapr: DaprMetrics, base: Labels, appId: string, call: CallInfo): 
 }
 
 /** A success/failure pair of bound children of a count and a latency. */
-function successPair(pair: CountAndLatency<string>, labels: Labels): Recorder {
+function successPair(pair: CountAndLatency, labels: Labels): Recorder {
   const ok = bind(pair, { ...labels, success: 'true' });
   const failed = bind(pair, { ...labels, success: 'false' });
   return {
@@ -95,7 +96,7 @@ function successPair(pair: CountAndLatency<string>, labels: Labels): Recorder {
   };
 }
 
-function bind(pair: CountAndLatency<string>, labels: Labels): { count: { inc(): void }; latency: { observe(v: number): void } } {
+function bind(pair: CountAndLatency, labels: Labels): { count: CounterChild; latency: HistogramChild } {
   return { count: pair.count.labels(labels), latency: pair.latency.labels(labels) };
 }
 
@@ -157,10 +158,20 @@ function invokeRecorder(dapr: DaprMetrics, base: Labels, appId: string, call: Ca
   const sent = dapr.invokeReqSent.labels(destination);
   const self = call.target === appId ? { ...base, source_app_id: appId, type: 'unary' } : undefined;
   const received = self ? dapr.invokeReqRecv.labels(self) : undefined;
+  const byStatus = new Map<string, { recv: CounterChild; latency: HistogramChild; sent?: CounterChild }>();
   const done = (status: string, ms: number): void => {
-    dapr.invokeResRecv.inc({ ...destination, status });
-    dapr.invokeResRecvLatency.observe({ ...destination, status }, ms);
-    if (self) dapr.invokeResSent.inc({ ...self, status });
+    let bound = byStatus.get(status);
+    if (!bound) {
+      bound = {
+        recv: dapr.invokeResRecv.labels({ ...destination, status }),
+        latency: dapr.invokeResRecvLatency.labels({ ...destination, status }),
+        sent: self ? dapr.invokeResSent.labels({ ...self, status }) : undefined,
+      };
+      byStatus.set(status, bound);
+    }
+    bound.recv.inc();
+    bound.latency.observe(ms);
+    bound.sent?.inc();
   };
   return {
     begin: () => {
@@ -179,8 +190,8 @@ function statusOf(err: unknown): number {
 
 /** HTTP API requests: children cached by method, path label and status (all bounded). */
 class ApiRecorders {
-  private readonly requests = new Map<string, { inc(): void }>();
-  private readonly responses = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+  private readonly requests = new Map<string, CounterChild>();
+  private readonly responses = new Map<string, { count: CounterChild; latency: HistogramChild }>();
 
   constructor(
     private readonly dapr: DaprMetrics,
@@ -207,7 +218,7 @@ class ApiRecorders {
     };
   }
 
-  private request(method: string | undefined, path: string | undefined): { inc(): void } {
+  private request(method: string | undefined, path: string | undefined): CounterChild {
     const key = `${method ?? ''} ${path ?? ''}`;
     let child = this.requests.get(key);
     if (!child) {

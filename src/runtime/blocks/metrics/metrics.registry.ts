@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics';
 
 /** daprd's default latency buckets, in milliseconds (pkg/diagnostics, `defaultLatencyDistribution`). */
 export const DAPR_LATENCY_BUCKETS_MS: readonly number[] = [
@@ -13,9 +14,9 @@ const RESILIENCY = ['app_id', 'name', 'policy', 'namespace', 'flow_direction', '
 const HTTP = ['app_id', 'method', 'path', 'status'] as const;
 
 /** A count and a latency histogram recorded together, as daprd's `_count` / `_latencies` pairs. */
-export interface CountAndLatency<L extends string> {
-  readonly count: Counter<L>;
-  readonly latency: Histogram<L>;
+export interface CountAndLatency {
+  readonly count: FastCounter;
+  readonly latency: FastHistogram;
 }
 
 /**
@@ -26,38 +27,38 @@ export interface CountAndLatency<L extends string> {
  */
 export class DaprMetrics {
   readonly registry = new Registry();
-  readonly httpRequests: Counter<'app_id' | 'method' | 'path'>;
-  readonly httpResponses: Counter<(typeof HTTP)[number]>;
-  readonly httpLatency: Histogram<(typeof HTTP)[number]>;
-  readonly errorCodes: Counter<'app_id' | 'category' | 'error_code'>;
-  readonly state: CountAndLatency<(typeof COMPONENT)[number]>;
-  readonly secret: CountAndLatency<(typeof COMPONENT)[number]>;
-  readonly configuration: CountAndLatency<(typeof COMPONENT)[number]>;
-  readonly outputBinding: CountAndLatency<(typeof COMPONENT)[number]>;
-  readonly inputBinding: CountAndLatency<(typeof INPUT_BINDING)[number]>;
-  readonly egress: CountAndLatency<(typeof EGRESS)[number]>;
-  readonly bulkEgress: CountAndLatency<(typeof EGRESS)[number]>;
-  readonly ingress: CountAndLatency<(typeof INGRESS)[number]>;
-  readonly bulkIngress: CountAndLatency<(typeof INGRESS)[number]>;
-  readonly invokeReqSent: Counter<'app_id' | 'destination_app_id' | 'type'>;
-  readonly invokeResRecv: Counter<'app_id' | 'destination_app_id' | 'status' | 'type'>;
-  readonly invokeResRecvLatency: Histogram<'app_id' | 'destination_app_id' | 'status' | 'type'>;
-  readonly invokeReqRecv: Counter<'app_id' | 'source_app_id' | 'type'>;
-  readonly invokeResSent: Counter<'app_id' | 'source_app_id' | 'status' | 'type'>;
+  readonly httpRequests: FastCounter;
+  readonly httpResponses: FastCounter;
+  readonly httpLatency: FastHistogram;
+  readonly errorCodes: FastCounter;
+  readonly state: CountAndLatency;
+  readonly secret: CountAndLatency;
+  readonly configuration: CountAndLatency;
+  readonly outputBinding: CountAndLatency;
+  readonly inputBinding: CountAndLatency;
+  readonly egress: CountAndLatency;
+  readonly bulkEgress: CountAndLatency;
+  readonly ingress: CountAndLatency;
+  readonly bulkIngress: CountAndLatency;
+  readonly invokeReqSent: FastCounter;
+  readonly invokeResRecv: FastCounter;
+  readonly invokeResRecvLatency: FastHistogram;
+  readonly invokeReqRecv: FastCounter;
+  readonly invokeResSent: FastCounter;
   readonly componentLoaded: Gauge<'app_id'>;
-  readonly componentInit: Counter<'app_id' | 'component'>;
-  readonly resiliencyLoaded: Counter<'app_id' | 'name' | 'namespace'>;
-  readonly resiliencyCount: Counter<(typeof RESILIENCY)[number]>;
-  readonly resiliencyActivations: Counter<(typeof RESILIENCY)[number]>;
+  readonly componentInit: FastCounter;
+  readonly resiliencyLoaded: FastCounter;
+  readonly resiliencyCount: FastCounter;
+  readonly resiliencyActivations: FastCounter;
   readonly resiliencyBreakerState: Gauge<(typeof RESILIENCY)[number]>;
 
   constructor(buckets: readonly number[] = DAPR_LATENCY_BUCKETS_MS) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> => new Counter({ name, help, labelNames, registers });
-    const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]): Histogram<L> =>
-      new Histogram({ name, help, labelNames, buckets: [...buckets], registers });
-    const pair = <L extends string>(prefix: string, what: string, labelNames: readonly L[]): CountAndLatency<L> => ({
+    const counter = (name: string, help: string, labelNames: readonly string[]): FastCounter => new FastCounter(name, help, labelNames, this.registry);
+    const histogram = (name: string, help: string, labelNames: readonly string[]): FastHistogram =>
+      new FastHistogram(name, help, labelNames, buckets, this.registry);
+    const pair = (prefix: string, what: string, labelNames: readonly string[]): CountAndLatency => ({
       count: counter(`${prefix}_count`, `The number of ${what}.`, labelNames),
       latency: histogram(`${prefix}_latencies`, `The latency of ${what}, in milliseconds.`, labelNames),
     });
