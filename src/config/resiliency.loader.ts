@@ -136,7 +136,7 @@ export function parseResiliency(body: unknown, source: string, log: ResiliencyWa
   warnUnknown(body, source, log);
   const { metadata, spec, scopes } = parsed.data;
   const fail = (field: string, message: string): never => {
-    throw new ConfigError(`${where}: ${field}: ${message}`, { file: source, field });
+    throw new ConfigError(`${where}: ${message}`, { file: source, field });
   };
   const ms = (value: string, field: string): number => {
     const out = parseDuration(value, { file: source, field });

@@ -32,7 +32,7 @@ export interface HttpApiOptions {
 
 export interface MetricsOptions {
   /**
-   * Collect Prometheus metrics and serve them (default true, as daprd; `$SIDEKICK_METRICS_ENABLED=false`
+   * Collect Prometheus metrics and serve them (default true, as daprd; `$SIDEKICK_METRICS_ENABLED=false` (or `0`, `off`)
    * or the Configuration's `spec.metric.enabled: false` turn them off too).
    */
   readonly enabled?: boolean;
@@ -161,7 +161,7 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
       headersTimeoutMs: options.httpApi?.headersTimeoutMs ?? 10_000,
     },
     metrics: {
-      enabled: options.metrics?.enabled ?? env['SIDEKICK_METRICS_ENABLED']?.toLowerCase() !== 'false',
+      enabled: options.metrics?.enabled ?? !['false', '0', 'off'].includes(env['SIDEKICK_METRICS_ENABLED']?.toLowerCase() ?? ''),
       host: options.metrics?.host ?? env['SIDEKICK_METRICS_HOST'] ?? '127.0.0.1',
       port: metricsPort,
     },

@@ -1,7 +1,10 @@
 import { Controller, Get, Injectable } from '@nestjs/common';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Binding, type BindingInput, DropEvent, Subscribe } from '../../src';
+import { captureLogs } from '../../src/testing';
 import { MetricsService } from '../../src/runtime/blocks/metrics/metrics.service';
 import { startApp, tempDir, type TestApp } from '../support/app';
 import { Collector, eventually } from '../support/collector';
@@ -232,6 +235,23 @@ describe('metrics path labels (spec.metric.http)', () => {
       expect(t.runtime.service(MetricsService).address).toBeUndefined();
     } finally {
       await t.close();
+    }
+  });
+
+  it('a busy metrics port is a warning: the app starts and runs without its endpoint', async () => {
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    const port = (squatter.address() as AddressInfo).port;
+    const logs = captureLogs();
+    const t = await startApp({ appId: 'busyapp', metrics: { port }, logger: logs });
+    try {
+      expect(logs.find({ level: 'warn', text: 'metrics are not served' })).toHaveLength(1);
+      expect(t.runtime.service(MetricsService).address).toBeUndefined();
+      expect((await fetch(`${t.apiUrl}/v1.0/state/statestore/x`)).status).toBe(204);
+      expect(await t.runtime.service(MetricsService).scrape()).toContain('dapr_component_state_count');
+    } finally {
+      await t.close();
+      await new Promise<void>((r) => squatter.close(() => r()));
     }
   });
 });

@@ -3,12 +3,15 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Subscribe } from '../../src';
+import { Binding, Subscribe } from '../../src';
+import { inspect } from '../../src/testing';
 import { MetricsService } from '../../src/runtime/blocks/metrics/metrics.service';
 import { VirtualClock } from '../../src/testing';
 import { startApp, tempDir, type TestApp } from '../support/app';
 import { Collector } from '../support/collector';
+import { FlakyBinding, flakyBindingFactory } from '../support/flaky.binding';
 import { control, type FlakyControl, flakyStateFactory } from '../support/flaky.state';
+import { type LoopBinding, loopFactory } from '../support/loop.binding';
 
 const RESILIENCY = `apiVersion: dapr.io/v1alpha1
 kind: Resiliency
@@ -32,6 +35,8 @@ spec:
       breaker: { outbound: { circuitBreaker: cb } }
       slow: { outbound: { timeout: fast } }
       events: { inbound: { retry: quick } }
+      flakybinding: { outbound: { retry: quick } }
+      loop: { inbound: { retry: quick } }
 `;
 
 let appCalls = 0;
@@ -39,6 +44,8 @@ let appFailures = 0;
 let handlerCalls = 0;
 let handlerFailures = 0;
 let alwaysCalls = 0;
+let inputFailures = 0;
+const inputs = new Collector<number>();
 const delivered = new Collector<number>();
 const dead = new Collector<number>();
 
@@ -77,6 +84,15 @@ class Handlers {
   onDead(): void {
     dead.push(1);
   }
+
+  @Binding('loop')
+  onInput(): void {
+    if (inputFailures > 0) {
+      inputFailures -= 1;
+      throw new Error('not yet');
+    }
+    inputs.push(1);
+  }
 }
 
 const flaky = (name: string) => ({ metadata: { name }, spec: { type: 'state.flaky', version: 'v1' } });
@@ -101,7 +117,7 @@ describe('Resiliency YAML (policies at the interception seam)', () => {
         appId: 'resapp',
         resourcesPath: dir,
         metrics: { port: 0 },
-        componentTypes: [flakyStateFactory(controls)],
+        componentTypes: [flakyStateFactory(controls), flakyBindingFactory, loopFactory],
         // With maxRetries 0 the default would never retry: recoveries below are the policy's.
         pubsub: { retry: { maxRetries: 0 } },
         components: [
@@ -111,6 +127,8 @@ describe('Resiliency YAML (policies at the interception seam)', () => {
           flaky('slow'),
           flaky('plain'),
           { metadata: { name: 'events' }, spec: { type: 'pubsub.in-memory', version: 'v1' } },
+          { metadata: { name: 'flakybinding' }, spec: { type: 'bindings.test-flaky', version: 'v1' } },
+          { metadata: { name: 'loop' }, spec: { type: 'bindings.test-loop', version: 'v1' } },
         ],
       },
       { controllers: [FlakyController], providers: [Handlers] },
@@ -199,6 +217,29 @@ describe('Resiliency YAML (policies at the interception seam)', () => {
     expect(await activations({ policy: 'retry', target: 'app_resapp' })).toBe(5);
   });
 
+  it('retries an output binding (outbound) and redelivers an input binding event within the policy (inbound)', async () => {
+    FlakyBinding.calls = 0;
+    FlakyBinding.failures = 2;
+    const res = await fetch(`${t.apiUrl}/v1.0/bindings/flakybinding`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ operation: 'create', data: { n: 1 } }),
+    });
+    expect(res.status).toBe(200);
+    expect(FlakyBinding.calls).toBe(3);
+    inputFailures = 2;
+    await fetch(`${t.apiUrl}/v1.0/bindings/loop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ operation: 'create', data: {} }),
+    });
+    await inputs.waitFor(1);
+    // The policy retried inside one delivery: the binding itself never had to redeliver.
+    expect(inspect(t).component<LoopBinding>('loop')?.redeliveries).toBe(0);
+    expect(await activations({ policy: 'retry', target: 'binding_loop', flow_direction: 'inbound' })).toBe(2);
+    expect(await activations({ policy: 'retry', target: 'binding_flakybinding', flow_direction: 'outbound' })).toBe(2);
+  });
+
   it('an inbound pub/sub retry policy replaces pubsub.retry (no retries multiplied)', async () => {
     handlerFailures = 2;
     expect((await fetch(`${t.apiUrl}/v1.0/publish/events/in`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(
@@ -212,6 +253,16 @@ describe('Resiliency YAML (policies at the interception seam)', () => {
     await dead.waitFor(1);
     expect(alwaysCalls).toBe(4);
     expect(await activations({ policy: 'retry', target: 'pubsub_events', flow_direction: 'inbound' })).toBe(5);
+  });
+});
+
+describe('a bad Resiliency document', () => {
+  it('fails start-up naming the file and the field', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'res.yaml'), RESILIENCY.replace('fast: 300ms', 'fast: soon').replace('scopes: [resapp]', ''));
+    await expect(startApp({ appId: 'badres', resourcesPath: dir })).rejects.toThrow(
+      /res\.yaml.*spec\.policies\.timeouts\.fast|spec\.policies\.timeouts\.fast.*res\.yaml/s,
+    );
   });
 });
 
