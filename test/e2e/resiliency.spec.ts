@@ -10,6 +10,7 @@ import { VirtualClock } from '../../src/testing';
 import { startApp, tempDir, type TestApp } from '../support/app';
 import { Collector } from '../support/collector';
 import { FlakyBinding, flakyBindingFactory } from '../support/flaky.binding';
+import { FlakyPubSub, flakyPubSubFactory } from '../support/flaky.pubsub';
 import { control, type FlakyControl, flakyStateFactory } from '../support/flaky.state';
 import { type LoopBinding, loopFactory } from '../support/loop.binding';
 
@@ -36,6 +37,7 @@ spec:
       slow: { outbound: { timeout: fast } }
       events: { inbound: { retry: quick } }
       flakybinding: { outbound: { retry: quick } }
+      flakypubsub: { outbound: { retry: quick } }
       loop: { inbound: { retry: quick } }
 `;
 
@@ -117,7 +119,7 @@ describe('Resiliency YAML (policies at the interception seam)', () => {
         appId: 'resapp',
         resourcesPath: dir,
         metrics: { port: 0 },
-        componentTypes: [flakyStateFactory(controls), flakyBindingFactory, loopFactory],
+        componentTypes: [flakyStateFactory(controls), flakyBindingFactory, flakyPubSubFactory, loopFactory],
         // With maxRetries 0 the default would never retry: recoveries below are the policy's.
         pubsub: { retry: { maxRetries: 0 } },
         components: [
@@ -128,6 +130,7 @@ describe('Resiliency YAML (policies at the interception seam)', () => {
           flaky('plain'),
           { metadata: { name: 'events' }, spec: { type: 'pubsub.in-memory', version: 'v1' } },
           { metadata: { name: 'flakybinding' }, spec: { type: 'bindings.test-flaky', version: 'v1' } },
+          { metadata: { name: 'flakypubsub' }, spec: { type: 'pubsub.test-flaky', version: 'v1' } },
           { metadata: { name: 'loop' }, spec: { type: 'bindings.test-loop', version: 'v1' } },
         ],
       },
@@ -176,7 +179,7 @@ describe('Resiliency YAML (policies at the interception seam)', () => {
     expect(body).toMatchObject({ errorCode: 'ERR_STATE_GET' });
     expect(body.message).toMatch(/circuit breaker "cb-breaker" is open/);
     expect(c.calls).toBe(3); // rejected without calling the store
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(650); // well under the open period (700 ms): no call was waited for
     await new Promise((r) => setTimeout(r, 800));
     c.failures = 0;
     expect((await get('breaker')).status).toBe(204); // the half-open trial succeeds: closed
@@ -238,6 +241,15 @@ describe('Resiliency YAML (policies at the interception seam)', () => {
     expect(inspect(t).component<LoopBinding>('loop')?.redeliveries).toBe(0);
     expect(await activations({ policy: 'retry', target: 'binding_loop', flow_direction: 'inbound' })).toBe(2);
     expect(await activations({ policy: 'retry', target: 'binding_flakybinding', flow_direction: 'outbound' })).toBe(2);
+  });
+
+  it('retries a publish (pub/sub outbound)', async () => {
+    FlakyPubSub.calls = 0;
+    FlakyPubSub.failures = 2;
+    const res = await fetch(`${t.apiUrl}/v1.0/publish/flakypubsub/orders`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(204);
+    expect(FlakyPubSub.calls).toBe(3);
+    expect(await activations({ policy: 'retry', target: 'pubsub_flakypubsub', flow_direction: 'outbound' })).toBe(2);
   });
 
   it('an inbound pub/sub retry policy replaces pubsub.retry (no retries multiplied)', async () => {
