@@ -30,8 +30,10 @@ describe('HTTP path labels', () => {
 describe('fast counters and histograms', () => {
   it('are exposed by the prom-client registry in the exposition format', async () => {
     const registry = new Registry();
-    const counter = new FastCounter('x_count', 'help x', ['app_id', 'path'], registry);
-    const histogram = new FastHistogram('x_latency', 'help y', ['app_id'], [1, 10], registry);
+    const counter = new FastCounter('x_count', 'help x', ['app_id', 'path']);
+    const histogram = new FastHistogram('x_latency', 'help y', ['app_id'], [1, 10]);
+    counter.attach(registry);
+    histogram.attach(registry);
     const child = counter.labels({ app_id: 'a', path: '' });
     child.inc();
     child.inc();

@@ -21,7 +21,7 @@ interface MetricValue {
 interface Collected {
   readonly name: string;
   readonly help: string;
-  readonly type: 'counter' | 'histogram';
+  readonly type: 'counter' | 'histogram' | 'gauge';
   readonly aggregator: 'sum';
   readonly values: MetricValue[];
 }
@@ -39,8 +39,10 @@ abstract class FastMetric<C> {
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[],
-    registry: Registry,
-  ) {
+  ) {}
+
+  /** Exposes this metric through a prom-client registry (done once prom-client is loaded, at the first scrape). */
+  attach(registry: Registry): void {
     registry.registerMetric(this as unknown as Metric);
   }
 
@@ -62,7 +64,7 @@ abstract class FastMetric<C> {
 
   protected abstract create(): C;
   protected abstract values(labels: Labels, child: C, out: MetricValue[]): void;
-  protected abstract readonly type: 'counter' | 'histogram';
+  protected abstract readonly type: 'counter' | 'histogram' | 'gauge';
 
   /** prom-client's registry calls this at scrape time. */
   get(): Promise<Collected> {
@@ -91,6 +93,27 @@ export class FastCounter extends FastMetric<CounterSeries> {
   }
 
   protected values(labels: Labels, child: CounterSeries, out: MetricValue[]): void {
+    out.push({ labels, value: child.value });
+  }
+}
+
+class GaugeSeries {
+  value = 0;
+}
+
+/** A gauge: the last value set per label set. */
+export class FastGauge extends FastMetric<GaugeSeries> {
+  protected readonly type = 'gauge';
+
+  set(labels: Labels, value: number): void {
+    this.labels(labels).value = value;
+  }
+
+  protected create(): GaugeSeries {
+    return new GaugeSeries();
+  }
+
+  protected values(labels: Labels, child: GaugeSeries, out: MetricValue[]): void {
     out.push({ labels, value: child.value });
   }
 }
@@ -125,9 +148,8 @@ export class FastHistogram extends FastMetric<HistogramSeries> {
     help: string,
     labelNames: readonly string[],
     private readonly buckets: readonly number[],
-    registry: Registry,
   ) {
-    super(name, help, labelNames, registry);
+    super(name, help, labelNames);
   }
 
   observe(labels: Labels, value: number): void {

@@ -1,5 +1,5 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { FastCounter, FastHistogram } from './fast-metrics';
+import type { Registry } from 'prom-client';
+import { FastCounter, FastGauge, FastHistogram } from './fast-metrics';
 
 /** daprd's default latency buckets, in milliseconds (pkg/diagnostics, `defaultLatencyDistribution`). */
 export const DAPR_LATENCY_BUCKETS_MS: readonly number[] = [
@@ -20,13 +20,13 @@ export interface CountAndLatency {
 }
 
 /**
- * The Prometheus registry of one app, with Dapr's metric names, labels and units (pkg/diagnostics):
+ * The Prometheus metrics of one app, with Dapr's metric names, labels and units (pkg/diagnostics):
  * Node's process metrics (`process_*`, `nodejs_*`, as daprd exports Go's `process_*`, `go_*`), the
  * HTTP server, components (state, pub/sub, bindings, secrets, configuration), service invocation
  * and resiliency. One registry per app (no global one): several apps may run in one process.
  */
 export class DaprMetrics {
-  readonly registry = new Registry();
+  private readonly all: { attach(registry: Registry): void }[] = [];
   readonly httpRequests: FastCounter;
   readonly httpResponses: FastCounter;
   readonly httpLatency: FastHistogram;
@@ -45,19 +45,20 @@ export class DaprMetrics {
   readonly invokeResRecvLatency: FastHistogram;
   readonly invokeReqRecv: FastCounter;
   readonly invokeResSent: FastCounter;
-  readonly componentLoaded: Gauge<'app_id'>;
+  readonly componentLoaded: FastGauge;
   readonly componentInit: FastCounter;
   readonly resiliencyLoaded: FastCounter;
   readonly resiliencyCount: FastCounter;
   readonly resiliencyActivations: FastCounter;
-  readonly resiliencyBreakerState: Gauge<(typeof RESILIENCY)[number]>;
+  readonly resiliencyBreakerState: FastGauge;
 
   constructor(buckets: readonly number[] = DAPR_LATENCY_BUCKETS_MS) {
-    const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
-    const counter = (name: string, help: string, labelNames: readonly string[]): FastCounter => new FastCounter(name, help, labelNames, this.registry);
-    const histogram = (name: string, help: string, labelNames: readonly string[]): FastHistogram =>
-      new FastHistogram(name, help, labelNames, buckets, this.registry);
+    const track = <M extends { attach(registry: Registry): void }>(metric: M): M => {
+      this.all.push(metric);
+      return metric;
+    };
+    const counter = (name: string, help: string, labelNames: readonly string[]): FastCounter => track(new FastCounter(name, help, labelNames));
+    const histogram = (name: string, help: string, labelNames: readonly string[]): FastHistogram => track(new FastHistogram(name, help, labelNames, buckets));
     const pair = (prefix: string, what: string, labelNames: readonly string[]): CountAndLatency => ({
       count: counter(`${prefix}_count`, `The number of ${what}.`, labelNames),
       latency: histogram(`${prefix}_latencies`, `The latency of ${what}, in milliseconds.`, labelNames),
@@ -106,12 +107,7 @@ export class DaprMetrics {
       'status',
       'type',
     ]);
-    this.componentLoaded = new Gauge({
-      name: 'dapr_runtime_component_loaded',
-      help: 'The number of successfully loaded components.',
-      labelNames: ['app_id'],
-      registers,
-    });
+    this.componentLoaded = track(new FastGauge('dapr_runtime_component_loaded', 'The number of successfully loaded components.', ['app_id']));
     this.componentInit = counter('dapr_runtime_component_init_total', 'The number of initialized components.', ['app_id', 'component']);
     this.resiliencyLoaded = counter('dapr_resiliency_loaded', 'Number of resiliency policies loaded.', ['app_id', 'name', 'namespace']);
     this.resiliencyCount = counter('dapr_resiliency_count', 'Number of times a resiliency policy has been applied to a building block.', RESILIENCY);
@@ -120,11 +116,20 @@ export class DaprMetrics {
       'Number of times a resiliency policy has been activated in a building block after a failure or after a state change.',
       RESILIENCY,
     );
-    this.resiliencyBreakerState = new Gauge({
-      name: 'dapr_resiliency_cb_state',
-      help: "A resiliency policy's current circuit breaker state (1 for the current state, 0 for the others).",
-      labelNames: RESILIENCY,
-      registers,
-    });
+    this.resiliencyBreakerState = track(
+      new FastGauge('dapr_resiliency_cb_state', "A resiliency policy's current circuit breaker state (1 for the current state, 0 for the others).", RESILIENCY),
+    );
+  }
+
+  /**
+   * A prom-client registry with Node's process metrics and these metrics. prom-client (about 80 ms
+   * to load) is loaded here, at the first scrape, not at start-up: the per-call path never needs it.
+   */
+  async registry(): Promise<Registry> {
+    const prom = await import('prom-client');
+    const registry = new prom.Registry();
+    prom.collectDefaultMetrics({ register: registry });
+    for (const metric of this.all) metric.attach(registry);
+    return registry;
   }
 }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MetricSettings } from '../../../config/configuration.loader';
 import { errorMessage } from '../../../errors/sidekick.error';
+import type { Registry } from 'prom-client';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { ResolvedOptions } from '../../sidekick.options';
 import { DAPR_LATENCY_BUCKETS_MS, DaprMetrics } from './metrics.registry';
@@ -28,6 +29,7 @@ const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
  */
 export class MetricsService {
   private dapr?: DaprMetrics;
+  private registry?: Promise<Registry>;
   private server?: Server;
   private listening?: AddressInfo;
   private readonly base: { app_id: string; namespace?: string };
@@ -69,23 +71,31 @@ export class MetricsService {
 
   /** The text a scrape returns (Prometheus exposition format); empty when metrics are off. */
   async scrape(): Promise<string> {
-    return this.dapr ? this.dapr.registry.metrics() : '';
+    return (await this.promRegistry())?.metrics() ?? '';
+  }
+
+  /** The prom-client registry, made at the first scrape (prom-client is loaded then). */
+  private promRegistry(): Promise<Registry> | undefined {
+    const dapr = this.dapr;
+    if (!dapr) return undefined;
+    this.registry ??= dapr.registry();
+    return this.registry;
   }
 
   /** Serves `GET /metrics`. A port in use is logged (the app runs on, its metrics unserved). */
   async listen(): Promise<void> {
-    const dapr = this.dapr;
-    if (!dapr || this.server) return;
+    if (!this.dapr || this.server) return;
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' || (path !== '/metrics' && path !== '/')) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are served on GET /metrics');
         return;
       }
-      dapr.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': dapr.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${errorMessage(err)}`),
-      );
+      const registry = this.promRegistry();
+      if (!registry) return void res.writeHead(404).end();
+      registry
+        .then(async (r) => res.writeHead(200, { 'content-type': r.contentType }).end(await r.metrics()))
+        .catch((err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${errorMessage(err)}`));
     });
     const { host, port } = this.options;
     try {

@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { errorMessage } from '../../../errors/sidekick.error';
 import { loadResiliency } from '../../../config/resiliency.loader';
 import type { BlockContext, BlockDefinition, BuildingBlock } from '../building-block';
 import { MetricsService } from '../metrics/metrics.service';
@@ -17,8 +17,10 @@ export const resiliencyBlock: BlockDefinition = {
   create(ctx: BlockContext): BuildingBlock {
     const logger = ctx.logger.child({ block: 'resiliency' });
     const service = new ResiliencyService(ctx.clock, logger, ctx.service(MetricsService));
+    // The OpenTelemetry API (~25 ms to load) only for apps with a Resiliency document, loaded while they start.
+    let otel: typeof import('@opentelemetry/api') | undefined;
     service.onActivation((labels, detail) => {
-      trace.getActiveSpan()?.addEvent(`dapr.resiliency.${labels.policy}`, {
+      otel?.trace.getActiveSpan()?.addEvent(`dapr.resiliency.${labels.policy}`, {
         'dapr.resiliency.name': labels.name,
         'dapr.resiliency.target': labels.target,
         'dapr.resiliency.direction': labels.direction,
@@ -31,7 +33,12 @@ export const resiliencyBlock: BlockDefinition = {
       services: [service],
       interceptors() {
         service.load(loadResiliency(ctx.components.otherDocuments, ctx.appId, logger));
-        return service.active ? [resiliencyInterceptor(service)] : [];
+        if (!service.active) return [];
+        import('@opentelemetry/api').then(
+          (api) => void (otel = api),
+          (err: unknown) => logger.warn({ err: errorMessage(err) }, 'resiliency activations are not added to spans: @opentelemetry/api failed to load'),
+        );
+        return [resiliencyInterceptor(service)];
       },
     };
   },
