@@ -228,6 +228,27 @@ describe('metrics path labels (spec.metric.http)', () => {
     }
   });
 
+  it('never puts the API token in a label, even with increasedCardinality', async () => {
+    const token = 'tok-metrics-5b1f0c';
+    const t = await startApp({
+      appId: 'tokenapp',
+      metrics: { port: 0 },
+      httpApi: { apiToken: token },
+      config: { metric: { http: { increasedCardinality: true } } },
+    });
+    try {
+      const headers = { 'dapr-api-token': token };
+      expect((await fetch(`${t.apiUrl}/v1.0/state/statestore/${token}`, { headers })).status).toBe(204);
+      expect((await fetch(`${t.apiUrl}/v1.0/state/statestore/k?metadata.token=${token}`, { headers })).status).toBe(204);
+      expect((await fetch(`${t.apiUrl}/v1.0/state/statestore/k`)).status).toBe(401);
+      const text = await t.runtime.service(MetricsService).scrape();
+      expect(sample(text, 'dapr_http_server_request_count', { app_id: 'tokenapp' })).toBe(2);
+      expect(text).not.toContain(token);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('metric.enabled: false installs nothing and serves nothing', async () => {
     const t = await startApp({ appId: 'offapp', metrics: { port: 0 }, config: { metric: { enabled: false } } });
     try {
