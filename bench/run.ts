@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runHttpBench } from './http.bench';
 import { type Metric, printSummary } from './lib/report';
+import { runMetricsBench } from './metrics.bench';
 import { runPubSubBench } from './pubsub.bench';
 import { runRssBench } from './rss.bench';
 import { runStateBench } from './state.bench';
@@ -28,6 +29,7 @@ const REQUIRED = [
   'tracing.on.state.get.p50_ratio',
   'tracing.on.invoke.p50_ratio',
   'tracing.off.state.get.p50_ratio',
+  'metrics.on.state.get.p50_ratio',
 ];
 
 async function main(): Promise<void> {
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
     ['rss', () => runRssBench(root)],
     ['pubsub', () => runPubSubBench()],
     ['tracing', () => runTracingBench()],
+    ['metrics', () => runMetricsBench()],
   ];
   // BENCH_SECTIONS=pubsub (comma-separated) runs only those and updates their ids in results.json.
   const only = (process.env['BENCH_SECTIONS'] ?? '')

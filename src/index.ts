@@ -2,7 +2,7 @@ import 'reflect-metadata';
 
 // Module and client
 export { type SidekickFeatureOptions, SidekickModule, type SidekickModuleAsyncOptions, type SidekickOptionsFactory } from './runtime/sidekick.module';
-export type { HttpApiOptions, NameResolutionOptions, SidekickModuleOptions } from './runtime/sidekick.options';
+export type { HttpApiOptions, MetricsOptions, NameResolutionOptions, SidekickModuleOptions } from './runtime/sidekick.options';
 export { SIDEKICK_CLOCK } from './runtime/sidekick.options';
 export { type BulkPublishItem, InvokeStatusError, type PublishOptions, SecretsClient, SidekickClient } from './runtime/sidekick.client';
 export { SidekickRuntime } from './runtime/sidekick.runtime';
@@ -56,6 +56,11 @@ export { CircuitBreakerPolicy, type CircuitBreakerOptions } from './runtime/resi
 export { type CallPolicies, policyInterceptor } from './runtime/resiliency/policy.interceptor';
 export { isRetryable, RetryPolicy } from './runtime/resiliency/retry.policy';
 export { TimeoutPolicy } from './runtime/resiliency/timeout.policy';
+
+// Metrics and Resiliency YAML (`runtime.service(MetricsService)`: address, scrape)
+export { MetricsService, type ResiliencyLabels } from './runtime/blocks/metrics/metrics.service';
+export { ResiliencyService } from './runtime/blocks/resiliency/resiliency.service';
+export type { CircuitBreakerSpec, ResiliencyResource, RetrySpec, TargetPolicySpec } from './config/resiliency.loader';
 
 // Time
 export { SystemClock } from './runtime/time/system.clock';

@@ -36,11 +36,13 @@ export interface BenchAppOptions {
   readonly appId?: string;
   /** The app's Configuration (`spec`), e.g. `{ tracing: { samplingRate: '1', zipkin: {...} } }`. */
   readonly config?: Readonly<Record<string, unknown>>;
+  /** Serve metrics (default off, so the other figures stay comparable). */
+  readonly metrics?: boolean;
 }
 
 /**
  * A real Nest (Express) app, app id `bench`, with `statestore` = `state.redis` on the bench Redis,
- * the Dapr HTTP API on a free port and a silent logger.
+ * the Dapr HTTP API on a free port, a silent logger, and metrics off unless `metrics` is set.
  */
 export async function startBenchApp(options: BenchAppOptions = {}): Promise<BenchApp> {
   const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-'));
@@ -58,6 +60,8 @@ export async function startBenchApp(options: BenchAppOptions = {}): Promise<Benc
           },
         ],
         httpApi: { port: 0 },
+        // Metrics (on by default in apps) only where a benchmark measures them: the other figures stay comparable.
+        metrics: options.metrics ? { port: 0 } : { enabled: false },
         nameResolution: { localRegistry: false },
         logger: silentLogger,
       }),

@@ -23,8 +23,10 @@ const table = {
   ERR_NOT_FOUND: { httpStatus: 404, retryable: false },
   ERR_NOT_SUPPORTED: { httpStatus: 501, retryable: false },
   ERR_BACKEND: { httpStatus: 500, retryable: true },
-  ERR_TIMEOUT: { httpStatus: 500, retryable: true },
-  ERR_CIRCUIT_OPEN: { httpStatus: 500, retryable: true },
+  // A resiliency timeout or an open circuit breaker: the HTTP API answers with the operation's own code
+  // (ERR_STATE_GET, ERR_DIRECT_INVOKE, ...) and 500, as daprd does.
+  ERR_TIMEOUT: { httpStatus: 500, retryable: true, reportAs: 'operation' },
+  ERR_CIRCUIT_OPEN: { httpStatus: 500, retryable: true, reportAs: 'operation' },
   // State
   ERR_STATE_STORE_NOT_FOUND: { httpStatus: 400, retryable: false, reason: 'DAPR_STATE_NOT_FOUND' },
   ERR_STATE_STORE_NOT_SUPPORTED: { httpStatus: 500, retryable: false, reason: 'DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED' },

@@ -30,6 +30,18 @@ export interface HttpApiOptions {
   readonly headersTimeoutMs?: number;
 }
 
+export interface MetricsOptions {
+  /**
+   * Collect Prometheus metrics and serve them (default true, as daprd; `$SIDEKICK_METRICS_ENABLED=false` (or `0`, `off`)
+   * or the Configuration's `spec.metric.enabled: false` turn them off too).
+   */
+  readonly enabled?: boolean;
+  /** Default `$SIDEKICK_METRICS_HOST` or 127.0.0.1. */
+  readonly host?: string;
+  /** Default `$SIDEKICK_METRICS_PORT` or 9090 (daprd's); `0` picks a free port. A busy port is logged, not fatal. */
+  readonly port?: number;
+}
+
 export interface NameResolutionOptions {
   /** App id to the base URL of that app's HTTP server, e.g. `{ orders: 'http://127.0.0.1:3001' }`. */
   readonly static?: Readonly<Record<string, string>>;
@@ -55,6 +67,8 @@ export interface SidekickModuleOptions {
   /** Extra component types (your own backends). */
   readonly componentTypes?: readonly ComponentFactory[];
   readonly httpApi?: HttpApiOptions;
+  /** The Prometheus endpoint (`GET /metrics`, default 127.0.0.1:9090) and whether metrics are collected. */
+  readonly metrics?: MetricsOptions;
   readonly nameResolution?: NameResolutionOptions;
   /** Service invocation timeout in ms (default 60 000). */
   readonly invokeTimeoutMs?: number;
@@ -83,6 +97,7 @@ export interface ResolvedOptions {
   readonly config?: string | ConfigurationSpecInput;
   readonly componentTypes: readonly ComponentFactory[];
   readonly httpApi: Required<Omit<HttpApiOptions, 'apiToken'>> & { readonly apiToken?: string };
+  readonly metrics: Required<MetricsOptions>;
   readonly nameResolution: { static: Readonly<Record<string, string>>; localRegistry: string | false; resolvers: readonly NameResolver[] };
   readonly invokeTimeoutMs: number;
   readonly pubsubRetry: RetryPolicyOptions;
@@ -122,6 +137,10 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError(`HTTP API port "${String(port)}" is not a port number (0-65535)`, { field: 'httpApi.port / SIDEKICK_HTTP_PORT' });
   }
+  const metricsPort = options.metrics?.port ?? (env['SIDEKICK_METRICS_PORT'] ? Number(env['SIDEKICK_METRICS_PORT']) : 9090);
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) {
+    throw new ConfigError(`metrics port "${String(metricsPort)}" is not a port number (0-65535)`, { field: 'metrics.port / SIDEKICK_METRICS_PORT' });
+  }
   const registry = options.nameResolution?.localRegistry ?? true;
   const log = resolveLogSettings(env);
   return {
@@ -140,6 +159,11 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
       maxBulkKeys: options.httpApi?.maxBulkKeys ?? 10_000,
       requestTimeoutMs: options.httpApi?.requestTimeoutMs ?? 30_000,
       headersTimeoutMs: options.httpApi?.headersTimeoutMs ?? 10_000,
+    },
+    metrics: {
+      enabled: options.metrics?.enabled ?? !['false', '0', 'off'].includes(env['SIDEKICK_METRICS_ENABLED']?.toLowerCase() ?? ''),
+      host: options.metrics?.host ?? env['SIDEKICK_METRICS_HOST'] ?? '127.0.0.1',
+      port: metricsPort,
     },
     nameResolution: {
       static: options.nameResolution?.static ?? {},

@@ -138,6 +138,7 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       if (this.appConfiguration.source !== '(none)') {
         this.logger.info({ configuration: this.appConfiguration.name, file: this.appConfiguration.source }, 'Configuration loaded');
       }
+      this.components.useDocuments(resources);
       // Cross-cutting blocks (tracing, metrics, resiliency) contribute interceptors once the Configuration is known.
       this.interception.installOuter(this.blocks.flatMap((b) => b.interceptors?.() ?? []));
       this.interception.lock();

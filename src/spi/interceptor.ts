@@ -6,8 +6,12 @@
  *   `subscribe`, binding `invoke`/`read`, secret `getSecret`/`bulkGetSecret`). The instance is wrapped
  *   once, where components are initialised.
  * - `delivery`: every handler delivery (a pub/sub event to a `@Subscribe` method or a declarative
- *   route, an input-binding event to a `@Binding` method).
- * - `api`: every Dapr HTTP API request that matched a route (or the `dapr-app-id` fallback).
+ *   route, an input-binding event to a `@Binding` method). A pub/sub delivery resolves with its
+ *   outcome (`{ status: 'success' }` or `{ status: 'drop', reason }`) and rejects when the event is
+ *   to be retried; an interceptor that retries deliveries itself rejects with an error whose
+ *   `retryable` is `false` once it gives up, so the subscription does not retry it again.
+ * - `api`: every Dapr HTTP API request that matched a route (or the `dapr-app-id` fallback); it
+ *   resolves with the HTTP status the request was answered with.
  * - `invoke`: every outgoing service invocation (to this app in-process, or to another app).
  *
  * Contract (after Restate's hooks): `intercept` calls `next()` and returns (or awaits) its result;
@@ -31,7 +35,7 @@ export interface CallInfo {
   readonly type: string;
   /** The operation: the SPI method (`get`), the handler (`OrderHandler.onOrder`), the HTTP method and path template, the invoked method. */
   readonly operation: string;
-  /** Further facts: `topic`, `binding`, `verb`, `path`... */
+  /** Further facts: `topic` (deliveries, publish), `operation` (output bindings), `binding`, `verb`, `path`... */
   readonly attributes?: Readonly<Record<string, string>>;
 }
 

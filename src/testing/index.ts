@@ -38,7 +38,7 @@ export function tempDir(prefix = 'sidekick-test-'): string {
 /**
  * Starts a real Nest HTTP app (Express) with `SidekickModule` on free ports (app and Dapr HTTP API,
  * both on 127.0.0.1). Defaults: an in-memory `statestore`, an empty private resources folder and
- * data dir, a private local registry, a silent logger. `options` override any of them.
+ * data dir, a private local registry, a silent logger, no metrics. `options` override any of them.
  */
 export async function startTestApp(
   options: Partial<SidekickModuleOptions> = {},
@@ -53,6 +53,8 @@ export async function startTestApp(
     dataDir: dir,
     ...options,
     httpApi: { port: 0, ...options.httpApi },
+    // Metrics are off in tests unless asked for (`metrics: { port: 0 }`): many apps share one machine.
+    metrics: options.metrics ?? { enabled: false },
     nameResolution: { localRegistry: join(dir, 'registry'), ...options.nameResolution },
   });
   class SidekickTestModule {}

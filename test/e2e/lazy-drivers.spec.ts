@@ -12,7 +12,8 @@ import { ensureBuilt, ROOT } from '../support/processes';
  */
 
 const DIST = join(ROOT, 'dist/src/index.js');
-const LAZY = ['kafkajs', 'pg', 'ioredis', 'undici', '@bufbuild/cel'];
+// prom-client too: metrics are on by default, but prom-client is loaded at the first scrape of /metrics.
+const LAZY = ['kafkajs', 'pg', 'ioredis', 'undici', '@bufbuild/cel', 'prom-client'];
 
 /** Starts a Nest application context with SidekickModule (and `setup`), then prints the lazy drivers that were loaded. */
 function script(dataDir: string, setup: string): string {
@@ -47,7 +48,7 @@ async function loadedDrivers(setup = ''): Promise<string[]> {
 describe('drivers are loaded only by the components that use them', () => {
   beforeAll(() => ensureBuilt([DIST]), 180_000);
 
-  it('an app on the embedded defaults loads none of kafkajs, pg, ioredis, undici or the CEL library', async () => {
+  it('an app on the embedded defaults loads none of kafkajs, pg, ioredis, undici, the CEL library or prom-client', async () => {
     expect(await loadedDrivers()).toEqual([]);
   }, 40_000);
 

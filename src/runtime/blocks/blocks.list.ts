@@ -5,6 +5,8 @@ import { invokeBlock } from './invoke/invoke.block';
 import { lockBlock } from './lock/lock.block';
 import { pubsubBlock } from './pubsub/pubsub.block';
 import { secretsBlock } from './secrets/secrets.block';
+import { metricsBlock } from './metrics/metrics.block';
+import { resiliencyBlock } from './resiliency/resiliency.block';
 import { stateBlock } from './state/state.block';
 import { tracingBlock } from './tracing/tracing.block';
 
@@ -14,7 +16,11 @@ import { tracingBlock } from './tracing/tracing.block';
  * entry here (README, "Adding a building block").
  */
 export const BLOCKS: readonly BlockDefinition[] = [
+  // Cross-cutting blocks first: earlier blocks' interceptors are outermost, so a call's span and
+  // metrics include every retry the resiliency policies make inside them.
   tracingBlock,
+  metricsBlock,
+  resiliencyBlock,
   stateBlock,
   secretsBlock,
   invokeBlock,

@@ -95,6 +95,14 @@ export class ComponentManager implements ComponentSource {
     return c?.spec.kind === 'secretstores' ? (c.used as SecretStore) : undefined;
   }
 
+  /**
+   * Makes the resources' other documents readable before components initialise: cross-cutting blocks
+   * (resiliency) read theirs while contributing interceptors.
+   */
+  useDocuments(resources: LoadedResources): void {
+    this.otherDocs = resources.others;
+  }
+
   /** YAML documents of other kinds (Subscription, Resiliency, ...) for the blocks that read them. */
   get otherDocuments(): readonly OtherDocument[] {
     return this.otherDocs;

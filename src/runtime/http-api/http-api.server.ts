@@ -141,7 +141,7 @@ export class HttpApiServer {
               () => {
                 // As daprd: the response carries the request's span context (a handler may replace it, e.g. invoke's target's).
                 traceResponse(res);
-                return route.handler(ctx);
+                return route.handler(ctx).then(() => res.statusCode);
               },
             ),
           )

@@ -12,6 +12,21 @@ const COMPONENT_METHODS: Partial<Record<ComponentKind, readonly string[]>> = {
 };
 
 /**
+ * Facts read from a component call's arguments, by `kind.method`: the topic of a publish and the
+ * operation of an output binding (metric labels and span attributes need them; nothing else is read).
+ */
+const CALL_ATTRIBUTES: Readonly<Record<string, (args: readonly unknown[]) => Readonly<Record<string, string>> | undefined>> = {
+  'pubsub.publish': (args) => stringField(args[0], 'topic'),
+  'pubsub.bulkPublish': (args) => stringField(Array.isArray(args[0]) ? (args[0] as unknown[])[0] : undefined, 'topic'),
+  'bindings.invoke': (args) => stringField(args[0], 'operation'),
+};
+
+function stringField(value: unknown, field: string): Readonly<Record<string, string>> | undefined {
+  const found = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[field] : undefined;
+  return typeof found === 'string' ? { [field]: found } : undefined;
+}
+
+/**
  * Runs calls through the installed interceptors (see src/spi/interceptor.ts for the contract).
  * `active` is false when none is installed: callers test it once, at wiring time, and keep their
  * plain path.
@@ -65,6 +80,7 @@ export class Interception {
   run<T>(call: CallInfo, fn: () => Promise<T>): Promise<T> {
     const chain = this.byKind.get(call.kind);
     if (!chain) return fn();
+    if (chain.length === 1) return (chain[0] as Interceptor).intercept(call, fn);
     const step = (i: number): Promise<T> => {
       const interceptor = chain[i];
       if (!interceptor) return fn();
@@ -86,7 +102,10 @@ export class Interception {
       const original = (instance as unknown as Record<string, unknown>)[method];
       if (typeof original !== 'function') continue;
       const call: CallInfo = { kind: 'component', target: name, type, operation: method };
-      wrapper[method] = (...args: unknown[]): Promise<unknown> => this.run(call, () => Promise.resolve(original.apply(instance, args)));
+      const attributes = CALL_ATTRIBUTES[`${kind}.${method}`];
+      wrapper[method] = attributes
+        ? (...args: unknown[]): Promise<unknown> => this.run({ ...call, attributes: attributes(args) }, () => Promise.resolve(original.apply(instance, args)))
+        : (...args: unknown[]): Promise<unknown> => this.run(call, () => Promise.resolve(original.apply(instance, args)));
     }
     return wrapper as unknown as T;
   }

@@ -1,9 +1,18 @@
-import { ExponentialBackoff, type IBackoff } from 'cockatiel';
+import { ConstantBackoff, ExponentialBackoff, halfJitterGenerator, type IBackoff, type IBackoffFactory } from 'cockatiel';
 import type { Clock } from '../../spi/clock';
 
 export interface RetryPolicyOptions {
-  /** Retries after the first attempt (default 3). */
+  /** Retries after the first attempt (default 3; `Infinity` retries until it succeeds, Dapr's `maxRetries: -1`). */
   readonly maxRetries?: number;
+  /**
+   * `exponential` (default) or `constant` (Dapr's `policy`): a constant policy waits `initialDelayMs`
+   * between attempts (Dapr's `duration`).
+   */
+  readonly backoff?: 'exponential' | 'constant';
+  /** Growth per retry of the exponential backoff (default 2; Dapr's is 1.5, with jitter of ±50%). */
+  readonly exponent?: number;
+  /** Jitter of the exponential backoff: cockatiel's decorrelated jitter (default) or half jitter (Dapr-like). */
+  readonly jitter?: 'decorrelated' | 'half';
   /**
    * Scale of the first backoff in ms (default 200). Backoffs grow about x2 per retry with cockatiel's
    * decorrelated jitter (so not exact doublings), up to `maxDelayMs` (default 5000).
@@ -19,21 +28,30 @@ export interface RetryPolicyOptions {
  */
 export class RetryPolicy {
   readonly maxRetries: number;
-  private readonly backoff: ExponentialBackoff<unknown>;
+  private readonly backoff: IBackoffFactory<unknown>;
 
   constructor(
     private readonly clock: Clock,
     options: RetryPolicyOptions = {},
   ) {
     this.maxRetries = options.maxRetries ?? 3;
-    this.backoff = new ExponentialBackoff({ initialDelay: options.initialDelayMs ?? 200, maxDelay: options.maxDelayMs ?? 5000 });
+    const initialDelay = options.initialDelayMs ?? 200;
+    this.backoff =
+      options.backoff === 'constant'
+        ? new ConstantBackoff(initialDelay)
+        : new ExponentialBackoff({
+            initialDelay,
+            maxDelay: options.maxDelayMs ?? 5000,
+            ...(options.exponent ? { exponent: options.exponent } : {}),
+            ...(options.jitter === 'half' ? { generator: halfJitterGenerator } : {}),
+          });
   }
 
   /** A fresh sequence of delays for one operation. */
   delays(): () => number {
     let current: IBackoff<unknown> | undefined;
     return () => {
-      current = current ? current.next(undefined) : this.backoff.next();
+      current = current ? current.next(undefined) : this.backoff.next(undefined);
       return current.duration;
     };
   }
@@ -44,9 +62,14 @@ export class RetryPolicy {
 
   /**
    * Runs `fn`, retrying while it throws an error that may help to retry (not a SidekickError with
-   * `retryable: false`), at most `maxRetries` times. The last error is thrown.
+   * `retryable: false`), at most `maxRetries` times. The last error is thrown. `onRetry` is told of
+   * each retry before its backoff (attempt 1 is the first retry).
    */
-  async execute<T>(fn: () => Promise<T>, shouldRetry: (err: unknown) => boolean = isRetryable): Promise<T> {
+  async execute<T>(
+    fn: () => Promise<T>,
+    shouldRetry: (err: unknown) => boolean = isRetryable,
+    onRetry?: (attempt: number, err: unknown, delayMs: number) => void,
+  ): Promise<T> {
     let nextDelay: (() => number) | undefined;
     for (let retry = 0; ; retry++) {
       try {
@@ -54,7 +77,9 @@ export class RetryPolicy {
       } catch (err) {
         if (retry >= this.maxRetries || !shouldRetry(err)) throw err;
         nextDelay ??= this.delays();
-        await this.sleep(nextDelay());
+        const delay = nextDelay();
+        onRetry?.(retry + 1, err, delay);
+        await this.sleep(delay);
       }
     }
   }

@@ -4,6 +4,7 @@ import type { Interception } from '../../interception/interception';
 import { withIncomingTraceContext } from '../../interception/trace-context';
 import type { BulkResult, BulkEventStatus, DiscoveredSubscription, Outcome, RouteTarget, SubscriptionSpec, TopicEvent } from './pubsub.types';
 import { outcomeOf } from './outcome';
+import { isRetryable } from '../../resiliency/retry.policy';
 
 /** A `@Subscribe` method as a route. */
 export function methodTarget(found: DiscoveredSubscription): RouteTarget {
@@ -49,10 +50,16 @@ class RetrySignal extends Error {
   constructor(readonly outcome: Extract<Outcome, { status: 'retry' }>) {
     super(outcome.error.message, { cause: outcome.error });
   }
+
+  /** Whether retrying can help (a resiliency policy around the delivery reads it). */
+  get retryable(): boolean {
+    return this.outcome.retryable;
+  }
 }
 
+/** An interceptor's error: retried unless it says `retryable: false` (a resiliency policy that gave up). */
 function failureOutcome(err: unknown): Outcome {
-  return { status: 'retry', error: err instanceof Error ? err : new Error(String(err)), retryable: true };
+  return { status: 'retry', error: err instanceof Error ? err : new Error(String(err)), retryable: isRetryable(err) };
 }
 
 /**
