@@ -1,9 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, progress } from '../shared/cli-error';
 import { packageRoot, packageVersion } from '../shared/package-root';
+import { SMOKE_TEST } from './new.template';
+
+/** `npm start` of samples that have none (02-pubsub runs both apps in one process). */
+const START: Readonly<Record<string, string>> = { '02-pubsub': 'node dist/all-in-one.main.js' };
 
 const SKIP = new Set(['node_modules', 'dist', '.sidekick']);
 
@@ -45,12 +49,18 @@ export function registerNew(program: Command): void {
       cpSync(source, target, { recursive: true, filter: (src) => !SKIP.has(basename(src)) });
       const framework = options.framework ?? (await packFramework(target));
       const pkgFile = join(target, 'package.json');
-      const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { name: string; dependencies?: Record<string, string> };
+      const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { name: string; scripts?: Record<string, string>; dependencies?: Record<string, string> };
       pkg.name = basename(target)
         .toLowerCase()
         .replace(/[^a-z0-9._-]+/g, '-');
       pkg.dependencies = { ...pkg.dependencies, '@sidekick/core': framework };
+      const scripts = { ...pkg.scripts };
+      scripts['start'] ??= START[sample.name] ?? 'node dist/main.js';
+      scripts['test'] = 'npm run build && node --test test/';
+      pkg.scripts = scripts;
       writeFileSync(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
+      mkdirSync(join(target, 'test'), { recursive: true });
+      writeFileSync(join(target, 'test', 'smoke.test.js'), SMOKE_TEST);
       if (!options.skipInstall) {
         progress('Installing dependencies (npm install)...');
         await install(target);
