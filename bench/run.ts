@@ -4,6 +4,7 @@ import { runHttpBench } from './http.bench';
 import { type Metric, printSummary } from './lib/report';
 import { runPubSubBench } from './pubsub.bench';
 import { runRssBench } from './rss.bench';
+import { runSidecarBench } from './sidecar.bench';
 import { runStateBench } from './state.bench';
 
 /** The ids every results.json carries first, in this order (more may follow). */
@@ -21,6 +22,8 @@ const REQUIRED = [
   'pubsub.redis.throughput_ratio',
   'pubsub.redis.p50_ratio',
   'pubsub.memory.events_per_s',
+  'sidecar.state.get.added_p50_ms',
+  'sidecar.invoke.p50_ratio_to_inprocess',
 ];
 
 async function main(): Promise<void> {
@@ -35,6 +38,7 @@ async function main(): Promise<void> {
     ['http', () => runHttpBench()],
     ['rss', () => runRssBench(root)],
     ['pubsub', () => runPubSubBench()],
+    ['sidecar', () => runSidecarBench()],
   ];
   for (const [name, run] of sections) {
     const t0 = Date.now();
