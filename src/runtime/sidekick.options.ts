@@ -50,6 +50,8 @@ export interface AppChannelOptions {
   readonly healthCheckPath?: string;
   /** Pause between two readiness probes in ms (default 100). */
   readonly probeIntervalMs?: number;
+  /** Sent to the app as header `dapr-api-token` on every call, as daprd does (default env `APP_API_TOKEN`). */
+  readonly apiToken?: string;
 }
 
 export interface SidekickModuleOptions {
@@ -105,7 +107,7 @@ export interface ResolvedOptions {
   /** Whether the pretty format may colour its lines on a terminal (`NO_COLOR` unset or empty). */
   readonly logColor: boolean;
   /** Sidecar mode (see {@link AppChannelOptions}); undefined for a Sidekick app. */
-  readonly appChannel?: Required<Omit<AppChannelOptions, 'healthCheckPath'>> & { readonly healthCheckPath?: string };
+  readonly appChannel?: Required<Omit<AppChannelOptions, 'healthCheckPath' | 'apiToken'>> & { readonly healthCheckPath?: string; readonly apiToken?: string };
 }
 
 /** `pretty`: one Nest-like line per record, for a terminal; `json`: pino's JSON lines, for log collectors. */
@@ -164,11 +166,11 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     logLevel: log.level,
     logFormat: log.format,
     logColor: log.color,
-    appChannel: options.appChannel && resolveAppChannel(options.appChannel),
+    appChannel: options.appChannel && resolveAppChannel(options.appChannel, env),
   };
 }
 
-function resolveAppChannel(channel: AppChannelOptions): NonNullable<ResolvedOptions['appChannel']> {
+function resolveAppChannel(channel: AppChannelOptions, env: NodeJS.ProcessEnv): NonNullable<ResolvedOptions['appChannel']> {
   let url: URL;
   try {
     url = new URL(channel.url);
@@ -182,6 +184,7 @@ function resolveAppChannel(channel: AppChannelOptions): NonNullable<ResolvedOpti
     url: url.origin,
     healthCheckPath: path ? (path.startsWith('/') ? path : `/${path}`) : undefined,
     probeIntervalMs: channel.probeIntervalMs ?? 100,
+    apiToken: channel.apiToken ?? (env['APP_API_TOKEN'] || undefined),
   };
 }
 

@@ -186,6 +186,18 @@ test('a Python caller invokes an Express app through its sidecar by the dapr-app
   expect((await target.waitExit(10_000)).code).toBe(0);
 });
 
+test('with APP_API_TOKEN set, the sidecar sends it to the app as dapr-api-token', async () => {
+  const env = cliEnv({ APP_API_TOKEN: 'app-secret' });
+  const appPort = await freePort();
+  const target = track(
+    startCli('sidekick run (token)', ['run', '--app-id', 'tokenapp', '--app-port', String(appPort), '--', 'node', 'express-target.js'], env),
+  );
+  await target.waitFor('the app to be ready', () => target.out.includes('the app is ready'), 60_000);
+  const res = await cli(['invoke', '--app-id', 'tokenapp', '--method', 'token', '--verb', 'GET'], env);
+  expect(res.code).toBe(0);
+  expect(JSON.parse(res.stdout)).toEqual({ token: 'app-secret', expected: 'app-secret' });
+});
+
 test('an input-binding app gets POST /{binding} after the OPTIONS probe; a failing answer is a failed event, a missing route is not read', async () => {
   const resources = tempDir('sidekick-cli-bindings-');
   mkdirSync(resources, { recursive: true });

@@ -139,7 +139,8 @@ export class AppRun {
 
   private appEnv(): NodeJS.ProcessEnv {
     const { spec } = this;
-    const env: NodeJS.ProcessEnv = { ...this.env, ...spec.env, APP_ID: spec.appId, DAPR_HTTP_PORT: String(spec.httpPort) };
+    // Python block-buffers a pipe: unbuffered, its prints show up as they happen (as on a terminal).
+    const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1', ...this.env, ...spec.env, APP_ID: spec.appId, DAPR_HTTP_PORT: String(spec.httpPort) };
     if (spec.appPort) env['APP_PORT'] = String(spec.appPort);
     if (spec.mode === 'sidekick') {
       env['SIDEKICK_APP_ID'] = spec.appId;

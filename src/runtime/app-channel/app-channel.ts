@@ -88,7 +88,7 @@ export class AppChannel {
     const { undici, agent } = await this.client();
     const res = await undici.request(this.url + req.url, {
       method: req.method.toUpperCase() as Dispatcher.HttpMethod,
-      headers: req.headers as Record<string, string | string[]>,
+      headers: this.options.apiToken ? { ...req.headers, 'dapr-api-token': this.options.apiToken } : (req.headers as Record<string, string | string[]>),
       body: req.body && req.body.length > 0 ? req.body : undefined,
       dispatcher: agent,
     });
