@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/app';
 import { cli, cliEnv, ensureCliBuilt, startCli } from '../support/cli';
@@ -135,6 +135,16 @@ describe('a Sidekick app (the hello-world sample) under sidekick run: no sidecar
     expect(JSON.parse(components.stdout)).toEqual(
       expect.arrayContaining([expect.objectContaining({ appId: 'hello', name: 'statestore', type: 'state.sqlite' })]),
     );
+
+    const dataFile = join(tempDir('sidekick-cli-data-file-'), 'order.json');
+    writeFileSync(dataFile, '{"data":{"orderId":43}}');
+    expect((await cli(['invoke', '--app-id', 'hello', '--method', 'neworder', '--data-file', dataFile], env)).code).toBe(0);
+    expect(JSON.parse((await cli(['invoke', '-a', 'hello', '-m', 'order', '--verb', 'GET'], env)).stdout)).toEqual({ orderId: 43 });
+    const published = await cli(['publish', '-i', 'hello', '-p', 'pubsub', '-t', 'orders', '-d', '{"orderId":1}', '--metadata', '{"ttlInSeconds":"60"}'], env);
+    expect(published).toEqual(expect.objectContaining({ code: 0, stdout: 'Event published successfully\n' }));
+    const unknownPubsub = await cli(['publish', '-i', 'hello', '-p', 'nope', '-t', 'orders', '-d', '{}'], env);
+    expect(unknownPubsub.code).toBe(1);
+    expect(unknownPubsub.stderr).toMatch(/^error: publishing to nope\/orders failed: status 404: .*ERR_PUBSUB_NOT_FOUND/);
 
     const logs = await cli(['logs', '--app-id', 'hello'], env);
     expect(logs.stdout).toContain('nodeapp listening on');

@@ -128,6 +128,12 @@ test('a standard-library Python subscriber receives each event, labelled as dapr
   expect(received.map((r) => r.data.orderId).sort()).toEqual([1, 2, 3]);
   expect(new Set(received.map((r) => r.contentType))).toEqual(new Set(['application/cloudevents+json']));
   expect(run.out).toContain('== APP == Subscriber received: {"orderId": 2}');
+
+  // POST /v1.0/shutdown stops the sidecar gracefully; sidekick run then stops the app and exits 0.
+  expect((await fetch(`${api}/v1.0/shutdown`, { method: 'POST' })).status).toBe(204);
+  const exit = await run.waitExit(30_000);
+  expect(exit.code).toBe(0);
+  expect(run.out).toContain('"pysub" stopped: the sidecar exited (signal SIGTERM)');
 });
 
 test('a Python caller invokes an Express app through its sidecar by the dapr-app-id header; sidekick invoke calls it too', async () => {
@@ -226,4 +232,13 @@ test('an input-binding app gets POST /{binding} after the OPTIONS probe; a faili
   expect(run.out).toMatch(/reading input binding binding=cron handler="POST \/cron"/);
   expect(run.out).toContain('== APP == cron tick 1');
   expect(run.out).toMatch(/POST \/cron answered 500/);
+
+  // sidekick logs --follow prints new lines as they come, and ends when the run ends.
+  const follow = track(startCli('sidekick logs --follow', ['logs', '--app-id', 'batch', '--follow'], env));
+  const seen = ticks.ticks;
+  await follow.waitFor('a new tick in the followed log', () => follow.out.includes(`cron tick ${seen + 1} `), 20_000);
+  expect(follow.out).toContain('binding app listening on');
+  run.child.kill('SIGINT');
+  expect((await run.waitExit(30_000)).code).toBe(0);
+  expect((await follow.waitExit(10_000)).code).toBe(0);
 });

@@ -168,7 +168,8 @@ export class AppRun {
   private onExit(which: 'app' | 'sidecar', code: number | null, signal: NodeJS.Signals | null): void {
     const how = signal ? `signal ${signal}` : `code ${code ?? 0}`;
     const reason = this.stopping ? 'stopped' : which === 'app' ? `the app exited (${how})` : `the sidecar exited (${how})`;
-    const endCode = signal ? (this.stopping ? 0 : 1) : (code ?? 0);
+    // A graceful end by SIGTERM/SIGINT (e.g. the sidecar's POST /v1.0/shutdown) is a success; SIGKILL and others are not.
+    const endCode = signal ? (this.stopping || signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1) : (code ?? 0);
     void this.stop().then(() => this.ended?.({ code: endCode, reason }));
   }
 }
