@@ -136,6 +136,24 @@ test('a standard-library Python subscriber receives each event, labelled as dapr
   expect(run.out).toContain('"pysub" stopped: the sidecar exited (signal SIGTERM)');
 });
 
+test("Dapr's JavaScript SDK subscriber (DaprServer from @dapr/dapr) runs unchanged behind the sidecar", async () => {
+  const env = cliEnv();
+  const [appPort, httpPort] = [await freePort(), await freePort()];
+  const run = track(
+    startCli(
+      'sidekick run (sdk subscriber)',
+      ['run', '--app-id', 'sdksub', '--app-port', String(appPort), '--dapr-http-port', String(httpPort), '--', 'node', 'sdk-subscriber.js'],
+      env,
+    ),
+  );
+  await run.waitFor('the subscription', () => run.out.includes('subscribed pubsub=pubsub topic=orders'), 60_000);
+  expect(run.out).toContain('== APP == sdk subscriber started');
+  expect((await post(`http://127.0.0.1:${httpPort}/v1.0/publish/pubsub/orders`, { orderId: 7 })).status).toBe(204);
+  await run.waitFor('the order', () => run.out.includes('== APP == Subscriber received: {"orderId":7}'), 20_000);
+  expect(run.err).not.toContain('MaxListenersExceededWarning');
+  expect(run.out).not.toContain('MaxListenersExceededWarning');
+});
+
 test('a Python caller invokes an Express app through its sidecar by the dapr-app-id header; sidekick invoke calls it too', async () => {
   const env = cliEnv();
   const [appPort, targetHttp] = [await freePort(), await freePort()];

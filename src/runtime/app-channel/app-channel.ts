@@ -22,10 +22,18 @@ export class AppChannelClosedError extends Error {
   }
 }
 
+/** Waits `ms`, or less when `signal` aborts (its listener is removed either way). */
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((ok) => {
-    const timer = setTimeout(ok, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), ok()), { once: true });
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      ok();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      ok();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 
 /**
