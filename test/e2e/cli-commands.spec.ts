@@ -69,6 +69,31 @@ test.each([
   expect(res.stderr).not.toMatch(/\n\s+at /); // no stack trace
 });
 
+test('an app that exits by itself ends sidekick run with its exit code', async () => {
+  const res = await cli(['run', '--app-id', 'quitter', '--', 'node', '-e', "console.log('bye'); process.exit(3)"], cliEnv());
+  expect(res.code).toBe(3);
+  expect(res.stdout).toContain('== APP == bye');
+  expect(res.stdout).toContain('"quitter" stopped: the app exited (code 3)');
+});
+
+test('a Dapr HTTP port already taken is one clear line', async () => {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const res = await cli(['run', '--app-id', 'clash', '--dapr-http-port', String(port), '--', 'node', '-e', '1'], cliEnv());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      new RegExp(
+        `^error: the Sidekick sidecar of "clash" exited before it was ready: .*EADDRINUSE.*: port ${port} is taken, choose another --dapr-http-port \\(or daprHTTPPort\\)\n$`,
+      ),
+    );
+  } finally {
+    server.close();
+  }
+});
+
 test('sidekick list with nothing running', async () => {
   const env = cliEnv();
   expect(await cli(['list'], env)).toEqual(

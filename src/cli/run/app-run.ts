@@ -127,7 +127,10 @@ export class AppRun {
     const deadline = Date.now() + 60_000;
     while (!(await outboundHealthy(spec.httpPort))) {
       if (exited) {
-        throw new CliError(`the Sidekick sidecar of "${spec.appId}" exited before it was ready: ${this.sidecarTail.slice(-3).join(' | ') || 'no output'}`);
+        await this.stop();
+        const reason = this.sidecarTail.find((l) => l.startsWith('sidekick sidecar failed to start: '))?.slice(34) ?? this.sidecarTail.slice(-3).join(' | ');
+        const fix = /EADDRINUSE/.test(reason) ? `: port ${spec.httpPort} is taken, choose another --dapr-http-port (or daprHTTPPort)` : '';
+        throw new CliError(`the Sidekick sidecar of "${spec.appId}" exited before it was ready: ${reason || 'no output'}${fix}`);
       }
       if (Date.now() > deadline) {
         await this.stop();
