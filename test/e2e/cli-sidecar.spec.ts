@@ -71,6 +71,9 @@ test('an Express subscriber: GET /dapr/subscribe (v1, v2 routes, bulk) is read, 
   expect(run.out).toMatch(/WARN.*event handler failed.*\/retry-me answered 500/);
   expect(run.out).toMatch(/WARN.*event dropped by its handler.*\/drop-me answered DROP/);
   expect(run.out).toContain('== APP == Subscriber received: {"orderId":1}');
+  const metadata = await getJson<{ id: string; extended: Record<string, string> }>(`${api}/v1.0/metadata`);
+  expect(metadata.id).toBe('subscriber');
+  expect(metadata.extended).toEqual(expect.objectContaining({ appCommand: 'node express-subscriber.js', cliPID: String(run.child.pid) }));
 
   // The other commands see it.
   const list = await cli(['list', '--output', 'json'], env);
@@ -178,6 +181,13 @@ test('a Python caller invokes an Express app through its sidecar by the dapr-app
     ),
   );
   await target.waitFor('the app to be ready', () => target.out.includes('the app is ready'), 60_000);
+  await eventually(
+    'the target in the local registry',
+    async () => JSON.parse((await cli(['list', '-o', 'json'], env)).stdout) as { appId: string; appPort: number }[],
+    (apps) => apps.some((a) => a.appId === 'target' && a.appPort === appPort),
+    20_000,
+    target,
+  );
 
   const caller = track(startCli('sidekick run (python caller)', ['run', '--app-id', 'caller', '--', 'python3', 'python-caller.py'], env));
   const exit = await caller.waitExit(60_000);

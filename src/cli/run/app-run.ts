@@ -92,6 +92,24 @@ export class AppRun {
     };
     writeRecord(record, this.env);
     pruneLogs(spec.appId, 5, this.env);
+    // As the Dapr CLI does: the sidecar's metadata names the app's command and processes (GET /v1.0/metadata, `extended`).
+    if (this.sidecar) await this.tellSidecar({ appCommand: record.command, cliPID: String(process.pid), appPID: String(app.pid ?? '') });
+  }
+
+  private async tellSidecar(values: Record<string, string>): Promise<void> {
+    const token = this.env['DAPR_API_TOKEN'];
+    for (const [key, value] of Object.entries(values)) {
+      try {
+        await fetch(`http://127.0.0.1:${this.spec.httpPort}/v1.0/metadata/${key}`, {
+          method: 'PUT',
+          body: value,
+          headers: token ? { 'dapr-api-token': token } : {},
+          signal: AbortSignal.timeout(2000),
+        });
+      } catch {
+        // informative only: the run goes on without it
+      }
+    }
   }
 
   /** Stops the sidecar, then the app (SIGTERM; SIGKILL after the grace period). */
