@@ -186,7 +186,7 @@ async function supervise(specs: readonly AppSpec[], multi: boolean, logLevel?: s
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     process.stdout.write(`${signal} received: stopping ${runs.map((r) => r.spec.appId).join(', ')}\n`);
-    void stopAll();
+    stopAll().catch((err: unknown) => process.stderr.write(`error: stopping failed: ${err instanceof Error ? err.message : String(err)}\n`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -117,7 +117,11 @@ export class AppRun {
     this.stopping ??= (async () => {
       await terminate(this.sidecar, 15_000);
       await terminate(this.app, 10_000);
-      removeRecord(this.spec.appId, process.pid, this.env);
+      try {
+        removeRecord(this.spec.appId, process.pid, this.env);
+      } catch {
+        // the registry folder is gone: nothing to remove
+      }
       await Promise.all(this.logs.map((l) => new Promise<void>((ok) => l.end(ok))));
     })();
     return this.stopping;
@@ -191,7 +195,13 @@ export class AppRun {
     const reason = this.stopping ? 'stopped' : which === 'app' ? `the app exited (${how})` : `the sidecar exited (${how})`;
     // A graceful end by SIGTERM/SIGINT (e.g. the sidecar's POST /v1.0/shutdown) is a success; SIGKILL and others are not.
     const endCode = signal ? (this.stopping || signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1) : (code ?? 0);
-    void this.stop().then(() => this.ended?.({ code: endCode, reason }));
+    this.stop().then(
+      () => this.ended?.({ code: endCode, reason }),
+      (err: unknown) => {
+        process.stderr.write(`error: stopping "${this.spec.appId}" failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        this.ended?.({ code: 1, reason });
+      },
+    );
   }
 }
 
