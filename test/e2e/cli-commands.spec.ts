@@ -221,3 +221,14 @@ test('sidekick services status reports the services scripts/services.sh knows', 
   expect(rows.map((r) => r.name)).toEqual(expect.arrayContaining(['redis', 'postgres', 'kafka']));
   expect(rows.find((r) => r.name === 'redis')?.up).toBe(true); // the suite runs with Redis up
 });
+
+test('sidekick services up leaves a running service alone; down stops only what the script started', async () => {
+  // Redis is up for the suite: `up redis` reports it left alone. `down redis:1` names an instance the
+  // script never started, so nothing is stopped (the shared services stay up).
+  const up = await cli(['services', 'up', 'redis'], cliEnv());
+  expect(up.code).toBe(0);
+  expect(up.stdout).toMatch(/^redis: already running on 127\.0\.0\.1:\d+ \(left alone\)$/m);
+  const down = await cli(['services', 'down', 'redis:1'], cliEnv());
+  expect(down.code).toBe(0);
+  expect(down.stdout).not.toMatch(/stopped on/);
+});
