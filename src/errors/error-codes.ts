@@ -46,6 +46,11 @@ const table = {
   ERR_PUBSUB_EVENTS_SER: { httpStatus: 400, retryable: false },
   ERR_PUBSUB_PUBLISH_MESSAGE: { httpStatus: 500, retryable: true },
   ERR_INVOKE_OUTPUT_BINDING: { httpStatus: 500, retryable: false },
+  // Secrets (daprd: an unknown store is 401, not 400)
+  ERR_SECRET_STORES_NOT_CONFIGURED: { httpStatus: 500, retryable: false },
+  ERR_SECRET_STORE_NOT_FOUND: { httpStatus: 401, retryable: false },
+  ERR_PERMISSION_DENIED: { httpStatus: 403, retryable: false },
+  ERR_SECRET_GET: { httpStatus: 500, retryable: true },
   // Health
   ERR_HEALTH_NOT_READY: { httpStatus: 500, retryable: true },
   ERR_HEALTH_APPID_NOT_MATCH: { httpStatus: 500, retryable: false },

@@ -4,4 +4,5 @@ export * from './invoke.errors';
 export * from './sidekick.error';
 export * from './state.errors';
 export * from './pubsub.errors';
+export * from './secret.errors';
 export { formatIssues } from './zod-issues';

@@ -7,17 +7,23 @@ import type { InvokeOptions, InvokeResponse } from './blocks/invoke/invoke.types
 import { decodeJsonOrText as decode, encodeJson as encode } from '../spi/codec';
 import { StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
+import type { SecretsService, SecretValues } from './blocks/secrets/secrets.service';
 
 /** The building blocks, programmatically: the same code paths the HTTP API uses. */
 export class SidekickClient {
   private readonly clients = new Map<string, StateClient<unknown>>();
+  /** The secrets API: `get(store, name, metadata?)`, `getBulk(store, metadata?)`, through the app's secret scopes. */
+  readonly secrets: SecretsClient;
 
   constructor(
     private readonly stateService: StateService,
     private readonly invokeService: InvokeService,
     private readonly pubsubService: PubSubService,
     private readonly bindingsService: BindingsService,
-  ) {}
+    secretsService: SecretsService,
+  ) {
+    this.secrets = new SecretsClient(secretsService);
+  }
 
   /**
    * Publishes `data` to a topic, wrapped in a CloudEvent (objects as JSON, strings as text, Buffers as
@@ -82,6 +88,25 @@ export class SidekickClient {
       headers,
       body,
     });
+  }
+}
+
+/**
+ * `sidekick.secrets`: the secrets building block, the same path as `GET /v1.0/secrets/...`. Errors are
+ * `SidekickError`s with daprd's codes: `ERR_SECRET_STORE_NOT_FOUND`, `ERR_PERMISSION_DENIED` (scopes),
+ * `ERR_SECRET_GET` (missing secret or store failure), `ERR_SECRET_STORES_NOT_CONFIGURED`.
+ */
+export class SecretsClient {
+  constructor(private readonly service: SecretsService) {}
+
+  /** One secret's key/value map (`{ [name]: value }` for single-valued stores). `metadata` goes to the store (`version_id`, `namespace`). */
+  get(store: string, name: string, metadata: Readonly<Record<string, string>> = {}): Promise<SecretValues> {
+    return this.service.get(store, name, metadata);
+  }
+
+  /** Every secret of the store the scopes allow, name to key/value map. */
+  getBulk(store: string, metadata: Readonly<Record<string, string>> = {}): Promise<Record<string, SecretValues>> {
+    return this.service.getBulk(store, metadata);
   }
 }
 

@@ -1,12 +1,14 @@
-import { type DynamicModule, type FactoryProvider, Module, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { type DynamicModule, type FactoryProvider, Module, type ModuleMetadata, type Provider, Scope, type Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { getStateStoreToken } from '../decorators/constants';
+import { getSecretToken, getStateStoreToken } from '../decorators/constants';
+import { requestedSecrets, secretRef, type SecretRef } from '../decorators/secret.decorator';
 import { requestedStateStores } from '../decorators/state-store.decorator';
 import type { Clock } from '../spi/clock';
 import type { SidekickLogger } from '../spi/logger';
 import { BindingsService } from './blocks/bindings/bindings.service';
 import { InvokeService } from './blocks/invoke/invoke.service';
 import { PubSubService } from './blocks/pubsub/pubsub.service';
+import { SecretsService } from './blocks/secrets/secrets.service';
 import { StateService } from './blocks/state/state.service';
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
@@ -32,6 +34,8 @@ export interface SidekickModuleAsyncOptions extends Pick<ModuleMetadata, 'import
 export interface SidekickFeatureOptions {
   /** State store names to inject with `@StateStore(name)` in this module's providers. */
   readonly stateStores?: readonly string[];
+  /** Secrets to inject with `@Secret(store, name, key?)` in this module's providers. */
+  readonly secrets?: readonly { readonly store: string; readonly name: string; readonly key?: string }[];
 }
 
 const RAW_OPTIONS = Symbol('SIDEKICK_RAW_OPTIONS');
@@ -73,12 +77,12 @@ export class SidekickModule {
    * name the `@StateStore` decorators had registered when it ran.
    */
   static forFeature(options: SidekickFeatureOptions): DynamicModule {
-    const providers = storeClients(options.stateStores ?? []);
+    const providers = [...storeClients(options.stateStores ?? []), ...secretValues((options.secrets ?? []).map((r) => secretRef(r.store, r.name, r.key)))];
     return { module: SidekickModule, providers, exports: providers };
   }
 
   private static build(imports: NonNullable<ModuleMetadata['imports']>, raw: Provider[]): DynamicModule {
-    const clients = storeClients(requestedStateStores());
+    const clients = [...storeClients(requestedStateStores()), ...secretValues(requestedSecrets())];
     return {
       module: SidekickModule,
       global: true,
@@ -98,7 +102,13 @@ export class SidekickModule {
         {
           provide: SidekickClient,
           useFactory: (rt: SidekickRuntime) =>
-            new SidekickClient(rt.service(StateService), rt.service(InvokeService), rt.service(PubSubService), rt.service(BindingsService)),
+            new SidekickClient(
+              rt.service(StateService),
+              rt.service(InvokeService),
+              rt.service(PubSubService),
+              rt.service(BindingsService),
+              rt.service(SecretsService),
+            ),
           inject: [SidekickRuntime],
         },
         ...clients,
@@ -113,5 +123,22 @@ function storeClients(names: readonly string[]): Provider[] {
     provide: getStateStoreToken(name),
     useFactory: (client: SidekickClient) => client.state(name),
     inject: [SidekickClient],
+  }));
+}
+
+/**
+ * One provider per `@Secret(store, name, key)`: its value, read while Nest builds the app's providers
+ * (the components start then, ahead of module init), so it is in place when the constructor runs. A
+ * missing or denied secret fails start-up naming it. Transient scope: Nest builds it only for the
+ * providers that inject it (a singleton injecting it stays a singleton), so a `@Secret` on a class the
+ * app does not use is never read; the value is read once per app (cached by the secrets service).
+ */
+function secretValues(refs: readonly SecretRef[]): Provider[] {
+  const byToken = new Map(refs.map((r) => [getSecretToken(r.store, r.name, r.key), r]));
+  return [...byToken].map(([token, ref]) => ({
+    provide: token,
+    scope: Scope.TRANSIENT,
+    useFactory: (rt: SidekickRuntime) => rt.readAtStartup(() => rt.service(SecretsService).resolveAtStartup(ref)),
+    inject: [SidekickRuntime],
   }));
 }

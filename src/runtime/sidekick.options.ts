@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InlineComponent } from '../config/component.loader';
+import type { ConfigurationSpecInput } from '../config/configuration.schema';
 import { ConfigError } from '../errors/config.errors';
 import type { Clock } from '../spi/clock';
 import type { ComponentFactory } from '../spi/component';
@@ -61,6 +62,12 @@ export interface SidekickModuleOptions {
   readonly resourcesPath?: string;
   /** Components given in code, same shape as the YAML without apiVersion/kind. */
   readonly components?: readonly InlineComponent[];
+  /**
+   * The app's `kind: Configuration` (tracing, metrics, features, secret scopes...): a YAML file's
+   * path, or its spec given in code. Default `SIDEKICK_CONFIG`, else the one Configuration
+   * document in the resources path, else none.
+   */
+  readonly config?: string | ConfigurationSpecInput;
   /** Extra component types (your own backends). */
   readonly componentTypes?: readonly ComponentFactory[];
   readonly httpApi?: HttpApiOptions;
@@ -90,6 +97,8 @@ export interface ResolvedOptions {
   readonly resourcesPath: string;
   readonly resourcesPathRequired: boolean;
   readonly components: readonly InlineComponent[];
+  /** `config` or `SIDEKICK_CONFIG`; undefined: look in the resources path. */
+  readonly config?: string | ConfigurationSpecInput;
   readonly componentTypes: readonly ComponentFactory[];
   readonly httpApi: Required<Omit<HttpApiOptions, 'apiToken'>> & { readonly apiToken?: string };
   readonly nameResolution: { static: Readonly<Record<string, string>>; localRegistry: string | false; resolvers: readonly NameResolver[] };
@@ -141,6 +150,7 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     resourcesPath: options.resourcesPath ?? env['SIDEKICK_RESOURCES_PATH'] ?? './components',
     resourcesPathRequired: options.resourcesPath !== undefined || env['SIDEKICK_RESOURCES_PATH'] !== undefined,
     components: options.components ?? [],
+    config: options.config ?? (env['SIDEKICK_CONFIG'] || undefined),
     componentTypes: options.componentTypes ?? [],
     httpApi: {
       enabled: options.httpApi?.enabled ?? true,

@@ -10,6 +10,8 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadResourcesDir } from '../config/component.loader';
+import { resolveConfiguration, type SidekickConfiguration } from '../config/configuration.loader';
 import { ConfigError } from '../errors/config.errors';
 import { errorMessage } from '../errors/sidekick.error';
 import { isInputBinding, isOutputBinding } from '../spi/binding';
@@ -54,6 +56,8 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
   private readonly interception: Interception;
   private httpApi?: HttpApiServer;
   private apiAddress?: AddressInfo;
+  private appConfiguration?: SidekickConfiguration;
+  private componentsStarted?: Promise<void>;
 
   constructor(
     @Inject(SIDEKICK_OPTIONS) private readonly options: ResolvedOptions,
@@ -80,12 +84,19 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
         apiAddress: () => this.apiAddress,
       },
       service: <T>(type: ServiceType<T>): T => this.service(type),
+      configuration: () => this.configuration,
     };
     for (const definition of BLOCKS) {
       const block = definition.create(ctx);
       for (const service of block.services ?? []) this.services.set(service.constructor, service);
       this.blocks.push(block);
     }
+  }
+
+  /** The app's `kind: Configuration` (loaded at module init, before components and blocks prepare). */
+  get configuration(): SidekickConfiguration {
+    if (!this.appConfiguration) throw new ConfigError('the Configuration is read at module init; it is not loaded yet');
+    return this.appConfiguration;
   }
 
   /** A block's service by class (`StateService`, `PubSubService`, ...), for `SidekickClient` and other blocks. */
@@ -95,10 +106,54 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
     return found as T;
   }
 
+  /**
+   * Reads the Configuration and initialises the components, once: at module init, or earlier when a
+   * provider needs a component's data to be built (`@Secret` values are injected into constructors,
+   * so their providers await this while Nest instantiates the app's providers).
+   */
+  startComponents(): Promise<void> {
+    this.componentsStarted ??= this.loadAndStartComponents();
+    return this.componentsStarted;
+  }
+
+  /**
+   * What a provider reads at start-up (an `@Secret` value), once the components are started. Its
+   * failure fails start-up: the components are closed, since module init will not run.
+   */
+  async readAtStartup<T>(read: () => Promise<T>): Promise<T> {
+    await this.startComponents();
+    try {
+      return await read();
+    } catch (err) {
+      this.readiness.markFailed(err as Error);
+      await this.components.close();
+      throw err;
+    }
+  }
+
+  private async loadAndStartComponents(): Promise<void> {
+    try {
+      const resources = loadResourcesDir(this.options.resourcesPath, this.options.resourcesPathRequired);
+      this.appConfiguration = resolveConfiguration({ config: this.options.config, resourceDocuments: resources.others }, this.logger);
+      if (this.appConfiguration.source !== '(none)') {
+        this.logger.info({ configuration: this.appConfiguration.name, file: this.appConfiguration.source }, 'Configuration loaded');
+      }
+      // Cross-cutting blocks (tracing, metrics, resiliency) contribute interceptors once the Configuration is known.
+      this.interception.installOuter(this.blocks.flatMap((b) => b.interceptors?.() ?? []));
+      this.interception.lock();
+      await this.components.start(resources);
+    } catch (err) {
+      // Also when a provider started them: module init (which closes them on failure) then never runs.
+      this.readiness.markFailed(err as Error);
+      await this.components.close();
+      throw err;
+    }
+  }
+
   async onModuleInit(): Promise<void> {
     try {
       const discovery = this.explorer.explore();
-      await this.components.start();
+      await this.startComponents();
       for (const block of this.blocks) await block.prepare?.(discovery);
       this.readiness.markReady();
     } catch (err) {

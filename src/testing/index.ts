@@ -9,6 +9,7 @@ import { NestFactory } from '@nestjs/core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SidekickConfiguration } from '../config/configuration.loader';
 import type { SubscriptionStats } from '../runtime/blocks/pubsub/pubsub.types';
 import { SubscriptionsManager } from '../runtime/blocks/pubsub/subscriptions.manager';
 import { SidekickModule } from '../runtime/sidekick.module';
@@ -80,6 +81,8 @@ export interface RuntimeInspector {
   component<T extends Component = Component>(name: string): T | undefined;
   /** Every subscription with its counters (`delivered`, `retried`, `dropped`, `deadLettered`, `malformed`, `unrouted`). */
   subscriptions(): readonly SubscriptionView[];
+  /** The app's `kind: Configuration` as loaded (Dapr's defaults when it has none). */
+  configuration(): SidekickConfiguration;
 }
 
 /** Anything to get the runtime from: an app, a testing module, a {@link TestApp}, or the runtime. */
@@ -94,6 +97,7 @@ export function inspect(target: RuntimeHolder): RuntimeInspector {
         .service(SubscriptionsManager)
         .list()
         .map((r) => ({ pubsub: r.spec.pubsub, topic: r.spec.topic, stats: r.stats })),
+    configuration: () => runtime.configuration,
   };
 }
 

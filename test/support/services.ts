@@ -113,3 +113,46 @@ export async function deleteKafkaTopics(topics: readonly string[]): Promise<void
     await admin.disconnect();
   }
 }
+
+/** The Vault-API server of the tests (OpenBao's dev server from `bash scripts/services.sh up vault`). */
+export function vaultAddr(): string {
+  return process.env.SIDEKICK_TEST_VAULT_ADDR ?? `http://127.0.0.1:${process.env.SIDEKICK_VAULT_PORT ?? '8200'}`;
+}
+
+/** Its root token (the dev server's, `SIDEKICK_VAULT_TOKEN` of scripts/services.sh). */
+export function vaultToken(): string {
+  return process.env.SIDEKICK_TEST_VAULT_TOKEN ?? process.env.SIDEKICK_VAULT_TOKEN ?? 'sidekick-dev-root';
+}
+
+let vaultCheck: Promise<void> | undefined;
+
+/** Resolves when the Vault server is unsealed and takes the token; rejects with how to start it otherwise. */
+export function requireVault(): Promise<void> {
+  vaultCheck ??= checkVault();
+  return vaultCheck;
+}
+
+async function checkVault(): Promise<void> {
+  try {
+    const res = await fetch(`${vaultAddr()}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': vaultToken() }, signal: AbortSignal.timeout(3000) });
+    if (res.status !== 200) throw new Error(`token lookup answered ${res.status}`);
+  } catch (err) {
+    throw new Error(`Vault is not reachable at ${vaultAddr()} with the test token: run bash scripts/services.sh up vault (${reason(err)})`);
+  }
+}
+
+/** Writes a KV v2 secret (a new version) on the test Vault: `path` is under the engine, e.g. `dapr/db`. */
+export async function vaultWrite(path: string, data: Record<string, unknown>, engine = 'secret'): Promise<void> {
+  const res = await fetch(`${vaultAddr()}/v1/${engine}/data/${path}`, {
+    method: 'POST',
+    headers: { 'x-vault-token': vaultToken(), 'content-type': 'application/json' },
+    body: JSON.stringify({ data }),
+  });
+  if (res.status !== 200 && res.status !== 204) throw new Error(`writing Vault secret ${path} answered ${res.status}: ${await res.text()}`);
+}
+
+/** Deletes every version and the metadata of a KV v2 secret (test cleanup). */
+export async function vaultDestroy(path: string, engine = 'secret'): Promise<void> {
+  const res = await fetch(`${vaultAddr()}/v1/${engine}/metadata/${path}`, { method: 'DELETE', headers: { 'x-vault-token': vaultToken() } });
+  if (res.status !== 204 && res.status !== 404) throw new Error(`deleting Vault secret ${path} answered ${res.status}`);
+}

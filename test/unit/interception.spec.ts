@@ -42,6 +42,19 @@ describe('Interception', () => {
     expect(log).toEqual(['a:in', 'b:in', 'call', 'b:out', 'a:out']);
   });
 
+  it("installs blocks' interceptors outside the configured ones while starting, and refuses once locked", async () => {
+    const log: string[] = [];
+    const i = new Interception([tagging('user', log)]);
+    i.installOuter([tagging('tracing', log), tagging('metrics', log)]);
+    await i.run(call, async () => void log.push('call'));
+    expect(log).toEqual(['tracing:in', 'metrics:in', 'user:in', 'call', 'user:out', 'metrics:out', 'tracing:out']);
+    i.lock();
+    expect(() => i.installOuter([tagging('late', log)])).toThrow(/only be installed while the runtime starts/);
+    const none = new Interception([]);
+    none.installOuter([]);
+    expect(none.active()).toBe(false);
+  });
+
   it('wraps a component once: SPI methods go through the chain, fields read through to the instance', async () => {
     const log: string[] = [];
     const raw = {

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SidekickConfiguration } from '../../config/configuration.loader';
 import type { Clock } from '../../spi/clock';
+import type { Interceptor } from '../../spi/interceptor';
 import type { SidekickLogger } from '../../spi/logger';
 import type { ComponentManager } from '../components/component.manager';
 import type { Discovery } from '../discovery/sidekick.explorer';
@@ -49,6 +51,8 @@ export interface BlockContext {
   readonly host: AppHost;
   /** A service published by a block earlier in the list (throws naming it otherwise). */
   service<T>(type: ServiceType<T>): T;
+  /** The app's `kind: Configuration` (Dapr's defaults when none); readable from `prepare()` on. */
+  configuration(): SidekickConfiguration;
 }
 
 /** A block's part of `GET /v1.0/metadata`. */
@@ -70,6 +74,12 @@ export interface BuildingBlock {
   readonly name: string;
   /** Services other blocks and `SidekickClient` use (looked up by class). */
   readonly services?: readonly object[];
+  /**
+   * Interceptors this block brings to the interception seam (tracing, metrics, resiliency policies),
+   * asked once at module init after the Configuration is read and before components initialise.
+   * Blocks earlier in the list are outermost; all of them sit outside the `interceptors` option's.
+   */
+  interceptors?(): readonly Interceptor[];
   prepare?(discovery: Discovery): void | Promise<void>;
   start?(): Promise<void>;
   stop?(deadline: Deadline): Promise<void>;

@@ -6,6 +6,7 @@ import { memoryPubSubFactory, memoryStateStoreFactory } from '../../../libs/memo
 import { postgresBindingFactory, postgresStateStoreFactory } from '../../../libs/postgres';
 import { redisBindingFactory, redisPubSubFactory, redisStateStoreFactory } from '../../../libs/redis';
 import { sqliteStateStoreFactory } from '../../../libs/sqlite';
+import { vaultSecretStoreFactory } from '../../../libs/vault';
 import type { ComponentFactory } from '../../spi/component';
 
 /** Every component type that ships with Sidekick. */
@@ -31,4 +32,5 @@ export const BUILTIN_COMPONENT_TYPES: readonly ComponentFactory[] = [
   // secret stores
   localEnvSecretStoreFactory,
   localFileSecretStoreFactory,
+  vaultSecretStoreFactory,
 ];

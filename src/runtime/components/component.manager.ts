@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type ComponentSpec, inlineComponent, loadResourcesDir, type OtherDocument } from '../../config/component.loader';
+import { type ComponentSpec, inlineComponent, type LoadedResources, loadResourcesDir, type OtherDocument } from '../../config/component.loader';
 import { ComponentInitError, ConfigError } from '../../errors/config.errors';
 import { redactSecrets, isSecretField } from '../../errors/redact';
 import { errorMessage } from '../../errors/sidekick.error';
@@ -54,8 +54,8 @@ export class ComponentManager implements ComponentSource {
   }
 
   /** Loads and initialises every component. Throws a `ConfigError`/`ComponentInitError` that names the file. */
-  async start(): Promise<void> {
-    const specs = this.collectSpecs();
+  async start(resources?: LoadedResources): Promise<void> {
+    const specs = this.collectSpecs(resources ?? loadResourcesDir(this.options.resourcesPath, this.options.resourcesPathRequired));
     const kindRank = (s: ComponentSpec): number => (s.kind === 'secretstores' ? 0 : 1);
     for (const spec of [...specs].sort((a, b) => kindRank(a) - kindRank(b))) await this.initOne(spec);
     this.loaded.freeze();
@@ -98,8 +98,7 @@ export class ComponentManager implements ComponentSource {
     return this.otherDocs;
   }
 
-  private collectSpecs(): ComponentSpec[] {
-    const resources = loadResourcesDir(this.options.resourcesPath, this.options.resourcesPathRequired);
+  private collectSpecs(resources: LoadedResources): ComponentSpec[] {
     this.otherDocs = resources.others;
     const all = [...resources.components, ...this.options.components.map((c) => inlineComponent(c))];
     const names = new NameRegistry<ComponentSpec>('component');

@@ -18,10 +18,40 @@ const COMPONENT_METHODS: Partial<Record<ComponentKind, readonly string[]>> = {
  */
 export class Interception {
   private readonly byKind = new Map<CallKind, readonly Interceptor[]>();
+  private all: readonly Interceptor[];
+  private locked = false;
 
   constructor(interceptors: readonly Interceptor[]) {
+    this.all = interceptors;
+    this.index();
+  }
+
+  /**
+   * Adds interceptors outside the ones already installed (the first of `outer` outermost). Only
+   * while the runtime wires itself (module init, before components initialise): blocks that bring
+   * cross-cutting concerns (tracing, metrics, resiliency) contribute theirs once the app's
+   * Configuration is read. Throws once locked, since components are wrapped by then.
+   */
+  installOuter(outer: readonly Interceptor[]): void {
+    if (this.locked) throw new Error('interceptors can only be installed while the runtime starts (before components initialise)');
+    this.all = [...outer, ...this.all];
+    this.index();
+  }
+
+  /** No more interceptors: components are about to be wrapped. */
+  lock(): void {
+    this.locked = true;
+  }
+
+  /** The installed interceptors, outermost first. */
+  get installed(): readonly Interceptor[] {
+    return this.all;
+  }
+
+  private index(): void {
+    this.byKind.clear();
     for (const kind of ['component', 'delivery', 'api', 'invoke'] as const) {
-      const list = interceptors.filter((i) => !i.kinds || i.kinds.includes(kind));
+      const list = this.all.filter((i) => !i.kinds || i.kinds.includes(kind));
       if (list.length > 0) this.byKind.set(kind, list);
     }
   }

@@ -47,7 +47,6 @@ interface FastifyResponse {
  */
 export class InvokeService {
   private self?: SelfDispatcher;
-  private readonly intercepted: boolean;
 
   constructor(
     private readonly appId: string,
@@ -55,9 +54,7 @@ export class InvokeService {
     private readonly timeoutMs: number,
     private readonly logger: SidekickLogger,
     private readonly interception: Interception = NO_INTERCEPTION,
-  ) {
-    this.intercepted = interception.active('invoke');
-  }
+  ) {}
 
   private undici?: Promise<typeof import('undici')>;
 
@@ -71,7 +68,7 @@ export class InvokeService {
     if (!isValidAppId(appId)) {
       return Promise.reject(new InvokeError(appId.slice(0, 64), `invalid app id: use ${APP_ID_RULE}`, { httpStatus: 400 }));
     }
-    if (!this.intercepted) return this.send(appId, req);
+    if (!this.interception.active('invoke')) return this.send(appId, req);
     const call = { kind: 'invoke' as const, target: appId, type: 'app', operation: req.method, attributes: { verb: req.verb } };
     return this.interception.run(call, () => this.send(appId, req));
   }
