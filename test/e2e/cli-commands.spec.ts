@@ -94,6 +94,21 @@ test('a Dapr HTTP port already taken is one clear line', async () => {
   }
 });
 
+test('--config hands a Dapr Configuration file to the sidecar (SIDEKICK_CONFIG): loaded, or one line saying what is wrong', async () => {
+  const dir = tempDir('sidekick-cli-config-');
+  const head = 'apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: appconfig\nspec:\n  tracing:\n';
+  writeFileSync(join(dir, 'good.yaml'), `${head}    samplingRate: "1"\n`);
+  writeFileSync(join(dir, 'bad.yaml'), `${head}    samplingRate: 5\n`);
+  const good = await cli(['run', '--app-id', 'cfg', '--config', join(dir, 'good.yaml'), '--', 'node', '-e', '1'], cliEnv());
+  expect(good.code).toBe(0);
+  expect(good.stdout).toMatch(/Configuration loaded configuration=appconfig/);
+  const bad = await cli(['run', '--app-id', 'cfg', '--config', join(dir, 'bad.yaml'), '--', 'node', '-e', '1'], cliEnv());
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/^error: the Sidekick sidecar of "cfg" exited before it was ready: \S*bad\.yaml: Configuration: spec\.tracing\.samplingRate: .*\n$/);
+  const missing = await cli(['run', '--app-id', 'cfg', '--config', join(dir, 'none.yaml'), '--', 'node', '-e', '1'], cliEnv());
+  expect(missing.stderr).toBe(`error: configuration file ${join(dir, 'none.yaml')} does not exist: fix --config (or configFilePath)\n`);
+});
+
 test('sidekick list with nothing running', async () => {
   const env = cliEnv();
   expect(await cli(['list'], env)).toEqual(

@@ -46,7 +46,7 @@ export function registerRun(program: Command): void {
     .option('-P, --app-protocol <protocol>', 'the app protocol (only http)', 'http')
     .option('-d, --resources-path <dir>', "folder of component and subscription YAML (default: the app folder's ./components)")
     .option('--components-path <dir>', 'deprecated Dapr name of --resources-path')
-    .option('-c, --config <file>', 'a Dapr Configuration file (accepted, not applied yet)')
+    .option('-c, --config <file>', 'a Dapr Configuration file (SIDEKICK_CONFIG for the app or its sidecar)')
     .option('-H, --dapr-http-port <port>', 'the port of the Dapr HTTP API (default: a free port)')
     .option('--app-health-check-path <path>', 'a path that answers 2xx once the app is ready; delivery starts then')
     .option('--enable-app-health-check', 'accepted for Dapr compatibility (the health path is probed until ready)')
@@ -80,8 +80,8 @@ async function runOne(options: RunOptions, command: readonly string[]): Promise<
   if (command.length === 0) throw new CliError('no command to run: put it after --, e.g. sidekick run --app-id myapp -- python3 app.py');
   if (!options.appId) throw new CliError('--app-id is required: sidekick run --app-id myapp -- <command>');
   for (const name of IGNORED) if (options[name] !== undefined) warn(`--${kebab(name)} is not supported by Sidekick: ignored`);
-  if (options.config) checkConfig(resolve(options.config));
   const cwd = process.cwd();
+  const configFile = options.config ? checkConfig(resolve(options.config)) : undefined;
   const spec = await buildSpec({
     appId: options.appId,
     cwd,
@@ -91,6 +91,7 @@ async function runOne(options: RunOptions, command: readonly string[]): Promise<
     appProtocol: options.appProtocol,
     resourcesPath: options.resourcesPath ?? options.componentsPath,
     healthCheckPath: options.appHealthCheckPath,
+    configFile,
     forced: options.sidekick ? 'sidekick' : options.sidecar ? 'sidecar' : undefined,
   });
   return supervise([spec], false, options.logLevel);
@@ -103,7 +104,6 @@ async function runFile(path: string, command: readonly string[]): Promise<number
   const specs: AppSpec[] = [];
   for (const app of apps) {
     if (app.ignored.length > 0) warn(`${app.appId}: ${app.ignored.join(', ')} not applied by Sidekick: ignored`);
-    if (app.configFile) checkConfig(app.configFile);
     specs.push(
       await buildSpec({
         appId: app.appId,
@@ -114,6 +114,7 @@ async function runFile(path: string, command: readonly string[]): Promise<number
         appProtocol: app.appProtocol,
         resourcesPath: app.resourcesPath,
         healthCheckPath: app.healthCheckPath,
+        configFile: app.configFile ? checkConfig(app.configFile) : undefined,
         env: app.env,
         taken: specs.map((s) => s.httpPort),
       }),
@@ -131,6 +132,7 @@ interface SpecInput {
   appProtocol?: string;
   resourcesPath?: string;
   healthCheckPath?: string;
+  configFile?: string;
   env?: Readonly<Record<string, string>>;
   forced?: 'sidekick' | 'sidecar';
   taken?: readonly number[];
@@ -158,6 +160,7 @@ async function buildSpec(input: SpecInput): Promise<AppSpec> {
     appPort: input.appPort,
     resourcesPath,
     healthCheckPath: input.healthCheckPath,
+    configFile: input.configFile,
     env: input.env,
   };
 }
@@ -221,9 +224,10 @@ async function supervise(specs: readonly AppSpec[], multi: boolean, logLevel?: s
   return stopping ? 0 : Math.max(...ends.map((e) => e.code));
 }
 
-function checkConfig(file: string): void {
+/** The Configuration file must exist; the runtime reads and validates it (SIDEKICK_CONFIG). */
+function checkConfig(file: string): string {
   if (!existsSync(file)) throw new CliError(`configuration file ${file} does not exist: fix --config (or configFilePath)`);
-  warn(`configuration file ${file}: Dapr Configuration resources are not applied by Sidekick yet: ignored`);
+  return file;
 }
 
 function warn(message: string): void {

@@ -15,6 +15,8 @@ export interface AppSpec {
   readonly appPort?: number;
   readonly resourcesPath?: string;
   readonly healthCheckPath?: string;
+  /** A Dapr Configuration file (`--config`), given to the runtime as `SIDEKICK_CONFIG`. */
+  readonly configFile?: string;
   /** Extra environment of the app (Multi-App Run's `env`). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -137,6 +139,7 @@ export class AppRun {
       SIDEKICK_APP_HEALTH_CHECK_PATH: spec.healthCheckPath ?? '',
     };
     if (spec.resourcesPath) env['SIDEKICK_RESOURCES_PATH'] = spec.resourcesPath;
+    if (spec.configFile) env['SIDEKICK_CONFIG'] = spec.configFile;
     const sidecar = spawn(process.execPath, [SIDECAR_MAIN], { cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.sidecar = sidecar;
     this.pipe(sidecar, this.prefixes.sidecar, log, this.sidecarTail);
@@ -171,6 +174,7 @@ export class AppRun {
       env['SIDEKICK_APP_ID'] = spec.appId;
       env['SIDEKICK_HTTP_PORT'] = String(spec.httpPort);
       if (spec.resourcesPath) env['SIDEKICK_RESOURCES_PATH'] = spec.resourcesPath;
+      if (spec.configFile) env['SIDEKICK_CONFIG'] = spec.configFile;
       if (spec.appPort) env['PORT'] = String(spec.appPort);
     }
     return env;
