@@ -104,7 +104,9 @@ test('--config hands a Dapr Configuration file to the sidecar (SIDEKICK_CONFIG):
   expect(good.stdout).toMatch(/Configuration loaded configuration=appconfig/);
   const bad = await cli(['run', '--app-id', 'cfg', '--config', join(dir, 'bad.yaml'), '--', 'node', '-e', '1'], cliEnv());
   expect(bad.code).toBe(1);
-  expect(bad.stderr).toMatch(/^error: the Sidekick sidecar of "cfg" exited before it was ready: \S*bad\.yaml: Configuration: spec\.tracing\.samplingRate: .*\n$/);
+  expect(bad.stderr).toMatch(
+    /^error: the Sidekick sidecar of "cfg" exited before it was ready: \S*bad\.yaml: Configuration: spec\.tracing\.samplingRate: .*\n$/,
+  );
   const missing = await cli(['run', '--app-id', 'cfg', '--config', join(dir, 'none.yaml'), '--', 'node', '-e', '1'], cliEnv());
   expect(missing.stderr).toBe(`error: configuration file ${join(dir, 'none.yaml')} does not exist: fix --config (or configFilePath)\n`);
 });
