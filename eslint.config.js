@@ -2,7 +2,7 @@
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/node_modules/**', 'coverage/**', 'samples/*/dist/**', '*.js', 'scripts/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '**/node_modules/**', 'coverage/**', 'samples/*/dist/**', '*.js', 'scripts/**', 'test/fixtures/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

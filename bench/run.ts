@@ -5,6 +5,7 @@ import { type Metric, printSummary } from './lib/report';
 import { runMetricsBench } from './metrics.bench';
 import { runPubSubBench } from './pubsub.bench';
 import { runRssBench } from './rss.bench';
+import { runSidecarBench } from './sidecar.bench';
 import { runStateBench } from './state.bench';
 import { runTracingBench } from './tracing.bench';
 
@@ -30,6 +31,8 @@ const REQUIRED = [
   'tracing.on.invoke.p50_ratio',
   'tracing.off.state.get.p50_ratio',
   'metrics.on.state.get.p50_ratio',
+  'sidecar.state.get.added_p50_ms',
+  'sidecar.invoke.p50_ratio_to_inprocess',
 ];
 
 async function main(): Promise<void> {
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
     ['pubsub', () => runPubSubBench()],
     ['tracing', () => runTracingBench()],
     ['metrics', () => runMetricsBench()],
+    ['sidecar', () => runSidecarBench()],
   ];
   // BENCH_SECTIONS=pubsub (comma-separated) runs only those and updates their ids in results.json.
   const only = (process.env['BENCH_SECTIONS'] ?? '')

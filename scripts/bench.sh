@@ -3,7 +3,7 @@
 #   Redis + Kafka + Zipkin up (each only if nothing answers on its port) -> build -> node --expose-gc dist/bench/run.js
 # Writes bench/results.json and prints the table. A service this script started is stopped on exit
 # (also on failure / Ctrl-C); one that was already running is left alone.
-# Knobs (env): BENCH_STATE_{OPS,ROUNDS,WARMUP}, BENCH_HTTP_{OPS,ROUNDS,WARMUP}, BENCH_RSS_OPS,
+# Knobs (env): BENCH_STATE_{OPS,ROUNDS,WARMUP}, BENCH_HTTP_{OPS,ROUNDS,WARMUP}, BENCH_SIDECAR_{OPS,ROUNDS,WARMUP}, BENCH_RSS_OPS,
 # BENCH_PUBSUB_{ROUNDS,MEMORY_EVENTS,REDIS_EVENTS,REDIS_LATENCY_OPS,KAFKA_EVENTS,KAFKA_LATENCY_OPS,KAFKA_ROUNDS},
 # BENCH_PUBSUB_BACKENDS (e.g. kafka: that pub/sub only), BENCH_KAFKA_JAVA_{E2E,PERF}_RECORDS,
 # BENCH_TRACING_{OPS,ROUNDS,WARMUP}, SIDEKICK_REDIS_PORT (6379), SIDEKICK_KAFKA_PORT (9092), SIDEKICK_ZIPKIN_PORT (9411).

@@ -51,8 +51,24 @@ export interface NameResolutionOptions {
   readonly resolvers?: readonly NameResolver[];
 }
 
+/**
+ * Sidecar mode: the app is another process (any language) reached over HTTP, as daprd reaches its
+ * app. Invocations of this app id, declarative and `GET /dapr/subscribe` subscriptions and input
+ * bindings are delivered to it over HTTP (`sidekick run` sets this for apps that are not Sidekick apps).
+ */
+export interface AppChannelOptions {
+  /** The app's base URL, e.g. `http://127.0.0.1:3000`. */
+  readonly url: string;
+  /** A path that answers 2xx once the app is ready (Dapr's `--app-health-check-path`); else an open port is enough. */
+  readonly healthCheckPath?: string;
+  /** Pause between two readiness probes in ms (default 100). */
+  readonly probeIntervalMs?: number;
+  /** Sent to the app as header `dapr-api-token` on every call, as daprd does (default env `APP_API_TOKEN`). */
+  readonly apiToken?: string;
+}
+
 export interface SidekickModuleOptions {
-  /** This app's id: the key prefix in state stores and the name other apps invoke it by. */
+  /** This app's id: the key prefix in state stores and the name other apps invoke it by (`SIDEKICK_APP_ID` overrides it, as `sidekick run --app-id` sets it). */
   readonly appId: string;
   /** Folder of component YAML files (default `./components`; a missing default folder is fine). */
   readonly resourcesPath?: string;
@@ -85,6 +101,8 @@ export interface SidekickModuleOptions {
   readonly interceptors?: readonly Interceptor[];
   readonly clock?: Clock;
   readonly logger?: SidekickLogger;
+  /** Sidecar mode: deliver to an app in another process over HTTP (default: none, the app is this Nest app). */
+  readonly appChannel?: AppChannelOptions;
 }
 
 /** Options with every default applied. */
@@ -112,6 +130,8 @@ export interface ResolvedOptions {
   readonly logFormat: LogFormat;
   /** Whether the pretty format may colour its lines on a terminal (`NO_COLOR` unset or empty). */
   readonly logColor: boolean;
+  /** Sidecar mode (see {@link AppChannelOptions}); undefined for a Sidekick app. */
+  readonly appChannel?: Required<Omit<AppChannelOptions, 'healthCheckPath' | 'apiToken'>> & { readonly healthCheckPath?: string; readonly apiToken?: string };
 }
 
 /** `pretty`: one Nest-like line per record, for a terminal; `json`: pino's JSON lines, for log collectors. */
@@ -128,9 +148,10 @@ export const SIDEKICK_CLOCK = Symbol('SIDEKICK_CLOCK');
 export const SIDEKICK_LOGGER = Symbol('SIDEKICK_LOGGER');
 
 export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
-  if (!options.appId || !isValidAppId(options.appId)) {
-    throw new ConfigError(`appId "${options.appId ?? ''}" is invalid: use ${APP_ID_RULE}`, {
-      field: 'SidekickModule.forRoot({ appId })',
+  const appId = env['SIDEKICK_APP_ID'] || options.appId;
+  if (!appId || !isValidAppId(appId)) {
+    throw new ConfigError(`appId "${appId ?? ''}" is invalid: use ${APP_ID_RULE}`, {
+      field: env['SIDEKICK_APP_ID'] ? 'SIDEKICK_APP_ID' : 'SidekickModule.forRoot({ appId })',
     });
   }
   const port = options.httpApi?.port ?? (env['SIDEKICK_HTTP_PORT'] ? Number(env['SIDEKICK_HTTP_PORT']) : 3500);
@@ -144,7 +165,7 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
   const registry = options.nameResolution?.localRegistry ?? true;
   const log = resolveLogSettings(env);
   return {
-    appId: options.appId,
+    appId,
     resourcesPath: options.resourcesPath ?? env['SIDEKICK_RESOURCES_PATH'] ?? './components',
     resourcesPathRequired: options.resourcesPath !== undefined || env['SIDEKICK_RESOURCES_PATH'] !== undefined,
     components: options.components ?? [],
@@ -179,6 +200,25 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     logLevel: log.level,
     logFormat: log.format,
     logColor: log.color,
+    appChannel: options.appChannel && resolveAppChannel(options.appChannel, env),
+  };
+}
+
+function resolveAppChannel(channel: AppChannelOptions, env: NodeJS.ProcessEnv): NonNullable<ResolvedOptions['appChannel']> {
+  let url: URL;
+  try {
+    url = new URL(channel.url);
+  } catch {
+    throw new ConfigError(`app channel URL "${channel.url}" is not a URL: use http://host:port`, { field: 'appChannel.url' });
+  }
+  if (url.protocol !== 'http:')
+    throw new ConfigError(`app channel URL "${channel.url}" must be http:// (other app protocols are not supported)`, { field: 'appChannel.url' });
+  const path = channel.healthCheckPath;
+  return {
+    url: url.origin,
+    healthCheckPath: path ? (path.startsWith('/') ? path : `/${path}`) : undefined,
+    probeIntervalMs: channel.probeIntervalMs ?? 100,
+    apiToken: channel.apiToken ?? (env['APP_API_TOKEN'] || undefined),
   };
 }
 
@@ -197,7 +237,7 @@ export function resolveLogSettings(env: NodeJS.ProcessEnv = process.env): LogSet
 }
 
 /** One folder per user: another user's registry is never shared (and one they created for us is refused). */
-function defaultRegistryDir(): string {
+export function defaultRegistryDir(): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   return join(tmpdir(), uid === undefined ? 'sidekick-apps' : `sidekick-apps-${uid}`);
 }

@@ -1,6 +1,7 @@
 import { SIDEKICK_BINDING } from '../../../decorators/constants';
 import { BindingNotFoundError } from '../../../errors/pubsub.errors';
 import { type InputBinding, isInputBinding, isOutputBinding, type OutputBinding } from '../../../spi/binding';
+import { AppChannel } from '../../app-channel/app-channel';
 import { ComponentLookup } from '../../components/component.lookup';
 import type { BlockContext, BlockDefinition, BuildingBlock } from '../building-block';
 import { bindingsRoutes } from './bindings.routes';
@@ -37,12 +38,21 @@ export const bindingsBlock: BlockDefinition = {
       ctx.readiness,
     );
     const service = new BindingsService(inputs, outputs, ctx.logger, ctx.interception);
+    // Sidecar mode: input bindings are POSTed to the app's `/{name}` routes once it is ready.
+    const channel = ctx.options.appChannel ? ctx.service(AppChannel) : undefined;
+    let pending: { cancel(): Promise<void> } | undefined;
     return {
       name: 'bindings',
       services: [service],
       prepare: (discovery) => service.prepare(discovery.methodsWith<readonly string[]>(SIDEKICK_BINDING, '@Binding')),
-      start: () => service.start(),
-      stop: () => service.stop(),
+      start: async () => {
+        if (!channel) return service.start();
+        pending = channel.afterReady('reading input bindings into the app', () => service.startAppRoutes(channel));
+      },
+      stop: async () => {
+        await pending?.cancel();
+        await service.stop();
+      },
       routes: () => bindingsRoutes(service),
       summary: () => ({ bindings: service.handlerList().map((h) => ({ name: h.binding, handler: h.name })) }),
     };

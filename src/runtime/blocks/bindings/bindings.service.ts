@@ -6,6 +6,7 @@ import type { ComponentLookup } from '../../components/component.lookup';
 import type { DiscoveredMethod } from '../../discovery/sidekick.explorer';
 import type { Interception } from '../../interception/interception';
 import { withIncomingTraceContext } from '../../interception/trace-context';
+import type { AppForwarder } from '../invoke/invoke.service';
 import { NameRegistry } from '../../registry/name.registry';
 import { decodeJsonOrText as decode, encodeJson as encode } from '../../../spi/codec';
 
@@ -81,24 +82,62 @@ export class BindingsService {
 
   async start(): Promise<void> {
     for (const found of this.handlers) {
-      const binding = this.inputs.find(found.binding)?.component;
-      if (!binding) continue;
       const method = (found.instance as Record<string, unknown>)[found.methodName] as (input: BindingInput) => unknown;
       const deliver = async (event: BindingEvent): Promise<Buffer | undefined> => {
         const reply = await method.call(found.instance, { data: decode(event.data), bytes: event.data, metadata: event.metadata });
         return reply === undefined ? undefined : encode(reply);
       };
-      const call = { kind: 'delivery' as const, target: found.binding, type: 'bindings', operation: found.name, attributes: { binding: found.binding } };
-      // A delivery continues the trace its event carries (e.g. a `traceparent` Kafka header), if any.
-      const intercepted = (event: BindingEvent): Promise<Buffer | undefined> =>
-        withIncomingTraceContext(event.metadata, () => this.interception.run(call, () => deliver(event)), true);
-      const handle = await binding.read(this.interception.active('delivery') ? intercepted : deliver);
-      this.handles.push({ name: found.binding, handle });
-      this.logger.info({ binding: found.binding, handler: found.name }, 'reading input binding');
+      await this.read(found.binding, found.name, deliver);
     }
     for (const name of this.names('input')) {
       if (!this.handlers.some((h) => h.binding === name)) this.logger.info({ binding: name }, 'input binding has no @Binding handler: not read');
     }
+  }
+
+  /**
+   * Sidecar mode, as daprd: each input binding without a `@Binding` handler is offered to the app's
+   * route `/{name}`. An `OPTIONS /{name}` answered with anything but 404 means the app has the route;
+   * events are then POSTed to it (the event's metadata as headers). A 2xx answer acknowledges the
+   * event, any other status (or no answer) fails it, so the binding delivers it again where it can.
+   */
+  async startAppRoutes(app: AppForwarder): Promise<void> {
+    for (const name of this.names('input')) {
+      if (this.handlers.some((h) => h.binding === name)) continue;
+      let probe: number;
+      try {
+        probe = (await app.forward({ method: 'OPTIONS', url: `/${name}`, headers: {} })).status;
+      } catch (err) {
+        this.logger.warn({ binding: name, err: errorMessage(err) }, `OPTIONS /${name} failed: input binding not read`);
+        continue;
+      }
+      if (probe === 404) {
+        this.logger.info({ binding: name }, `the app has no route /${name} (OPTIONS answered 404): input binding not read`);
+        continue;
+      }
+      const deliver = async (event: BindingEvent): Promise<Buffer | undefined> => {
+        const res = await app.forward({
+          method: 'POST',
+          url: `/${name}`,
+          headers: { 'content-type': 'application/json', ...headerSafe(event.metadata) },
+          body: event.data,
+        });
+        if (res.status < 200 || res.status >= 300) throw new SidekickError('ERR_BACKEND', `POST /${name} answered ${res.status}`, { component: name });
+        return res.body.length > 0 ? res.body : undefined;
+      };
+      await this.read(name, `POST /${name}`, deliver);
+    }
+  }
+
+  private async read(name: string, handlerName: string, deliver: (event: BindingEvent) => Promise<Buffer | undefined>): Promise<void> {
+    const binding = this.inputs.find(name)?.component;
+    if (!binding) return;
+    const call = { kind: 'delivery' as const, target: name, type: 'bindings', operation: handlerName, attributes: { binding: name } };
+    // A delivery continues the trace its event carries (e.g. a `traceparent` Kafka header), if any.
+    const intercepted = (event: BindingEvent): Promise<Buffer | undefined> =>
+      withIncomingTraceContext(event.metadata, () => this.interception.run(call, () => deliver(event)), true);
+    const handle = await binding.read(this.interception.active('delivery') ? intercepted : deliver);
+    this.handles.push({ name, handle });
+    this.logger.info({ binding: name, handler: handlerName }, 'reading input binding');
   }
 
   /** Stop reading; in-flight handlers finish. */
@@ -109,4 +148,11 @@ export class BindingsService {
     });
     this.handles = [];
   }
+}
+
+/** Metadata that can travel as HTTP headers (token names, values without control characters). */
+function headerSafe(metadata: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata)) if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) && !/[\0-\x1f\x7f]/.test(v)) out[k] = v;
+  return out;
 }

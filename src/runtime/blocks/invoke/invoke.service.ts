@@ -6,7 +6,7 @@ import type { SidekickLogger } from '../../../spi/logger';
 import { type Interception, NO_INTERCEPTION } from '../../interception/interception';
 import { injectTraceContext } from '../../interception/trace-context';
 import { APP_ID_RULE, isValidAppId } from './app-id';
-import { dispatchInProcess, type RequestListener } from './in-process.dispatcher';
+import { dispatchInProcess, type InProcessRequest, type RequestListener } from './in-process.dispatcher';
 import type { HeaderMap, InvokeRequest, InvokeResponse } from './invoke.types';
 
 /** Headers that are never forwarded (hop-by-hop, or Dapr's own). */
@@ -24,8 +24,16 @@ const DROPPED = new Set([
   'expect',
 ]);
 
-/** Something that answers HTTP requests in-process: an Express app (a request listener) or a Fastify instance. */
-export type SelfDispatcher = RequestListener | { inject: (opts: object) => Promise<FastifyResponse> };
+/**
+ * Something that answers this app's requests: an Express app (a request listener) or a Fastify
+ * instance in-process, or, in sidecar mode, the HTTP channel to the app (`forward`).
+ */
+export type SelfDispatcher = RequestListener | { inject: (opts: object) => Promise<FastifyResponse> } | AppForwarder;
+
+/** Sends a request to the app in another process (the app channel of sidecar mode). */
+export interface AppForwarder {
+  forward(req: InProcessRequest): Promise<InvokeResponse>;
+}
 
 interface FastifyResponse {
   readonly statusCode: number;
@@ -111,11 +119,13 @@ export class InvokeService {
     const work: Promise<InvokeResponse> =
       typeof self === 'function'
         ? dispatchInProcess(self, { method: req.verb, url: path, headers, body: req.body })
-        : self.inject({ method: req.verb, url: path, headers, payload: req.body ?? '' }).then((res) => ({
-            status: res.statusCode,
-            headers: cleanHeaders(res.headers),
-            body: res.rawPayload,
-          }));
+        : 'forward' in self
+          ? self.forward({ method: req.verb, url: path, headers, body: req.body })
+          : self.inject({ method: req.verb, url: path, headers, payload: req.body ?? '' }).then((res) => ({
+              status: res.statusCode,
+              headers: cleanHeaders(res.headers),
+              body: res.rawPayload,
+            }));
     return withDeadline(
       this.timeoutMs,
       () => work,

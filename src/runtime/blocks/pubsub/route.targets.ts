@@ -67,11 +67,19 @@ function failureOutcome(err: unknown): Outcome {
  * CloudEvent, dispatched in-process. The reply follows Dapr's rules: 2xx + SUCCESS/empty = ack,
  * RETRY (or any other status value) = retry, DROP = drop, 404 = drop, anything else = retry.
  */
-export function httpTarget(invoke: InvokeService, appId: string, path: string, rules: readonly string[], pubsub: string): RouteTarget {
+export function httpTarget(
+  invoke: InvokeService,
+  appId: string,
+  path: string,
+  rules: readonly string[],
+  pubsub: string,
+  contentType = 'application/json',
+): RouteTarget {
   const method = path.replace(/^\/+/, '');
   // daprd labels the body application/cloudevents+json; Nest's default body parser only reads
-  // application/json, so Sidekick labels it that way (README, "Choices").
-  const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', pubsubname: pubsub };
+  // application/json, so Sidekick labels it that way in-process (README, "Choices"); an app behind
+  // the sidecar gets daprd's label (`contentType`).
+  const headers = { 'content-type': contentType, 'ce-specversion': '1.0', pubsubname: pubsub };
   return {
     name: `POST /${method}`,
     path: `/${method}`,

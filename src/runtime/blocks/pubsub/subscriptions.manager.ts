@@ -31,6 +31,8 @@ export class SubscriptionsManager {
     private readonly logger: SidekickLogger,
     private readonly appId: string,
     private readonly interception: Interception,
+    /** The content type events are POSTed to the app's routes with (sidecar mode: daprd's `application/cloudevents+json`). */
+    private readonly deliveryContentType?: string,
   ) {}
 
   /** Builds every runner (validating, routing rules compiled), without subscribing yet. */
@@ -95,8 +97,8 @@ export class SubscriptionsManager {
     return subs
       .filter((s) => !s.scopes || s.scopes.length === 0 || s.scopes.includes(this.appId))
       .map((s) => {
-        const routes = s.rules.map((r) => httpTarget(this.invoke, this.appId, r.path, [r.match], s.pubsub));
-        if (s.defaultPath) routes.push(httpTarget(this.invoke, this.appId, s.defaultPath, [], s.pubsub));
+        const routes = s.rules.map((r) => httpTarget(this.invoke, this.appId, r.path, [r.match], s.pubsub, this.deliveryContentType));
+        if (s.defaultPath) routes.push(httpTarget(this.invoke, this.appId, s.defaultPath, [], s.pubsub, this.deliveryContentType));
         return {
           pubsub: s.pubsub,
           topic: s.topic,

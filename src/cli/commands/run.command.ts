@@ -1,0 +1,251 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { isValidAppId, APP_ID_RULE } from '../../runtime/blocks/invoke/app-id';
+import { AppRun, type AppSpec, type RunEnd } from '../run/app-run';
+import { readRunFile } from '../run/run-file';
+import { CliError, portOption } from '../shared/cli-error';
+
+interface RunOptions {
+  appId?: string;
+  appPort?: string;
+  appProtocol?: string;
+  resourcesPath?: string;
+  componentsPath?: string;
+  config?: string;
+  daprHttpPort?: string;
+  appHealthCheckPath?: string;
+  runFile?: string;
+  sidekick?: boolean;
+  sidecar?: boolean;
+  logLevel?: string;
+  daprGrpcPort?: string;
+  metricsPort?: string;
+  enableAppHealthCheck?: boolean;
+  appMaxConcurrency?: string;
+  placementHostAddress?: string;
+  enableApiLogging?: boolean;
+}
+
+/** Dapr CLI flags accepted so that `dapr run` command lines work, but not applied (a warning says so). */
+const IGNORED: readonly (keyof RunOptions)[] = ['daprGrpcPort', 'metricsPort', 'appMaxConcurrency', 'placementHostAddress', 'enableApiLogging'];
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .summary('run an app with Sidekick (a Sidekick app directly, any other app with a Sidekick sidecar)')
+    .description(
+      'Runs an app as `dapr run` does. A Sidekick app (its package.json depends on @sidekick/core, or --sidekick) is started ' +
+        'with the settings as environment. Any other app (Python, Express, ...) gets the Sidekick runtime as a sidecar in its own ' +
+        'process: the Dapr HTTP API on --dapr-http-port (DAPR_HTTP_PORT for the app), subscriptions read from GET /dapr/subscribe, ' +
+        'events and input bindings POSTed to the app, invocations forwarded to it. Ctrl-C stops both.',
+    )
+    .option('-a, --app-id <id>', 'the app id')
+    .option('-p, --app-port <port>', 'the port the app listens on (events, bindings and invocations go there)')
+    .option('-P, --app-protocol <protocol>', 'the app protocol (only http)', 'http')
+    .option('-d, --resources-path <dir>', "folder of component and subscription YAML (default: the app folder's ./components)")
+    .option('--components-path <dir>', 'deprecated Dapr name of --resources-path')
+    .option('-c, --config <file>', 'a Dapr Configuration file (SIDEKICK_CONFIG for the app or its sidecar)')
+    .option('-H, --dapr-http-port <port>', 'the port of the Dapr HTTP API (default: a free port)')
+    .option('--app-health-check-path <path>', 'a path that answers 2xx once the app is ready; delivery starts then')
+    .option('--enable-app-health-check', 'accepted for Dapr compatibility (the health path is probed until ready)')
+    .option('-f, --run-file <path>', 'a Multi-App Run file (dapr.yaml) or the folder holding it')
+    .option('--sidekick', 'the command is a Sidekick app: no sidecar')
+    .option('--sidecar', 'run a sidecar even if the folder looks like a Sidekick app')
+    .option('--log-level <level>', "the sidecar's log level (debug, info, warn, error)")
+    .option('-G, --dapr-grpc-port <port>', 'not supported (no gRPC API yet): ignored')
+    .option('-M, --metrics-port <port>', 'not supported: ignored')
+    .option('--app-max-concurrency <n>', 'not supported: ignored')
+    .option('--placement-host-address <address>', 'not supported: ignored')
+    .option('--enable-api-logging', 'not supported: ignored')
+    .argument('[command...]', "the app's command, after --")
+    .passThroughOptions()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ sidekick run --app-id order-processor --app-port 6001 --resources-path ../components -- python3 app.py
+  $ sidekick run --app-id checkout --dapr-http-port 3500 -- node app.js
+  $ sidekick run --app-id nodeapp -- node dist/main.js        # a Sidekick app: no sidecar
+  $ sidekick run -f .                                         # every app of ./dapr.yaml`,
+    )
+    .action(async (command: string[], options: RunOptions) => {
+      const code = options.runFile ? await runFile(options.runFile, command) : await runOne(options, command);
+      process.exitCode = code;
+    });
+}
+
+async function runOne(options: RunOptions, command: readonly string[]): Promise<number> {
+  if (command.length === 0) throw new CliError('no command to run: put it after --, e.g. sidekick run --app-id myapp -- python3 app.py');
+  if (!options.appId) throw new CliError('--app-id is required: sidekick run --app-id myapp -- <command>');
+  for (const name of IGNORED) if (options[name] !== undefined) warn(`--${kebab(name)} is not supported by Sidekick: ignored`);
+  const cwd = process.cwd();
+  const configFile = options.config ? checkConfig(resolve(options.config)) : undefined;
+  const spec = await buildSpec({
+    appId: options.appId,
+    cwd,
+    command,
+    appPort: options.appPort ? portOption(options.appPort, '--app-port') : undefined,
+    httpPort: options.daprHttpPort ? portOption(options.daprHttpPort, '--dapr-http-port') : undefined,
+    appProtocol: options.appProtocol,
+    resourcesPath: options.resourcesPath ?? options.componentsPath,
+    healthCheckPath: options.appHealthCheckPath,
+    configFile,
+    forced: options.sidekick ? 'sidekick' : options.sidecar ? 'sidecar' : undefined,
+  });
+  return supervise([spec], false, options.logLevel);
+}
+
+async function runFile(path: string, command: readonly string[]): Promise<number> {
+  if (command.length > 0) throw new CliError("sidekick run -f takes no command: each app's command is in the run file");
+  const { file, apps } = readRunFile(path);
+  process.stdout.write(`Starting ${apps.length} app(s) from ${file}\n`);
+  const specs: AppSpec[] = [];
+  for (const app of apps) {
+    if (app.ignored.length > 0) warn(`${app.appId}: ${app.ignored.join(', ')} not applied by Sidekick: ignored`);
+    specs.push(
+      await buildSpec({
+        appId: app.appId,
+        cwd: app.appDir,
+        command: app.command,
+        appPort: app.appPort,
+        httpPort: app.daprHttpPort,
+        appProtocol: app.appProtocol,
+        resourcesPath: app.resourcesPath,
+        healthCheckPath: app.healthCheckPath,
+        configFile: app.configFile ? checkConfig(app.configFile) : undefined,
+        env: app.env,
+        taken: specs.map((s) => s.httpPort),
+      }),
+    );
+  }
+  return supervise(specs, true);
+}
+
+interface SpecInput {
+  appId: string;
+  cwd: string;
+  command: readonly string[];
+  appPort?: number;
+  httpPort?: number;
+  appProtocol?: string;
+  resourcesPath?: string;
+  healthCheckPath?: string;
+  configFile?: string;
+  env?: Readonly<Record<string, string>>;
+  forced?: 'sidekick' | 'sidecar';
+  taken?: readonly number[];
+}
+
+async function buildSpec(input: SpecInput): Promise<AppSpec> {
+  if (!isValidAppId(input.appId)) throw new CliError(`app id "${input.appId}" is invalid: use ${APP_ID_RULE}`);
+  if (input.appProtocol && input.appProtocol !== 'http') {
+    throw new CliError(`app protocol "${input.appProtocol}" is not supported: Sidekick talks to apps over http (use --app-protocol http)`);
+  }
+  let resourcesPath: string | undefined;
+  if (input.resourcesPath) {
+    resourcesPath = resolve(input.cwd, input.resourcesPath);
+    if (!existsSync(resourcesPath))
+      throw new CliError(`resources path ${input.resourcesPath} does not exist (${resourcesPath}): create it or fix --resources-path`);
+  }
+  let httpPort = input.httpPort;
+  while (httpPort === undefined || input.taken?.includes(httpPort)) httpPort = await freePort();
+  return {
+    appId: input.appId,
+    mode: input.forced ?? (isSidekickApp(input.cwd) ? 'sidekick' : 'sidecar'),
+    command: input.command,
+    cwd: input.cwd,
+    httpPort,
+    appPort: input.appPort,
+    resourcesPath,
+    healthCheckPath: input.healthCheckPath,
+    configFile: input.configFile,
+    env: input.env,
+  };
+}
+
+/** A Sidekick app: the package.json of its folder lists @sidekick/core (README, "CLI"). */
+export function isSidekickApp(dir: string): boolean {
+  const file = join(dir, 'package.json');
+  if (!existsSync(file)) return false;
+  try {
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string> | undefined>;
+    return ['dependencies', 'devDependencies'].some((field) => pkg[field]?.['@sidekick/core'] !== undefined);
+  } catch {
+    return false;
+  }
+}
+
+async function supervise(specs: readonly AppSpec[], multi: boolean, logLevel?: string): Promise<number> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (logLevel) env['SIDEKICK_LOG_LEVEL'] = logLevel;
+  const runs: AppRun[] = [];
+  let stopping = false;
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    await Promise.all(runs.map((r) => r.stop()));
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    process.stdout.write(`${signal} received: stopping ${runs.map((r) => r.spec.appId).join(', ')}\n`);
+    stopAll().catch((err: unknown) => process.stderr.write(`error: stopping failed: ${err instanceof Error ? err.message : String(err)}\n`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    for (const spec of specs) {
+      const how =
+        spec.mode === 'sidecar'
+          ? `with a Sidekick sidecar: Dapr HTTP API on http://127.0.0.1:${spec.httpPort}${spec.appPort ? `, app port ${spec.appPort}` : ', no app port'}`
+          : `as a Sidekick app (its package.json depends on @sidekick/core): Dapr HTTP API on http://127.0.0.1:${spec.httpPort}`;
+      process.stdout.write(`Starting "${spec.appId}" ${how}\n`);
+      const prefix = multi ? `== APP - ${spec.appId} == ` : '== APP == ';
+      const run = new AppRun(spec, { app: prefix, sidecar: '' }, env);
+      runs.push(run);
+      await run.start();
+      if (stopping) break;
+    }
+    if (!stopping) process.stdout.write(`You're up and running! ${multi ? "The apps'" : "The app's"} output follows; Ctrl-C stops ${multi ? 'them' : 'it'}.\n`);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const ends: RunEnd[] = await Promise.all(
+    runs.map((r) =>
+      r.done.then((end) => {
+        process.stdout.write(`"${r.spec.appId}" stopped: ${end.reason}\n`);
+        return end;
+      }),
+    ),
+  );
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return stopping ? 0 : Math.max(...ends.map((e) => e.code));
+}
+
+/** The Configuration file must exist; the runtime reads and validates it (SIDEKICK_CONFIG). */
+function checkConfig(file: string): string {
+  if (!existsSync(file)) throw new CliError(`configuration file ${file} does not exist: fix --config (or configFilePath)`);
+  return file;
+}
+
+function warn(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => ok(port));
+    });
+  });
+}

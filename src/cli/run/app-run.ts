@@ -1,0 +1,229 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { CliError } from '../shared/cli-error';
+import { pruneLogs, recordPaths, removeRecord, type RunRecord, writeRecord } from '../shared/run-records';
+
+/** One app to run, with everything resolved (absolute paths, ports chosen). */
+export interface AppSpec {
+  readonly appId: string;
+  readonly mode: 'sidecar' | 'sidekick';
+  readonly command: readonly string[];
+  readonly cwd: string;
+  readonly httpPort: number;
+  readonly appPort?: number;
+  readonly resourcesPath?: string;
+  readonly healthCheckPath?: string;
+  /** A Dapr Configuration file (`--config`), given to the runtime as `SIDEKICK_CONFIG`. */
+  readonly configFile?: string;
+  /** Extra environment of the app (Multi-App Run's `env`). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface RunEnd {
+  readonly code: number;
+  readonly reason: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const SIDECAR_MAIN = join(__dirname, '..', 'sidecar.main.js');
+
+/**
+ * Runs one app as `dapr run` does: the sidecar first (sidecar mode; it waits for the app's port
+ * before delivering), then the app with Dapr's variables; their output prefixed and written to the
+ * app's log file; when either ends, the other is stopped. `stop()` stops the sidecar first (its
+ * in-flight deliveries to the app finish), then the app.
+ */
+export class AppRun {
+  private sidecar?: ChildProcess;
+  private app?: ChildProcess;
+  private stopping?: Promise<void>;
+  private ended?: (end: RunEnd) => void;
+  readonly done: Promise<RunEnd>;
+  private logs: WriteStream[] = [];
+  private sidecarTail: string[] = [];
+
+  constructor(
+    readonly spec: AppSpec,
+    private readonly prefixes: { readonly app: string; readonly sidecar: string },
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.done = new Promise((ok) => (this.ended = ok));
+  }
+
+  async start(): Promise<void> {
+    const { spec } = this;
+    const paths = recordPaths(spec.appId, process.pid, this.env);
+    const appLog = createWriteStream(paths.log, { flags: 'a', mode: 0o600 });
+    this.logs.push(appLog);
+    let sidecarLog: WriteStream | undefined;
+    if (spec.mode === 'sidecar') {
+      sidecarLog = createWriteStream(paths.sidecarLog, { flags: 'a', mode: 0o600 });
+      this.logs.push(sidecarLog);
+      await this.startSidecar(sidecarLog);
+    }
+    const app = spawn(spec.command[0] ?? '', spec.command.slice(1), { cwd: spec.cwd, env: this.appEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.app = app;
+    const spawned = await new Promise<Error | undefined>((ok) => {
+      app.once('spawn', () => ok(undefined));
+      app.once('error', ok);
+    });
+    if (spawned) {
+      await this.stop();
+      const code = (spawned as NodeJS.ErrnoException).code;
+      throw new CliError(
+        `could not start "${spec.command.join(' ')}" in ${spec.cwd}: ${code === 'ENOENT' ? `${spec.command[0]} was not found (is it installed and on PATH?)` : spawned.message}`,
+      );
+    }
+    this.pipe(app, this.prefixes.app, appLog);
+    app.once('exit', (code, signal) => this.onExit('app', code, signal));
+    const record: RunRecord = {
+      appId: spec.appId,
+      cliPid: process.pid,
+      appPid: app.pid,
+      sidecarPid: this.sidecar?.pid,
+      mode: spec.mode,
+      appPort: spec.appPort,
+      httpPort: spec.httpPort,
+      command: spec.command.join(' '),
+      cwd: spec.cwd,
+      logFile: paths.log,
+      sidecarLogFile: sidecarLog ? paths.sidecarLog : undefined,
+      startedAt: new Date().toISOString(),
+    };
+    writeRecord(record, this.env);
+    pruneLogs(spec.appId, 5, this.env);
+    // As the Dapr CLI does: the sidecar's metadata names the app's command and processes (GET /v1.0/metadata, `extended`).
+    if (this.sidecar) await this.tellSidecar({ appCommand: record.command, cliPID: String(process.pid), appPID: String(app.pid ?? '') });
+  }
+
+  private async tellSidecar(values: Record<string, string>): Promise<void> {
+    const token = this.env['DAPR_API_TOKEN'];
+    for (const [key, value] of Object.entries(values)) {
+      try {
+        await fetch(`http://127.0.0.1:${this.spec.httpPort}/v1.0/metadata/${key}`, {
+          method: 'PUT',
+          body: value,
+          headers: token ? { 'dapr-api-token': token } : {},
+          signal: AbortSignal.timeout(2000),
+        });
+      } catch {
+        // informative only: the run goes on without it
+      }
+    }
+  }
+
+  /** Stops the sidecar, then the app (SIGTERM; SIGKILL after the grace period). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await terminate(this.sidecar, 15_000);
+      await terminate(this.app, 10_000);
+      try {
+        removeRecord(this.spec.appId, process.pid, this.env);
+      } catch {
+        // the registry folder is gone: nothing to remove
+      }
+      await Promise.all(this.logs.map((l) => new Promise<void>((ok) => l.end(ok))));
+    })();
+    return this.stopping;
+  }
+
+  private async startSidecar(log: WriteStream): Promise<void> {
+    const { spec } = this;
+    const env: NodeJS.ProcessEnv = {
+      ...this.env,
+      SIDEKICK_APP_ID: spec.appId,
+      SIDEKICK_HTTP_PORT: String(spec.httpPort),
+      SIDEKICK_APP_CHANNEL_URL: spec.appPort ? `http://127.0.0.1:${spec.appPort}` : '',
+      SIDEKICK_APP_HEALTH_CHECK_PATH: spec.healthCheckPath ?? '',
+    };
+    if (spec.resourcesPath) env['SIDEKICK_RESOURCES_PATH'] = spec.resourcesPath;
+    if (spec.configFile) env['SIDEKICK_CONFIG'] = spec.configFile;
+    const sidecar = spawn(process.execPath, [SIDECAR_MAIN], { cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.sidecar = sidecar;
+    this.pipe(sidecar, this.prefixes.sidecar, log, this.sidecarTail);
+    let exited = false;
+    sidecar.once('exit', (code, signal) => {
+      exited = true;
+      this.onExit('sidecar', code, signal);
+    });
+    // The app starts once the sidecar's components are ready (its Dapr HTTP API answers).
+    const deadline = Date.now() + 60_000;
+    while (!(await outboundHealthy(spec.httpPort))) {
+      if (exited) {
+        await this.stop();
+        const reason = this.sidecarTail.find((l) => l.startsWith('sidekick sidecar failed to start: '))?.slice(34) ?? this.sidecarTail.slice(-3).join(' | ');
+        const fix = /EADDRINUSE/.test(reason) ? `: port ${spec.httpPort} is taken, choose another --dapr-http-port (or daprHTTPPort)` : '';
+        throw new CliError(`the Sidekick sidecar of "${spec.appId}" exited before it was ready: ${reason || 'no output'}${fix}`);
+      }
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new CliError(`the Sidekick sidecar of "${spec.appId}" was not ready within 60 s (port ${spec.httpPort}): see ${log.path.toString()}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  private appEnv(): NodeJS.ProcessEnv {
+    const { spec } = this;
+    // Python block-buffers a pipe: unbuffered, its prints show up as they happen (as on a terminal).
+    const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1', ...this.env, ...spec.env, APP_ID: spec.appId, DAPR_HTTP_PORT: String(spec.httpPort) };
+    if (spec.appPort) env['APP_PORT'] = String(spec.appPort);
+    if (spec.mode === 'sidekick') {
+      env['SIDEKICK_APP_ID'] = spec.appId;
+      env['SIDEKICK_HTTP_PORT'] = String(spec.httpPort);
+      if (spec.resourcesPath) env['SIDEKICK_RESOURCES_PATH'] = spec.resourcesPath;
+      if (spec.configFile) env['SIDEKICK_CONFIG'] = spec.configFile;
+      if (spec.appPort) env['PORT'] = String(spec.appPort);
+    }
+    return env;
+  }
+
+  private pipe(child: ChildProcess, prefix: string, log: WriteStream, tail?: string[]): void {
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        process.stdout.write(`${prefix}${line}\n`);
+        log.write(`${line}\n`);
+        if (tail) {
+          tail.push(line);
+          if (tail.length > 20) tail.shift();
+        }
+      });
+    }
+  }
+
+  private onExit(which: 'app' | 'sidecar', code: number | null, signal: NodeJS.Signals | null): void {
+    const how = signal ? `signal ${signal}` : `code ${code ?? 0}`;
+    const reason = this.stopping ? 'stopped' : which === 'app' ? `the app exited (${how})` : `the sidecar exited (${how})`;
+    // A graceful end by SIGTERM/SIGINT (e.g. the sidecar's POST /v1.0/shutdown) is a success; SIGKILL and others are not.
+    const endCode = signal ? (this.stopping || signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1) : (code ?? 0);
+    this.stop().then(
+      () => this.ended?.({ code: endCode, reason }),
+      (err: unknown) => {
+        process.stderr.write(`error: stopping "${this.spec.appId}" failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        this.ended?.({ code: 1, reason });
+      },
+    );
+  }
+}
+
+async function outboundHealthy(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/v1.0/healthz/outbound`, { signal: AbortSignal.timeout(1000) });
+    return res.status === 204;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, and SIGKILL if the process is still running after `graceMs`. */
+async function terminate(child: ChildProcess | undefined, graceMs: number): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
