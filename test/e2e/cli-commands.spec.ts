@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/app';
 import { cli, cliEnv, ensureCliBuilt, startCli } from '../support/cli';
@@ -208,7 +208,12 @@ test('sidekick new --list lists the samples, one line each', async () => {
   const res = await cli(['new', '--list'], cliEnv());
   expect(res.code).toBe(0);
   const lines = res.stdout.trim().split('\n');
-  expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(['01-hello-world', '02-pubsub', '03-bindings']);
+  const samples = readdirSync(join(__dirname, '../../samples'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && /^\d\d-/.test(d.name))
+    .map((d) => d.name)
+    .sort();
+  expect(samples).toEqual(expect.arrayContaining(['01-hello-world', '02-pubsub', '03-bindings']));
+  expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(samples);
   for (const line of lines) expect(line).toMatch(/^\d\d-\S+\s+\S.*$/);
 });
 
@@ -244,7 +249,8 @@ test('sidekick services up leaves a running service alone; down stops only what 
   // script never started, so nothing is stopped (the shared services stay up).
   const up = await cli(['services', 'up', 'redis'], cliEnv());
   expect(up.code).toBe(0);
-  expect(up.stdout).toMatch(/^redis: already running on 127\.0\.0\.1:\d+ \(left alone\)$/m);
+  // "left alone" when something else started it; CI's own `services up` records it as started by the script.
+  expect(up.stdout).toMatch(/^redis: already running on 127\.0\.0\.1:\d+ \((left alone|started earlier by scripts\/services\.sh; 'down' stops it)\)$/m);
   const down = await cli(['services', 'down', 'redis:1'], cliEnv());
   expect(down.code).toBe(0);
   expect(down.stdout).not.toMatch(/stopped on/);
