@@ -11,3 +11,6 @@ export const SIDEKICK_SUBSCRIBE = 'sidekick:subscribe';
 
 /** `@Binding` options on a method. */
 export const SIDEKICK_BINDING = 'sidekick:binding';
+
+/** `@Actor` options on a class. */
+export const SIDEKICK_ACTOR = 'sidekick:actor';

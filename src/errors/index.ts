@@ -5,3 +5,4 @@ export * from './sidekick.error';
 export * from './state.errors';
 export * from './pubsub.errors';
 export { formatIssues } from './zod-issues';
+export * from './actor.errors';

@@ -5,6 +5,8 @@ import type { BulkPublishResult, PubSubService } from './blocks/pubsub/pubsub.se
 import type { BindingResponse } from '../spi/binding';
 import type { InvokeOptions, InvokeResponse } from './blocks/invoke/invoke.types';
 import { decodeJsonOrText as decode, encodeJson as encode } from '../spi/codec';
+import { ActorsClient } from './blocks/actors/actors.client';
+import type { ActorsService } from './blocks/actors/actors.service';
 import { StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
 
@@ -17,7 +19,17 @@ export class SidekickClient {
     private readonly invokeService: InvokeService,
     private readonly pubsubService: PubSubService,
     private readonly bindingsService: BindingsService,
+    private readonly actorsService?: ActorsService,
   ) {}
+
+  private actorsClient?: ActorsClient;
+
+  /** Virtual actors: `actors.proxy(BankAccount, 'acc-1').deposit(10)` or `actors.invoke(type, id, method, data)`. */
+  get actors(): ActorsClient {
+    if (!this.actorsService) throw new TypeError('this SidekickClient was built without the actors block');
+    this.actorsClient ??= new ActorsClient(this.actorsService);
+    return this.actorsClient;
+  }
 
   /**
    * Publishes `data` to a topic, wrapped in a CloudEvent (objects as JSON, strings as text, Buffers as

@@ -11,6 +11,7 @@ import { StateService } from './blocks/state/state.service';
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
 import { SidekickClient } from './sidekick.client';
+import { ActorsService } from './blocks/actors/actors.service';
 import { resolveOptions, type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS, type SidekickModuleOptions } from './sidekick.options';
 import { SidekickRuntime } from './sidekick.runtime';
 import { SystemClock } from './time/system.clock';
@@ -98,7 +99,13 @@ export class SidekickModule {
         {
           provide: SidekickClient,
           useFactory: (rt: SidekickRuntime) =>
-            new SidekickClient(rt.service(StateService), rt.service(InvokeService), rt.service(PubSubService), rt.service(BindingsService)),
+            new SidekickClient(
+              rt.service(StateService),
+              rt.service(InvokeService),
+              rt.service(PubSubService),
+              rt.service(BindingsService),
+              rt.service(ActorsService),
+            ),
           inject: [SidekickRuntime],
         },
         ...clients,

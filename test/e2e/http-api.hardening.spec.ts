@@ -218,7 +218,7 @@ describe('the Dapr HTTP API under hostile input', () => {
       for (const path of [
         '/v1.0/secrets/store/key',
         '/v1.0-alpha1/lock/store',
-        '/v1.0/actors/T/1/method/m',
+        '/v1.0-alpha1/jobs/job1',
         '/v1.0-beta1/workflows/dapr/w/start',
         '/v1.0/configuration/store',
       ]) {

@@ -1,3 +1,4 @@
+import { actorsBlock } from './actors/actors.block';
 import type { BlockDefinition } from './building-block';
 import { bindingsBlock } from './bindings/bindings.block';
 import { invokeBlock } from './invoke/invoke.block';
@@ -9,4 +10,4 @@ import { stateBlock } from './state/state.block';
  * They start in this order and stop in reverse. Adding a block = one folder under blocks/ and one
  * entry here (README, "Adding a building block").
  */
-export const BLOCKS: readonly BlockDefinition[] = [stateBlock, invokeBlock, pubsubBlock, bindingsBlock];
+export const BLOCKS: readonly BlockDefinition[] = [stateBlock, invokeBlock, pubsubBlock, bindingsBlock, actorsBlock];

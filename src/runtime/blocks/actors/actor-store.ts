@@ -1,0 +1,63 @@
+import { ActorError } from '../../../errors/actor.errors';
+import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
+import type { StateStore, TransactionOperation } from '../../../spi/state.store';
+
+/** One change of an actor's state: a JSON text (or bytes) to store, or a delete. */
+export type ActorStateOp = { readonly key: string; readonly value: string | Buffer } | { readonly key: string; readonly delete: true };
+
+/**
+ * The actor state store (the one state component marked `actorStateStore: "true"`) in Dapr's key
+ * layout: `<appId>||<actorType>||<actorId>||<key>` for state, `actors||<actorType>` for the reminders
+ * of a type (Dapr's layout before its Scheduler service).
+ */
+export class ActorStore {
+  constructor(
+    readonly name: string,
+    private readonly store: StateStore,
+    private readonly appId: string,
+  ) {}
+
+  stateKey(type: string, id: string, key: string): string {
+    return `${this.appId}||${type}||${id}||${key}`;
+  }
+
+  remindersKey(type: string): string {
+    return `actors||${type}`;
+  }
+
+  async get(type: string, id: string, key: string): Promise<Buffer | undefined> {
+    try {
+      return (await this.store.get(this.stateKey(type, id, key)))?.data;
+    } catch (err) {
+      throw new ActorError('ERR_ACTOR_STATE_GET', `error getting actor state for ${type}/${id} key "${key}" from ${this.name}: ${errorMessage(err)}`, {
+        cause: err,
+        retryable: err instanceof SidekickError ? err.retryable : true,
+      });
+    }
+  }
+
+  /** Applies the changes of one actor as one transaction: all or none. */
+  async transact(type: string, id: string, ops: readonly ActorStateOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    const tx: TransactionOperation[] = ops.map((op) =>
+      'delete' in op
+        ? { operation: 'delete', request: { key: this.stateKey(type, id, op.key) } }
+        : { operation: 'upsert', request: { key: this.stateKey(type, id, op.key), value: op.value } },
+    );
+    try {
+      await this.store.transact(tx);
+    } catch (err) {
+      throw new ActorError('ERR_ACTOR_STATE_TRANSACTION_SAVE', `error saving the state of actor ${type}/${id} in ${this.name}: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async getRaw(key: string): Promise<Buffer | undefined> {
+    return (await this.store.get(key))?.data;
+  }
+
+  async setRaw(key: string, value: string): Promise<void> {
+    await this.store.set({ key, value });
+  }
+}
