@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AbstractActor, Actor, SidekickClient, VirtualClock } from '../../src';
+import type { StateStore } from '../../src/spi';
 import { inspect, startApp, type TestApp } from '../support/app';
 import { eventually } from '../support/collector';
 
@@ -97,7 +98,7 @@ describe('actors in one process', () => {
     expect(await account.deposit(5)).toBe(15);
     expect(await account.balance()).toBe(15);
     expect(t.app.get(Audit).lines).toEqual(['acc-1 +10', 'acc-1 +5']);
-    const raw = await inspect(t).component<import('../../src').StateStore>('actorstore')?.get('bank||BankAccount||acc-1||balance');
+    const raw = await inspect(t).component<StateStore>('actorstore')?.get('bank||BankAccount||acc-1||balance');
     expect(raw?.data.toString()).toBe('15');
     expect(lifecycle).toContain('activate acc-1');
   });
@@ -107,7 +108,7 @@ describe('actors in one process', () => {
     await account.deposit(3);
     await expect(account.failHalfway()).rejects.toThrow('failed after setting state');
     expect(await account.balance()).toBe(3);
-    const store = inspect(t).component<import('../../src').StateStore>('actorstore');
+    const store = inspect(t).component<StateStore>('actorstore');
     expect(await store?.get('bank||BankAccount||acc-fail||other')).toBeUndefined();
     await expect(account.withdraw(100)).rejects.toThrow('insufficient funds: balance 3, asked 100');
   });
@@ -169,3 +170,18 @@ describe('actors in one process', () => {
     expect(lifecycle).toContain('activate acc-idle');
   });
 });
+
+/** Compile-time checks of the typed proxy (`npm run typecheck` fails if any of these type-checks). Never run. */
+export function proxyTypeChecks(client: SidekickClient): void {
+  const account = client.actors.proxy(BankAccount, 'typed');
+  const balance: Promise<number> = account.deposit(1);
+  // @ts-expect-error deposit takes a number
+  void account.deposit('ten');
+  // @ts-expect-error no such method
+  void account.steal();
+  // @ts-expect-error the state manager is not an actor method
+  void account.state;
+  // @ts-expect-error lifecycle hooks are not callable through a proxy
+  void account.onActivate();
+  void balance;
+}
