@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runActorsBench } from './actors.bench';
 import { runHttpBench } from './http.bench';
 import { type Metric, printSummary } from './lib/report';
 import { runPubSubBench } from './pubsub.bench';
@@ -21,6 +22,11 @@ const REQUIRED = [
   'pubsub.redis.throughput_ratio',
   'pubsub.redis.p50_ratio',
   'pubsub.memory.events_per_s',
+  'actors.call.p50_us',
+  'actors.call.p50_ratio_to_plain',
+  'actors.activation.p50_ms',
+  'actors.reminders.sqlite.per_s',
+  'actors.reminders.redis.per_s',
 ];
 
 async function main(): Promise<void> {
@@ -35,6 +41,7 @@ async function main(): Promise<void> {
     ['http', () => runHttpBench()],
     ['rss', () => runRssBench(root)],
     ['pubsub', () => runPubSubBench()],
+    ['actors', () => runActorsBench()],
   ];
   for (const [name, run] of sections) {
     const t0 = Date.now();

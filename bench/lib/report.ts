@@ -21,6 +21,10 @@ export const TARGETS: readonly Target[] = [
   { id: 'state.save.c16.throughput_ratio', min: 0.9 },
   { id: 'http.state.get.added_p50_ms', max: 0.1 },
   { id: 'http.invoke.self.p50_ratio', max: 1.3 },
+  { id: 'actors.call.p50_ratio_to_plain', max: 1.5 },
+  { id: 'actors.activation.p50_ms', max: 0.23 },
+  { id: 'actors.reminders.sqlite.per_s', min: 15_463 },
+  { id: 'actors.reminders.redis.per_s', min: 15_463 },
 ];
 
 export function round(value: number, digits = 3): number {

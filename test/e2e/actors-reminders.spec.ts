@@ -141,7 +141,7 @@ describe.each([
     if (_name !== 'Redis') return;
     const redis = rawRedis();
     await redis.connect();
-    const keys = [...(await redis.keys(`actors||${TYPE}*`)), ...(await redis.keys(`rem${suffix}||*`))];
+    const keys = [...(await redis.keys(`actors||rem${suffix}||*`)), ...(await redis.keys(`rem${suffix}||*`))];
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
   });
@@ -160,7 +160,7 @@ describe.each([
       // In Redis as daprd's Redis store writes it: a hash with the JSON list of the type's reminders in `data`.
       const redis = rawRedis();
       await redis.connect();
-      const stored = JSON.parse((await redis.hget(`actors||${TYPE}`, 'data')) ?? '[]') as { actorId: string; name: string }[];
+      const stored = JSON.parse((await redis.hget(`actors||rem${suffix}||${TYPE}`, 'data')) ?? '[]') as { actorId: string; name: string }[];
       await redis.quit();
       expect(stored.map((r) => `${r.actorId}/${r.name}`).sort()).toEqual([`${id}/later`, `${id}/monthly`]);
     }

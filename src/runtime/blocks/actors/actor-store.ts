@@ -7,8 +7,9 @@ export type ActorStateOp = { readonly key: string; readonly value: string | Buff
 
 /**
  * The actor state store (the one state component marked `actorStateStore: "true"`) in Dapr's key
- * layout: `<appId>||<actorType>||<actorId>||<key>` for state, `actors||<actorType>` for the reminders
- * of a type (Dapr's layout before its Scheduler service).
+ * layout: `<appId>||<actorType>||<actorId>||<key>` for state; the reminders of a type under
+ * `actors||<appId>||<actorType>` (Dapr's pre-Scheduler `actors||<actorType>`, with the app id added so
+ * two apps on one store never share a list).
  */
 export class ActorStore {
   constructor(
@@ -22,7 +23,7 @@ export class ActorStore {
   }
 
   remindersKey(type: string): string {
-    return `actors||${type}`;
+    return `actors||${this.appId}||${type}`;
   }
 
   async get(type: string, id: string, key: string): Promise<Buffer | undefined> {

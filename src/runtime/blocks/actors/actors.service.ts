@@ -95,6 +95,11 @@ export class ActorsService {
     return [...this.active].map(([type, ids]) => ({ type, count: ids.size }));
   }
 
+  /** The instance of an active actor (benchmarks and tests compare against calling it directly). */
+  activeInstance(type: string, id: string): object | undefined {
+    return this.active.get(type)?.get(id)?.instance;
+  }
+
   isActive(type: string, id: string): boolean {
     return this.active.get(type)?.has(id) ?? false;
   }

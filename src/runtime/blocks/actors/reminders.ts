@@ -6,7 +6,7 @@ import type { ActorReminderInfo, ActorScheduleOptions } from './abstract-actor';
 import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
 import type { ActorStore } from './actor-store';
 
-/** A reminder as stored in the actor state store (one JSON array per actor type, key `actors||<type>`). */
+/** A reminder as stored in the actor state store (one JSON array per actor type, key `actors||<appId>||<type>`). */
 interface StoredReminder {
   readonly actorId: string;
   readonly name: string;
@@ -36,7 +36,7 @@ export type ReminderFire = (type: string, id: string, name: string, data: unknow
 export class ReminderScheduler {
   private readonly byType = new Map<string, Map<string, Entry>>();
   private readonly dirty = new Set<string>();
-  private readonly writes = new Map<string, Promise<void>>();
+  private readonly writes = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>();
   private flushTimer?: NodeJS.Timeout;
   private stopped = false;
   /** Firings delivered since start (for tests and benchmarks). */
@@ -206,17 +206,28 @@ export class ReminderScheduler {
     );
   }
 
-  /** Writes the type's reminders (writes of one type run one after another; each writes the latest list). */
+  /**
+   * Writes the type's reminders: one write at a time per type, each with the latest list; callers
+   * arriving while a write waits to start share it (10,000 registrations make a few writes, not 10,000).
+   */
   private persist(type: string): Promise<void> {
-    const previous = this.writes.get(type) ?? Promise.resolve();
-    const write = previous
+    let slot = this.writes.get(type);
+    if (!slot) {
+      slot = {};
+      this.writes.set(type, slot);
+    }
+    if (slot.queued) return slot.queued;
+    const own = slot;
+    const queued: Promise<void> = (own.running ?? Promise.resolve())
       .catch(() => undefined)
       .then(() => {
+        own.queued = undefined;
+        own.running = queued;
         const list = [...(this.byType.get(type)?.values() ?? [])].map((e) => e.reminder);
         return this.store.setRaw(this.store.remindersKey(type), JSON.stringify(list));
       });
-    this.writes.set(type, write);
-    return write;
+    own.queued = queued;
+    return queued;
   }
 }
 
