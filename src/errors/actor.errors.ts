@@ -49,3 +49,14 @@ export class ActorScheduleError extends ActorError {
     super(code, message, { field });
   }
 }
+
+/**
+ * Placement across instances: this instance no longer owns the actor (another took it over when this
+ * one's lease passed, or the membership changed). A write refused by the fencing token ends up here;
+ * callers retry against the new owner.
+ */
+export class ActorNotHostedError extends ActorError {
+  constructor(type: string, id: string, why: string) {
+    super('ERR_ACTOR_INSTANCE_MISSING', `actor ${type}/${id} is now hosted by another instance: ${why}`, { httpStatus: 503, retryable: true });
+  }
+}

@@ -63,6 +63,7 @@ const table = {
   ERR_ACTOR_STACK_DEPTH: { httpStatus: 500, retryable: false },
   ERR_ACTOR_RUNTIME_CLOSED: { httpStatus: 503, retryable: true },
   ERR_ACTOR_TYPE_RESERVED: { httpStatus: 403, retryable: false },
+  ERR_ACTOR_NO_ADDRESS: { httpStatus: 404, retryable: true },
   ERR_BAD_REQUEST: { httpStatus: 400, retryable: false },
   // Health
   ERR_HEALTH_NOT_READY: { httpStatus: 500, retryable: true },

@@ -83,6 +83,11 @@ export interface ActorRuntimeOptions {
   readonly turnTimeoutMs?: number;
   /** How often reminder progress is saved, in ms (default 1000): a crash may repeat the firings of the last interval. */
   readonly reminderFlushMs?: number;
+  /**
+   * Several instances of this app id share the actors of each type (README, "Actor placement"): a
+   * membership table with leases in the actor state store (Redis or PostgreSQL). Off by default.
+   */
+  readonly placement?: { readonly enabled?: boolean; readonly leaseMs?: number };
 }
 
 /** Options with every default applied. */
@@ -100,7 +105,7 @@ export interface ResolvedOptions {
   readonly pubsubRetry: RetryPolicyOptions;
   readonly dataDir: string;
   readonly drainTimeoutMs: number;
-  readonly actors: Required<ActorRuntimeOptions>;
+  readonly actors: { scanIntervalMs: number; turnTimeoutMs: number; reminderFlushMs: number; placement: { enabled: boolean; leaseMs: number } };
   readonly interceptors: readonly Interceptor[];
   /** `NAMESPACE` (Dapr's), for `keyPrefix: namespace`. */
   readonly namespace?: string;
@@ -167,6 +172,7 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
       scanIntervalMs: options.actors?.scanIntervalMs ?? 30_000,
       turnTimeoutMs: options.actors?.turnTimeoutMs ?? 60_000,
       reminderFlushMs: options.actors?.reminderFlushMs ?? 1000,
+      placement: { enabled: options.actors?.placement?.enabled ?? false, leaseMs: options.actors?.placement?.leaseMs ?? 10_000 },
     },
     interceptors: options.interceptors ?? [],
     namespace: env['NAMESPACE'] || undefined,

@@ -2,6 +2,13 @@ import { ActorError } from '../../../errors/actor.errors';
 import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
 import type { StateStore, TransactionOperation } from '../../../spi/state.store';
 
+/** The owner record an actor's writes are checked against (placement's fencing token). */
+export interface Fence {
+  readonly key: string;
+  readonly value: string;
+  etag: string;
+}
+
 /** One change of an actor's state: a JSON text (or bytes) to store, or a delete. */
 export type ActorStateOp = { readonly key: string; readonly value: string | Buffer } | { readonly key: string; readonly delete: true };
 
@@ -37,14 +44,19 @@ export class ActorStore {
     }
   }
 
-  /** Applies the changes of one actor as one transaction: all or none. */
-  async transact(type: string, id: string, ops: readonly ActorStateOp[]): Promise<void> {
+  /**
+   * Applies the changes of one actor as one transaction: all or none. With `fence` (placement across
+   * instances), the transaction also rewrites the actor's owner record under its etag: after another
+   * instance took the actor over, the etag no longer matches and nothing is written.
+   */
+  async transact(type: string, id: string, ops: readonly ActorStateOp[], fence?: Fence): Promise<void> {
     if (ops.length === 0) return;
     const tx: TransactionOperation[] = ops.map((op) =>
       'delete' in op
         ? { operation: 'delete', request: { key: this.stateKey(type, id, op.key) } }
         : { operation: 'upsert', request: { key: this.stateKey(type, id, op.key), value: op.value } },
     );
+    if (fence) tx.push({ operation: 'upsert', request: { key: fence.key, value: fence.value, etag: fence.etag, options: { concurrency: 'first-write' } } });
     try {
       await this.store.transact(tx);
     } catch (err) {
@@ -52,6 +64,25 @@ export class ActorStore {
         cause: err,
       });
     }
+  }
+
+  /** The owner record of an actor (placement): `actors||<appId>||<type>||<id>||owner`. */
+  ownerKey(type: string, id: string): string {
+    return `actors||${this.appId}||${type}||${id}||owner`;
+  }
+
+  membersKey(): string {
+    return `actors||${this.appId}||members`;
+  }
+
+  async getEntry(key: string): Promise<{ data: Buffer; etag: string } | undefined> {
+    const found = await this.store.get(key);
+    return found && { data: found.data, etag: found.etag };
+  }
+
+  /** Writes `value` if the item still has `etag` (undefined: only if it is missing, on stores that check; Redis creates or overwrites). */
+  async setEntry(key: string, value: string, etag: string | undefined): Promise<void> {
+    await this.store.set({ key, value, etag, options: { concurrency: 'first-write' } });
   }
 
   async getRaw(key: string): Promise<Buffer | undefined> {

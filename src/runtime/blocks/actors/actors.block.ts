@@ -8,6 +8,7 @@ import { parseDurationMs } from './actor-schedule';
 import { ActorStore } from './actor-store';
 import { actorsRoutes } from './actors.routes';
 import { ActorsService } from './actors.service';
+import { ActorPlacement } from './placement';
 import { ReminderScheduler } from './reminders';
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60 * 60_000;
@@ -18,7 +19,8 @@ export const actorsBlock: BlockDefinition = {
   name: 'actors',
   create(ctx: BlockContext): BuildingBlock {
     const settings = ctx.options.actors;
-    const service = new ActorsService(ctx.clock, ctx.logger.child({ block: 'actors' }), settings);
+    const service = new ActorsService(ctx.clock, ctx.logger.child({ block: 'actors' }), { ...settings, placementLeaseMs: settings.placement.leaseMs });
+    let placement: ActorPlacement | undefined;
     let reminders: ReminderScheduler | undefined;
     const scheduler = (): ReminderScheduler => {
       if (!reminders) throw new ConfigError('the actor runtime has no actor state store: mark one state store actorStateStore: "true"');
@@ -51,15 +53,35 @@ export const actorsBlock: BlockDefinition = {
             settings.reminderFlushMs,
           );
           service.attach(store, reminders);
+          if (settings.placement.enabled && service.typeNames().length > 0) {
+            placement = new ActorPlacement(
+              store,
+              settings.placement.leaseMs,
+              () => {
+                const address = ctx.host.apiAddress();
+                return address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : undefined;
+              },
+              ctx.logger.child({ block: 'actors' }),
+              () => {
+                service.rebalance().catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'actor rebalancing failed'));
+                reminders?.resync();
+              },
+            );
+            service.attachPlacement(placement);
+            reminders.setOwnership((type, id) => service.owns(type, id));
+          }
         }
       },
       async start() {
+        if (placement && !ctx.options.httpApi.enabled) throw new ConfigError('actor placement forwards calls through the Dapr HTTP API: enable httpApi');
+        placement?.start();
         await reminders?.start(service.typeNames());
         service.start();
       },
       async stop() {
         await service.stop();
         await reminders?.stop();
+        await placement?.stop();
       },
       routes: () => actorsRoutes(service, scheduler),
       metadata: () => {
@@ -68,7 +90,12 @@ export const actorsBlock: BlockDefinition = {
           ? {}
           : {
               actors: counts,
-              actorRuntime: { runtimeStatus: 'RUNNING', activeActors: counts, hostReady: true, placement: 'in-process (single instance)' },
+              actorRuntime: {
+                runtimeStatus: 'RUNNING',
+                activeActors: counts,
+                hostReady: true,
+                placement: placement ? `membership table: ${placement.members().length} live instances` : 'in-process (single instance)',
+              },
             };
       },
     };

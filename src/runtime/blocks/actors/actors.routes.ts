@@ -3,6 +3,7 @@ import { ActorError, ActorMethodFailedError } from '../../../errors/actor.errors
 import { type ApiContext, ApiError, type ApiRoute, header, parseJsonBody, sendJson, sendNoContent, validateBody } from '../../http-api/api-context';
 import type { ActorStateOp } from './actor-store';
 import type { ActorsService } from './actors.service';
+import { FORWARDED_HEADER } from './forward';
 import type { ReminderScheduler } from './reminders';
 
 const text = z.union([z.string(), z.number()]).transform(String).nullish();
@@ -30,7 +31,7 @@ export function actorsRoutes(actors: ActorsService, reminders: () => ReminderSch
     const args = argsOf(await ctx.body(), header(ctx, 'content-type'));
     let result: unknown;
     try {
-      result = await actors.invoke(type, id, method, args, header(ctx, 'dapr-reentrancy-id'));
+      result = await actors.invoke(type, id, method, args, header(ctx, 'dapr-reentrancy-id'), header(ctx, FORWARDED_HEADER) === '1');
     } catch (err) {
       throw err instanceof ActorError ? err : new ActorMethodFailedError(type, id, method, err);
     }

@@ -1,10 +1,13 @@
-import { ActorError, ActorMethodNotFoundError, ActorScheduleError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
-import { errorMessage } from '../../../errors/sidekick.error';
+import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorScheduleError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
+import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
+import { randomUUID } from 'node:crypto';
 import { type ActorContext, type ActorReminderInfo, type ActorScheduleOptions, bindActorContext } from './abstract-actor';
 import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
 import type { ActorStateOp, ActorStore } from './actor-store';
+import { forwardCall } from './forward';
+import type { ActorPlacement } from './placement';
 import type { ReminderScheduler } from './reminders';
 import { ActorStateManager } from './state-manager';
 import { type CallChain, chainFor, TurnLock } from './turns';
@@ -27,6 +30,8 @@ export interface ActorRuntimeSettings {
   readonly scanIntervalMs: number;
   /** How long a call waits for an actor's turn (real time). */
   readonly turnTimeoutMs: number;
+  /** Placement's lease (real time); callers retry a moving actor for about twice this. */
+  readonly placementLeaseMs: number;
 }
 
 interface TimerEntry {
@@ -62,6 +67,7 @@ export class ActorsService {
   private closed = false;
   private reminders?: ReminderScheduler;
   private actorStore?: ActorStore;
+  private placement?: ActorPlacement;
 
   constructor(
     private readonly clock: Clock,
@@ -77,6 +83,24 @@ export class ActorsService {
   attach(store: ActorStore, reminders: ReminderScheduler): void {
     this.actorStore = store;
     this.reminders = reminders;
+  }
+
+  /** Placement across instances: calls for ids another instance owns are forwarded there. */
+  attachPlacement(placement: ActorPlacement): void {
+    this.placement = placement;
+  }
+
+  /** Whether this instance runs actor `type`/`id` (always, without placement). */
+  owns(type: string, id: string): boolean {
+    return this.placement?.isLocal(type, id) ?? true;
+  }
+
+  /** After a membership change: actors now owned elsewhere finish their turn and deactivate here. */
+  async rebalance(): Promise<number> {
+    const moving: Activation[] = [];
+    for (const ids of this.active.values()) for (const act of ids.values()) if (!this.owns(act.info.type, act.id)) moving.push(act);
+    await Promise.all(moving.map((act) => this.deactivate(act)));
+    return moving.length;
   }
 
   typeNames(): string[] {
@@ -109,11 +133,42 @@ export class ActorsService {
    * the caller's call chain (`Dapr-Reentrancy-Id`); the running actor code's chain otherwise.
    * Errors thrown by the method reach the caller as they are.
    */
-  invoke(type: string, id: string, method: string, args: readonly unknown[], chainId?: string): Promise<unknown> {
+  invoke(type: string, id: string, method: string, args: readonly unknown[], chainId?: string, forwarded = false): Promise<unknown> {
     const info = this.types.get(type);
     if (!info) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
     if (!info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
-    return this.call(info, id, method, args, chainFor(chainId), true);
+    const chain = chainFor(chainId);
+    if (this.placement && !this.placement.isLocal(type, id)) return this.remote(info, id, method, args, chain, forwarded);
+    return this.call(info, id, method, args, chain, true);
+  }
+
+  /**
+   * A call for an actor another instance owns: forwarded to it through the HTTP API (one hop: a
+   * forwarded call is never forwarded again). While the membership changes, the caller retries
+   * transparently (refreshing its view) until the lease time has passed.
+   */
+  private async remote(info: ActorTypeInfo, id: string, method: string, args: readonly unknown[], chain: CallChain, forwarded: boolean): Promise<unknown> {
+    const placement = this.placement as ActorPlacement;
+    if (forwarded) {
+      await placement.heartbeat();
+      if (placement.isLocal(info.type, id)) return this.call(info, id, method, args, chain, true);
+      throw new ActorNotHostedError(info.type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
+    }
+    const deadline = Date.now() + this.settings.placementLeaseMs * 2 + 2000;
+    for (let attempt = 0; ; attempt++) {
+      const owner = placement.ownerOf(info.type, id);
+      if (owner === placement.instanceId) return this.call(info, id, method, args, chain, true);
+      const address = placement.addressOf(owner);
+      try {
+        if (!address) throw new ActorNotHostedError(info.type, id, `owner ${owner} has no address`);
+        return await forwardCall(address, info.type, id, method, args, chain.id);
+      } catch (err) {
+        const retry = !(err instanceof SidekickError) || err.code === 'ERR_ACTOR_INSTANCE_MISSING' || err.httpStatus === 503;
+        if (!retry || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(500, 50 * 2 ** Math.min(attempt, 4))));
+        await placement.heartbeat();
+      }
+    }
   }
 
   /** Applies a state transaction of the HTTP API (`/v1.0/actors/{type}/{id}/state`). */
@@ -204,6 +259,7 @@ export class ActorsService {
           return value;
         } catch (err) {
           if (!reentered) act.state.discard();
+          if (err instanceof ActorNotHostedError) this.drop(act);
           throw err;
         } finally {
           if (touch) act.lastUsed = this.clock.now();
@@ -248,6 +304,7 @@ export class ActorsService {
   /** Creates the instance through Nest and runs `onActivate` (inside the first turn). */
   private async activate(act: Activation): Promise<Record<string, unknown>> {
     try {
+      if (this.placement) act.state.fence = await this.takeOwnership(act);
       const instance = (await act.info.create()) as Record<string, unknown>;
       bindActorContext(instance, this.contextOf(act));
       const hook = instance['onActivate'];
@@ -259,6 +316,33 @@ export class ActorsService {
       this.active.get(act.info.type)?.delete(act.id);
       throw err;
     }
+  }
+
+  /**
+   * Placement: writes this activation's owner record (compare-and-set on its etag). Every save of the
+   * activation then rewrites it under the etag it knows, so a write after another instance took over fails.
+   */
+  private async takeOwnership(act: Activation): Promise<{ key: string; value: string; etag: string }> {
+    const store = this.store();
+    const key = store.ownerKey(act.info.type, act.id);
+    const value = JSON.stringify({ instance: (this.placement as ActorPlacement).instanceId, activation: randomUUID(), at: Date.now() });
+    const current = await store.getEntry(key);
+    try {
+      await store.setEntry(key, value, current?.etag);
+    } catch (err) {
+      throw new ActorNotHostedError(act.info.type, act.id, `another instance took it over while this one activated it (${errorMessage(err)})`);
+    }
+    const now = await store.getEntry(key);
+    if (!now || now.data.toString('utf8') !== value)
+      throw new ActorNotHostedError(act.info.type, act.id, 'another instance took it over while this one activated it');
+    return { key, value, etag: now.etag };
+  }
+
+  /** Forgets an activation that lost its ownership: no hook, no save (its writes would be refused). */
+  private drop(act: Activation): void {
+    act.deactivated = true;
+    for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
+    if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
   }
 
   private async deactivate(act: Activation): Promise<void> {

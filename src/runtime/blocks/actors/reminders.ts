@@ -37,6 +37,11 @@ export class ReminderScheduler {
   private readonly byType = new Map<string, Map<string, Entry>>();
   private readonly dirty = new Set<string>();
   private readonly writes = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>();
+  /** Registrations (a reminder) and deletions (null) not yet written, per type. */
+  private readonly changes = new Map<string, Map<string, StoredReminder | null>>();
+  /** Placement: whether this instance owns an actor (only the owner fires its reminders). */
+  private owns: (type: string, id: string) => boolean = () => true;
+  private shared = false;
   private flushTimer?: NodeJS.Timeout;
   private stopped = false;
   /** Firings delivered since start (for tests and benchmarks). */
@@ -49,6 +54,22 @@ export class ReminderScheduler {
     private readonly fire: ReminderFire,
     private readonly flushMs = 1000,
   ) {}
+
+  /**
+   * Placement across instances: fire only the reminders of owned actors, and merge the type's list with
+   * the other instances' on every write (compare-and-set) and every `flushMs`.
+   */
+  setOwnership(owns: (type: string, id: string) => boolean): void {
+    this.owns = owns;
+    this.shared = true;
+  }
+
+  /** Re-reads every type's list (after a membership change: reminders of actors now owned here). */
+  resync(): void {
+    for (const type of this.byType.keys()) {
+      this.persist(type).catch((err: unknown) => this.logger.warn({ actorType: type, err: errorMessage(err) }, 'reading actor reminders failed'));
+    }
+  }
 
   /** Loads the reminders of `types` and arms them. */
   async start(types: readonly string[]): Promise<void> {
@@ -108,6 +129,7 @@ export class ReminderScheduler {
     };
     const entry: Entry = { reminder };
     entries.set(key, entry);
+    this.change(type).set(key, reminder);
     try {
       await this.persist(type);
     } catch (err) {
@@ -123,6 +145,7 @@ export class ReminderScheduler {
     if (!entry) return;
     if (entry.handle) this.clock.clearTimeout(entry.handle);
     entries.delete(entryKey(id, name));
+    this.change(type).set(entryKey(id, name), null);
     try {
       await this.persist(type);
     } catch (err) {
@@ -168,6 +191,11 @@ export class ReminderScheduler {
     const entries = this.byType.get(type);
     if (this.stopped || entries?.get(entryKey(entry.reminder.actorId, entry.reminder.name)) !== entry) return;
     const r = entry.reminder;
+    if (!this.owns(type, r.actorId)) {
+      // Another instance owns the actor and fires it; look again later (ownership may come here).
+      entry.handle = this.clock.setTimeout(() => this.onDue(type, entry), 1000);
+      return;
+    }
     // Firings missed while nothing ran collapse into this one: skip to the first one still ahead.
     const now = this.clock.now();
     let next = r.fired + 1;
@@ -190,16 +218,24 @@ export class ReminderScheduler {
     const key = entryKey(entry.reminder.actorId, entry.reminder.name);
     if (entries?.get(key) !== entry) return;
     entries.delete(key);
+    this.change(type).set(key, null);
     this.dirty.add(type);
   }
 
+  private change(type: string): Map<string, StoredReminder | null> {
+    let changes = this.changes.get(type);
+    if (!changes) {
+      changes = new Map();
+      this.changes.set(type, changes);
+    }
+    return changes;
+  }
+
   private async flush(): Promise<void> {
-    const types = [...this.dirty];
-    this.dirty.clear();
+    const types = this.shared ? [...this.byType.keys()] : [...this.dirty];
     await Promise.all(
       types.map((type) =>
         this.persist(type).catch((err: unknown) => {
-          this.dirty.add(type);
           this.logger.warn({ actorType: type, err: errorMessage(err) }, 'saving actor reminder progress failed; will retry');
         }),
       ),
@@ -223,11 +259,76 @@ export class ReminderScheduler {
       .then(() => {
         own.queued = undefined;
         own.running = queued;
-        const list = [...(this.byType.get(type)?.values() ?? [])].map((e) => e.reminder);
-        return this.store.setRaw(this.store.remindersKey(type), JSON.stringify(list));
+        return this.writeMerged(type);
       });
     own.queued = queued;
     return queued;
+  }
+
+  /**
+   * Writes the type's list: reads the stored one, applies this instance's registrations, deletions
+   * and firing progress, and writes it back under its etag (again on a conflict with another
+   * instance's write). What others registered is adopted here (armed; fired only by the owner).
+   */
+  private async writeMerged(type: string): Promise<void> {
+    const key = this.store.remindersKey(type);
+    for (let attempt = 0; ; attempt++) {
+      const found = await this.store.getEntry(key);
+      const stored = found ? (JSON.parse(found.data.toString('utf8')) as StoredReminder[]) : [];
+      const merged = new Map(stored.map((r) => [entryKey(r.actorId, r.name), r]));
+      const snapshot = this.changes.get(type) ?? new Map<string, StoredReminder | null>();
+      this.changes.set(type, new Map());
+      const progressed = this.dirty.delete(type);
+      for (const [k, r] of snapshot) {
+        if (r === null) merged.delete(k);
+        else merged.set(k, r);
+      }
+      for (const [k, entry] of this.byType.get(type) ?? []) {
+        const m = merged.get(k);
+        if (m && m !== entry.reminder && m.registeredAt === entry.reminder.registeredAt) m.fired = Math.max(m.fired, entry.reminder.fired);
+      }
+      if (found && snapshot.size === 0 && !progressed) {
+        this.adopt(type, merged);
+        return;
+      }
+      try {
+        await this.store.setEntry(key, JSON.stringify([...merged.values()]), found?.etag);
+        this.adopt(type, merged);
+        return;
+      } catch (err) {
+        // Put the changes back (those not changed again meanwhile) and try again on a conflict.
+        const again = this.change(type);
+        for (const [k, r] of snapshot) if (!again.has(k)) again.set(k, r);
+        if (progressed) this.dirty.add(type);
+        const conflict = err instanceof Error && /etag|ERR_ETAG/i.test(`${(err as { code?: string }).code ?? ''} ${err.message}`);
+        if (!conflict || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    }
+  }
+
+  /** Takes the stored list into memory: new reminders armed, ones deleted elsewhere dropped, progress kept. */
+  private adopt(type: string, merged: Map<string, StoredReminder>): void {
+    const entries = this.byType.get(type);
+    if (!entries || this.stopped) return;
+    const pending = this.changes.get(type);
+    for (const [k, entry] of entries) {
+      if (merged.has(k) || pending?.has(k)) continue;
+      if (entry.handle) this.clock.clearTimeout(entry.handle);
+      entries.delete(k);
+    }
+    for (const [k, r] of merged) {
+      if (pending?.has(k)) continue;
+      const entry = entries.get(k);
+      if (entry && entry.reminder.registeredAt === r.registeredAt) {
+        entry.reminder.fired = Math.max(entry.reminder.fired, r.fired);
+        continue;
+      }
+      if (entry?.handle) this.clock.clearTimeout(entry.handle);
+      const fresh: Entry = { reminder: r };
+      entries.set(k, fresh);
+      this.arm(type, fresh);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
-import { ActorError } from '../../../errors/actor.errors';
-import type { ActorStateOp, ActorStore } from './actor-store';
+import { ActorError, ActorNotHostedError } from '../../../errors/actor.errors';
+import { SidekickError } from '../../../errors/sidekick.error';
+import type { ActorStateOp, ActorStore, Fence } from './actor-store';
 
 interface Entry {
   value: unknown;
@@ -15,6 +16,8 @@ export type TryGetResult<T> = { readonly found: true; readonly value: T } | { re
  */
 export class ActorStateManager {
   private readonly cache = new Map<string, Entry>();
+  /** Placement across instances: the owner record every save is checked against. */
+  fence?: Fence;
 
   constructor(
     private readonly store: ActorStore,
@@ -83,7 +86,21 @@ export class ActorStateManager {
       else if (entry.change === 'remove') ops.push({ key, delete: true });
     }
     if (ops.length === 0) return;
-    await this.store.transact(this.type, this.id, ops);
+    const fence = this.fence;
+    try {
+      await this.store.transact(this.type, this.id, ops, fence);
+    } catch (err) {
+      const cause = err instanceof Error ? err.cause : undefined;
+      if (fence && cause instanceof SidekickError && cause.code === 'ERR_ETAG_MISMATCH') {
+        throw new ActorNotHostedError(this.type, this.id, 'its owner record changed, so this write was refused (fencing token)');
+      }
+      throw err;
+    }
+    if (fence) {
+      const now = await this.store.getEntry(fence.key);
+      if (!now || now.data.toString('utf8') !== fence.value) throw new ActorNotHostedError(this.type, this.id, 'another instance took it over');
+      fence.etag = now.etag;
+    }
     for (const [key, entry] of this.cache) {
       if (entry.change === 'remove') this.cache.delete(key);
       else entry.change = 'none';
