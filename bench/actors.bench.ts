@@ -49,7 +49,7 @@ interface ActorApp {
   close(): Promise<void>;
 }
 
-async function startActorApp(store: 'sqlite' | 'redis', appId: string): Promise<ActorApp> {
+async function startActorApp(store: 'sqlite' | 'redis', appId: string, placement = false): Promise<ActorApp> {
   const dir = mkdtempSync(join(tmpdir(), 'sidekick-bench-actors-'));
   const component: InlineComponent =
     store === 'sqlite'
@@ -82,16 +82,18 @@ async function startActorApp(store: 'sqlite' | 'redis', appId: string): Promise<
         resourcesPath: dir,
         dataDir: dir,
         components: [component],
-        httpApi: { enabled: false },
+        httpApi: placement ? { port: 0 } : { enabled: false },
         nameResolution: { localRegistry: false },
         logger: silentLogger,
+        actors: { placement: { enabled: placement, leaseMs: 5000 } },
       }),
     ],
     providers: [BenchAccount, BenchReminded],
   })
   class ActorBenchModule {}
   const app = await NestFactory.create(ActorBenchModule, { logger: false });
-  await app.init();
+  if (placement) await app.listen(0, '127.0.0.1');
+  else await app.init();
   return {
     app,
     client: app.get(SidekickClient),
@@ -156,6 +158,8 @@ export async function runActorsBench(): Promise<Metric[]> {
     await bench.close();
   }
 
+  metrics.push(...(await forwardedBench(ops, rounds)));
+
   for (const store of ['sqlite', 'redis'] as const) {
     const count = envInt('BENCH_ACTORS_REMINDERS', 10_000);
     const appId = `benchrem${Date.now()}`;
@@ -189,6 +193,46 @@ export async function runActorsBench(): Promise<Metric[]> {
     }
   }
   return metrics;
+}
+
+/**
+ * Two instances of one app id in this process, placement on Redis: a call from the instance that does
+ * not own the actor is forwarded to its owner through the HTTP API (one hop); against the same call
+ * made on the owner.
+ */
+async function forwardedBench(ops: number, rounds: number): Promise<Metric[]> {
+  const appId = `benchfwd${Date.now()}`;
+  const one = await startActorApp('redis', appId, true);
+  const two = await startActorApp('redis', appId, true);
+  try {
+    const services = [one, two].map((x) => x.app.get(SidekickRuntime).service(ActorsService));
+    const deadline = Date.now() + 20_000;
+    let id = '';
+    while (!id) {
+      if (Date.now() > deadline) throw new Error('the two instances did not see each other');
+      await new Promise((r) => setTimeout(r, 100));
+      const candidates = Array.from({ length: 50 }, (_, i) => `fwd-${i}`);
+      id = candidates.find((c) => !(services[0] as ActorsService).owns('BenchAccount', c) && (services[1] as ActorsService).owns('BenchAccount', c)) ?? '';
+    }
+    const remote = one.client.actors.proxy(BenchAccount, id);
+    const local = two.client.actors.proxy(BenchAccount, id);
+    await remote.deposit(1);
+    const c = await compare(
+      'actor call forwarded to the owner (Redis, HTTP) vs the same call on the owner',
+      { label: 'forwarded', op: () => remote.deposit(1) },
+      { label: 'on the owner', op: () => local.deposit(1) },
+      { ops: Math.max(500, Math.floor(ops / 5)), concurrency: 1, rounds, warmup: 200 },
+    );
+    printComparison(c);
+    return [
+      { id: 'actors.forwarded.p50_ms', value: round(c.a.median.p50Ms, 4), unit: 'ms' },
+      { id: 'actors.forwarded.owner_p50_ms', value: round(c.b.median.p50Ms, 4), unit: 'ms' },
+    ];
+  } finally {
+    await one.close();
+    await two.close();
+    await dropRedisKeys(appId);
+  }
 }
 
 /** Deletes what a Redis run left (the app id is new each run). */

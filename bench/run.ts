@@ -25,6 +25,7 @@ const REQUIRED = [
   'actors.call.p50_us',
   'actors.call.p50_ratio_to_plain',
   'actors.activation.p50_ms',
+  'actors.forwarded.p50_ms',
   'actors.reminders.sqlite.per_s',
   'actors.reminders.redis.per_s',
 ];
