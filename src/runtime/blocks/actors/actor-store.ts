@@ -1,4 +1,5 @@
-import { ActorError } from '../../../errors/actor.errors';
+import { randomUUID } from 'node:crypto';
+import { ActorError, ActorNotHostedError } from '../../../errors/actor.errors';
 import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
 import type { StateStore, TransactionOperation } from '../../../spi/state.store';
 
@@ -83,6 +84,25 @@ export class ActorStore {
   /** Writes `value` if the item still has `etag` (undefined: only if it is missing, on stores that check; Redis creates or overwrites). */
   async setEntry(key: string, value: string, etag: string | undefined): Promise<void> {
     await this.store.set({ key, value, etag, options: { concurrency: 'first-write' } });
+  }
+
+  /**
+   * Placement: writes the activation's owner record (compare-and-set on its etag, a value unique to the
+   * activation) and returns it as the fence every save of the activation rewrites: after another
+   * instance took the actor over, the etag no longer matches and the save is refused.
+   */
+  async claimOwner(type: string, id: string, instance: string): Promise<Fence> {
+    const key = this.ownerKey(type, id);
+    const value = JSON.stringify({ instance, activation: randomUUID(), at: Date.now() });
+    const current = await this.getEntry(key);
+    try {
+      await this.setEntry(key, value, current?.etag);
+    } catch (err) {
+      throw new ActorNotHostedError(type, id, `another instance took it over while this one activated it (${errorMessage(err)})`);
+    }
+    const now = await this.getEntry(key);
+    if (!now || now.data.toString('utf8') !== value) throw new ActorNotHostedError(type, id, 'another instance took it over while this one activated it');
+    return { key, value, etag: now.etag };
   }
 
   async getRaw(key: string): Promise<Buffer | undefined> {

@@ -1,12 +1,11 @@
 import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorScheduleError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
-import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
+import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
-import { randomUUID } from 'node:crypto';
 import { type ActorContext, type ActorReminderInfo, type ActorScheduleOptions, bindActorContext } from './abstract-actor';
 import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
 import type { ActorStateOp, ActorStore } from './actor-store';
-import { forwardCall } from './forward';
+import { forwardToOwner } from './forward';
 import type { ActorPlacement } from './placement';
 import type { ReminderScheduler } from './reminders';
 import { ActorStateManager } from './state-manager';
@@ -154,21 +153,11 @@ export class ActorsService {
       if (placement.isLocal(info.type, id)) return this.call(info, id, method, args, chain, true);
       throw new ActorNotHostedError(info.type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
     }
-    const deadline = Date.now() + this.settings.placementLeaseMs * 2 + 2000;
-    for (let attempt = 0; ; attempt++) {
-      const owner = placement.ownerOf(info.type, id);
-      if (owner === placement.instanceId) return this.call(info, id, method, args, chain, true);
-      const address = placement.addressOf(owner);
-      try {
-        if (!address) throw new ActorNotHostedError(info.type, id, `owner ${owner} has no address`);
-        return await forwardCall(address, info.type, id, method, args, chain.id);
-      } catch (err) {
-        const retry = !(err instanceof SidekickError) || err.code === 'ERR_ACTOR_INSTANCE_MISSING' || err.httpStatus === 503;
-        if (!retry || Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(500, 50 * 2 ** Math.min(attempt, 4))));
-        await placement.heartbeat();
-      }
-    }
+    return forwardToOwner(placement, info.type, id, method, args, chain.id, {
+      retryForMs: this.settings.placementLeaseMs * 2 + 2000,
+      timeoutMs: this.settings.turnTimeoutMs + this.settings.placementLeaseMs,
+      local: () => this.call(info, id, method, args, chain, true),
+    });
   }
 
   /** Applies a state transaction of the HTTP API (`/v1.0/actors/{type}/{id}/state`). */
@@ -304,7 +293,7 @@ export class ActorsService {
   /** Creates the instance through Nest and runs `onActivate` (inside the first turn). */
   private async activate(act: Activation): Promise<Record<string, unknown>> {
     try {
-      if (this.placement) act.state.fence = await this.takeOwnership(act);
+      if (this.placement) act.state.fence = await this.store().claimOwner(act.info.type, act.id, this.placement.instanceId);
       const instance = (await act.info.create()) as Record<string, unknown>;
       bindActorContext(instance, this.contextOf(act));
       const hook = instance['onActivate'];
@@ -316,26 +305,6 @@ export class ActorsService {
       this.active.get(act.info.type)?.delete(act.id);
       throw err;
     }
-  }
-
-  /**
-   * Placement: writes this activation's owner record (compare-and-set on its etag). Every save of the
-   * activation then rewrites it under the etag it knows, so a write after another instance took over fails.
-   */
-  private async takeOwnership(act: Activation): Promise<{ key: string; value: string; etag: string }> {
-    const store = this.store();
-    const key = store.ownerKey(act.info.type, act.id);
-    const value = JSON.stringify({ instance: (this.placement as ActorPlacement).instanceId, activation: randomUUID(), at: Date.now() });
-    const current = await store.getEntry(key);
-    try {
-      await store.setEntry(key, value, current?.etag);
-    } catch (err) {
-      throw new ActorNotHostedError(act.info.type, act.id, `another instance took it over while this one activated it (${errorMessage(err)})`);
-    }
-    const now = await store.getEntry(key);
-    if (!now || now.data.toString('utf8') !== value)
-      throw new ActorNotHostedError(act.info.type, act.id, 'another instance took it over while this one activated it');
-    return { key, value, etag: now.etag };
   }
 
   /** Forgets an activation that lost its ownership: no hook, no save (its writes would be refused). */

@@ -20,6 +20,7 @@ export class ActorPlacement {
   readonly instanceId: string = randomUUID();
   private live: string[] = [];
   private readonly addresses = new Map<string, string>();
+  private readonly leases = new Map<string, number>();
   private ownLeaseUntil = 0;
   private timer?: NodeJS.Timeout;
   private paused = false;
@@ -70,7 +71,8 @@ export class ActorPlacement {
     let best = this.instanceId;
     let bestScore = -1;
     for (const member of this.live) {
-      if (member === this.instanceId && this.ownLeaseUntil <= now) continue; // our own lease passed: we own nothing
+      // A member whose lease passed since the last read owns nothing (ours included: a paused process).
+      if ((member === this.instanceId ? this.ownLeaseUntil : (this.leases.get(member) ?? 0)) <= now) continue;
       const score = hash(`${member}|${type}|${id}`);
       if (score > bestScore || (score === bestScore && member > best)) {
         best = member;
@@ -136,7 +138,10 @@ export class ActorPlacement {
       .filter(([, m]) => m.leaseUntil > now)
       .map(([id]) => id)
       .sort();
-    for (const [id, m] of members) this.addresses.set(id, m.address);
+    for (const [id, m] of members) {
+      this.addresses.set(id, m.address);
+      this.leases.set(id, m.leaseUntil);
+    }
     const changed = live.length !== this.live.length || live.some((id, i) => id !== this.live[i]);
     this.live = live;
     if (changed) {
