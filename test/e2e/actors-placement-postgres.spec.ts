@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { AbstractActor, Actor, type InlineComponent, SidekickClient } from '../../src';
+import { ActorsService } from '../../src/runtime/blocks/actors/actors.service';
 import { startApp, type TestApp } from '../support/app';
 import { postgresUrl, requirePostgres } from '../support/services';
 
@@ -9,6 +10,15 @@ const TABLE = `actors_placement_${suffix}`;
 
 @Actor({ type: 'Tally' })
 class Tally extends AbstractActor {
+  /** A timer callback. */
+  async tick(data: { by: number }): Promise<void> {
+    await this.state.set('ticks', ((await this.state.get<number>('ticks')) ?? 0) + data.by);
+  }
+
+  async ticks(): Promise<number> {
+    return (await this.state.get<number>('ticks')) ?? 0;
+  }
+
   async add(n: number): Promise<number> {
     const total = ((await this.state.get<number>('total')) ?? 0) + n;
     await new Promise((r) => setImmediate(r));
@@ -67,6 +77,33 @@ describe('actor placement on PostgreSQL (two instances of one app id in one proc
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (clients[i % 2] as SidekickClient).actors.proxy(Tally, 'shared').add(1)));
     expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(await (clients[0] as SidekickClient).actors.proxy(Tally, 'shared').add(0)).toBe(100);
+  }, 60_000);
+
+  it('over HTTP: a timer registered on the instance that does not own the actor runs on its owner; a state transaction there is refused', async () => {
+    const owns = (t: TestApp, id: string): boolean => t.runtime.service(ActorsService).owns('Tally', id);
+    const id = Array.from({ length: 50 }, (_, i) => `timer-${i}`).find((x) => owns(two, x) && !owns(one, x)) ?? '';
+    expect(id).not.toBe('');
+    let res = await fetch(`${one.apiUrl}/v1.0/actors/Tally/${id}/timers/t`, {
+      method: 'POST',
+      body: JSON.stringify({ dueTime: '0s', period: '100ms', callback: 'tick', data: { by: 1 } }),
+    });
+    expect(res.status).toBe(204);
+    const proxy = one.app.get(SidekickClient).actors.proxy(Tally, id);
+    const deadline = Date.now() + 5000;
+    while ((await proxy.ticks()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await proxy.ticks()).toBeGreaterThanOrEqual(3);
+    expect((await fetch(`${two.apiUrl}/v1.0/actors/Tally/${id}/timers/t`, { method: 'DELETE' })).status).toBe(204);
+    res = await fetch(`${one.apiUrl}/v1.0/actors/Tally/${id}/state`, {
+      method: 'POST',
+      body: JSON.stringify([{ operation: 'upsert', request: { key: 'x', value: 1 } }]),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ errorCode: 'ERR_ACTOR_INSTANCE_MISSING' });
+    res = await fetch(`${two.apiUrl}/v1.0/actors/Tally/${id}/state`, {
+      method: 'POST',
+      body: JSON.stringify([{ operation: 'upsert', request: { key: 'x', value: 1 } }]),
+    });
+    expect(res.status).toBe(204);
   }, 60_000);
 
   it('ids spread over both; when one instance leaves, its actors answer from the other with their state', async () => {

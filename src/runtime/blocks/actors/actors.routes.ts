@@ -102,12 +102,14 @@ export function actorsRoutes(actors: ActorsService, reminders: () => ReminderSch
     const body = scheduleOf(await ctx.body(), 'actor timer');
     if (!body.callback)
       throw new ActorError('ERR_ACTOR_TIMER_CREATE', `error creating actor timer "${name}": "callback" (the actor method to call) is required`);
-    await actors.registerTimer(type, id, name, body.callback, {
-      dueTime: body.dueTime ?? undefined,
-      period: body.period ?? undefined,
-      ttl: body.ttl ?? undefined,
-      data: body.data,
-    });
+    await actors.registerTimer(
+      type,
+      id,
+      name,
+      body.callback,
+      { dueTime: body.dueTime ?? undefined, period: body.period ?? undefined, ttl: body.ttl ?? undefined, data: body.data },
+      header(ctx, FORWARDED_HEADER) === '1',
+    );
     sendNoContent(ctx.res);
   };
 

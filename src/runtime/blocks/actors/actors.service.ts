@@ -5,7 +5,7 @@ import type { SidekickLogger } from '../../../spi/logger';
 import { type ActorContext, type ActorReminderInfo, type ActorScheduleOptions, bindActorContext } from './abstract-actor';
 import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
 import type { ActorStateOp, ActorStore } from './actor-store';
-import { forwardToOwner } from './forward';
+import { forwardTimer, forwardToOwner } from './forward';
 import type { ActorPlacement } from './placement';
 import type { ReminderScheduler } from './reminders';
 import { ActorStateManager } from './state-manager';
@@ -163,6 +163,8 @@ export class ActorsService {
   /** Applies a state transaction of the HTTP API (`/v1.0/actors/{type}/{id}/state`). */
   async transact(type: string, id: string, ops: readonly ActorStateOp[]): Promise<void> {
     this.typeInfo(type, 'ERR_ACTOR_INSTANCE_MISSING');
+    if (!this.owns(type, id))
+      throw new ActorError('ERR_ACTOR_INSTANCE_MISSING', `actor instance is missing: ${type}/${id} is hosted by another instance of this app`);
     await this.store().transact(type, id, ops);
     this.active
       .get(type)
@@ -182,8 +184,14 @@ export class ActorsService {
   }
 
   /** Registers a timer of an active actor (the HTTP API's `/timers/{name}`; activates it). */
-  async registerTimer(type: string, id: string, name: string, callback: string, options: ActorScheduleOptions): Promise<void> {
+  async registerTimer(type: string, id: string, name: string, callback: string, options: ActorScheduleOptions, forwarded = false): Promise<void> {
     const info = this.typeInfo(type, 'ERR_ACTOR_TIMER_CREATE');
+    if (this.placement && !forwarded && !this.placement.isLocal(type, id)) {
+      const address = this.placement.addressOf(this.placement.ownerOf(type, id));
+      if (!address) throw new ActorNotHostedError(type, id, 'its owner has no address');
+      await forwardTimer(address, type, id, name, { ...options, callback });
+      return;
+    }
     const act = await this.activated(info, id);
     this.addTimer(act, name, callback, options);
   }

@@ -89,3 +89,19 @@ export async function forwardToOwner(
     }
   }
 }
+
+/** Registers a timer on the instance that owns the actor (timers live with its activation). */
+export async function forwardTimer(address: string, type: string, id: string, name: string, body: Record<string, unknown>): Promise<void> {
+  const url = `${address}/v1.0/actors/${encodeURIComponent(type)}/${encodeURIComponent(id)}/timers/${encodeURIComponent(name)}`;
+  const res = await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/json', [FORWARDED_HEADER]: '1' }, body: JSON.stringify(body) });
+  if (res.status === 204) return;
+  const text = await res.text().catch(() => '');
+  const parsed = ((): { errorCode?: string; message?: string } => {
+    try {
+      return JSON.parse(text) as { errorCode?: string; message?: string };
+    } catch {
+      return {};
+    }
+  })();
+  throw new ActorError(parsed.errorCode ?? 'ERR_ACTOR_TIMER_CREATE', parsed.message ?? text, { httpStatus: res.status });
+}
