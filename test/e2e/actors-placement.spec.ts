@@ -59,8 +59,11 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-/** `ACTIVATE id instance ms` / `DEACTIVATE ...` lines of every process, as intervals per id. */
-function overlaps(instances: readonly Instance[], ids: readonly string[], endAt: number): string[] {
+/**
+ * `ACTIVATE id instance ms` / `DEACTIVATE ...` lines of every process, as intervals per id; an activation
+ * never deactivated lasts until `endAt`, or until its process was killed (`killedAt`).
+ */
+function overlaps(instances: readonly Instance[], ids: readonly string[], endAt: number, killedAt: Record<string, number> = {}): string[] {
   const events = instances.flatMap((i) =>
     [...i.proc.out.matchAll(/^(ACTIVATE|DEACTIVATE) (\S+) (\S+) (\d+)$/gm)].map((m) => ({ kind: m[1], id: m[2], where: m[3], at: Number(m[4]) })),
   );
@@ -74,6 +77,7 @@ function overlaps(instances: readonly Instance[], ids: readonly string[], endAt:
         if (open) open.to = e.at;
       }
     }
+    for (const x of intervals) if (x.to === endAt && killedAt[x.where] !== undefined) x.to = Math.min(x.to, killedAt[x.where] as number);
     for (let i = 0; i < intervals.length; i++)
       for (let j = i + 1; j < intervals.length; j++) {
         const a = intervals[i] as (typeof intervals)[number];
@@ -163,6 +167,8 @@ describe('actor placement across three processes on Redis (samples/05-actors)', 
     for (const i of instances)
       for (const m of i.proc.out.matchAll(/^INTEREST (\S+) (\d+) /gm)) seen.set(`${m[1]}#${m[2]}`, (seen.get(`${m[1]}#${m[2]}`) ?? 0) + 1);
     const duplicates = [...seen.values()].filter((n) => n > 1).length;
+    // Each actor was active in one instance at a time (the killed one's activations end when it died).
+    expect(overlaps(instances, ids, Date.now(), { c: killedAt })).toEqual([]);
     console.log(`placement kill test: ${owned.length} actors moved in ${movedWithin} ms; ${seen.size} reminder firings logged, ${duplicates} duplicated`);
   }, 120_000);
 
