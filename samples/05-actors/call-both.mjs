@@ -13,7 +13,7 @@ const call = async (port, id, method, args = []) => {
 };
 
 for (let i = 1; i <= 4; i++) {
-  const id = `acc-${i}`;
+  const id = `demo-${i}`;
   await call(ports[0], id, 'deposit', [100]);
   await call(ports[1], id, 'deposit', [50]);
   await call(ports[1], id, 'withdraw', [30]);
@@ -23,7 +23,7 @@ for (let i = 1; i <= 4; i++) {
   console.log(`${id}: balance ${viaFirst.balance} (lives in ${viaFirst.instance}; the same through the other instance: ${viaSecond.balance})`);
 }
 try {
-  await call(ports[0], 'acc-1', 'withdraw', [1_000_000]);
+  await call(ports[0], 'demo-1', 'withdraw', [1_000_000]);
 } catch (err) {
   console.log(`withdrawing too much fails: ${err.message}`);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ensureBuilt, freePort, type Proc, ROOT, startNode, waitHealthy } from '../support/processes';
+import { ensureBuilt, freePort, type Proc, ROOT, startNode, startProcess, waitHealthy } from '../support/processes';
 import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 /**
@@ -192,4 +192,20 @@ describe('actor placement across three processes on Redis (samples/05-actors)', 
     expect(refused.body).toMatchObject({ errorCode: 'ERR_ACTOR_INSTANCE_MISSING', message: expect.stringContaining('fencing token') });
     expect((await call<{ balance: number }>(a.api, id, 'statement')).body.balance).toBe(balance + 1);
   }, 120_000);
+
+  it("the sample's call-both.mjs deposits and withdraws through two instances and reads the same balance through both", async () => {
+    const [a, b] = instances as [Instance, Instance];
+    const script = startProcess('call-both', process.execPath, [join(ROOT, 'samples/05-actors/call-both.mjs'), new URL(a.api).port, new URL(b.api).port], {
+      env: {},
+    });
+    const exit = await script.waitExit(60_000);
+    expect({ exit, err: script.err }).toEqual({ exit: { code: 0, signal: null }, err: '' });
+    expect(script.matches(/^(demo-\d): balance 120 \(lives in [abc]; the same through the other instance: 120\)$/gm)).toEqual([
+      'demo-1',
+      'demo-2',
+      'demo-3',
+      'demo-4',
+    ]);
+    expect(script.out).toContain('withdrawing too much fails: ');
+  }, 90_000);
 });
