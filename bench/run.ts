@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runActorsBench } from './actors.bench';
 import { runHttpBench } from './http.bench';
 import { type Metric, printSummary } from './lib/report';
 import { runMetricsBench } from './metrics.bench';
@@ -33,6 +34,12 @@ const REQUIRED = [
   'metrics.on.state.get.p50_ratio',
   'sidecar.state.get.added_p50_ms',
   'sidecar.invoke.p50_ratio_to_inprocess',
+  'actors.call.p50_us',
+  'actors.call.p50_ratio_to_plain',
+  'actors.activation.p50_ms',
+  'actors.forwarded.p50_ms',
+  'actors.reminders.sqlite.per_s',
+  'actors.reminders.redis.per_s',
 ];
 
 async function main(): Promise<void> {
@@ -50,6 +57,7 @@ async function main(): Promise<void> {
     ['tracing', () => runTracingBench()],
     ['metrics', () => runMetricsBench()],
     ['sidecar', () => runSidecarBench()],
+    ['actors', () => runActorsBench()],
   ];
   // BENCH_SECTIONS=pubsub (comma-separated) runs only those and updates their ids in results.json.
   const only = (process.env['BENCH_SECTIONS'] ?? '')

@@ -12,6 +12,13 @@ export { createSidekickLogger, SidekickNestLogger, type SidekickNestLoggerOption
 export { formatPrettyLine } from './runtime/logger';
 export type { LogFormat } from './runtime/sidekick.options';
 
+// Actors
+export { Actor, actor, type ActorOptions, type ActorReentrancyOptions } from './decorators';
+export { AbstractActor, type ActorReminderInfo, type ActorScheduleOptions } from './runtime/blocks/actors/abstract-actor';
+export { type ActorClass, type ActorProxy, ActorsClient } from './runtime/blocks/actors/actors.client';
+export { ActorStateManager, type TryGetResult } from './runtime/blocks/actors/state-manager';
+export type { ActorRuntimeOptions } from './runtime/sidekick.options';
+
 // Decorators
 export {
   Binding,

@@ -28,7 +28,7 @@ export function parseDuration(value: string, context: { file?: string; component
 }
 
 /** Go's `time.ParseDuration`, in milliseconds; undefined when `text` is not one. */
-function parseGoDuration(text: string): number | undefined {
+export function parseGoDuration(text: string): number | undefined {
   const sign = text.startsWith('-') ? -1 : 1;
   const body = text.startsWith('-') || text.startsWith('+') ? text.slice(1) : text;
   if (body === '0') return 0;

@@ -23,3 +23,5 @@ export const SIDEKICK_WITH_LOCK = 'sidekick:with-lock';
 
 /** The lock runner the lock block attaches to each instance that has `@WithLock` methods (metadata on the instance). */
 export const SIDEKICK_WITH_LOCK_RUNNER = 'sidekick:with-lock-runner';
+/** `@Actor` options on a class. */
+export const SIDEKICK_ACTOR = 'sidekick:actor';

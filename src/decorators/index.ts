@@ -1,7 +1,9 @@
+export { Actor, actor, type ActorMetadata, type ActorOptions, type ActorReentrancyOptions } from './actor.decorator';
 export { Binding, binding, type BindingMetadata } from './binding.decorator';
 export {
   getSecretToken,
   getStateStoreToken,
+  SIDEKICK_ACTOR,
   SIDEKICK_BINDING,
   SIDEKICK_CONFIGURATION_CHANGE,
   SIDEKICK_STATE_STORE_PARAMS,

@@ -8,3 +8,4 @@ export * from './secret.errors';
 export { formatIssues } from './zod-issues';
 export * from './configuration.errors';
 export * from './lock.errors';
+export * from './actor.errors';

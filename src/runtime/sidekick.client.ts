@@ -9,6 +9,8 @@ import type { InvokeOptions, InvokeResponse } from './blocks/invoke/invoke.types
 import { decodeJsonOrText as decode, encodeJson as encode } from '../spi/codec';
 import { LockClient } from './blocks/lock/lock.client';
 import type { LockService } from './blocks/lock/lock.service';
+import { ActorsClient } from './blocks/actors/actors.client';
+import type { ActorsService } from './blocks/actors/actors.service';
 import { StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
 import type { SecretsService, SecretValues } from './blocks/secrets/secrets.service';
@@ -31,10 +33,20 @@ export class SidekickClient {
     secretsService: SecretsService,
     configurationService: ConfigurationService,
     lockService: LockService,
+    private readonly actorsService?: ActorsService,
   ) {
     this.secrets = new SecretsClient(secretsService);
     this.configuration = new ConfigurationClient(configurationService);
     this.lock = new LockClient(lockService);
+  }
+
+  private actorsClient?: ActorsClient;
+
+  /** Virtual actors: `actors.proxy(BankAccount, 'acc-1').deposit(10)` or `actors.invoke(type, id, method, data)`. */
+  get actors(): ActorsClient {
+    if (!this.actorsService) throw new TypeError('this SidekickClient was built without the actors block');
+    this.actorsClient ??= new ActorsClient(this.actorsService);
+    return this.actorsClient;
   }
 
   /**

@@ -27,6 +27,7 @@ import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
 import { LockService } from './blocks/lock/lock.service';
 import { SidekickClient } from './sidekick.client';
+import { ActorsService } from './blocks/actors/actors.service';
 import { resolveOptions, type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS, type SidekickModuleOptions } from './sidekick.options';
 import { SidekickRuntime } from './sidekick.runtime';
 import { SystemClock } from './time/system.clock';
@@ -129,6 +130,7 @@ export class SidekickModule implements NestModule {
               rt.service(SecretsService),
               rt.service(ConfigurationService),
               rt.service(LockService),
+              rt.service(ActorsService),
             ),
           inject: [SidekickRuntime],
         },

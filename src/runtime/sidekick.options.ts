@@ -94,6 +94,8 @@ export interface SidekickModuleOptions {
   readonly dataDir?: string;
   /** How long shutdown waits for in-flight work, in ms (default 10 000). */
   readonly drainTimeoutMs?: number;
+  /** The actor runtime (README, "Actors"). */
+  readonly actors?: ActorRuntimeOptions;
   /**
    * Interceptors around component calls, handler deliveries, HTTP API requests and outgoing
    * invocations (tracing, metrics, resiliency); the first is outermost. None by default.
@@ -103,6 +105,21 @@ export interface SidekickModuleOptions {
   readonly logger?: SidekickLogger;
   /** Sidecar mode: deliver to an app in another process over HTTP (default: none, the app is this Nest app). */
   readonly appChannel?: AppChannelOptions;
+}
+
+/** The actor runtime's settings. */
+export interface ActorRuntimeOptions {
+  /** How often idle actors are looked for, in ms of the Clock (default 30 000, Dapr's actorScanInterval). */
+  readonly scanIntervalMs?: number;
+  /** How long a call waits for an actor's turn before failing, in ms (default 60 000). */
+  readonly turnTimeoutMs?: number;
+  /** How often reminder progress is saved, in ms (default 1000): a crash may repeat the firings of the last interval. */
+  readonly reminderFlushMs?: number;
+  /**
+   * Several instances of this app id share the actors of each type (README, "Actor placement"): a
+   * membership table with leases in the actor state store (Redis or PostgreSQL). Off by default.
+   */
+  readonly placement?: { readonly enabled?: boolean; readonly leaseMs?: number };
 }
 
 /** Options with every default applied. */
@@ -121,6 +138,7 @@ export interface ResolvedOptions {
   readonly pubsubRetry: RetryPolicyOptions;
   readonly dataDir: string;
   readonly drainTimeoutMs: number;
+  readonly actors: { scanIntervalMs: number; turnTimeoutMs: number; reminderFlushMs: number; placement: { enabled: boolean; leaseMs: number } };
   readonly interceptors: readonly Interceptor[];
   /** `NAMESPACE` (Dapr's), for `keyPrefix: namespace`. */
   readonly namespace?: string;
@@ -195,6 +213,12 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     pubsubRetry: options.pubsub?.retry ?? {},
     dataDir: options.dataDir ?? env['SIDEKICK_DATA_DIR'] ?? '.sidekick',
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+    actors: {
+      scanIntervalMs: options.actors?.scanIntervalMs ?? 30_000,
+      turnTimeoutMs: options.actors?.turnTimeoutMs ?? 60_000,
+      reminderFlushMs: options.actors?.reminderFlushMs ?? 1000,
+      placement: { enabled: options.actors?.placement?.enabled ?? false, leaseMs: options.actors?.placement?.leaseMs ?? 10_000 },
+    },
     interceptors: options.interceptors ?? [],
     namespace: env['NAMESPACE'] || undefined,
     logLevel: log.level,

@@ -1,3 +1,4 @@
+import { actorsBlock } from './actors/actors.block';
 import type { BlockDefinition } from './building-block';
 import { bindingsBlock } from './bindings/bindings.block';
 import { configurationBlock } from './configuration/configuration.block';
@@ -28,4 +29,5 @@ export const BLOCKS: readonly BlockDefinition[] = [
   bindingsBlock,
   configurationBlock,
   lockBlock,
+  actorsBlock,
 ];

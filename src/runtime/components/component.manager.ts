@@ -149,7 +149,11 @@ export class ComponentManager implements ComponentSource {
       type: 'state.sqlite',
       kind: 'state',
       version: 'v1',
-      metadata: [{ name: 'connectionString', value: file }],
+      // The default store is also the actor state store (as `dapr init`'s statestore.yaml marks its Redis store).
+      metadata: [
+        { name: 'connectionString', value: file },
+        { name: 'actorStateStore', value: 'true' },
+      ],
       initTimeoutMs: 5000,
       ignoreErrors: false,
       source: '(default)',

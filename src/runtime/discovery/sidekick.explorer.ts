@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { ConfigError } from '../../errors/config.errors';
 
@@ -21,6 +21,11 @@ export interface DiscoveredClass<T> {
   /** The singleton instance, when the provider is a singleton. */
   readonly instance?: object;
   readonly metadata: T;
+  /**
+   * A new instance, created by the injector of the module that declares the class (its constructor
+   * dependencies resolved there, `ModuleRef.create`): for blocks that need one instance per id.
+   */
+  create(): Promise<object>;
 }
 
 /** What discovery found, read by key: a new decorator adds no branch here. */
@@ -102,7 +107,12 @@ export class SidekickExplorer {
           seen.add(type);
           const metadata: T | undefined = Reflect.getMetadata(key, type);
           if (metadata === undefined) continue;
-          out.push({ metatype: type as DiscoveredClass<T>['metatype'], name: type.name, instance, metadata });
+          const moduleRef = wrapper.host?.getProviderByKey<ModuleRef>(ModuleRef)?.instance;
+          const create = async (): Promise<object> => {
+            if (!moduleRef) throw new ConfigError(`${type.name} is not declared in a module: list it in a module's providers`);
+            return moduleRef.create(type as new (...args: unknown[]) => object);
+          };
+          out.push({ metatype: type as DiscoveredClass<T>['metatype'], name: type.name, instance, metadata, create });
         }
         return out;
       },

@@ -12,7 +12,6 @@ const UNSUPPORTED: readonly { readonly prefix: string; readonly what: string }[]
   { prefix: '/v1.0-alpha1/configuration/', what: 'the configuration API' },
   { prefix: '/v1.0-alpha1/lock/', what: 'the distributed lock API' },
   { prefix: '/v1.0-alpha1/unlock/', what: 'the distributed lock API' },
-  { prefix: '/v1.0/actors/', what: 'the actors API' },
   { prefix: '/v1.0-beta1/workflows/', what: 'the workflow API' },
   { prefix: '/v1.0-alpha1/workflows/', what: 'the workflow API' },
   { prefix: '/v1.0-alpha1/state/', what: 'state query' },

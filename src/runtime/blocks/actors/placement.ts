@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { SidekickError, errorMessage } from '../../../errors/sidekick.error';
+import type { SidekickLogger } from '../../../spi/logger';
+import type { ActorStore } from './actor-store';
+
+interface Member {
+  readonly address: string;
+  readonly leaseUntil: number;
+}
+
+/**
+ * Placement of actors across the instances of one app id, as Orleans does with its membership table:
+ * one record in the actor state store (`actors||<appId>||members`) lists the instances with their
+ * leases, written with the store's etags (compare-and-set). Each instance renews its lease every
+ * `leaseMs / 3`; an instance whose lease passed is no longer a member. An actor id belongs to the live
+ * member with the highest hash of (member, type, id) (rendezvous hashing: consistent, only the ids of a
+ * member that leaves or joins move). Time here is real time: leases are between processes.
+ */
+export class ActorPlacement {
+  readonly instanceId: string = randomUUID();
+  private live: string[] = [];
+  private readonly addresses = new Map<string, string>();
+  private readonly leases = new Map<string, number>();
+  private ownLeaseUntil = 0;
+  private timer?: NodeJS.Timeout;
+  private paused = false;
+  private stopped = false;
+  private beating?: Promise<void>;
+
+  constructor(
+    private readonly store: ActorStore,
+    private readonly leaseMs: number,
+    private readonly address: () => string | undefined,
+    private readonly logger: SidekickLogger,
+    private readonly onChange: () => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.heartbeat(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.timer.unref();
+    void this.heartbeat();
+  }
+
+  /** Leaves the table (the others see it at once rather than after the lease). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.beating?.catch(() => undefined);
+    await this.update((members) => members.delete(this.instanceId)).catch((err: unknown) =>
+      this.logger.warn({ err: errorMessage(err) }, 'leaving the actor membership table failed; the others drop this instance when its lease ends'),
+    );
+  }
+
+  /** Stops renewing the lease (tests: what a paused process looks like to the others). */
+  pauseHeartbeats(paused: boolean): void {
+    this.paused = paused;
+  }
+
+  /** True once this instance holds a lease. */
+  get joined(): boolean {
+    return this.ownLeaseUntil > Date.now();
+  }
+
+  members(): readonly string[] {
+    return this.live;
+  }
+
+  /** The instance that owns actor `type`/`id`; this one while it knows no members (not joined yet). */
+  ownerOf(type: string, id: string): string {
+    const now = Date.now();
+    let best = this.instanceId;
+    let bestScore = -1;
+    for (const member of this.live) {
+      // A member whose lease passed since the last read owns nothing (ours included: a paused process).
+      if ((member === this.instanceId ? this.ownLeaseUntil : (this.leases.get(member) ?? 0)) <= now) continue;
+      const score = hash(`${member}|${type}|${id}`);
+      if (score > bestScore || (score === bestScore && member > best)) {
+        best = member;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  isLocal(type: string, id: string): boolean {
+    return this.ownerOf(type, id) === this.instanceId;
+  }
+
+  addressOf(instance: string): string | undefined {
+    return this.addresses.get(instance);
+  }
+
+  /** Renews this instance's lease and reads the others' (also called to refresh the view before a retry). */
+  heartbeat(): Promise<void> {
+    if (this.beating) return this.beating;
+    this.beating = this.beat().finally(() => (this.beating = undefined));
+    return this.beating;
+  }
+
+  private async beat(): Promise<void> {
+    const address = this.address();
+    if (this.stopped || !address) return;
+    try {
+      const until = Date.now() + this.leaseMs;
+      await this.update((members) => {
+        if (!this.paused) members.set(this.instanceId, { address, leaseUntil: until });
+      });
+      if (!this.paused) this.ownLeaseUntil = until;
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err) }, 'actor membership heartbeat failed');
+    }
+  }
+
+  /** Read, change, write under the record's etag; again on a conflict. Refreshes the view. */
+  private async update(change: (members: Map<string, Member>) => void): Promise<void> {
+    const key = this.store.membersKey();
+    for (let attempt = 0; ; attempt++) {
+      const found = await this.store.getEntry(key);
+      const members = new Map<string, Member>(Object.entries(found ? (JSON.parse(found.data.toString('utf8')) as Record<string, Member>) : {}));
+      const now = Date.now();
+      for (const [id, m] of members) if (m.leaseUntil < now - this.leaseMs) members.delete(id); // long gone
+      change(members);
+      try {
+        await this.store.setEntry(key, JSON.stringify(Object.fromEntries(members)), found?.etag);
+        this.adopt(members);
+        return;
+      } catch (err) {
+        const conflict = err instanceof SidekickError && (err.code === 'ERR_ETAG_MISMATCH' || err.code === 'ERR_ETAG_INVALID');
+        if (!conflict || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    }
+  }
+
+  private adopt(members: Map<string, Member>): void {
+    const now = Date.now();
+    const live = [...members]
+      .filter(([, m]) => m.leaseUntil > now)
+      .map(([id]) => id)
+      .sort();
+    for (const [id, m] of members) {
+      this.addresses.set(id, m.address);
+      this.leases.set(id, m.leaseUntil);
+    }
+    const changed = live.length !== this.live.length || live.some((id, i) => id !== this.live[i]);
+    this.live = live;
+    if (changed) {
+      this.logger.info({ instance: this.instanceId, members: live.length }, 'actor placement: membership changed');
+      this.onChange();
+    }
+  }
+}
+
+/** FNV-1a, 32 bits, then a final mix: spread enough for placing ids. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}

@@ -1,0 +1,108 @@
+import { memoryStateStoreFactory } from '../../libs/memory';
+import { ActorStore } from '../../src/runtime/blocks/actors/actor-store';
+import { ActorPlacement } from '../../src/runtime/blocks/actors/placement';
+import { chainFor, TurnLock } from '../../src/runtime/blocks/actors/turns';
+import { componentInit } from '../../src/spi/metadata-reader';
+import type { StateStore } from '../../src/spi/state.store';
+import { VirtualClock } from '../../src/runtime/time/virtual.clock';
+import { noopLogger } from '../support/logger';
+
+const policy = { type: 'T', id: '1', reentrant: false, maxStackDepth: 32, waitTimeoutMs: 200 };
+
+describe('TurnLock', () => {
+  it('runs calls one at a time in arrival order', async () => {
+    const lock = new TurnLock(policy);
+    const log: string[] = [];
+    const call = (name: string) =>
+      lock.run(chainFor(undefined), async () => {
+        log.push(`start ${name}`);
+        await new Promise((r) => setTimeout(r, 5));
+        log.push(`end ${name}`);
+      });
+    await Promise.all(['a', 'b', 'c'].map(call));
+    expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+    expect(lock.busy).toBe(false);
+  });
+
+  it('a waiter past the wait timeout fails and leaves the queue; the next one still runs', async () => {
+    const lock = new TurnLock(policy);
+    let release: () => void = () => undefined;
+    const holding = lock.run(chainFor(undefined), () => new Promise<void>((r) => (release = r)));
+    await expect(lock.run(chainFor(undefined), async () => 'never')).rejects.toThrow(/stayed busy for 200 ms/);
+    const next = lock.run(chainFor(undefined), async () => 'next');
+    release();
+    await holding;
+    expect(await next).toBe('next');
+  });
+
+  it('the holding chain re-enters with reentrancy, fails at once without, and respects the depth', async () => {
+    const reentrant = new TurnLock({ ...policy, reentrant: true, maxStackDepth: 2 });
+    const chain = chainFor('c1');
+    expect(await reentrant.run(chain, () => reentrant.run(chainFor('c1'), async (again) => again))).toBe(true);
+    await expect(reentrant.run(chain, () => reentrant.run(chainFor('c1'), () => reentrant.run(chainFor('c1'), async () => 1)))).rejects.toMatchObject({
+      code: 'ERR_ACTOR_STACK_DEPTH',
+    });
+    const plain = new TurnLock(policy);
+    await expect(plain.run(chainFor('c2'), () => plain.run(chainFor('c2'), async () => 1))).rejects.toThrow(/re-entered actor T\/1/);
+  });
+});
+
+describe('ActorPlacement', () => {
+  async function store(): Promise<StateStore> {
+    const s = memoryStateStoreFactory.create() as StateStore;
+    await s.init(
+      componentInit({ name: 'm', type: 'state.in-memory', appId: 'app', metadata: {}, clock: new VirtualClock(), logger: noopLogger, source: '(test)' }),
+    );
+    return s;
+  }
+
+  it("agrees on one owner per id across members, spreads ids, and moves only the leaving member's ids", async () => {
+    const shared = new ActorStore('m', await store(), 'app');
+    const members = ['a', 'b', 'c'].map(
+      (name) =>
+        new ActorPlacement(
+          shared,
+          60_000,
+          () => `http://${name}`,
+          noopLogger,
+          () => undefined,
+        ),
+    );
+    for (const m of members) await m.heartbeat();
+    for (const m of members) await m.heartbeat(); // everyone sees everyone
+    const ids = Array.from({ length: 3000 }, (_, i) => `id-${i}`);
+    const owners = ids.map((id) => (members[0] as ActorPlacement).ownerOf('T', id));
+    for (const m of members) expect(ids.map((id) => m.ownerOf('T', id))).toEqual(owners);
+    for (const m of members) {
+      const share = owners.filter((o) => o === m.instanceId).length;
+      expect(share).toBeGreaterThan(800);
+      expect(share).toBeLessThan(1200);
+    }
+    const leaving = members[2] as ActorPlacement;
+    await leaving.stop();
+    const stay = members[0] as ActorPlacement;
+    await stay.heartbeat();
+    const after = ids.map((id) => stay.ownerOf('T', id));
+    ids.forEach((_, i) => {
+      if (owners[i] !== leaving.instanceId) expect(after[i]).toBe(owners[i]);
+      else expect(after[i]).not.toBe(leaving.instanceId);
+    });
+    expect(stay.addressOf((members[1] as ActorPlacement).instanceId)).toBe('http://b');
+  });
+
+  it('an instance knows when its own lease has passed (it then owns nothing while others are live)', async () => {
+    const shared = new ActorStore('m', await store(), 'app');
+    const p = new ActorPlacement(
+      shared,
+      100,
+      () => 'http://x',
+      noopLogger,
+      () => undefined,
+    );
+    await p.heartbeat();
+    expect(p.joined).toBe(true);
+    expect(p.isLocal('T', '1')).toBe(true);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(p.joined).toBe(false);
+  });
+});
