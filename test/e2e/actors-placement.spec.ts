@@ -200,6 +200,8 @@ describe('actor placement across three processes on Redis (samples/05-actors)', 
     });
     const exit = await script.waitExit(60_000);
     expect({ exit, err: script.err }).toEqual({ exit: { code: 0, signal: null }, err: '' });
+    const balances = script.matches(/^(demo-\d): balance 120 \(lives in [abc]; the same through the other instance: 120\)$/gm);
+    if (balances.length !== 4) throw new Error(`call-both.mjs printed:\n${script.out}`);
     expect(script.matches(/^(demo-\d): balance 120 \(lives in [abc]; the same through the other instance: 120\)$/gm)).toEqual([
       'demo-1',
       'demo-2',
