@@ -2,7 +2,7 @@ import { context, type Context, type Span, SpanKind, type SpanOptions, SpanStatu
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSidekickError } from '../../../errors/sidekick.error';
 import type { CallInfo, Interceptor } from '../../../spi/interceptor';
-import { withIncomingTraceContext } from '../../interception/trace-context';
+import { incomingTraceContext } from '../../interception/trace-context';
 import { planSpan, type SpanPlan, type SpanRole } from './span-naming';
 import type { TracingSdk } from './tracing.sdk';
 
@@ -20,8 +20,8 @@ interface PreparedSpan {
   readonly leaf: boolean;
 }
 
-/** Distinct (target, method, verb) invoke plans kept; the cache is emptied when full (methods may carry ids). */
-const MAX_INVOKE_PLANS = 256;
+/** Distinct invoke (target, method, verb) and API (method, path) plans kept each; a cache is emptied when full (paths and methods may carry keys and ids). */
+const MAX_KEYED_PLANS = 256;
 
 /** Marks a request whose server span is made (the middleware may be applied twice by Nest). */
 const TRACED = Symbol('sidekick.traced');
@@ -35,6 +35,8 @@ export class TracingService {
   private readonly plans = new WeakMap<CallInfo, PreparedSpan | null>();
   /** Invoke calls get a fresh CallInfo each time: their plans are keyed by target, method and verb. */
   private readonly invokePlans = new Map<string, PreparedSpan | null>();
+  /** Dapr HTTP API requests: keyed by method and path. */
+  private readonly apiPlans = new Map<string, PreparedSpan | null>();
   private sdk?: TracingSdk;
   private tracer?: Tracer;
   /** No root span is ever sampled (rate 0): calls without a sampled parent skip all span work. */
@@ -66,14 +68,23 @@ export class TracingService {
 
   private plan(call: CallInfo): PreparedSpan | undefined {
     switch (call.kind) {
-      case 'api':
-        return prepare(planSpan(call)); // the path (keys, ids) is in the name: planned per request
+      case 'api': {
+        // The path (keys, ids) is in the name: keyed by method and path, the cache emptied when full.
+        const key = `${call.operation}\u0000${call.attributes?.['path'] ?? ''}`;
+        let plan = this.apiPlans.get(key);
+        if (plan === undefined) {
+          plan = prepare(planSpan(call)) ?? null;
+          if (this.apiPlans.size >= MAX_KEYED_PLANS) this.apiPlans.clear();
+          this.apiPlans.set(key, plan);
+        }
+        return plan ?? undefined;
+      }
       case 'invoke': {
         const key = `${call.target}\u0000${call.operation}\u0000${call.attributes?.['verb'] ?? ''}`;
         let plan = this.invokePlans.get(key);
         if (plan === undefined) {
           plan = prepare(planSpan(call)) ?? null;
-          if (this.invokePlans.size >= MAX_INVOKE_PLANS) this.invokePlans.clear();
+          if (this.invokePlans.size >= MAX_KEYED_PLANS) this.invokePlans.clear();
           this.invokePlans.set(key, plan);
         }
         return plan ?? undefined;
@@ -142,33 +153,37 @@ export class TracingService {
     const marked = req as IncomingMessage & { [TRACED]?: boolean };
     if (!tracer || marked[TRACED]) return next();
     marked[TRACED] = true;
-    withIncomingTraceContext(req.headers, () => {
-      const parent = context.active();
-      if (!this.worthASpan(parent)) return next();
-      const method = req.method ?? 'GET';
-      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
-      const span = tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path } }, parent);
-      const sc = span.spanContext();
-      if (!res.headersSent) res.setHeader('traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
-      let ended = false;
-      const end = (): void => {
-        if (ended) return;
-        ended = true;
-        const route = (req as { route?: { path?: unknown } }).route?.path;
-        if (typeof route === 'string') {
-          span.updateName(`${method} ${route}`);
-          span.setAttribute('http.route', route);
-        }
-        span.setAttribute('http.response.status_code', res.statusCode);
-        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${res.statusCode}` });
-        span.end();
-      };
-      // 'close' comes after 'finish' when the response is sent, alone when the connection drops: one listener serves both.
-      res.once('close', end);
-      context.with(trace.setSpan(parent, span), next);
-    });
+    // One context switch: the request's server span under its remote parent (not the remote parent, then the span).
+    const active = context.active();
+    const parent = incomingTraceContext(req.headers, active);
+    if (!this.worthASpan(parent)) {
+      if (parent === active) next();
+      else context.with(parent, next);
+      return;
+    }
+    const method = req.method ?? 'GET';
+    const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const span = tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path } }, parent);
+    const sc = span.spanContext();
+    if (!res.headersSent) res.setHeader('traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      const route = (req as { route?: { path?: unknown } }).route?.path;
+      if (typeof route === 'string') {
+        span.updateName(`${method} ${route}`);
+        span.setAttribute('http.route', route);
+      }
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${res.statusCode}` });
+      span.end();
+    };
+    // 'close' comes after 'finish' when the response is sent, alone when the connection drops: one listener serves both.
+    res.once('close', end);
+    context.with(trace.setSpan(parent, span), next);
   }
 }
 
