@@ -46,9 +46,14 @@ async function pair(name: string, a: Side, b: Side, keys: readonly string[]): Pr
   return { state, invoke };
 }
 
-/** How many traces of `serviceName` Zipkin holds (proof that the rate-1 side really exported). */
-async function zipkinTraceCount(serviceName: string): Promise<number> {
-  const res = await fetch(`${zipkinUrl()}/api/v2/traces?serviceName=${serviceName}&limit=1000&lookback=3600000`);
+/**
+ * How many traces of `serviceName` Zipkin holds that started since `sinceMs` (proof that the rate-1
+ * side really exported; a window, not a before/after difference: the query is capped at 1000 and
+ * earlier runs' traces of the same service stay in Zipkin).
+ */
+async function zipkinTraceCount(serviceName: string, sinceMs: number): Promise<number> {
+  const now = Date.now();
+  const res = await fetch(`${zipkinUrl()}/api/v2/traces?serviceName=${serviceName}&limit=1000&endTs=${now}&lookback=${now - sinceMs + 1}`);
   if (!res.ok) throw new Error(`Zipkin answered ${res.status}`);
   return ((await res.json()) as unknown[]).length;
 }
@@ -82,10 +87,10 @@ export async function runTracingBench(): Promise<Metric[]> {
     const on = await side('bench-trace-rate1', { tracing: { samplingRate: '1', zipkin } });
     sides.push(on);
     for (const key of keys) await on.app.client.state('statestore').save(key, value);
-    const before = await zipkinTraceCount(on.appId);
+    const since = Date.now();
     const onRun = await pair('rate 1 (to Zipkin) vs rate 0', on, off, keys);
     await new Promise((resolve) => setTimeout(resolve, 1500)); // one export batch
-    const exported = (await zipkinTraceCount(on.appId)) - before;
+    const exported = await zipkinTraceCount(on.appId, since);
     process.stdout.write(`Zipkin received ${exported}+ new traces of ${on.appId} (query limit 1000)\n`);
     if (exported <= 0) throw new Error('the rate-1 app exported no trace to Zipkin');
 

@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT, trace, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import { type Context, context, propagation, ROOT_CONTEXT, trace, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 
 /**
  * W3C trace context (`traceparent`, `tracestate`) carried across the edges the runtime owns: Dapr
@@ -35,12 +35,19 @@ const setter: TextMapSetter<Record<string, unknown>> = {
  */
 export function withIncomingTraceContext<T>(carrier: Carrier | undefined, fn: () => T, fresh = false): T {
   const active = context.active();
-  const header = carrier?.['traceparent'];
-  const given = (typeof header === 'string' && header !== '') || Array.isArray(header);
-  const base = fresh ? ROOT_CONTEXT : active;
-  const target = given && carrier ? propagation.extract(base, carrier, getter) : base;
+  const target = incomingTraceContext(carrier, fresh ? ROOT_CONTEXT : active);
   // Without tracing the active context is always the root one and extract returns its input: no context is entered.
   return target === active ? fn() : context.with(target, fn);
+}
+
+/**
+ * The context `carrier`'s trace context makes on top of `base` (`base` itself when the carrier holds
+ * none or tracing is off), without entering it: for a caller that enters its own child context anyway.
+ */
+export function incomingTraceContext(carrier: Carrier | undefined, base: Context): Context {
+  const header = carrier?.['traceparent'];
+  const given = (typeof header === 'string' && header !== '') || Array.isArray(header);
+  return given && carrier ? propagation.extract(base, carrier, getter) : base;
 }
 
 /**

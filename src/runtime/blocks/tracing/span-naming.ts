@@ -27,6 +27,13 @@ export interface SpanPlan {
   readonly name: string;
   readonly role: SpanRole;
   readonly attributes: Record<string, string>;
+  /**
+   * Nothing inside the call reads the active context (a state, secret, binding, configuration or lock
+   * component call: no span, log line or header is made under it), so the span is started with its
+   * parent given explicitly and no context is entered. A publish is not a leaf: its CloudEvent takes
+   * the publish span's `traceparent`, read from the active context inside the component call.
+   */
+  readonly leaf: boolean;
 }
 
 const DAPR_SERVICE = '/dapr.proto.runtime.v1.Dapr/';
@@ -73,6 +80,7 @@ export function planSpan(call: CallInfo): SpanPlan | undefined {
           'dapr.invoke_method': call.operation,
           'http.request.method': call.attributes?.['verb'] ?? 'POST',
         },
+        leaf: false,
       };
     case 'delivery':
       return deliverySpan(call);
@@ -96,7 +104,7 @@ function componentSpan(call: CallInfo): SpanPlan | undefined {
     attributes['db.name'] = call.target;
   }
   if (kind === 'pubsub') attributes['messaging.system'] = 'pubsub';
-  return { name: DAPR_SERVICE + method, role: 'client', attributes };
+  return { name: DAPR_SERVICE + method, role: 'client', attributes, leaf: db !== undefined };
 }
 
 function apiSpan(call: CallInfo): SpanPlan {
@@ -141,7 +149,7 @@ function apiSpan(call: CallInfo): SpanPlan {
       break;
     }
   }
-  return { name: spanName || call.operation, role: 'server', attributes };
+  return { name: spanName || call.operation, role: 'server', attributes, leaf: false };
 }
 
 function deliverySpan(call: CallInfo): SpanPlan {
@@ -149,13 +157,13 @@ function deliverySpan(call: CallInfo): SpanPlan {
   if (call.type === 'bindings') {
     attributes['db.system'] = 'bindings';
     attributes['db.name'] = call.target;
-    return { name: `bindings/${call.target}`, role: 'consumer', attributes };
+    return { name: `bindings/${call.target}`, role: 'consumer', attributes, leaf: false };
   }
   const topic = call.attributes?.['topic'] ?? '';
   attributes['messaging.system'] = 'pubsub';
   attributes['messaging.destination.name'] = topic;
   if (call.attributes?.['bulk'] === 'true') attributes['messaging.batch'] = 'true';
-  return { name: `pubsub/${topic}`, role: 'consumer', attributes };
+  return { name: `pubsub/${topic}`, role: 'consumer', attributes, leaf: false };
 }
 
 function decodeSafe(text: string): string {

@@ -1,8 +1,8 @@
-import { context, type Context, type Span, SpanKind, SpanStatusCode, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
+import { context, type Context, type Span, SpanKind, type SpanOptions, SpanStatusCode, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSidekickError } from '../../../errors/sidekick.error';
 import type { CallInfo, Interceptor } from '../../../spi/interceptor';
-import { withIncomingTraceContext } from '../../interception/trace-context';
+import { incomingTraceContext } from '../../interception/trace-context';
 import { planSpan, type SpanPlan, type SpanRole } from './span-naming';
 import type { TracingSdk } from './tracing.sdk';
 
@@ -13,6 +13,16 @@ const KINDS: Readonly<Record<SpanRole, SpanKind>> = {
   internal: SpanKind.INTERNAL,
 };
 
+/** A span plan ready for `startSpan`: the options object (kind, attributes) made once per call site, not per call. */
+interface PreparedSpan {
+  readonly name: string;
+  readonly options: SpanOptions;
+  readonly leaf: boolean;
+}
+
+/** Distinct invoke (target, method, verb) and API (method, path) plans kept each; a cache is emptied when full (paths and methods may carry keys and ids). */
+const MAX_KEYED_PLANS = 256;
+
 /** Marks a request whose server span is made (the middleware may be applied twice by Nest). */
 const TRACED = Symbol('sidekick.traced');
 
@@ -22,7 +32,11 @@ const TRACED = Symbol('sidekick.traced');
  * of the app's own incoming requests (`handleIncoming`, run by the Nest middleware).
  */
 export class TracingService {
-  private readonly plans = new WeakMap<CallInfo, SpanPlan | null>();
+  private readonly plans = new WeakMap<CallInfo, PreparedSpan | null>();
+  /** Invoke calls get a fresh CallInfo each time: their plans are keyed by target, method and verb. */
+  private readonly invokePlans = new Map<string, PreparedSpan | null>();
+  /** Dapr HTTP API requests: keyed by method and path. */
+  private readonly apiPlans = new Map<string, PreparedSpan | null>();
   private sdk?: TracingSdk;
   private tracer?: Tracer;
   /** No root span is ever sampled (rate 0): calls without a sampled parent skip all span work. */
@@ -52,14 +66,39 @@ export class TracingService {
     return { name: 'tracing', intercept: (call, next) => this.trace(call, next) };
   }
 
-  private plan(call: CallInfo): SpanPlan | undefined {
-    // Component, delivery and invoke calls reuse one CallInfo per call site: plan once.
-    let plan = this.plans.get(call);
-    if (plan === undefined) {
-      plan = planSpan(call) ?? null;
-      if (call.kind !== 'api') this.plans.set(call, plan);
+  private plan(call: CallInfo): PreparedSpan | undefined {
+    switch (call.kind) {
+      case 'api': {
+        // The path (keys, ids) is in the name: keyed by method and path, the cache emptied when full.
+        const key = `${call.operation}\u0000${call.attributes?.['path'] ?? ''}`;
+        let plan = this.apiPlans.get(key);
+        if (plan === undefined) {
+          plan = prepare(planSpan(call)) ?? null;
+          if (this.apiPlans.size >= MAX_KEYED_PLANS) this.apiPlans.clear();
+          this.apiPlans.set(key, plan);
+        }
+        return plan ?? undefined;
+      }
+      case 'invoke': {
+        const key = `${call.target}\u0000${call.operation}\u0000${call.attributes?.['verb'] ?? ''}`;
+        let plan = this.invokePlans.get(key);
+        if (plan === undefined) {
+          plan = prepare(planSpan(call)) ?? null;
+          if (this.invokePlans.size >= MAX_KEYED_PLANS) this.invokePlans.clear();
+          this.invokePlans.set(key, plan);
+        }
+        return plan ?? undefined;
+      }
+      default: {
+        // Component and delivery calls reuse one CallInfo per call site: plan once.
+        let plan = this.plans.get(call);
+        if (plan === undefined) {
+          plan = prepare(planSpan(call)) ?? null;
+          this.plans.set(call, plan);
+        }
+        return plan ?? undefined;
+      }
     }
-    return plan ?? undefined;
   }
 
   private trace<T>(call: CallInfo, next: () => Promise<T>): Promise<T> {
@@ -69,8 +108,18 @@ export class TracingService {
     if (!this.worthASpan(parent)) return next();
     const plan = this.plan(call);
     if (!plan) return next();
-    const span = tracer.startSpan(plan.name, { kind: KINDS[plan.role], attributes: plan.attributes }, parent);
-    return context.with(trace.setSpan(parent, span), next).then(
+    const span = tracer.startSpan(plan.name, plan.options, parent);
+    let work: Promise<T>;
+    try {
+      // A leaf (a state, secret, binding... component call) has nothing under it that reads the
+      // active context: its span is started with the parent given explicitly and no context is entered.
+      work = plan.leaf ? next() : context.with(trace.setSpan(parent, span), next);
+    } catch (err) {
+      failed(span, err);
+      span.end();
+      throw err;
+    }
+    return work.then(
       (result) => {
         if (call.kind === 'invoke') invokeStatus(span, result);
         span.end();
@@ -104,34 +153,45 @@ export class TracingService {
     const marked = req as IncomingMessage & { [TRACED]?: boolean };
     if (!tracer || marked[TRACED]) return next();
     marked[TRACED] = true;
-    withIncomingTraceContext(req.headers, () => {
-      const parent = context.active();
-      if (!this.worthASpan(parent)) return next();
-      const method = req.method ?? 'GET';
-      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
-      const span = tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path } }, parent);
-      const sc = span.spanContext();
-      if (!res.headersSent) res.setHeader('traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
-      let ended = false;
-      const end = (): void => {
-        if (ended) return;
-        ended = true;
-        const route = (req as { route?: { path?: unknown } }).route?.path;
-        if (typeof route === 'string') {
-          span.updateName(`${method} ${route}`);
-          span.setAttribute('http.route', route);
-        }
-        span.setAttribute('http.response.status_code', res.statusCode);
-        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${res.statusCode}` });
-        span.end();
-      };
-      res.once('finish', end);
-      res.once('close', end);
-      context.with(trace.setSpan(parent, span), next);
-    });
+    // One context switch: the request's server span under its remote parent (not the remote parent, then the span).
+    const active = context.active();
+    const parent = incomingTraceContext(req.headers, active);
+    if (!this.worthASpan(parent)) {
+      if (parent === active) next();
+      else context.with(parent, next);
+      return;
+    }
+    const method = req.method ?? 'GET';
+    const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const span = tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path } }, parent);
+    const sc = span.spanContext();
+    if (!res.headersSent) res.setHeader('traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      const route = (req as { route?: { path?: unknown } }).route?.path;
+      if (typeof route === 'string') {
+        span.updateName(`${method} ${route}`);
+        span.setAttribute('http.route', route);
+      }
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${res.statusCode}` });
+      span.end();
+    };
+    // 'close' comes after 'finish' when the response is sent, alone when the connection drops: one listener serves both.
+    res.once('close', end);
+    context.with(trace.setSpan(parent, span), next);
   }
+}
+
+function prepare(plan: SpanPlan | undefined): PreparedSpan | undefined {
+  if (!plan) return undefined;
+  // The SDK copies the attributes into the span (sanitising them): the same frozen object serves every call.
+  const options: SpanOptions = Object.freeze({ kind: KINDS[plan.role], attributes: Object.freeze(plan.attributes) });
+  return { name: plan.name, options, leaf: plan.leaf };
 }
 
 function failed(span: Span, err: unknown): void {
