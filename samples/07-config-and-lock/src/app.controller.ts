@@ -24,7 +24,7 @@ export class AppController {
     return report;
   }
 
-  /** Runs the job now, in this process: 409 while another run holds the lock. */
+  /** Runs the job now, in this process: 201 with its report, or 409 while another run holds the lock. */
   @Post('report')
   async runNow(): Promise<Report> {
     try {

@@ -14,7 +14,10 @@ async function main(): Promise<void> {
   const host = process.env['HOST'] ?? '127.0.0.1';
   await app.listen(port, host);
   const api = app.get(SidekickRuntime).httpApiAddress;
-  logger.log(`${APP_ID} (pid ${process.pid}) listening on http://${host}:${port} (Dapr HTTP API on ${api ? `http://${api.address}:${api.port}` : 'off'})`, 'main');
+  logger.log(
+    `${APP_ID} (pid ${process.pid}) listening on http://${host}:${port} (Dapr HTTP API on ${api ? `http://${api.address}:${api.port}` : 'off'})`,
+    'main',
+  );
 }
 
 main().catch((err: unknown) => {
