@@ -156,6 +156,7 @@ describe('samples/07-config-and-lock: the feature flag, changed live with redis-
     await redisCli('SET', FLAG_KEY, 'on||2');
     const elapsed = await seenByAll({ key: FLAG_KEY, value: 'on', version: '2', enabled: true }, Date.now(), 1000);
     expect(elapsed).toBeLessThanOrEqual(1000);
+    console.log(`redis-cli SET seen through GET /flag of both processes after ${elapsed} ms`);
     for (const app of apps) {
       expect(app.proc.out).toContain(`Feature flag ${FLAG_KEY} changed: off (value "off", version 1) -> on (value "on", version 2)`);
     }
