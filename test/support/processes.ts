@@ -188,6 +188,9 @@ const SAMPLE_SETTINGS = [
   'ORDER_COUNT',
   'ORDER_INTERVAL_MS',
   'PG_CONNECTION_STRING',
+  'APP_ID',
+  'FLAG_KEY',
+  'JOB_DURATION_MS',
 ];
 
 /** The environment a user's shell would have, minus anything that would change how the sample runs, plus `extra`. */
