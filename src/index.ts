@@ -25,6 +25,13 @@ export type { BindingInput } from './runtime/blocks/bindings/bindings.service';
 // Secrets
 export { getSecretToken, Secret, type SecretRef } from './decorators';
 export type { SecretValues } from './runtime/blocks/secrets/secrets.service';
+// Workflows
+export { Activity, activity, Workflow, workflow } from './decorators';
+export { WorkflowClient, type ScheduleOptions } from './runtime/blocks/workflows/workflow.client';
+export type { CallActivityOptions, WaitForEventOptions, WhenAnyResult, WorkflowContext } from './runtime/blocks/workflows/workflow.runner';
+export { Task } from './runtime/blocks/workflows/workflow.task';
+export type { ActivityContext, RetryPolicy as WorkflowRetryPolicy, WorkflowState, WorkflowStatus } from './runtime/blocks/workflows/workflow.types';
+export type { WorkflowFailureDetails } from './errors/workflow.errors';
 
 // State
 export { StateClient, type DeleteOptions, type SaveOptions, type StateItem, type StateTransactionOp } from './runtime/blocks/state/state.client';

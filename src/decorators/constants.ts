@@ -16,3 +16,9 @@ export const SIDEKICK_BINDING = 'sidekick:binding';
 export function getSecretToken(store: string, name: string, key: string = name): string {
   return `sidekick:secret:${JSON.stringify([store, name, key])}`;
 }
+
+/** `@Workflow(name)` on a method: the workflow's name. */
+export const SIDEKICK_WORKFLOW = 'sidekick:workflow';
+
+/** `@Activity(name)` on a method: the activity's name. */
+export const SIDEKICK_ACTIVITY = 'sidekick:activity';

@@ -6,3 +6,4 @@ export * from './state.errors';
 export * from './pubsub.errors';
 export * from './secret.errors';
 export { formatIssues } from './zod-issues';
+export * from './workflow.errors';

@@ -8,6 +8,7 @@ import { decodeJsonOrText as decode, encodeJson as encode } from '../spi/codec';
 import { StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
 import type { SecretsService, SecretValues } from './blocks/secrets/secrets.service';
+import type { WorkflowClient } from './blocks/workflows/workflow.client';
 
 /** The building blocks, programmatically: the same code paths the HTTP API uses. */
 export class SidekickClient {
@@ -21,6 +22,8 @@ export class SidekickClient {
     private readonly pubsubService: PubSubService,
     private readonly bindingsService: BindingsService,
     secretsService: SecretsService,
+    /** Durable workflows: schedule, get, waitForCompletion, raiseEvent, suspend, resume, terminate, purge. */
+    readonly workflows: WorkflowClient,
   ) {
     this.secrets = new SecretsClient(secretsService);
   }

@@ -13,6 +13,7 @@ import { StateService } from './blocks/state/state.service';
 import { SidekickExplorer } from './discovery/sidekick.explorer';
 import { createDefaultLogger } from './logger';
 import { SidekickClient } from './sidekick.client';
+import { WorkflowClient } from './blocks/workflows/workflow.client';
 import { resolveOptions, type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS, type SidekickModuleOptions } from './sidekick.options';
 import { SidekickRuntime } from './sidekick.runtime';
 import { SystemClock } from './time/system.clock';
@@ -108,6 +109,7 @@ export class SidekickModule {
               rt.service(PubSubService),
               rt.service(BindingsService),
               rt.service(SecretsService),
+              rt.service(WorkflowClient),
             ),
           inject: [SidekickRuntime],
         },

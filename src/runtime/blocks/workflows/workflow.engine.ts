@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowApiError } from '../../../errors/workflow.errors';
+import type { Clock, TimerHandle } from '../../../spi/clock';
+import type { SidekickLogger } from '../../../spi/logger';
+import { WorkflowRunner, type WorkflowFn } from './workflow.runner';
+import type { WorkflowStore } from './workflow.store';
+import { type ActivityContext, failureOf, type HistoryEvent, type InstanceRecord, TERMINAL_STATUSES, type WorkflowState } from './workflow.types';
+
+export type ActivityFn = (ctx: ActivityContext, input: unknown) => unknown;
+
+interface InboxItem {
+  readonly event: HistoryEvent;
+  /** Resolved once the event is recorded (raise, suspend, resume, terminate wait for it). */
+  readonly recorded?: { resolve: () => void; reject: (err: unknown) => void };
+}
+
+interface Instance {
+  record: InstanceRecord;
+  runner?: WorkflowRunner;
+  /** History to replay when the runner is (re)built; dropped once it is. */
+  history?: HistoryEvent[];
+  /** Recorded events the code has not seen yet (a new instance's start): fed live, not recorded again. */
+  fresh?: HistoryEvent[];
+  inbox: InboxItem[];
+  busy: boolean;
+  readonly timers: Set<TimerHandle>;
+  readonly done: (() => void)[];
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Drives workflow instances in this process: one step at a time per instance (take the inbox, run the
+ * code over it, record the new events and the record in one write, then carry out the actions:
+ * activities and timers). Instances in memory are the active ones; their history is in the store.
+ */
+export class WorkflowEngine {
+  private readonly instances = new Map<string, Instance>();
+  private stopped = false;
+
+  constructor(
+    private readonly store: WorkflowStore,
+    private readonly workflows: ReadonlyMap<string, WorkflowFn>,
+    private readonly activities: ReadonlyMap<string, ActivityFn>,
+    private readonly clock: Clock,
+    private readonly logger: SidekickLogger,
+  ) {}
+
+  /** Resumes the active instances recorded in the store (activities without results run again). */
+  async resume(): Promise<number> {
+    const ids = await this.store.activeIds();
+    for (const id of ids) {
+      const record = await this.store.record(id);
+      if (!record || TERMINAL_STATUSES.includes(record.status)) continue;
+      const history = await this.store.history(record);
+      const inst = this.add(record, history);
+      this.redispatch(inst, history);
+      this.enqueue(inst, undefined);
+    }
+    return ids.length;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const inst of this.instances.values()) for (const t of inst.timers) this.clock.clearTimeout(t);
+  }
+
+  async start(name: string, instanceId: string | undefined, input: unknown): Promise<string> {
+    if (!this.workflows.has(name)) {
+      throw new WorkflowApiError(
+        'ERR_START_WORKFLOW',
+        `error starting workflow '${name}': workflow "${name}" is not registered; registered workflows: ${[...this.workflows.keys()].join(', ') || 'none'}`,
+      );
+    }
+    const id = instanceId ?? randomUUID();
+    checkInstanceId(id);
+    const existing = this.instances.get(id)?.record ?? (await this.store.record(id));
+    if (existing && !TERMINAL_STATUSES.includes(existing.status)) {
+      throw new WorkflowApiError('ERR_START_WORKFLOW', `error starting workflow '${name}': an active workflow with ID '${id}' already exists`);
+    }
+    if (existing) await this.store.purge(existing);
+    const now = this.clock.now();
+    const first: HistoryEvent[] = [
+      { type: 'OrchestratorStarted', at: now },
+      { type: 'ExecutionStarted', at: now, name, input },
+    ];
+    const record: InstanceRecord = { instanceId: id, name, status: 'PENDING', input, createdAt: now, lastUpdatedAt: now, chunks: 1 };
+    await this.store.write({ record, chunk: first, active: true });
+    const inst = this.add(record, undefined);
+    inst.fresh = first;
+    this.enqueue(inst, undefined);
+    return id;
+  }
+
+  async get(instanceId: string): Promise<WorkflowState | undefined> {
+    const record = this.instances.get(instanceId)?.record ?? (await this.store.record(instanceId));
+    if (!record) return undefined;
+    const { chunks: _chunks, ...state } = record;
+    return state;
+  }
+
+  /** Resolves once the instance is COMPLETED, FAILED or TERMINATED (or at once if it is). */
+  async waitForCompletion(instanceId: string): Promise<WorkflowState> {
+    const inst = this.instances.get(instanceId);
+    if (inst && !TERMINAL_STATUSES.includes(inst.record.status)) await new Promise<void>((resolve) => inst.done.push(resolve));
+    const state = await this.get(instanceId);
+    if (!state) throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
+    return state;
+  }
+
+  raiseEvent(instanceId: string, name: string, data: unknown): Promise<void> {
+    return this.control(instanceId, 'ERR_RAISE_EVENT_WORKFLOW', 'raising event on', { type: 'EventRaised', at: this.clock.now(), name, input: data });
+  }
+
+  suspend(instanceId: string, reason?: string): Promise<void> {
+    return this.control(instanceId, 'ERR_PAUSE_WORKFLOW', 'pausing', { type: 'ExecutionSuspended', at: this.clock.now(), reason });
+  }
+
+  resumeInstance(instanceId: string, reason?: string): Promise<void> {
+    return this.control(instanceId, 'ERR_RESUME_WORKFLOW', 'resuming', { type: 'ExecutionResumed', at: this.clock.now(), reason });
+  }
+
+  async terminate(instanceId: string, output?: unknown): Promise<void> {
+    const inst = this.instances.get(instanceId);
+    if (!inst) {
+      if (await this.store.record(instanceId)) return; // already ended: nothing to do (as daprd)
+      throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
+    }
+    await this.control(instanceId, 'ERR_TERMINATE_WORKFLOW', 'terminating', { type: 'ExecutionTerminated', at: this.clock.now(), output });
+  }
+
+  async purge(instanceId: string): Promise<void> {
+    const inst = this.instances.get(instanceId);
+    if (inst && !TERMINAL_STATUSES.includes(inst.record.status)) {
+      throw new WorkflowApiError(
+        'ERR_PURGE_WORKFLOW',
+        `error purging workflow with instance ID '${instanceId}': the instance is ${inst.record.status}; only COMPLETED, FAILED or TERMINATED instances can be purged (terminate it first)`,
+      );
+    }
+    const record = await this.store.record(instanceId);
+    if (!record) throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
+    await this.store.purge(record);
+  }
+
+  private async control(instanceId: string, code: string, doing: string, event: HistoryEvent): Promise<void> {
+    const inst = this.instances.get(instanceId);
+    if (!inst) {
+      const known = await this.store.record(instanceId);
+      throw new WorkflowApiError(
+        code,
+        known
+          ? `error ${doing} workflow with instance ID '${instanceId}': the instance is ${known.status}`
+          : `error ${doing} workflow with instance ID '${instanceId}': no such instance exists`,
+      );
+    }
+    await new Promise<void>((resolve, reject) => this.enqueue(inst, { event, recorded: { resolve, reject } }));
+  }
+
+  private add(record: InstanceRecord, history: HistoryEvent[] | undefined): Instance {
+    const inst: Instance = { record, history, inbox: [], busy: false, timers: new Set(), done: [] };
+    this.instances.set(record.instanceId, inst);
+    return inst;
+  }
+
+  private enqueue(inst: Instance, item: InboxItem | undefined): void {
+    if (item) inst.inbox.push(item);
+    if (inst.busy || this.stopped) return;
+    inst.busy = true;
+    void this.drive(inst, item === undefined);
+  }
+
+  /** Steps the instance until its inbox is empty. */
+  private async drive(inst: Instance, force: boolean): Promise<void> {
+    try {
+      let first = force;
+      while ((inst.inbox.length > 0 || first) && !this.stopped) {
+        first = false;
+        const items = inst.inbox.splice(0);
+        try {
+          await this.step(inst, items);
+          for (const i of items) i.recorded?.resolve();
+        } catch (err) {
+          for (const i of items) i.recorded?.reject(err);
+          this.logger.error({ instanceId: inst.record.instanceId, err: String(err) }, 'workflow step failed; it will be retried at the next event or restart');
+        }
+      }
+    } finally {
+      inst.busy = false;
+    }
+  }
+
+  private async step(inst: Instance, items: readonly InboxItem[]): Promise<void> {
+    if (TERMINAL_STATUSES.includes(inst.record.status)) return; // late results of an ended instance
+    const now = this.clock.now();
+    const incoming: HistoryEvent[] = [{ type: 'OrchestratorStarted', at: now }, ...items.map((i) => i.event)];
+    const runner = inst.runner ?? this.newRunner(inst);
+    const replayed = inst.history ? await runner.replay(inst.history) : { actions: [] };
+    const fresh = inst.fresh ?? [];
+    inst.history = undefined;
+    inst.fresh = undefined;
+    inst.runner = runner;
+    const fed = replayed.completed ? replayed : await runner.process([...fresh, ...incoming]);
+    const actions = [...replayed.actions, ...(replayed.completed ? [] : fed.actions)];
+    const end = fed.completed;
+    const chunk = [...incoming, ...actions, ...(end ? [end] : [])];
+    const custom = runner.status;
+    const record: InstanceRecord = {
+      ...inst.record,
+      status: end ? end.status : runner.isSuspended ? 'SUSPENDED' : 'RUNNING',
+      customStatus: custom.set ? custom.value : inst.record.customStatus,
+      output: end?.output,
+      failure: end?.failure,
+      lastUpdatedAt: now,
+      chunks: inst.record.chunks + 1,
+    };
+    await this.store.write({ record, chunk, active: !end });
+    inst.record = record;
+    if (end) {
+      this.finish(inst);
+      return;
+    }
+    for (const action of actions) this.dispatch(inst, action);
+  }
+
+  private newRunner(inst: Instance): WorkflowRunner {
+    const name = inst.record.name;
+    const fn = this.workflows.get(name) ?? missingWorkflow(name);
+    return new WorkflowRunner(inst.record.instanceId, name, fn, this.logger.child({ workflow: name, instanceId: inst.record.instanceId }));
+  }
+
+  private finish(inst: Instance): void {
+    for (const t of inst.timers) this.clock.clearTimeout(t);
+    inst.timers.clear();
+    inst.runner = undefined;
+    this.instances.delete(inst.record.instanceId);
+    for (const resolve of inst.done.splice(0)) resolve();
+  }
+
+  /** After a restart: the activities without a result run again, the timers not fired are set again. */
+  private redispatch(inst: Instance, history: readonly HistoryEvent[]): void {
+    const done = new Set<number>();
+    for (const e of history) if (e.type === 'TaskCompleted' || e.type === 'TaskFailed' || e.type === 'TimerFired') done.add(e.taskId);
+    for (const e of history) if ((e.type === 'TaskScheduled' || e.type === 'TimerCreated') && !done.has(e.id)) this.dispatch(inst, e);
+  }
+
+  private dispatch(inst: Instance, action: HistoryEvent): void {
+    if (action.type === 'TimerCreated') {
+      const handle = this.clock.setTimeout(
+        () => {
+          inst.timers.delete(handle);
+          this.enqueue(inst, { event: { type: 'TimerFired', at: this.clock.now(), taskId: action.id } });
+        },
+        Math.max(0, action.fireAt - this.clock.now()),
+      );
+      inst.timers.add(handle);
+    } else if (action.type === 'TaskScheduled') {
+      void this.runActivity(inst, action);
+    }
+  }
+
+  private async runActivity(inst: Instance, action: Extract<HistoryEvent, { type: 'TaskScheduled' }>): Promise<void> {
+    const id = inst.record.instanceId;
+    const fn = this.activities.get(action.name);
+    let event: HistoryEvent;
+    try {
+      if (!fn) throw new ActivityNotRegisteredError(action.name, [...this.activities.keys()]);
+      const ctx: ActivityContext = { workflowInstanceId: id, activityName: action.name, taskId: action.id, idempotencyKey: `${id}:${action.id}` };
+      const result = await fn(ctx, action.input);
+      event = { type: 'TaskCompleted', at: this.clock.now(), taskId: action.id, result };
+    } catch (err) {
+      event = { type: 'TaskFailed', at: this.clock.now(), taskId: action.id, failure: failureOf(err) };
+    }
+    if (this.instances.get(id) === inst) this.enqueue(inst, { event });
+  }
+}
+
+class ActivityNotRegisteredError extends Error {
+  constructor(name: string, known: readonly string[]) {
+    super(`activity "${name}" is not registered; registered activities: ${known.join(', ') || 'none'}`);
+    this.name = 'ActivityNotRegistered';
+  }
+}
+
+function missingWorkflow(name: string): WorkflowFn {
+  return () => {
+    throw new Error(`workflow "${name}" is not registered in this app (any more)`);
+  };
+}
+
+/** daprd's checks of a given instance id. */
+export function checkInstanceId(id: string): void {
+  if (id.length > 64) throw new WorkflowApiError('ERR_INSTANCE_ID_TOO_LONG', `workflow instance ID exceeds the max length of 64 characters`);
+  if (!ID_PATTERN.test(id)) {
+    throw new WorkflowApiError('ERR_INSTANCE_ID_INVALID', `workflow instance ID '${id}' is invalid: only alphanumeric and underscore characters are allowed`);
+  }
+}
