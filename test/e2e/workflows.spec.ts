@@ -105,7 +105,7 @@ class Workflows {
 }
 
 async function http(t: TestApp, method: string, path: string, body?: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${t.apiUrl}${path}`, { method, body });
+  const res = await fetch(`${t.apiUrl}${path}`, { method, body, headers: body === undefined ? {} : { 'content-type': 'application/json' } });
   const text = await res.text();
   return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
 }

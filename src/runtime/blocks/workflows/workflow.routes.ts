@@ -81,10 +81,16 @@ function instanceId(ctx: ApiContext): string {
   return id;
 }
 
-/** The raw body as JSON (empty: no value). Sidekick rejects malformed JSON up front (daprd passes the bytes on). */
+/**
+ * The body as the value: JSON when it is labelled JSON or not labelled (malformed JSON is rejected up
+ * front with 400; daprd passes the bytes on), else its text (`@dapr/dapr` sends strings as text/plain).
+ * An empty body is no value.
+ */
 async function bodyValue(ctx: ApiContext, what: string): Promise<unknown> {
   const body = await ctx.body();
-  return body.length === 0 ? undefined : parseJsonBody(body, what);
+  if (body.length === 0) return undefined;
+  const type = (ctx.req.headers['content-type'] ?? '').toLowerCase();
+  return type === '' || type.includes('json') ? parseJsonBody(body, what) : body.toString('utf8');
 }
 
 /** daprd's GET body: times in RFC 3339, input/output/custom status as JSON text in `properties`. */
