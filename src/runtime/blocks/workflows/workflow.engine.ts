@@ -28,6 +28,7 @@ interface Instance {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Drives workflow instances in this process: one step at a time per instance (take the inbox, run the
@@ -180,8 +181,7 @@ export class WorkflowEngine {
           await this.step(inst, items);
           for (const i of items) i.recorded?.resolve();
         } catch (err) {
-          for (const i of items) i.recorded?.reject(err);
-          this.logger.error({ instanceId: inst.record.instanceId, err: String(err) }, 'workflow step failed; it will be retried at the next event or restart');
+          await this.recover(inst, items, err);
         }
       }
     } finally {
@@ -222,6 +222,41 @@ export class WorkflowEngine {
     for (const action of actions) this.dispatch(inst, action);
   }
 
+  /**
+   * A step that could not be recorded (the store failed): the code's state is rebuilt from the
+   * recorded history, callers waiting on the step's events get the error, and the results of
+   * activities and timers are fed again after a second.
+   */
+  private async recover(inst: Instance, items: readonly InboxItem[], err: unknown): Promise<void> {
+    this.logger.error(
+      { instanceId: inst.record.instanceId, err: String(err) },
+      'workflow step could not be recorded; retrying in 1 s from the recorded history',
+    );
+    for (const i of items) i.recorded?.reject(err);
+    inst.runner = undefined;
+    inst.fresh = undefined;
+    try {
+      const record = await this.store.record(inst.record.instanceId);
+      if (record) inst.record = record;
+      inst.history = await this.store.history(inst.record);
+    } catch (reloadErr) {
+      inst.history = undefined;
+      this.logger.error(
+        { instanceId: inst.record.instanceId, err: String(reloadErr) },
+        'workflow history could not be read; the instance resumes at the next restart',
+      );
+      this.instances.delete(inst.record.instanceId);
+      return;
+    }
+    const retry = items.filter((i) => !i.recorded);
+    const timer = setTimeout(() => {
+      if (this.instances.get(inst.record.instanceId) !== inst) return;
+      inst.inbox.unshift(...retry);
+      this.enqueue(inst, undefined);
+    }, 1000);
+    timer.unref();
+  }
+
   private newRunner(inst: Instance): WorkflowRunner {
     const name = inst.record.name;
     const fn = this.workflows.get(name) ?? missingWorkflow(name);
@@ -245,14 +280,20 @@ export class WorkflowEngine {
 
   private dispatch(inst: Instance, action: HistoryEvent): void {
     if (action.type === 'TimerCreated') {
-      const handle = this.clock.setTimeout(
-        () => {
-          inst.timers.delete(handle);
-          this.enqueue(inst, { event: { type: 'TimerFired', at: this.clock.now(), taskId: action.id } });
-        },
-        Math.max(0, action.fireAt - this.clock.now()),
-      );
-      inst.timers.add(handle);
+      // Node's timers hold at most ~24.8 days: longer ones are set again when that much has passed.
+      const arm = (): void => {
+        const left = action.fireAt - this.clock.now();
+        const handle = this.clock.setTimeout(
+          () => {
+            inst.timers.delete(handle);
+            if (action.fireAt - this.clock.now() > 0 && left > MAX_TIMER_MS) arm();
+            else this.enqueue(inst, { event: { type: 'TimerFired', at: this.clock.now(), taskId: action.id } });
+          },
+          Math.min(MAX_TIMER_MS, Math.max(0, left)),
+        );
+        inst.timers.add(handle);
+      };
+      arm();
     } else if (action.type === 'TaskScheduled') {
       void this.runActivity(inst, action);
     }

@@ -332,7 +332,11 @@ export class WorkflowRunner implements WorkflowContext {
     }
     const step = this.pending.get(event.taskId);
     if (!step) {
-      this.divergence ??= `step ${event.taskId}: the history has a result for it, but the workflow code made no such step`;
+      const recorded = this.recorded.get(event.taskId);
+      this.divergence ??=
+        recorded && !this.matched.has(event.taskId)
+          ? `step ${event.taskId}: the history has ${describe(recorded)}, which the workflow code no longer makes`
+          : `step ${event.taskId}: the history has a result for it, but the workflow code made no such step`;
       return;
     }
     this.pending.delete(event.taskId);

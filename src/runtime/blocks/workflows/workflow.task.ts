@@ -5,7 +5,7 @@
  */
 export class Task<T> implements PromiseLike<T> {
   private readonly promise: Promise<T>;
-  private settle!: { resolve: (value: T) => void; reject: (err: unknown) => void };
+  private settle!: { resolve(value: T): void; reject(err: unknown): void };
   private state: 'pending' | 'completed' | 'failed' = 'pending';
   private value: T | undefined;
   private error: unknown;
