@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Activity, Workflow } from '../../src/decorators';
 import { TaskFailedError, WorkflowEventTimeoutError } from '../../src/errors';
@@ -93,6 +94,13 @@ class Workflows {
     return [a, b, go, c, ctx.newGuid()];
   }
 
+  @Workflow('counter')
+  async counter(ctx: WorkflowContext, n: number): Promise<number> {
+    const next = await ctx.callActivity<number>('square', n); // 0 → 0 would loop: start at 1
+    if (next < 1000) ctx.continueAsNew(next + 1);
+    return next;
+  }
+
   @Workflow('failing')
   async failing(ctx: WorkflowContext): Promise<void> {
     try {
@@ -123,8 +131,9 @@ function sqliteApp(file: string, clock?: VirtualClock): Promise<TestApp> {
 describe('workflows (one app, SQLite history)', () => {
   let t: TestApp;
   let client: SidekickClient;
+  const dbFile = join(tempDir(), 'wf.db');
   beforeAll(async () => {
-    t = await sqliteApp(join(tempDir(), 'wf.db'));
+    t = await sqliteApp(dbFile);
     client = t.app.get(SidekickClient);
   });
   afterAll(() => t.close());
@@ -229,11 +238,25 @@ describe('workflows (one app, SQLite history)', () => {
     await client.workflows.terminate('dup-1');
   });
 
+  it('continues as new with a fresh history until it returns', async () => {
+    const id = await client.workflows.schedule('counter', { instanceId: 'count-1', input: 2 });
+    const state = await client.workflows.waitForCompletion(id);
+    // 2 → 4, 5 → 25, 26 → 676, 677 → 458329
+    expect(state).toMatchObject({ status: 'COMPLETED', input: 677, output: 458329 });
+    const db = new Database(dbFile, { readonly: true });
+    try {
+      const keys = db.prepare(`SELECT key FROM state WHERE key LIKE 'testapp||wf-h:count-1:%' ORDER BY key`).all() as { key: string }[];
+      expect(keys.map((k) => k.key)).toEqual(['testapp||wf-h:count-1:0', 'testapp||wf-h:count-1:1', 'testapp||wf-h:count-1:2']);
+    } finally {
+      db.close();
+    }
+  });
+
   it('lists the registered workflows and activities in /v1.0/metadata', async () => {
     const meta = await http(t, 'GET', '/v1.0/metadata');
     expect(meta.body.workflows).toEqual({
       connectedWorkers: 1,
-      workflows: ['chain', 'fanout', 'retry', 'approval', 'resumable', 'failing'],
+      workflows: ['chain', 'fanout', 'retry', 'approval', 'resumable', 'counter', 'failing'],
       activities: ['greet', 'square', 'flaky', 'step'],
     });
   });

@@ -12,6 +12,8 @@ interface InboxItem {
   readonly event: HistoryEvent;
   /** Resolved once the event is recorded (raise, suspend, resume, terminate wait for it). */
   readonly recorded?: { resolve: () => void; reject: (err: unknown) => void };
+  /** For results of activities and timers: the execution they belong to (continue-as-new starts another). */
+  readonly generation?: number;
 }
 
 interface Instance {
@@ -23,6 +25,8 @@ interface Instance {
   fresh?: HistoryEvent[];
   inbox: InboxItem[];
   busy: boolean;
+  /** Counts continue-as-new restarts in this process, so results of the previous execution are dropped. */
+  generation: number;
   readonly timers: Set<TimerHandle>;
   readonly done: (() => void)[];
 }
@@ -158,7 +162,7 @@ export class WorkflowEngine {
   }
 
   private add(record: InstanceRecord, history: HistoryEvent[] | undefined): Instance {
-    const inst: Instance = { record, history, inbox: [], busy: false, timers: new Set(), done: [] };
+    const inst: Instance = { record, history, inbox: [], busy: false, generation: 0, timers: new Set(), done: [] };
     this.instances.set(record.instanceId, inst);
     return inst;
   }
@@ -174,7 +178,7 @@ export class WorkflowEngine {
   private async drive(inst: Instance, force: boolean): Promise<void> {
     try {
       let first = force;
-      while ((inst.inbox.length > 0 || first) && !this.stopped) {
+      while ((inst.inbox.length > 0 || first || inst.fresh) && !this.stopped) {
         first = false;
         const items = inst.inbox.splice(0);
         try {
@@ -189,8 +193,9 @@ export class WorkflowEngine {
     }
   }
 
-  private async step(inst: Instance, items: readonly InboxItem[]): Promise<void> {
+  private async step(inst: Instance, all: readonly InboxItem[]): Promise<void> {
     if (TERMINAL_STATUSES.includes(inst.record.status)) return; // late results of an ended instance
+    const items = all.filter((i) => i.generation === undefined || i.generation === inst.generation);
     const now = this.clock.now();
     const incoming: HistoryEvent[] = [{ type: 'OrchestratorStarted', at: now }, ...items.map((i) => i.event)];
     const runner = inst.runner ?? this.newRunner(inst);
@@ -202,6 +207,10 @@ export class WorkflowEngine {
     const fed = replayed.completed ? replayed : await runner.process([...fresh, ...incoming]);
     const actions = [...replayed.actions, ...(replayed.completed ? [] : fed.actions)];
     const end = fed.completed;
+    if (end?.status === 'CONTINUED_AS_NEW') {
+      await this.continueAsNew(inst, end.output, now);
+      return;
+    }
     const chunk = [...incoming, ...actions, ...(end ? [end] : [])];
     const custom = runner.status;
     const record: InstanceRecord = {
@@ -257,6 +266,30 @@ export class WorkflowEngine {
     timer.unref();
   }
 
+  /** Starts the instance again with `input` and a history of its start only (same id). */
+  private async continueAsNew(inst: Instance, input: unknown, now: number): Promise<void> {
+    const first: HistoryEvent[] = [
+      { type: 'OrchestratorStarted', at: now },
+      { type: 'ExecutionStarted', at: now, name: inst.record.name, input },
+    ];
+    const record: InstanceRecord = {
+      instanceId: inst.record.instanceId,
+      name: inst.record.name,
+      status: 'RUNNING',
+      input,
+      createdAt: inst.record.createdAt,
+      lastUpdatedAt: now,
+      chunks: 1,
+    };
+    await this.store.restart(inst.record, record, first);
+    for (const t of inst.timers) this.clock.clearTimeout(t);
+    inst.timers.clear();
+    inst.generation++;
+    inst.runner = undefined;
+    inst.record = record;
+    inst.fresh = first;
+  }
+
   private newRunner(inst: Instance): WorkflowRunner {
     const name = inst.record.name;
     const fn = this.workflows.get(name) ?? missingWorkflow(name);
@@ -279,6 +312,7 @@ export class WorkflowEngine {
   }
 
   private dispatch(inst: Instance, action: HistoryEvent): void {
+    const generation = inst.generation;
     if (action.type === 'TimerCreated') {
       // Node's timers hold at most ~24.8 days: longer ones are set again when that much has passed.
       const arm = (): void => {
@@ -287,7 +321,7 @@ export class WorkflowEngine {
           () => {
             inst.timers.delete(handle);
             if (action.fireAt - this.clock.now() > 0 && left > MAX_TIMER_MS) arm();
-            else this.enqueue(inst, { event: { type: 'TimerFired', at: this.clock.now(), taskId: action.id } });
+            else this.enqueue(inst, { event: { type: 'TimerFired', at: this.clock.now(), taskId: action.id }, generation });
           },
           Math.min(MAX_TIMER_MS, Math.max(0, left)),
         );
@@ -295,11 +329,11 @@ export class WorkflowEngine {
       };
       arm();
     } else if (action.type === 'TaskScheduled') {
-      void this.runActivity(inst, action);
+      void this.runActivity(inst, action, generation);
     }
   }
 
-  private async runActivity(inst: Instance, action: Extract<HistoryEvent, { type: 'TaskScheduled' }>): Promise<void> {
+  private async runActivity(inst: Instance, action: Extract<HistoryEvent, { type: 'TaskScheduled' }>, generation: number): Promise<void> {
     const id = inst.record.instanceId;
     const fn = this.activities.get(action.name);
     let event: HistoryEvent;
@@ -311,7 +345,7 @@ export class WorkflowEngine {
     } catch (err) {
       event = { type: 'TaskFailed', at: this.clock.now(), taskId: action.id, failure: failureOf(err) };
     }
-    if (this.instances.get(id) === inst) this.enqueue(inst, { event });
+    if (this.instances.get(id) === inst && inst.generation === generation) this.enqueue(inst, { event, generation });
   }
 }
 

@@ -45,6 +45,11 @@ export interface WorkflowContext {
   newGuid(): string;
   /** Shown as `customStatus` (`dapr.workflow.custom_status`) once the current step is recorded. */
   setCustomStatus(status: unknown): void;
+  /**
+   * When the workflow function returns, starts it again with `input` and an empty history (same
+   * instance id): for eternal or long-looping workflows. The return value is then ignored.
+   */
+  continueAsNew(input: unknown): void;
 }
 
 /** What `whenAny` gives: the first task to finish and its position in the list. */
@@ -89,6 +94,8 @@ export class WorkflowRunner implements WorkflowContext {
   private ended?: Extract<HistoryEvent, { type: 'ExecutionCompleted' }>;
   private divergence?: string;
   private suspended = false;
+  private readonly done = new Set<number>();
+  private next?: { readonly input: unknown };
   private deferred: HistoryEvent[] = [];
 
   constructor(
@@ -235,6 +242,10 @@ export class WorkflowRunner implements WorkflowContext {
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
   }
 
+  continueAsNew(input: unknown): void {
+    this.next = { input };
+  }
+
   setCustomStatus(status: unknown): void {
     this.customStatus = status;
     this.customStatusSet = true;
@@ -314,7 +325,10 @@ export class WorkflowRunner implements WorkflowContext {
       .then(() => this.fn(this, input))
       .then(
         (output) => {
-          this.ended ??= { type: 'ExecutionCompleted', at: this.currentUtcDateTime.getTime(), status: 'COMPLETED', output };
+          const at = this.currentUtcDateTime.getTime();
+          this.ended ??= this.next
+            ? { type: 'ExecutionCompleted', at, status: 'CONTINUED_AS_NEW', output: this.next.input }
+            : { type: 'ExecutionCompleted', at, status: 'COMPLETED', output };
         },
         (err: unknown) => {
           this.ended ??= { type: 'ExecutionCompleted', at: this.currentUtcDateTime.getTime(), status: 'FAILED', failure: failureOf(err) };
@@ -331,6 +345,7 @@ export class WorkflowRunner implements WorkflowContext {
       return;
     }
     const step = this.pending.get(event.taskId);
+    if (!step && this.done.has(event.taskId)) return; // a second result of a step run again (at least once)
     if (!step) {
       const recorded = this.recorded.get(event.taskId);
       this.divergence ??=
@@ -340,6 +355,7 @@ export class WorkflowRunner implements WorkflowContext {
       return;
     }
     this.pending.delete(event.taskId);
+    this.done.add(event.taskId);
     if (event.type === 'TaskFailed') step.task.fail(new TaskFailedError(`step ${event.taskId} (${step.what})`, event.failure));
     else step.task.complete(event.type === 'TaskCompleted' ? event.result : undefined);
   }

@@ -74,6 +74,15 @@ export class WorkflowStore {
     return this.enqueue(ops);
   }
 
+  /** Replaces an instance's history by `chunk` (continue-as-new): `record.chunks` must be 1. */
+  restart(previous: InstanceRecord, record: InstanceRecord, chunk: readonly HistoryEvent[]): Promise<void> {
+    const ops: StateOperation[] = [];
+    for (let n = 1; n < previous.chunks; n++) ops.push({ operation: 'delete', request: { key: chunkKey(record.instanceId, n) } });
+    ops.push({ operation: 'upsert', request: { key: chunkKey(record.instanceId, 0), value: JSON.stringify(chunk) } });
+    ops.push({ operation: 'upsert', request: { key: metaKey(record.instanceId), value: JSON.stringify(record) } });
+    return this.enqueue(ops);
+  }
+
   /** Deletes an instance's record and history. */
   purge(record: InstanceRecord): Promise<void> {
     const ops: StateOperation[] = [{ operation: 'delete', request: { key: metaKey(record.instanceId) } }];

@@ -1,7 +1,7 @@
 import type { WorkflowFailureDetails } from '../../../errors/workflow.errors';
 
 /** Dapr's runtime statuses (`runtimeStatus` over HTTP). */
-export type WorkflowStatus = 'PENDING' | 'RUNNING' | 'SUSPENDED' | 'COMPLETED' | 'FAILED' | 'TERMINATED';
+export type WorkflowStatus = 'PENDING' | 'RUNNING' | 'SUSPENDED' | 'COMPLETED' | 'FAILED' | 'TERMINATED' | 'CONTINUED_AS_NEW';
 
 export const TERMINAL_STATUSES: readonly WorkflowStatus[] = ['COMPLETED', 'FAILED', 'TERMINATED'];
 
@@ -25,7 +25,8 @@ export type HistoryEvent =
   | {
       readonly type: 'ExecutionCompleted';
       readonly at: number;
-      readonly status: 'COMPLETED' | 'FAILED' | 'TERMINATED';
+      /** CONTINUED_AS_NEW: `output` is the next execution's input. */
+      readonly status: 'COMPLETED' | 'FAILED' | 'TERMINATED' | 'CONTINUED_AS_NEW';
       readonly output?: unknown;
       readonly failure?: WorkflowFailureDetails;
     };
