@@ -101,6 +101,19 @@ class Workflows {
     return next;
   }
 
+  @Workflow('parent')
+  async parent(ctx: WorkflowContext, mode: 'ok' | 'fail' | 'wait'): Promise<unknown> {
+    if (mode === 'wait') return ctx.callChildWorkflow('approval', 60_000, { instanceId: `${ctx.instanceId}-approval` });
+    const greeted = await ctx.callChildWorkflow<string[]>('chain', ['x', 'y']);
+    if (mode === 'ok') return greeted;
+    try {
+      await ctx.callChildWorkflow('failing');
+      return 'not reached';
+    } catch (err) {
+      return { caught: (err as TaskFailedError).details };
+    }
+  }
+
   @Workflow('failing')
   async failing(ctx: WorkflowContext): Promise<void> {
     try {
@@ -252,11 +265,32 @@ describe('workflows (one app, SQLite history)', () => {
     }
   });
 
+  it('runs child workflows; the failure of a child reaches the parent with its details', async () => {
+    const ok = await client.workflows.schedule('parent', { instanceId: 'par-ok', input: 'ok' });
+    expect(await client.workflows.waitForCompletion(ok)).toMatchObject({ status: 'COMPLETED', output: ['Hello x', 'Hello y'] });
+    expect(await client.workflows.get('par-ok-child-0')).toMatchObject({ name: 'chain', status: 'COMPLETED', input: ['x', 'y'] });
+    const bad = await client.workflows.schedule('parent', { instanceId: 'par-bad', input: 'fail' });
+    const state = await client.workflows.waitForCompletion(bad);
+    expect(state.output).toEqual({ caught: expect.objectContaining({ errorType: 'Error', message: 'gave up: attempt 1 failed' }) });
+    expect((await client.workflows.get('par-bad-child-1'))?.status).toBe('FAILED');
+  });
+
+  it('terminates and purges recursively', async () => {
+    const id = await client.workflows.schedule('parent', { instanceId: 'par-wait', input: 'wait' });
+    await waitFor(async () => (await client.workflows.get('par-wait-approval'))?.status === 'RUNNING');
+    await client.workflows.terminate(id);
+    await waitFor(async () => (await client.workflows.get('par-wait-approval'))?.status === 'TERMINATED');
+    expect((await client.workflows.get(id))?.status).toBe('TERMINATED');
+    await client.workflows.purge(id);
+    expect(await client.workflows.get(id)).toBeUndefined();
+    expect(await client.workflows.get('par-wait-approval')).toBeUndefined();
+  });
+
   it('lists the registered workflows and activities in /v1.0/metadata', async () => {
     const meta = await http(t, 'GET', '/v1.0/metadata');
     expect(meta.body.workflows).toEqual({
       connectedWorkers: 1,
-      workflows: ['chain', 'fanout', 'retry', 'approval', 'resumable', 'counter', 'failing'],
+      workflows: ['chain', 'fanout', 'retry', 'approval', 'resumable', 'counter', 'parent', 'failing'],
       activities: ['greet', 'square', 'flaky', 'step'],
     });
   });

@@ -28,6 +28,8 @@ interface Instance {
   /** Counts continue-as-new restarts in this process, so results of the previous execution are dropped. */
   generation: number;
   readonly timers: Set<TimerHandle>;
+  /** Child workflow ids started by this instance (terminated with it). */
+  readonly children: Set<string>;
   readonly done: (() => void)[];
 }
 
@@ -70,7 +72,7 @@ export class WorkflowEngine {
     for (const inst of this.instances.values()) for (const t of inst.timers) this.clock.clearTimeout(t);
   }
 
-  async start(name: string, instanceId: string | undefined, input: unknown): Promise<string> {
+  async start(name: string, instanceId: string | undefined, input: unknown, parent?: InstanceRecord['parent']): Promise<string> {
     if (!this.workflows.has(name)) {
       throw new WorkflowApiError(
         'ERR_START_WORKFLOW',
@@ -78,7 +80,7 @@ export class WorkflowEngine {
       );
     }
     const id = instanceId ?? randomUUID();
-    checkInstanceId(id);
+    if (!parent) checkInstanceId(id);
     const existing = this.instances.get(id)?.record ?? (await this.store.record(id));
     if (existing && !TERMINAL_STATUSES.includes(existing.status)) {
       throw new WorkflowApiError('ERR_START_WORKFLOW', `error starting workflow '${name}': an active workflow with ID '${id}' already exists`);
@@ -89,7 +91,7 @@ export class WorkflowEngine {
       { type: 'OrchestratorStarted', at: now },
       { type: 'ExecutionStarted', at: now, name, input },
     ];
-    const record: InstanceRecord = { instanceId: id, name, status: 'PENDING', input, createdAt: now, lastUpdatedAt: now, chunks: 1 };
+    const record: InstanceRecord = { instanceId: id, name, status: 'PENDING', input, createdAt: now, lastUpdatedAt: now, chunks: 1, parent };
     await this.store.write({ record, chunk: first, active: true });
     const inst = this.add(record, undefined);
     inst.fresh = first;
@@ -100,7 +102,7 @@ export class WorkflowEngine {
   async get(instanceId: string): Promise<WorkflowState | undefined> {
     const record = this.instances.get(instanceId)?.record ?? (await this.store.record(instanceId));
     if (!record) return undefined;
-    const { chunks: _chunks, ...state } = record;
+    const { chunks: _chunks, parent: _parent, ...state } = record;
     return state;
   }
 
@@ -144,6 +146,11 @@ export class WorkflowEngine {
     }
     const record = await this.store.record(instanceId);
     if (!record) throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
+    const children = (await this.store.history(record)).flatMap((e) => (e.type === 'SubOrchestrationCreated' ? [e.instanceId] : []));
+    for (const child of children) {
+      const found = this.instances.has(child) ? undefined : await this.store.record(child);
+      if (found && TERMINAL_STATUSES.includes(found.status)) await this.purge(child); // recursive, as daprd
+    }
     await this.store.purge(record);
   }
 
@@ -162,7 +169,7 @@ export class WorkflowEngine {
   }
 
   private add(record: InstanceRecord, history: HistoryEvent[] | undefined): Instance {
-    const inst: Instance = { record, history, inbox: [], busy: false, generation: 0, timers: new Set(), done: [] };
+    const inst: Instance = { record, history, inbox: [], busy: false, generation: 0, timers: new Set(), children: new Set(), done: [] };
     this.instances.set(record.instanceId, inst);
     return inst;
   }
@@ -302,13 +309,38 @@ export class WorkflowEngine {
     inst.runner = undefined;
     this.instances.delete(inst.record.instanceId);
     for (const resolve of inst.done.splice(0)) resolve();
+    const parent = inst.record.parent && this.instances.get(inst.record.parent.instanceId);
+    if (parent && inst.record.parent) this.enqueue(parent, { event: childResult(inst.record, inst.record.parent.taskId, this.clock.now()) });
+    if (inst.record.status === 'TERMINATED') {
+      for (const child of inst.children) {
+        if (this.instances.has(child)) {
+          this.terminate(child).catch((err: unknown) => this.logger.warn({ instanceId: child, err: String(err) }, 'could not terminate a child workflow'));
+        }
+      }
+    }
+  }
+
+  /** Starts a child workflow, or (after a restart) finds it and takes its result if it has ended. */
+  private async startChild(inst: Instance, action: Extract<HistoryEvent, { type: 'SubOrchestrationCreated' }>, generation: number): Promise<void> {
+    inst.children.add(action.instanceId);
+    let result: HistoryEvent | undefined;
+    try {
+      const existing = this.instances.get(action.instanceId)?.record ?? (await this.store.record(action.instanceId));
+      if (!existing) await this.start(action.name, action.instanceId, action.input, { instanceId: inst.record.instanceId, taskId: action.id });
+      else if (TERMINAL_STATUSES.includes(existing.status)) result = childResult(existing, action.id, this.clock.now());
+    } catch (err) {
+      result = { type: 'SubOrchestrationFailed', at: this.clock.now(), taskId: action.id, failure: failureOf(err) };
+    }
+    if (result && this.instances.get(inst.record.instanceId) === inst && inst.generation === generation) this.enqueue(inst, { event: result, generation });
   }
 
   /** After a restart: the activities without a result run again, the timers not fired are set again. */
   private redispatch(inst: Instance, history: readonly HistoryEvent[]): void {
     const done = new Set<number>();
-    for (const e of history) if (e.type === 'TaskCompleted' || e.type === 'TaskFailed' || e.type === 'TimerFired') done.add(e.taskId);
-    for (const e of history) if ((e.type === 'TaskScheduled' || e.type === 'TimerCreated') && !done.has(e.id)) this.dispatch(inst, e);
+    for (const e of history) if ('taskId' in e) done.add(e.taskId);
+    for (const e of history) {
+      if ((e.type === 'TaskScheduled' || e.type === 'TimerCreated' || e.type === 'SubOrchestrationCreated') && !done.has(e.id)) this.dispatch(inst, e);
+    }
   }
 
   private dispatch(inst: Instance, action: HistoryEvent): void {
@@ -330,6 +362,8 @@ export class WorkflowEngine {
       arm();
     } else if (action.type === 'TaskScheduled') {
       void this.runActivity(inst, action, generation);
+    } else if (action.type === 'SubOrchestrationCreated') {
+      void this.startChild(inst, action, generation);
     }
   }
 
@@ -347,6 +381,13 @@ export class WorkflowEngine {
     }
     if (this.instances.get(id) === inst && inst.generation === generation) this.enqueue(inst, { event, generation });
   }
+}
+
+/** What a parent's history records when its child ended. */
+function childResult(child: InstanceRecord, taskId: number, at: number): HistoryEvent {
+  if (child.status === 'COMPLETED') return { type: 'SubOrchestrationCompleted', at, taskId, result: child.output };
+  const failure = child.failure ?? { errorType: 'WorkflowTerminated', message: `child workflow '${child.instanceId}' was ${child.status.toLowerCase()}` };
+  return { type: 'SubOrchestrationFailed', at, taskId, failure };
 }
 
 class ActivityNotRegisteredError extends Error {

@@ -30,6 +30,11 @@ export interface WorkflowContext {
   readonly logger: SidekickLogger;
   /** Calls an activity by name or by a reference to its `@Activity` method. */
   callActivity<T = unknown>(activity: string | ((...args: never[]) => unknown), input?: unknown, options?: CallActivityOptions): Task<T>;
+  /**
+   * Starts workflow `name` as a child (its id: `options.instanceId`, or `<this id>-child-<step>`) and
+   * completes with its output; a child that fails or is terminated throws `TaskFailedError` here.
+   */
+  callChildWorkflow<T = unknown>(name: string, input?: unknown, options?: { readonly instanceId?: string }): Task<T>;
   /** A durable timer: a `Date` to fire at, or milliseconds from `currentUtcDateTime`. */
   createTimer(dueOrDelay: Date | number): Task<void>;
   /** Waits for an event raised on this instance (names are case-insensitive). */
@@ -64,7 +69,11 @@ export interface StepResult {
   readonly completed?: Extract<HistoryEvent, { type: 'ExecutionCompleted' }>;
 }
 
-type ActionEvent = Extract<HistoryEvent, { type: 'TaskScheduled' | 'TimerCreated' }>;
+type ActionEvent = Extract<HistoryEvent, { type: 'TaskScheduled' | 'TimerCreated' | 'SubOrchestrationCreated' }>;
+type ResultEvent = Extract<
+  HistoryEvent,
+  { type: 'TaskCompleted' | 'TaskFailed' | 'TimerFired' | 'EventRaised' | 'SubOrchestrationCompleted' | 'SubOrchestrationFailed' }
+>;
 
 interface PendingStep {
   readonly task: Task<unknown>;
@@ -121,7 +130,7 @@ export class WorkflowRunner implements WorkflowContext {
   /** Rebuilds the code's state from recorded history; fails (a `StepResult` with an end) on divergence. */
   async replay(history: readonly HistoryEvent[]): Promise<StepResult> {
     for (const event of history) {
-      if (event.type === 'TaskScheduled' || event.type === 'TimerCreated') this.recorded.set(event.id, event);
+      if (event.type === 'TaskScheduled' || event.type === 'TimerCreated' || event.type === 'SubOrchestrationCreated') this.recorded.set(event.id, event);
     }
     this.isReplaying = true;
     try {
@@ -174,6 +183,14 @@ export class WorkflowRunner implements WorkflowContext {
       (e: unknown) => task.fail(e),
     );
     return task;
+  }
+
+  callChildWorkflow<T = unknown>(name: string, input?: unknown, options: { readonly instanceId?: string } = {}): Task<T> {
+    const instanceId = options.instanceId ?? `${this.instanceId}-child-${this.seq}`;
+    return this.act<T>(
+      { type: 'SubOrchestrationCreated', at: this.currentUtcDateTime.getTime(), id: this.seq, name, instanceId, input },
+      `callChildWorkflow("${name}")`,
+    );
   }
 
   createTimer(dueOrDelay: Date | number): Task<void> {
@@ -265,7 +282,7 @@ export class WorkflowRunner implements WorkflowContext {
     const recorded = this.recorded.get(id);
     if (recorded) {
       this.matched.add(id);
-      if (recorded.type !== action.type || (recorded.type === 'TaskScheduled' && action.type === 'TaskScheduled' && recorded.name !== action.name)) {
+      if (recorded.type !== action.type || ('name' in recorded && 'name' in action && recorded.name !== action.name)) {
         this.divergence ??= `step ${id}: the history has ${describe(recorded)} but the workflow code now calls ${what}`;
       } else if (recorded.type === 'TaskScheduled' && action.type === 'TaskScheduled' && json(recorded.input) !== json(action.input)) {
         this.divergence ??= `step ${id}: the history has ${describe(recorded)} with input ${json(recorded.input)} but the workflow code now calls it with input ${json(action.input)}`;
@@ -308,6 +325,8 @@ export class WorkflowRunner implements WorkflowContext {
       case 'TaskFailed':
       case 'TimerFired':
       case 'EventRaised':
+      case 'SubOrchestrationCompleted':
+      case 'SubOrchestrationFailed':
         if (this.suspended) {
           this.deferred.push(event);
           return;
@@ -336,7 +355,7 @@ export class WorkflowRunner implements WorkflowContext {
       );
   }
 
-  private deliver(event: Extract<HistoryEvent, { type: 'TaskCompleted' | 'TaskFailed' | 'TimerFired' | 'EventRaised' }>): void {
+  private deliver(event: ResultEvent): void {
     if (event.type === 'EventRaised') {
       const key = event.name.toLowerCase();
       const waiter = this.waiters.get(key)?.shift();
@@ -356,8 +375,9 @@ export class WorkflowRunner implements WorkflowContext {
     }
     this.pending.delete(event.taskId);
     this.done.add(event.taskId);
-    if (event.type === 'TaskFailed') step.task.fail(new TaskFailedError(`step ${event.taskId} (${step.what})`, event.failure));
-    else step.task.complete(event.type === 'TaskCompleted' ? event.result : undefined);
+    if (event.type === 'TaskFailed' || event.type === 'SubOrchestrationFailed')
+      step.task.fail(new TaskFailedError(`step ${event.taskId} (${step.what})`, event.failure));
+    else step.task.complete(event.type === 'TaskCompleted' || event.type === 'SubOrchestrationCompleted' ? event.result : undefined);
   }
 
   private result(): StepResult {
@@ -370,6 +390,7 @@ export class WorkflowRunner implements WorkflowContext {
 }
 
 function describe(action: ActionEvent): string {
+  if (action.type === 'SubOrchestrationCreated') return `callChildWorkflow("${action.name}")`;
   return action.type === 'TaskScheduled' ? `callActivity("${action.name}")` : `createTimer(${new Date(action.fireAt).toISOString()})`;
 }
 

@@ -18,6 +18,16 @@ export type HistoryEvent =
   | { readonly type: 'TaskFailed'; readonly at: number; readonly taskId: number; readonly failure: WorkflowFailureDetails }
   | { readonly type: 'TimerCreated'; readonly at: number; readonly id: number; readonly fireAt: number }
   | { readonly type: 'TimerFired'; readonly at: number; readonly taskId: number }
+  | {
+      readonly type: 'SubOrchestrationCreated';
+      readonly at: number;
+      readonly id: number;
+      readonly name: string;
+      readonly instanceId: string;
+      readonly input?: unknown;
+    }
+  | { readonly type: 'SubOrchestrationCompleted'; readonly at: number; readonly taskId: number; readonly result?: unknown }
+  | { readonly type: 'SubOrchestrationFailed'; readonly at: number; readonly taskId: number; readonly failure: WorkflowFailureDetails }
   | { readonly type: 'EventRaised'; readonly at: number; readonly name: string; readonly input?: unknown }
   | { readonly type: 'ExecutionSuspended'; readonly at: number; readonly reason?: string }
   | { readonly type: 'ExecutionResumed'; readonly at: number; readonly reason?: string }
@@ -49,6 +59,8 @@ export interface WorkflowState {
 export interface InstanceRecord extends WorkflowState {
   /** How many history chunks are stored (`wf-h:<id>:0` ... `:<chunks-1>`). */
   readonly chunks: number;
+  /** Set on a child workflow: the parent and the step waiting for it. */
+  readonly parent?: { readonly instanceId: string; readonly taskId: number };
 }
 
 /**
