@@ -114,6 +114,17 @@ class Workflows {
     }
   }
 
+  @Workflow('versioned')
+  async versioned(ctx: WorkflowContext): Promise<string[]> {
+    const out = [await ctx.callActivity<string>('step', 'v1-first')];
+    // Without isPatched, an instance that recorded 'middle' as its step 1 would fail as non-deterministic.
+    if (changedCode && ctx.isPatched('extra-step')) out.push(await ctx.callActivity<string>('step', 'v2-extra'));
+    out.push(await ctx.callActivity<string>('step', 'middle'));
+    await ctx.waitForExternalEvent('go');
+    out.push(await ctx.callActivity<string>('step', 'last'));
+    return out;
+  }
+
   @Workflow('failing')
   async failing(ctx: WorkflowContext): Promise<void> {
     try {
@@ -290,7 +301,7 @@ describe('workflows (one app, SQLite history)', () => {
     const meta = await http(t, 'GET', '/v1.0/metadata');
     expect(meta.body.workflows).toEqual({
       connectedWorkers: 1,
-      workflows: ['chain', 'fanout', 'retry', 'approval', 'resumable', 'counter', 'parent', 'failing'],
+      workflows: ['chain', 'fanout', 'retry', 'approval', 'resumable', 'counter', 'parent', 'versioned', 'failing'],
       activities: ['greet', 'square', 'flaky', 'step'],
     });
   });
@@ -360,6 +371,32 @@ describe('workflows across restarts (one SQLite file)', () => {
       expect(state.failure?.message).toBe(
         'non-deterministic workflow "resumable": step 1: the history has callActivity("step") with input "held" but the workflow code now calls it with input "changed"',
       );
+    } finally {
+      changedCode = false;
+      await second.close();
+    }
+  });
+});
+
+describe('workflow versioning (ctx.isPatched)', () => {
+  it('deploys a changed workflow over a running instance: it keeps the old path, new instances take the new one', async () => {
+    changedCode = false;
+    const file = join(tempDir(), 'versions.db');
+    const first = await sqliteApp(file);
+    await first.app.get(SidekickClient).workflows.schedule('versioned', { instanceId: 'old-1' });
+    await waitFor(() => runs.get('step:old-1:middle') === 1);
+    await new Promise((r) => setTimeout(r, 200)); // its result recorded, the instance waits for 'go'
+    await first.close();
+
+    changedCode = true; // the new code: an extra step behind isPatched('extra-step')
+    const second = await sqliteApp(file);
+    try {
+      const client = second.app.get(SidekickClient);
+      await client.workflows.schedule('versioned', { instanceId: 'new-1' });
+      await client.workflows.raiseEvent('old-1', 'go');
+      await client.workflows.raiseEvent('new-1', 'go');
+      expect(await client.workflows.waitForCompletion('old-1')).toMatchObject({ status: 'COMPLETED', output: ['v1-first', 'middle', 'last'] });
+      expect(await client.workflows.waitForCompletion('new-1')).toMatchObject({ status: 'COMPLETED', output: ['v1-first', 'v2-extra', 'middle', 'last'] });
     } finally {
       changedCode = false;
       await second.close();

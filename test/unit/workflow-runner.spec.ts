@@ -134,4 +134,25 @@ describe('WorkflowRunner (replay)', () => {
     ]);
     expect(second.completed).toMatchObject({ status: 'COMPLETED', output: 'early' });
   });
+
+  it('isPatched: true and recorded when run live, replayed as recorded, false for a history without the patch', async () => {
+    const patched: WorkflowFn = async (ctx) => {
+      const path = ctx.isPatched('p1') ? 'new' : 'old';
+      await ctx.callActivity(path);
+      return path;
+    };
+    const fresh = await runLive(patched, answerAll);
+    expect(fresh.filter((e) => e.type === 'PatchApplied')).toHaveLength(1);
+    expect(await new WorkflowRunner('i-1', 'wf', patched, silentLogger).replay(fresh.slice(0, -1))).toMatchObject({
+      actions: [],
+      completed: { output: 'new' },
+    });
+    const unpatched: WorkflowFn = async (ctx) => {
+      await ctx.callActivity('old');
+      return 'old';
+    };
+    const before = await runLive(unpatched, answerAll);
+    const replayed = await new WorkflowRunner('i-1', 'wf', patched, silentLogger).replay(before.slice(0, -1));
+    expect(replayed).toMatchObject({ actions: [], completed: { status: 'COMPLETED', output: 'old' } });
+  });
 });

@@ -48,6 +48,13 @@ export interface WorkflowContext {
   whenAny<T>(tasks: readonly Task<T>[]): Task<WhenAnyResult<T>>;
   /** A UUID that is the same on every replay. */
   newGuid(): string;
+  /**
+   * Versioning: true when this instance runs the code after patch `name` (it started, or reached this
+   * point, after the patch was deployed), false when its recorded history predates the patch. The
+   * answer is recorded, so it stays the same for the instance. Keep both branches until no instance
+   * that answered false is running.
+   */
+  isPatched(name: string): boolean;
   /** Shown as `customStatus` (`dapr.workflow.custom_status`) once the current step is recorded. */
   setCustomStatus(status: unknown): void;
   /**
@@ -105,6 +112,8 @@ export class WorkflowRunner implements WorkflowContext {
   private suspended = false;
   private readonly done = new Set<number>();
   private next?: { readonly input: unknown };
+  private readonly recordedPatches = new Set<string>();
+  private readonly patches = new Map<string, boolean>();
   private deferred: HistoryEvent[] = [];
 
   constructor(
@@ -131,6 +140,7 @@ export class WorkflowRunner implements WorkflowContext {
   async replay(history: readonly HistoryEvent[]): Promise<StepResult> {
     for (const event of history) {
       if (event.type === 'TaskScheduled' || event.type === 'TimerCreated' || event.type === 'SubOrchestrationCreated') this.recorded.set(event.id, event);
+      if (event.type === 'PatchApplied') this.recordedPatches.add(event.name);
     }
     this.isReplaying = true;
     try {
@@ -257,6 +267,16 @@ export class WorkflowRunner implements WorkflowContext {
     hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
     const hex = hash.subarray(0, 16).toString('hex');
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  }
+
+  isPatched(name: string): boolean {
+    let patched = this.patches.get(name);
+    if (patched === undefined) {
+      patched = this.recordedPatches.has(name) || !this.isReplaying;
+      this.patches.set(name, patched);
+      if (patched && !this.recordedPatches.has(name) && !this.ended) this.actions.push({ type: 'PatchApplied', at: this.currentUtcDateTime.getTime(), name });
+    }
+    return patched;
   }
 
   continueAsNew(input: unknown): void {

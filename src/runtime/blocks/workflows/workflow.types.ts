@@ -28,6 +28,7 @@ export type HistoryEvent =
     }
   | { readonly type: 'SubOrchestrationCompleted'; readonly at: number; readonly taskId: number; readonly result?: unknown }
   | { readonly type: 'SubOrchestrationFailed'; readonly at: number; readonly taskId: number; readonly failure: WorkflowFailureDetails }
+  | { readonly type: 'PatchApplied'; readonly at: number; readonly name: string }
   | { readonly type: 'EventRaised'; readonly at: number; readonly name: string; readonly input?: unknown }
   | { readonly type: 'ExecutionSuspended'; readonly at: number; readonly reason?: string }
   | { readonly type: 'ExecutionResumed'; readonly at: number; readonly reason?: string }
