@@ -5,6 +5,7 @@ import { type Metric, printSummary } from './lib/report';
 import { runPubSubBench } from './pubsub.bench';
 import { runRssBench } from './rss.bench';
 import { runStateBench } from './state.bench';
+import { runWorkflowBench } from './workflows.bench';
 
 /** The ids every results.json carries first, in this order (more may follow). */
 const REQUIRED = [
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     ['http', () => runHttpBench()],
     ['rss', () => runRssBench(root)],
     ['pubsub', () => runPubSubBench()],
+    ['workflows', () => runWorkflowBench()],
   ];
   for (const [name, run] of sections) {
     const t0 = Date.now();
