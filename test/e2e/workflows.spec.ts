@@ -220,6 +220,7 @@ describe('workflows (one app, SQLite history)', () => {
 
   it('suspends and resumes: events wait while suspended', async () => {
     await client.workflows.schedule('approval', { instanceId: 'susp-1', input: 60_000 });
+    expect((await client.workflows.waitForStart('susp-1')).status).toBe('RUNNING');
     expect(await http(t, 'POST', '/v1.0-beta1/workflows/dapr/susp-1/pause')).toEqual({ status: 202, body: {} });
     expect((await client.workflows.get('susp-1'))?.status).toBe('SUSPENDED');
     await client.workflows.raiseEvent('susp-1', 'Approval', { approved: false });

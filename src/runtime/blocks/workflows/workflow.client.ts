@@ -26,6 +26,15 @@ export class WorkflowClient {
     return this.engine().get(instanceId);
   }
 
+  /** Resolves when the instance has started running (left PENDING); rejects after `timeoutMs` of real time. */
+  waitForStart(instanceId: string, timeoutMs = 60_000): Promise<WorkflowState> {
+    return withDeadline(
+      timeoutMs,
+      () => this.engine().waitForStart(instanceId),
+      () => new WorkflowApiError('ERR_GET_WORKFLOW', `workflow instance '${instanceId}' did not start within ${timeoutMs} ms`),
+    );
+  }
+
   /** Resolves when the instance has ended (COMPLETED, FAILED, TERMINATED); rejects after `timeoutMs` of real time. */
   waitForCompletion(instanceId: string, timeoutMs = 60_000): Promise<WorkflowState> {
     return withDeadline(

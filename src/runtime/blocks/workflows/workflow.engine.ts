@@ -31,6 +31,8 @@ interface Instance {
   /** Child workflow ids started by this instance (terminated with it). */
   readonly children: Set<string>;
   readonly done: (() => void)[];
+  /** Waiting for the first step to be recorded (`waitForStart`). */
+  readonly started: (() => void)[];
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -106,6 +108,15 @@ export class WorkflowEngine {
     return state;
   }
 
+  /** Resolves once the instance has left PENDING (its code ran a first step), or at once if it has. */
+  async waitForStart(instanceId: string): Promise<WorkflowState> {
+    const inst = this.instances.get(instanceId);
+    if (inst && inst.record.status === 'PENDING') await new Promise<void>((resolve) => inst.started.push(resolve));
+    const state = await this.get(instanceId);
+    if (!state) throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
+    return state;
+  }
+
   /** Resolves once the instance is COMPLETED, FAILED or TERMINATED (or at once if it is). */
   async waitForCompletion(instanceId: string): Promise<WorkflowState> {
     const inst = this.instances.get(instanceId);
@@ -169,7 +180,7 @@ export class WorkflowEngine {
   }
 
   private add(record: InstanceRecord, history: HistoryEvent[] | undefined): Instance {
-    const inst: Instance = { record, history, inbox: [], busy: false, generation: 0, timers: new Set(), children: new Set(), done: [] };
+    const inst: Instance = { record, history, inbox: [], busy: false, generation: 0, timers: new Set(), children: new Set(), done: [], started: [] };
     this.instances.set(record.instanceId, inst);
     return inst;
   }
@@ -231,6 +242,7 @@ export class WorkflowEngine {
     };
     await this.store.write({ record, chunk, active: !end });
     inst.record = record;
+    for (const resolve of inst.started.splice(0)) resolve();
     if (end) {
       this.finish(inst);
       return;
@@ -309,6 +321,7 @@ export class WorkflowEngine {
     inst.runner = undefined;
     this.instances.delete(inst.record.instanceId);
     for (const resolve of inst.done.splice(0)) resolve();
+    for (const resolve of inst.started.splice(0)) resolve();
     const parent = inst.record.parent && this.instances.get(inst.record.parent.instanceId);
     if (parent && inst.record.parent) this.enqueue(parent, { event: childResult(inst.record, inst.record.parent.taskId, this.clock.now()) });
     if (inst.record.status === 'TERMINATED') {
