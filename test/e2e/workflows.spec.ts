@@ -379,6 +379,34 @@ describe('workflows across restarts (one SQLite file)', () => {
   });
 });
 
+describe('workflow registration errors', () => {
+  it('refuses two methods registering one workflow name, naming both', async () => {
+    @Injectable()
+    class Twice {
+      @Workflow('chain')
+      async again(): Promise<void> {}
+    }
+    await expect(startApp({}, { providers: [Workflows, Activities, Twice] })).rejects.toThrow(
+      '@Workflow("chain") on Twice.again: the name is already registered by Workflows.chain; names must be unique',
+    );
+  });
+
+  it('an app without workflows answers the workflow API with daprd codes, not 501', async () => {
+    const t = await startApp();
+    try {
+      const res = await fetch(`${t.apiUrl}/v1.0-beta1/workflows/dapr/any/start`, { method: 'POST' });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({
+        errorCode: 'ERR_START_WORKFLOW',
+        message: `error starting workflow 'any': workflow "any" is not registered; registered workflows: none`,
+      });
+      expect((await fetch(`${t.apiUrl}/v1.0-beta1/workflows/dapr/nope-1`)).status).toBe(404);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('workflow versioning (ctx.isPatched)', () => {
   it('deploys a changed workflow over a running instance: it keeps the old path, new instances take the new one', async () => {
     changedCode = false;

@@ -55,8 +55,12 @@ export const workflowsBlock: BlockDefinition = {
 };
 
 function collect<F>(discovery: Discovery, key: string, decorator: string, into: Map<string, F>): void {
+  const owners = new Map<string, string>();
   for (const m of discovery.methodsWith<string>(key, decorator)) {
-    if (into.has(m.metadata)) throw new ConfigError(`${decorator}("${m.metadata}") on ${m.name}: the name is already registered by another method`);
+    const owner = owners.get(m.metadata);
+    if (owner !== undefined)
+      throw new ConfigError(`${decorator}("${m.metadata}") on ${m.name}: the name is already registered by ${owner}; names must be unique`);
+    owners.set(m.metadata, m.name);
     const method = (m.instance as Record<string, (...args: unknown[]) => unknown>)[m.methodName];
     if (typeof method !== 'function') continue;
     into.set(m.metadata, method.bind(m.instance) as F);
