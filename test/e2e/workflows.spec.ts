@@ -32,6 +32,11 @@ class Activities {
     return n * n;
   }
 
+  @Activity('today')
+  today(): Date {
+    return new Date(Date.UTC(2026, 0, 2));
+  }
+
   @Activity('flaky')
   flaky(ctx: ActivityContext, failures: number): string {
     const attempt = count(`flaky:${ctx.workflowInstanceId}`);
@@ -123,6 +128,12 @@ class Workflows {
     await ctx.waitForExternalEvent('go');
     out.push(await ctx.callActivity<string>('step', 'last'));
     return out;
+  }
+
+  @Workflow('json')
+  async json(ctx: WorkflowContext, mode: 'date' | 'bigint'): Promise<unknown> {
+    const day = await ctx.callActivity<unknown>('today');
+    return mode === 'date' ? { type: typeof day, day } : { big: BigInt(1) };
   }
 
   @Workflow('failing')
@@ -298,12 +309,22 @@ describe('workflows (one app, SQLite history)', () => {
     expect(await client.workflows.get('par-wait-approval')).toBeUndefined();
   });
 
+  it('hands values over as JSON, live as in replay; a value that is not JSON fails the instance', async () => {
+    const date = await client.workflows.schedule('json', { input: 'date' });
+    expect(await client.workflows.waitForCompletion(date)).toMatchObject({ status: 'COMPLETED', output: { type: 'string', day: '2026-01-02T00:00:00.000Z' } });
+    const big = await client.workflows.schedule('json', { input: 'bigint' });
+    const failed = await client.workflows.waitForCompletion(big);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.failure?.message).toContain('the workflow produced a value that is not JSON: Do not know how to serialize a BigInt');
+    await expect(client.workflows.schedule('json', { input: { n: BigInt(2) } })).rejects.toThrow("error starting workflow 'json': the input is not JSON");
+  });
+
   it('lists the registered workflows and activities in /v1.0/metadata', async () => {
     const meta = await http(t, 'GET', '/v1.0/metadata');
     expect(meta.body.workflows).toEqual({
       connectedWorkers: 1,
-      workflows: ['chain', 'fanout', 'retry', 'approval', 'resumable', 'counter', 'parent', 'versioned', 'failing'],
-      activities: ['greet', 'square', 'flaky', 'step'],
+      workflows: ['chain', 'fanout', 'retry', 'approval', 'resumable', 'counter', 'parent', 'versioned', 'json', 'failing'],
+      activities: ['greet', 'square', 'today', 'flaky', 'step'],
     });
   });
 });

@@ -83,6 +83,7 @@ export class WorkflowEngine {
     }
     const id = instanceId ?? randomUUID();
     if (!parent) checkInstanceId(id);
+    input = jsonCopy(input, (reason) => new WorkflowApiError('ERR_START_WORKFLOW', `error starting workflow '${name}': the input is not JSON: ${reason}`));
     const existing = this.instances.get(id)?.record ?? (await this.store.record(id));
     if (existing && !TERMINAL_STATUSES.includes(existing.status)) {
       throw new WorkflowApiError('ERR_START_WORKFLOW', `error starting workflow '${name}': an active workflow with ID '${id}' already exists`);
@@ -127,7 +128,11 @@ export class WorkflowEngine {
   }
 
   raiseEvent(instanceId: string, name: string, data: unknown): Promise<void> {
-    return this.control(instanceId, 'ERR_RAISE_EVENT_WORKFLOW', 'raising event on', { type: 'EventRaised', at: this.clock.now(), name, input: data });
+    const input = jsonCopy(
+      data,
+      (reason) => new WorkflowApiError('ERR_RAISE_EVENT_WORKFLOW', `error raising event '${name}': the data is not JSON: ${reason}`),
+    );
+    return this.control(instanceId, 'ERR_RAISE_EVENT_WORKFLOW', 'raising event on', { type: 'EventRaised', at: this.clock.now(), name, input });
   }
 
   suspend(instanceId: string, reason?: string): Promise<void> {
@@ -223,19 +228,30 @@ export class WorkflowEngine {
     inst.fresh = undefined;
     inst.runner = runner;
     const fed = replayed.completed ? replayed : await runner.process([...fresh, ...incoming]);
-    const actions = [...replayed.actions, ...(replayed.completed ? [] : fed.actions)];
-    const end = fed.completed;
+    let actions = [...replayed.actions, ...(replayed.completed ? [] : fed.actions)];
+    let end = fed.completed;
     if (end?.status === 'CONTINUED_AS_NEW') {
-      await this.continueAsNew(inst, end.output, now);
+      await this.continueAsNew(inst, jsonCopy(end.output), now);
       return;
     }
-    const chunk = [...incoming, ...actions, ...(end ? [end] : [])];
     const custom = runner.status;
+    try {
+      JSON.stringify([actions, end, custom.value]); // what is recorded must be JSON, or the step could never be written
+    } catch (err) {
+      actions = [];
+      end = {
+        type: 'ExecutionCompleted',
+        at: now,
+        status: 'FAILED',
+        failure: failureOf(new TypeError(`the workflow produced a value that is not JSON: ${(err as Error).message}`)),
+      };
+    }
+    const chunk = [...incoming, ...actions, ...(end ? [end] : [])];
     const record: InstanceRecord = {
       ...inst.record,
       status: end ? end.status : runner.isSuspended ? 'SUSPENDED' : 'RUNNING',
-      customStatus: custom.set ? custom.value : inst.record.customStatus,
-      output: end?.output,
+      customStatus: custom.set ? jsonOr(custom.value, inst.record.customStatus) : inst.record.customStatus,
+      output: jsonCopy(end?.output),
       failure: end?.failure,
       lastUpdatedAt: now,
       chunks: inst.record.chunks + 1,
@@ -387,13 +403,41 @@ export class WorkflowEngine {
     try {
       if (!fn) throw new ActivityNotRegisteredError(action.name, [...this.activities.keys()]);
       const ctx: ActivityContext = { workflowInstanceId: id, activityName: action.name, taskId: action.id, idempotencyKey: `${id}:${action.id}` };
-      const result = await fn(ctx, action.input);
+      // Input and result as JSON, live as after a restart (the history holds JSON): a Date is a string in both.
+      const result = jsonCopy(
+        await fn(ctx, jsonCopy(action.input)),
+        (reason) => new TypeError(`the result of activity "${action.name}" is not JSON: ${reason}`),
+      );
       event = { type: 'TaskCompleted', at: this.clock.now(), taskId: action.id, result };
     } catch (err) {
       event = { type: 'TaskFailed', at: this.clock.now(), taskId: action.id, failure: failureOf(err) };
     }
     if (this.instances.get(id) === inst && inst.generation === generation) this.enqueue(inst, { event, generation });
   }
+}
+
+/** `value` as it reads back from JSON (undefined stays undefined); `error` when it cannot be written as JSON. */
+function jsonCopy(value: unknown, error: (reason: string) => Error = (r) => new TypeError(r)): unknown {
+  if (value === undefined) return undefined;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw error((err as Error).message);
+  }
+  return text === undefined ? undefined : (JSON.parse(text) as unknown);
+}
+
+/** `jsonCopy(value)`, or `fallback` when it is not JSON (the instance has then failed, saying why). */
+function jsonOr(value: unknown, fallback: unknown): unknown {
+  const text = ((): string | undefined => {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      return undefined; // reported: the step ends the instance with "not JSON"
+    }
+  })();
+  return text === undefined ? fallback : (JSON.parse(text) as unknown);
 }
 
 /** What a parent's history records when its child ended. */
