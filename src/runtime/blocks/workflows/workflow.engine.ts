@@ -46,6 +46,8 @@ const MAX_TIMER_MS = 2_147_483_647;
 export class WorkflowEngine {
   private readonly instances = new Map<string, Instance>();
   private stopped = false;
+  /** Steps being driven (awaited by `stop`). */
+  private readonly driving = new Set<Promise<void>>();
 
   constructor(
     private readonly store: WorkflowStore,
@@ -69,9 +71,14 @@ export class WorkflowEngine {
     return ids.length;
   }
 
-  stop(): void {
+  /** Stops taking events, clears the timers, and waits (up to `waitMs`) for the steps being recorded. */
+  async stop(waitMs: number): Promise<void> {
     this.stopped = true;
     for (const inst of this.instances.values()) for (const t of inst.timers) this.clock.clearTimeout(t);
+    if (this.driving.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.driving]), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
   }
 
   async start(name: string, instanceId: string | undefined, input: unknown, parent?: InstanceRecord['parent']): Promise<string> {
@@ -194,7 +201,12 @@ export class WorkflowEngine {
     if (item) inst.inbox.push(item);
     if (inst.busy || this.stopped) return;
     inst.busy = true;
-    void this.drive(inst, item === undefined);
+    const driving = this.drive(inst, item === undefined);
+    this.driving.add(driving);
+    driving
+      .catch((err: unknown) => this.logger.error({ instanceId: inst.record.instanceId, err: String(err) }, 'workflow driver failed'))
+      .finally(() => this.driving.delete(driving))
+      .catch(() => undefined);
   }
 
   /** Steps the instance until its inbox is empty. */
@@ -277,6 +289,7 @@ export class WorkflowEngine {
       'workflow step could not be recorded; retrying in 1 s from the recorded history',
     );
     for (const i of items) i.recorded?.reject(err);
+    if (this.stopped) return; // shutting down: the next start replays from the store
     inst.runner = undefined;
     inst.fresh = undefined;
     try {

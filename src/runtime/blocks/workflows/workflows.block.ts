@@ -41,10 +41,7 @@ export const workflowsBlock: BlockDefinition = {
         const resumed = await engine.resume();
         ctx.logger.info({ store: store.storeName, workflows: [...workflows.keys()], activities: [...activities.keys()], resumed }, 'workflows started');
       },
-      stop() {
-        engine?.stop();
-        return Promise.resolve();
-      },
+      stop: (deadline) => engine?.stop(deadline.remainingMs()) ?? Promise.resolve(),
       routes: () => workflowRoutes(client),
       metadata: () =>
         workflows.size === 0 && activities.size === 0
