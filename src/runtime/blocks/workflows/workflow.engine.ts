@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowApiError } from '../../../errors/workflow.errors';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
-import { WorkflowRunner, type WorkflowFn } from './workflow.runner';
+import { WorkflowRunner } from './workflow.runner';
+import type { WorkflowFn } from './workflow.context';
+import { ActivityNotRegisteredError, checkInstanceId, childResult, jsonCopy, jsonOr, missingWorkflow } from './workflow.values';
 import type { WorkflowStore } from './workflow.store';
 import { type ActivityContext, failureOf, type HistoryEvent, type InstanceRecord, TERMINAL_STATUSES, type WorkflowState } from './workflow.types';
 
@@ -35,7 +37,6 @@ interface Instance {
   readonly started: (() => void)[];
 }
 
-const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 const MAX_TIMER_MS = 2_147_483_647;
 
 /**
@@ -426,57 +427,5 @@ export class WorkflowEngine {
       event = { type: 'TaskFailed', at: this.clock.now(), taskId: action.id, failure: failureOf(err) };
     }
     if (this.instances.get(id) === inst && inst.generation === generation) this.enqueue(inst, { event, generation });
-  }
-}
-
-/** `value` as it reads back from JSON (undefined stays undefined); `error` when it cannot be written as JSON. */
-function jsonCopy(value: unknown, error: (reason: string) => Error = (r) => new TypeError(r)): unknown {
-  if (value === undefined) return undefined;
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (err) {
-    throw error((err as Error).message);
-  }
-  return text === undefined ? undefined : (JSON.parse(text) as unknown);
-}
-
-/** `jsonCopy(value)`, or `fallback` when it is not JSON (the instance has then failed, saying why). */
-function jsonOr(value: unknown, fallback: unknown): unknown {
-  const text = ((): string | undefined => {
-    try {
-      return JSON.stringify(value);
-    } catch {
-      return undefined; // reported: the step ends the instance with "not JSON"
-    }
-  })();
-  return text === undefined ? fallback : (JSON.parse(text) as unknown);
-}
-
-/** What a parent's history records when its child ended. */
-function childResult(child: InstanceRecord, taskId: number, at: number): HistoryEvent {
-  if (child.status === 'COMPLETED') return { type: 'SubOrchestrationCompleted', at, taskId, result: child.output };
-  const failure = child.failure ?? { errorType: 'WorkflowTerminated', message: `child workflow '${child.instanceId}' was ${child.status.toLowerCase()}` };
-  return { type: 'SubOrchestrationFailed', at, taskId, failure };
-}
-
-class ActivityNotRegisteredError extends Error {
-  constructor(name: string, known: readonly string[]) {
-    super(`activity "${name}" is not registered; registered activities: ${known.join(', ') || 'none'}`);
-    this.name = 'ActivityNotRegistered';
-  }
-}
-
-function missingWorkflow(name: string): WorkflowFn {
-  return () => {
-    throw new Error(`workflow "${name}" is not registered in this app (any more)`);
-  };
-}
-
-/** daprd's checks of a given instance id. */
-export function checkInstanceId(id: string): void {
-  if (id.length > 64) throw new WorkflowApiError('ERR_INSTANCE_ID_TOO_LONG', `workflow instance ID exceeds the max length of 64 characters`);
-  if (!ID_PATTERN.test(id)) {
-    throw new WorkflowApiError('ERR_INSTANCE_ID_INVALID', `workflow instance ID '${id}' is invalid: only alphanumeric and underscore characters are allowed`);
   }
 }
