@@ -9,6 +9,7 @@ import { runRssBench } from './rss.bench';
 import { runSidecarBench } from './sidecar.bench';
 import { runStateBench } from './state.bench';
 import { runTracingBench } from './tracing.bench';
+import { runWorkflowBench } from './workflows.bench';
 
 /** The ids every results.json carries first, in this order (more may follow). */
 const REQUIRED = [
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     ['metrics', () => runMetricsBench()],
     ['sidecar', () => runSidecarBench()],
     ['actors', () => runActorsBench()],
+    ['workflows', () => runWorkflowBench()],
   ];
   // BENCH_SECTIONS=pubsub (comma-separated) runs only those and updates their ids in results.json.
   const only = (process.env['BENCH_SECTIONS'] ?? '')

@@ -52,6 +52,13 @@ export type { SecretValues } from './runtime/blocks/secrets/secrets.service';
 export { LockClient, type TryLockOptions, type UnlockOptions } from './runtime/blocks/lock/lock.client';
 export type { LockGrant, WithLockOptions } from './runtime/blocks/lock/lock.service';
 export { WithLock, withLock, type WithLockDecoratorOptions } from './decorators';
+// Workflows
+export { Activity, activity, Workflow, workflow } from './decorators';
+export { WorkflowClient, type ScheduleOptions } from './runtime/blocks/workflows/workflow.client';
+export type { CallActivityOptions, WaitForEventOptions, WhenAnyResult, WorkflowContext } from './runtime/blocks/workflows/workflow.runner';
+export { Task } from './runtime/blocks/workflows/workflow.task';
+export type { ActivityContext, RetryPolicy as WorkflowRetryPolicy, WorkflowState, WorkflowStatus } from './runtime/blocks/workflows/workflow.types';
+export type { WorkflowFailureDetails } from './errors/workflow.errors';
 
 // State
 export { StateClient, type DeleteOptions, type SaveOptions, type StateItem, type StateTransactionOp } from './runtime/blocks/state/state.client';

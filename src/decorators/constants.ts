@@ -25,3 +25,9 @@ export const SIDEKICK_WITH_LOCK = 'sidekick:with-lock';
 export const SIDEKICK_WITH_LOCK_RUNNER = 'sidekick:with-lock-runner';
 /** `@Actor` options on a class. */
 export const SIDEKICK_ACTOR = 'sidekick:actor';
+
+/** `@Workflow(name)` on a method: the workflow's name. */
+export const SIDEKICK_WORKFLOW = 'sidekick:workflow';
+
+/** `@Activity(name)` on a method: the activity's name. */
+export const SIDEKICK_ACTIVITY = 'sidekick:activity';

@@ -3,12 +3,14 @@ export { Binding, binding, type BindingMetadata } from './binding.decorator';
 export {
   getSecretToken,
   getStateStoreToken,
+  SIDEKICK_ACTIVITY,
   SIDEKICK_ACTOR,
   SIDEKICK_BINDING,
   SIDEKICK_CONFIGURATION_CHANGE,
   SIDEKICK_STATE_STORE_PARAMS,
   SIDEKICK_SUBSCRIBE,
   SIDEKICK_WITH_LOCK,
+  SIDEKICK_WORKFLOW,
 } from './constants';
 export { requestedStateStores, StateStore, type StateStoreParam } from './state-store.decorator';
 export { type BulkSubscribeOptions, Subscribe, subscribe, type SubscribeMetadata, type SubscribeOptions } from './subscribe.decorator';
@@ -20,3 +22,4 @@ export {
   type OnConfigurationChangeOptions,
 } from './on-configuration-change.decorator';
 export { type LockResource, WithLock, withLock, type WithLockDecoratorOptions, type WithLockMetadata, type WithLockRunner } from './with-lock.decorator';
+export { Activity, activity, activityNameOf, Workflow, workflow } from './workflow.decorator';

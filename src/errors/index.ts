@@ -9,3 +9,4 @@ export { formatIssues } from './zod-issues';
 export * from './configuration.errors';
 export * from './lock.errors';
 export * from './actor.errors';
+export * from './workflow.errors';

@@ -14,6 +14,7 @@ import type { ActorsService } from './blocks/actors/actors.service';
 import { StateClient } from './blocks/state/state.client';
 import type { StateService } from './blocks/state/state.service';
 import type { SecretsService, SecretValues } from './blocks/secrets/secrets.service';
+import type { WorkflowClient } from './blocks/workflows/workflow.client';
 
 /** The building blocks, programmatically: the same code paths the HTTP API uses. */
 export class SidekickClient {
@@ -33,6 +34,8 @@ export class SidekickClient {
     secretsService: SecretsService,
     configurationService: ConfigurationService,
     lockService: LockService,
+    /** Durable workflows: schedule, get, waitForCompletion, raiseEvent, suspend, resume, terminate, purge. */
+    readonly workflows: WorkflowClient,
     private readonly actorsService?: ActorsService,
   ) {
     this.secrets = new SecretsClient(secretsService);

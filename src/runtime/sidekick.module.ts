@@ -28,6 +28,7 @@ import { createDefaultLogger } from './logger';
 import { LockService } from './blocks/lock/lock.service';
 import { SidekickClient } from './sidekick.client';
 import { ActorsService } from './blocks/actors/actors.service';
+import { WorkflowClient } from './blocks/workflows/workflow.client';
 import { resolveOptions, type ResolvedOptions, SIDEKICK_CLOCK, SIDEKICK_LOGGER, SIDEKICK_OPTIONS, type SidekickModuleOptions } from './sidekick.options';
 import { SidekickRuntime } from './sidekick.runtime';
 import { SystemClock } from './time/system.clock';
@@ -130,6 +131,7 @@ export class SidekickModule implements NestModule {
               rt.service(SecretsService),
               rt.service(ConfigurationService),
               rt.service(LockService),
+              rt.service(WorkflowClient),
               rt.service(ActorsService),
             ),
           inject: [SidekickRuntime],

@@ -10,6 +10,7 @@ import { metricsBlock } from './metrics/metrics.block';
 import { resiliencyBlock } from './resiliency/resiliency.block';
 import { stateBlock } from './state/state.block';
 import { tracingBlock } from './tracing/tracing.block';
+import { workflowsBlock } from './workflows/workflows.block';
 
 /**
  * The building blocks, in dependency order: a block may use the services of the blocks before it.
@@ -30,4 +31,5 @@ export const BLOCKS: readonly BlockDefinition[] = [
   configurationBlock,
   lockBlock,
   actorsBlock,
+  workflowsBlock,
 ];

@@ -1,0 +1,68 @@
+import { withDeadline } from '../../../spi/clock';
+import { WorkflowApiError } from '../../../errors/workflow.errors';
+import type { WorkflowEngine } from './workflow.engine';
+import type { WorkflowState } from './workflow.types';
+
+export interface ScheduleOptions {
+  /** Defaults to a random UUID. Letters, digits, `_` and `-`, at most 64 characters (daprd's rule). */
+  readonly instanceId?: string;
+  readonly input?: unknown;
+}
+
+/**
+ * Manages workflow instances (also `SidekickClient.workflows`): the same code paths as the
+ * `/v1.0-beta1/workflows/dapr/...` routes. Errors are `SidekickError`s with daprd's workflow codes.
+ */
+export class WorkflowClient {
+  constructor(private readonly engine: () => WorkflowEngine) {}
+
+  /** Starts an instance of workflow `name`; resolves with its id once it is recorded. */
+  schedule(name: string, options: ScheduleOptions = {}): Promise<string> {
+    return this.engine().start(name, options.instanceId, options.input);
+  }
+
+  /** The instance's state, or undefined when there is none. */
+  get(instanceId: string): Promise<WorkflowState | undefined> {
+    return this.engine().get(instanceId);
+  }
+
+  /** Resolves when the instance has started running (left PENDING); rejects after `timeoutMs` of real time. */
+  waitForStart(instanceId: string, timeoutMs = 60_000): Promise<WorkflowState> {
+    return withDeadline(
+      timeoutMs,
+      () => this.engine().waitForStart(instanceId),
+      () => new WorkflowApiError('ERR_GET_WORKFLOW', `workflow instance '${instanceId}' did not start within ${timeoutMs} ms`),
+    );
+  }
+
+  /** Resolves when the instance has ended (COMPLETED, FAILED, TERMINATED); rejects after `timeoutMs` of real time. */
+  waitForCompletion(instanceId: string, timeoutMs = 60_000): Promise<WorkflowState> {
+    return withDeadline(
+      timeoutMs,
+      () => this.engine().waitForCompletion(instanceId),
+      () => new WorkflowApiError('ERR_GET_WORKFLOW', `workflow instance '${instanceId}' did not end within ${timeoutMs} ms`),
+    );
+  }
+
+  raiseEvent(instanceId: string, eventName: string, data?: unknown): Promise<void> {
+    return this.engine().raiseEvent(instanceId, eventName, data);
+  }
+
+  suspend(instanceId: string, reason?: string): Promise<void> {
+    return this.engine().suspend(instanceId, reason);
+  }
+
+  resume(instanceId: string, reason?: string): Promise<void> {
+    return this.engine().resumeInstance(instanceId, reason);
+  }
+
+  /** Ends a running instance with status TERMINATED (its activities in flight finish, unrecorded). */
+  terminate(instanceId: string, output?: unknown): Promise<void> {
+    return this.engine().terminate(instanceId, output);
+  }
+
+  /** Deletes an ended instance's record and history. */
+  purge(instanceId: string): Promise<void> {
+    return this.engine().purge(instanceId);
+  }
+}
