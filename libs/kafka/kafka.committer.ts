@@ -1,9 +1,13 @@
 import type { EachBatchPayload } from 'kafkajs';
 import { errorMessage } from '../../src/errors/sidekick.error';
+import { withDeadline } from '../../src/spi/clock';
 import type { SidekickLogger } from '../../src/spi/logger';
 
 /** Handled records of one partition not yet committed, at most: its lane waits for a commit beyond this (the crash-redelivery bound). */
 export const COMMIT_EVERY = 100;
+
+/** Longest one OffsetCommit is waited for (twice kafkajs's request timeout); then it counts as failed. */
+export const COMMIT_DEADLINE_MS = 30_000;
 
 /** One partition's handled offset waiting to be committed. */
 interface Mark {
@@ -35,7 +39,9 @@ export class OffsetCommitter {
   private marks = new Map<string, Mark>();
   /** Records per partition in the OffsetCommit in flight. */
   private sending = new Map<string, number>();
-  private running?: Promise<void>;
+  private running: Promise<void> = Promise.resolve();
+  /** The commit loop runs (set and cleared synchronously by the loop, see kick()). */
+  private looping = false;
   private stopped = false;
   /** Woken when a commit finished (lanes waiting for room). */
   private waiters: (() => void)[] = [];
@@ -72,7 +78,7 @@ export class OffsetCommitter {
 
   /** Resolves once everything marked so far was committed (or its commit failed and was logged). */
   async flush(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.looping) await this.running;
   }
 
   /** Forgets what was not committed yet and commits nothing more (abort: as a dying process). */
@@ -85,19 +91,25 @@ export class OffsetCommitter {
   /** Drops the marks of partitions this member no longer owns (a rebalance; their next owner starts at the committed offset). */
   forget(keep: (key: string) => boolean): void {
     for (const key of [...this.marks.keys()]) if (!keep(key)) this.marks.delete(key);
+    // Nor is a lane of the new assignment (or of a restarted consumer) held back by a commit of the old one.
+    for (const key of [...this.sending.keys()]) if (!keep(key)) this.sending.delete(key);
     this.wake();
   }
 
-  /** Starts the commit loop unless it runs. (Cleared in a callback: run() may finish before it returns.) */
+  /**
+   * Starts the commit loop unless it runs. `looping` is set and cleared by the loop itself, in the same
+   * synchronous steps in which it starts and finds no marks left: clearing it in a callback of the
+   * loop's promise (a microtask later) left a window in which a new mark found the loop "running",
+   * started nothing, and stayed uncommitted until the next mark, or for good when its lane then
+   * waited in room() for that very commit.
+   */
   private kick(): void {
-    if (this.running) return;
-    const running: Promise<void> = this.run().finally(() => {
-      if (this.running === running) this.running = undefined;
-    });
-    this.running = running;
+    if (this.looping) return;
+    this.running = this.run();
   }
 
   private async run(): Promise<void> {
+    this.looping = true;
     try {
       // Marks made while a commit is in flight go together in the next one.
       while (this.marks.size > 0 && !this.stopped) {
@@ -114,6 +126,7 @@ export class OffsetCommitter {
         this.wake();
       }
     } finally {
+      this.looping = false;
       this.sending = new Map();
       this.wake();
     }
@@ -129,7 +142,8 @@ export class OffsetCommitter {
     const request = { topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) };
     try {
       // Through a batch payload of the current run: consumer.commitOffsets() is a no-op once kafkajs stops.
-      await via.commitOffsetsIfNecessary(request);
+      // Bounded: a commit of a run kafkajs has since torn down (a crash) must not hold every later commit.
+      await withDeadline(COMMIT_DEADLINE_MS, () => via.commitOffsetsIfNecessary(request));
     } catch (err) {
       // A rebalance under way: whoever owns the partitions next handles those records again.
       this.logger.warn({ err, offsets: request.topics }, `kafka ${this.label}: committing failed (${errorMessage(err)}); records may be delivered again`);

@@ -256,7 +256,9 @@ export class KafkaGroupConsumer {
           }
           committer.mark(key, topic, partition, message.offset, payload, owned);
         }
-        lane.queue.shift();
+        // Only the batch just handled: a crash or rebalance meanwhile cleared the queue, and what is
+        // queued now is the new run's (shifting it dropped records whose fetch position had moved on).
+        if (lane.queue[0] === item) lane.queue.shift();
         // Resume fetching as soon as there is room again, not when the lane ran dry: the fetch that
         // brings the next batch then overlaps the handling of the ones still queued (waiting for the
         // lane to empty cost up to a whole fetch wait, 500 ms, per pause).

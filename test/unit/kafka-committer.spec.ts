@@ -87,3 +87,43 @@ describe('kafka OffsetCommitter', () => {
     expect(requests).toHaveLength(2);
   });
 });
+
+describe('kafka OffsetCommitter: marks made while the commit loop winds down', () => {
+  const hops = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await Promise.resolve();
+  };
+
+  it.each([0, 1, 2, 3, 4, 5, 6, 8, 12])('a mark %i microtasks after the last commit returned is committed too (never stranded)', async (n) => {
+    const { requests, via } = manualCommits();
+    const committer = new OffsetCommitter(noopLogger, 'test');
+    committer.mark('t|0', 't', 0, '1', via, owned);
+    await flush();
+    requests[0]?.answer();
+    await hops(n);
+    committer.mark('t|0', 't', 0, '2', via, owned);
+    for (let i = 0; i < 5; i++) {
+      await flush();
+      for (const r of requests.slice(1)) r.answer();
+    }
+    await committer.flush();
+    expect(requests.map((r) => r.request.topics[0]?.partitions[0]?.offset)).toEqual(['2', '3']);
+    expect(committer.outstanding('t|0')).toBe(0);
+  });
+});
+
+describe('kafka OffsetCommitter: a rebalance or consumer restart during a commit', () => {
+  it('forgotten partitions no longer count the commit in flight of the old run: their lanes are not held back by it', async () => {
+    const { requests, via } = manualCommits();
+    const committer = new OffsetCommitter(noopLogger, 'test');
+    for (let i = 0; i <= COMMIT_EVERY; i++) committer.mark('t|0', 't', 0, String(i), via, owned);
+    requests[0]?.answer(); // the first mark's commit; the next one carries the COMMIT_EVERY others
+    await flush();
+    expect(requests).toHaveLength(2);
+    expect(committer.outstanding('t|0')).toBe(COMMIT_EVERY);
+    committer.forget(() => false); // the consumer crashed: kafkajs restarts it from the committed offsets
+    expect(committer.outstanding('t|0')).toBe(0);
+    await committer.room('t|0'); // at once, though the old run's commit never answered
+    for (const r of requests) r.answer(new Error('The coordinator is not available'));
+    await committer.flush();
+  });
+});
