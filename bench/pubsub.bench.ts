@@ -95,6 +95,9 @@ async function startSidekick(topics: { memory: string; redis: string; kafka: str
         dataDir: dir,
         components,
         httpApi: { enabled: false },
+        // As the other benchmarks: no interceptor installed, so the ratios compare the pub/sub paths themselves
+        // (metrics are on by default in apps; their cost on this path is in bench/RESULTS.md).
+        metrics: { enabled: false },
         nameResolution: { localRegistry: false },
         logger: silentLogger,
       }),
