@@ -1,4 +1,5 @@
-import { ActorId, ActorProxyBuilder, CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
+import { ActorId, ActorProxyBuilder, DaprClient } from '@dapr/dapr';
+import { daprHttpClient } from '../support/dapr-client';
 import { AbstractActor, Actor } from '../../src';
 import { startApp, type TestApp } from '../support/app';
 
@@ -44,12 +45,7 @@ describe('@dapr/dapr ActorProxyBuilder (HTTP) against Sidekick actors', () => {
       },
       { providers: [CounterActor] },
     );
-    client = new DaprClient({
-      daprHost: '127.0.0.1',
-      daprPort: String(new URL(t.apiUrl).port),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      logger: { level: LogLevel.Error },
-    });
+    client = daprHttpClient(t.apiUrl);
     await client.start();
   }, 15_000);
 

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
+import { DaprClient } from '@dapr/dapr';
+import { daprHttpClient } from '../support/dapr-client';
 import { startApp, tempDir, type TestApp } from '../support/app';
 
 /**
@@ -33,12 +34,7 @@ describe('the official @dapr/dapr client (HTTP): secrets', () => {
       ],
       config: { secrets: { scopes: [{ storeName: 'secret-envvars', deniedSecrets: ['forbidden'] }] } },
     });
-    client = new DaprClient({
-      daprHost: '127.0.0.1',
-      daprPort: String(new URL(t.apiUrl).port),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      logger: { level: LogLevel.Error },
-    });
+    client = daprHttpClient(t.apiUrl);
     await client.start();
   }, 10_000);
 

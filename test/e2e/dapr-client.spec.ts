@@ -1,5 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
-import { CommunicationProtocolEnum, DaprClient, HttpMethod, LogLevel, type LoggerService } from '@dapr/dapr';
+import { DaprClient, HttpMethod, type LoggerService } from '@dapr/dapr';
+import { daprHttpClient } from '../support/dapr-client';
 import type HTTPClient from '@dapr/dapr/implementation/Client/HTTPClient/HTTPClient';
 import type { MemoryConfigurationStore } from '../../libs/memory/memory.configuration-store';
 import type { StateStore } from '../../src/spi';
@@ -48,12 +49,7 @@ describe('the official @dapr/dapr client (HTTP) against the Sidekick HTTP API', 
       },
       { controllers: [HelloController] },
     );
-    client = new DaprClient({
-      daprHost: '127.0.0.1',
-      daprPort: String(new URL(t.apiUrl).port),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      logger: { level: LogLevel.Error, service: logger },
-    });
+    client = daprHttpClient(t.apiUrl, logger);
     // The SDK's readiness probe (GET /v1.0/metadata) must succeed on the first try: it retries once a
     // second for 60 s otherwise, which would show here as a timeout.
     await client.start();

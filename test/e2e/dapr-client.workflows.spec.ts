@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
+import { DaprClient } from '@dapr/dapr';
+import { daprHttpClient } from '../support/dapr-client';
 import { Activity, Workflow } from '../../src/decorators';
 import type { WorkflowContext } from '../../src/runtime/blocks/workflows/workflow.runner';
 import type { ActivityContext } from '../../src/runtime/blocks/workflows/workflow.types';
@@ -28,12 +29,7 @@ describe('the official @dapr/dapr client (HTTP): workflows', () => {
 
   beforeAll(async () => {
     t = await startApp({ appId: 'daprclient-workflows' }, { providers: [OrderWorkflow] });
-    client = new DaprClient({
-      daprHost: '127.0.0.1',
-      daprPort: String(new URL(t.apiUrl).port),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      logger: { level: LogLevel.Error },
-    });
+    client = daprHttpClient(t.apiUrl);
     await client.start();
   }, 10_000);
 

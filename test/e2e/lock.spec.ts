@@ -1,5 +1,5 @@
+import { daprHttpClient } from '../support/dapr-client';
 import { Controller, Injectable, Param, Post } from '@nestjs/common';
-import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import { LockStatus } from '@dapr/dapr/types/lock/UnlockResponse';
 import type { InlineComponent } from '../../src/config/component.loader';
 import { WithLock } from '../../src/decorators';
@@ -168,12 +168,7 @@ describe('the distributed lock API', () => {
   });
 
   it('the official @dapr/dapr client: lock, unlock and its statuses', async () => {
-    const client = new DaprClient({
-      daprHost: '127.0.0.1',
-      daprPort: String(new URL(t.apiUrl).port),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      logger: { level: LogLevel.Error },
-    });
+    const client = daprHttpClient(t.apiUrl);
     expect(await client.lock.lock('lockstore', 'sdk', 'owner-1', 10)).toEqual({ success: true });
     expect(await client.lock.lock('lockstore', 'sdk', 'owner-2', 10)).toEqual({ success: false });
     expect(await client.lock.unlock('lockstore', 'sdk', 'owner-2')).toEqual({ status: LockStatus.LockBelongsToOthers });

@@ -1,4 +1,4 @@
-import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
+import { daprHttpClient } from '../support/dapr-client';
 import type { InlineComponent } from '../../src/config/component.loader';
 import { SidekickClient } from '../../src/runtime/sidekick.client';
 import type { StateStore } from '../../src/spi';
@@ -95,12 +95,7 @@ describe('state query over HTTP', () => {
   });
 
   it('the official @dapr/dapr client: state.query, and an empty result as { results: [] }', async () => {
-    const client = new DaprClient({
-      daprHost: '127.0.0.1',
-      daprPort: String(new URL(t.apiUrl).port),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      logger: { level: LogLevel.Error },
-    });
+    const client = daprHttpClient(t.apiUrl);
     const found = await client.state.query('statestore', {
       filter: { IN: { name: ['bob', 'alice'] } },
       sort: [{ key: 'name', order: 'ASC' }],
