@@ -69,22 +69,6 @@ export function parseAppSubscriptions(body: unknown): AppSubscriptions {
   return { subscriptions, skipped };
 }
 
-const KNOWN = [
-  'pubsubname',
-  'topic',
-  'route',
-  'routes',
-  'rules',
-  'match',
-  'path',
-  'default',
-  'deadlettertopic',
-  'bulksubscribe',
-  'enabled',
-  'maxmessagescount',
-  'maxawaitdurationms',
-  'metadata',
-];
 const CANONICAL = new Map(
   [
     'pubsubname',
@@ -111,7 +95,7 @@ function lowerKeys(value: unknown, inMetadata = false): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     const lower = key.toLowerCase();
-    const name = KNOWN.includes(lower) ? (CANONICAL.get(lower) ?? key) : key;
+    const name = CANONICAL.get(lower) ?? key;
     out[name] = lowerKeys(v, name === 'metadata');
   }
   return out;
