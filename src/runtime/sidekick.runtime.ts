@@ -138,11 +138,11 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       if (this.appConfiguration.source !== '(none)') {
         this.logger.info({ configuration: this.appConfiguration.name, file: this.appConfiguration.source }, 'Configuration loaded');
       }
-      this.components.useDocuments(resources);
+      this.components.useResources(resources);
       // Cross-cutting blocks (tracing, metrics, resiliency) contribute interceptors once the Configuration is known.
       this.interception.installOuter(this.blocks.flatMap((b) => b.interceptors?.() ?? []));
       this.interception.lock();
-      await this.components.start(resources);
+      await this.components.start();
     } catch (err) {
       // Also when a provider started them: module init (which closes them on failure) then never runs.
       this.readiness.markFailed(err as Error);

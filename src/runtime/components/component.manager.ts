@@ -42,7 +42,7 @@ export class ComponentManager implements ComponentSource {
   private readonly types = new NameRegistry<ComponentFactory>('component type');
   private readonly loaded = new NameRegistry<LoadedComponent>('component');
   private readonly order: LoadedComponent[] = [];
-  private otherDocs: OtherDocument[] = [];
+  private resources?: LoadedResources;
   private readonly failures = new Map<string, string>();
 
   constructor(
@@ -56,8 +56,8 @@ export class ComponentManager implements ComponentSource {
   }
 
   /** Loads and initialises every component. Throws a `ConfigError`/`ComponentInitError` that names the file. */
-  async start(resources?: LoadedResources): Promise<void> {
-    const specs = this.collectSpecs(resources ?? loadResourcesDir(this.options.resourcesPath, this.options.resourcesPathRequired));
+  async start(): Promise<void> {
+    const specs = this.collectSpecs(this.useResources());
     const kindRank = (s: ComponentSpec): number => (s.kind === 'secretstores' ? 0 : 1);
     for (const spec of [...specs].sort((a, b) => kindRank(a) - kindRank(b))) await this.initOne(spec);
     this.loaded.freeze();
@@ -96,20 +96,21 @@ export class ComponentManager implements ComponentSource {
   }
 
   /**
-   * Makes the resources' other documents readable before components initialise: cross-cutting blocks
-   * (resiliency) read theirs while contributing interceptors.
+   * The resources path's documents, read once: those given (the runtime reads them first, for the
+   * Configuration), else read now. Their other documents are readable from then on, before components
+   * initialise: cross-cutting blocks (resiliency) read theirs while contributing interceptors.
    */
-  useDocuments(resources: LoadedResources): void {
-    this.otherDocs = resources.others;
+  useResources(given?: LoadedResources): LoadedResources {
+    this.resources ??= given ?? loadResourcesDir(this.options.resourcesPath, this.options.resourcesPathRequired);
+    return this.resources;
   }
 
   /** YAML documents of other kinds (Subscription, Resiliency, ...) for the blocks that read them. */
   get otherDocuments(): readonly OtherDocument[] {
-    return this.otherDocs;
+    return this.resources?.others ?? [];
   }
 
   private collectSpecs(resources: LoadedResources): ComponentSpec[] {
-    this.otherDocs = resources.others;
     const all = [...resources.components, ...this.options.components.map((c) => inlineComponent(c))];
     const names = new NameRegistry<ComponentSpec>('component');
     const specs: ComponentSpec[] = [];
