@@ -148,7 +148,7 @@ ${limits}
 
 ## The framework
 
-\`@sidekick/core\` is a real dependency: \`${framework}\`${framework.startsWith('file:') ? ' (the Sidekick that made this project, packed with `npm pack` into this folder, so it installs without a registry; keep the file, or replace the spec with a registry version)' : ''}.
+\`@sidekick/core\` is a real dependency: \`${framework}\`${/^file:sidekick-core-[^/\\]+\.tgz$/.test(framework) ? ' (the Sidekick that made this project, packed with `npm pack` into this folder: it is not on a registry; keep the file with the project, or replace the spec with a registry version once there is one)' : ''}.
 \`npx sidekick --help\` lists the CLI's commands (\`sidekick run\`, \`invoke\`, \`publish\`, ...).
 `;
 }
