@@ -5,6 +5,7 @@ import { RECIPES, type HttpCheck } from '../../src/cli/commands/new.samples';
 import { tempDir } from '../support/app';
 import { CLI, ensureCliBuilt } from '../support/cli';
 import { freePort, Proc, ROOT, waitHealthy } from '../support/processes';
+import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 /**
  * `sidekick new` as a user runs it, in a temporary folder outside the repository, for every sample.
@@ -17,7 +18,7 @@ import { freePort, Proc, ROOT, waitHealthy } from '../support/processes';
  *   (Node and tsc look up the folder tree). An `npm install` per sample took ~25 s each here (2 cores,
  *   warm npm cache), seven of them past the 3-minute budget; all the samples declare the same
  *   dependencies, which the spec checks are in that install.
- * - Every project: `npm test` (build + the generated smoke test) passes, and `npm start` runs on the
+ * - Every project: `npm test` (build + the generated smoke test; two projects at a time) passes, and `npm start` runs on the
  *   embedded defaults with no service: its HTTP endpoints answer (the sample's checks), and SIGINT to
  *   its process group (Ctrl-C in a terminal) ends npm and the app with exit code 0.
  *
@@ -102,6 +103,33 @@ async function groupGone(pgid: number, proc: Proc): Promise<void> {
   }
 }
 
+/**
+ * Each sample generated (all but hello, already there) and its `npm test` run, two at a time: the
+ * TypeScript build of each project is most of the spec's time. Every sample's first test awaits its own.
+ */
+const testedProjects = new Map<string, Promise<{ created: { code: number; out: string }; tested: { code: number; out: string } }>>();
+
+function generatedAndTested(sample: string): Promise<{ created: { code: number; out: string }; tested: { code: number; out: string } }> {
+  if (testedProjects.size === 0) {
+    const lanes = [Promise.resolve(), Promise.resolve()];
+    SAMPLES.forEach((name, i) => {
+      const lane = i % lanes.length;
+      const done = lanes[lane]!.then(async () => {
+        let created = { code: 0, out: '' };
+        if (!projects.has(name)) {
+          created = await run(process.execPath, [CLI, 'new', name, '--sample', name, '--skip-install', '--framework', `file:${tarball}`], parent);
+          if (created.code !== 0) return { created, tested: { code: 1, out: 'not generated' } };
+          projects.set(name, join(parent, name));
+        }
+        return { created, tested: await run('npm', ['test'], projects.get(name)!) };
+      });
+      lanes[lane] = done.then(() => undefined);
+      testedProjects.set(name, done);
+    });
+  }
+  return testedProjects.get(sample)!;
+}
+
 beforeAll(async () => {
   await ensureCliBuilt();
   parent = tempDir('sidekick-new-');
@@ -154,13 +182,9 @@ describe.each(SAMPLES)('%s', (sample) => {
 
   test('generated (components laid out, the framework a real dependency), then npm test passes without services', async () => {
     expect(tarball).not.toBe('');
-    let dir = projects.get(sample);
-    if (!dir) {
-      const created = await run(process.execPath, [CLI, 'new', sample, '--sample', sample, '--skip-install', '--framework', `file:${tarball}`], parent);
-      expect(created.code).toBe(0);
-      dir = join(parent, sample);
-      projects.set(sample, dir);
-    }
+    const { created, tested } = await generatedAndTested(sample);
+    expect([created.code, created.out]).toEqual([0, created.out]);
+    const dir = projects.get(sample)!;
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
       devDependencies: Record<string, string>;
@@ -178,7 +202,6 @@ describe.each(SAMPLES)('%s', (sample) => {
     expect(readme).toContain('## What needs a real service');
     for (const limit of recipe.limits) expect(readme).toContain(limit);
 
-    const tested = await run('npm', ['test'], dir);
     expect(tested.out).toMatch(/# pass 1\b/);
     expect(tested.out).toMatch(/# fail 0\b/);
     expect(tested.code).toBe(0);
@@ -216,6 +239,47 @@ describe.each(SAMPLES)('%s', (sample) => {
     await groupGone(proc.child.pid!, proc);
     expect(proc.out).toContain('drained: every in-flight handler and request finished');
   });
+});
+
+test("npm run start:redis (01): the sample's own components, kept in components/redis, store the order in Redis", async () => {
+  await requireRedis();
+  const dir = projects.get('01-hello-world');
+  expect(dir).toBeDefined();
+  const file = join(dir!, 'components/redis/redis.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('127.0.0.1:6379', redisHostPort()));
+  const appId = `new14-${process.pid}-${Date.now()}`;
+  const [port, apiPort] = [await freePort(), await freePort()];
+  const scratch = tempDir('sidekick-new-redis-');
+  cleanup.push(scratch);
+  const env = userEnv({
+    REDIS_PASSWORD: '',
+    SIDEKICK_APP_ID: appId,
+    PORT: String(port),
+    SIDEKICK_HTTP_PORT: String(apiPort),
+    SIDEKICK_METRICS_PORT: '0',
+    SIDEKICK_DATA_DIR: join(scratch, 'data'),
+    SIDEKICK_REGISTRY_DIR: join(scratch, 'registry'),
+  });
+  const proc = new Proc('npm run start:redis', spawn('npm', ['run', 'start:redis'], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const redis = rawRedis();
+  try {
+    await waitHealthy(proc, `http://127.0.0.1:${apiPort}`, 60_000);
+    const res = await fetch(`http://127.0.0.1:${port}/neworder`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ data: { orderId: 77 } }),
+    });
+    expect(res.status).toBe(200);
+    expect(proc.out).toContain('type=state.redis source=components/redis/redis.yaml');
+    await redis.connect();
+    expect(JSON.parse((await redis.hget(`${appId}||order`, 'data')) ?? 'null')).toEqual({ orderId: 77 });
+  } finally {
+    if (proc.running && proc.child.pid !== undefined) process.kill(-proc.child.pid, 'SIGINT');
+    await redis.del(`${appId}||order`).catch(() => undefined);
+    redis.disconnect();
+  }
+  await proc.waitExit(30_000);
+  await groupGone(proc.child.pid!, proc);
 });
 
 test('the generated smoke test fails, naming the component, when npm start cannot start on what components/ holds', async () => {
