@@ -287,7 +287,7 @@ test('the generated smoke test fails, naming the component, when npm start canno
   expect(dir).toBeDefined();
   const file = join(dir!, 'components/pubsub.yaml');
   writeFileSync(file, readFileSync(file, 'utf8').replace('pubsub.in-memory', 'pubsub.nope'));
-  const tested = await run('node', ['--test', 'test/'], dir!);
+  const tested = await run('node', ['--test'], dir!);
   expect(tested.code).not.toBe(0);
   expect(tested.out).toMatch(/# fail 1\b/);
   expect(tested.out).toContain('the app did not become healthy');

@@ -76,6 +76,11 @@ export function registerNew(program: Command): void {
 function layComponents(source: string, target: string, recipe: SampleRecipe): void {
   const dir = join(target, 'components');
   mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'README.md'),
+    '# components/\n\nThe default resources path: what `npm start` loads (Dapr component YAML; no file here means the embedded defaults only).\n' +
+      "Its sub-folders hold the sample's components for real services, loaded only when `SIDEKICK_RESOURCES_PATH` names one (see ../README.md).\n",
+  );
   for (const [file, content] of Object.entries(recipe.embedded)) {
     if (typeof content === 'string') writeFileSync(join(dir, file), content);
     else copyFileSync(join(source, content.from), join(dir, file));
@@ -100,7 +105,7 @@ function writePackageJson(target: string, recipe: SampleRecipe, framework: strin
   pkg.scripts = {
     build: pkg.scripts?.['build'] ?? 'tsc -p tsconfig.json',
     start: recipe.start,
-    test: 'npm run build && node --test test/',
+    test: 'npm run build && node --test', // its default patterns take test/**: a directory argument is a glob from Node 21 on
     ...recipe.scripts,
   };
   writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);
