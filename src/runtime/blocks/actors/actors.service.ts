@@ -2,7 +2,8 @@ import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorSchedul
 import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
-import { type ActorContext, type ActorReminderInfo, type ActorScheduleOptions, bindActorContext } from './abstract-actor';
+import type { ActorContext, ActorReminderInfo, ActorScheduleOptions } from './abstract-actor';
+import type { ActorInstance, ActorTypeInfo, FiringOutcome, ReminderFiring } from './actor-host';
 import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
 import type { ActorStateOp, ActorStore } from './actor-store';
 import { forwardTimer, forwardToOwner } from './forward';
@@ -11,18 +12,7 @@ import type { ReminderScheduler } from './reminders';
 import { ActorStateManager } from './state-manager';
 import { type CallChain, chainFor, TurnLock } from './turns';
 
-/** A registered actor type. */
-export interface ActorTypeInfo {
-  readonly type: string;
-  /** The class name, for messages. */
-  readonly className: string;
-  readonly methods: ReadonlySet<string>;
-  readonly idleTimeoutMs: number;
-  readonly reentrant: boolean;
-  readonly maxStackDepth: number;
-  /** A new instance through the module's injector. */
-  create(): Promise<object>;
-}
+export type { ActorTypeInfo } from './actor-host';
 
 export interface ActorRuntimeSettings {
   /** How often idle actors are looked for (domain time). */
@@ -39,6 +29,8 @@ interface TimerEntry {
   fired: number;
   readonly callback: string;
   readonly data: unknown;
+  readonly dueTime?: string;
+  readonly period?: string;
 }
 
 interface Activation {
@@ -47,7 +39,7 @@ interface Activation {
   readonly lock: TurnLock;
   readonly state: ActorStateManager;
   readonly timers: Map<string, TimerEntry>;
-  instance?: Record<string, unknown>;
+  instance?: ActorInstance;
   lastUsed: number;
   deactivated: boolean;
 }
@@ -63,6 +55,9 @@ export class ActorsService {
   private readonly types = new Map<string, ActorTypeInfo>();
   private readonly active = new Map<string, Map<string, Activation>>();
   private scanTimer?: TimerHandle;
+  private scanIntervalMs: number;
+  /** Sidecar mode: the app's actor types, until its `GET /dapr/config` has been read. */
+  private typesPending?: Promise<void>;
   private closed = false;
   private reminders?: ReminderScheduler;
   private actorStore?: ActorStore;
@@ -72,11 +67,36 @@ export class ActorsService {
     private readonly clock: Clock,
     private readonly logger: SidekickLogger,
     private readonly settings: ActorRuntimeSettings,
-  ) {}
+  ) {
+    this.scanIntervalMs = settings.scanIntervalMs;
+  }
 
   register(info: ActorTypeInfo): void {
     this.types.set(info.type, info);
     this.active.set(info.type, new Map());
+  }
+
+  /** Sidecar mode: calls of a type not registered yet wait (up to the turn timeout) for `pending`, the app's types. */
+  typesArriving(pending: Promise<void>): void {
+    this.typesPending = pending;
+    void pending.finally(() => {
+      if (this.typesPending === pending) this.typesPending = undefined;
+    });
+  }
+
+  /** How often idle actors are looked for (the app's `actorScanInterval` in sidecar mode). */
+  setScanInterval(ms: number): void {
+    if (ms === this.scanIntervalMs) return;
+    this.scanIntervalMs = ms;
+    if (this.scanTimer && !this.closed) {
+      this.clock.clearTimeout(this.scanTimer);
+      this.scheduleScan();
+    }
+  }
+
+  /** Whether `type` is hosted by the app behind the sidecar (its method calls pass bytes through). */
+  isAppHosted(type: string): boolean {
+    return this.types.get(type)?.host === 'app';
   }
 
   attach(store: ActorStore, reminders: ReminderScheduler): void {
@@ -120,7 +140,7 @@ export class ActorsService {
 
   /** The instance of an active actor (benchmarks and tests compare against calling it directly). */
   activeInstance(type: string, id: string): object | undefined {
-    return this.active.get(type)?.get(id)?.instance;
+    return this.active.get(type)?.get(id)?.instance?.target;
   }
 
   isActive(type: string, id: string): boolean {
@@ -134,11 +154,29 @@ export class ActorsService {
    */
   invoke(type: string, id: string, method: string, args: readonly unknown[], chainId?: string, forwarded = false): Promise<unknown> {
     const info = this.types.get(type);
-    if (!info) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
-    if (!info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
+    if (!info) {
+      const pending = this.typesPending;
+      if (!pending) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
+      return this.afterTypes(pending).then(() => this.invoke(type, id, method, args, chainId, forwarded));
+    }
+    if (info.methods && !info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
     const chain = chainFor(chainId);
     if (this.placement && !this.placement.isLocal(type, id)) return this.remote(info, id, method, args, chain, forwarded);
-    return this.call(info, id, method, args, chain, true);
+    return this.call(info, id, (instance) => instance.invoke(method, args), chain, true);
+  }
+
+  /** Waits for the app's actor types, at most the turn timeout (the call then fails as for an unknown type). */
+  private async afterTypes(pending: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((ok) => {
+      timer = setTimeout(ok, this.settings.turnTimeoutMs);
+      timer.unref();
+    });
+    try {
+      await Promise.race([pending.catch(() => undefined), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -150,13 +188,13 @@ export class ActorsService {
     const placement = this.placement as ActorPlacement;
     if (forwarded) {
       await placement.heartbeat();
-      if (placement.isLocal(info.type, id)) return this.call(info, id, method, args, chain, true);
+      if (placement.isLocal(info.type, id)) return this.call(info, id, (instance) => instance.invoke(method, args), chain, true);
       throw new ActorNotHostedError(info.type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
     }
     return forwardToOwner(placement, info.type, id, method, args, chain.id, {
       retryForMs: this.settings.placementLeaseMs * 2 + 2000,
       timeoutMs: this.settings.turnTimeoutMs + this.settings.placementLeaseMs,
-      local: () => this.call(info, id, method, args, chain, true),
+      local: () => this.call(info, id, (instance) => instance.invoke(method, args), chain, true),
     });
   }
 
@@ -177,10 +215,11 @@ export class ActorsService {
     return this.store().get(type, id, key);
   }
 
-  /** Delivers a reminder: `receiveReminder(name, data)` in the actor's turn (activating it). */
-  fireReminder(type: string, id: string, name: string, data: unknown): Promise<unknown> {
+  /** Delivers a reminder in the actor's turn, activating it (`receiveReminder(name, data)`, or the app's `/method/remind/{name}`). */
+  async fireReminder(type: string, id: string, name: string, data: unknown, schedule: { dueTime?: string; period?: string } = {}): Promise<FiringOutcome> {
     const info = this.typeInfo(type);
-    return this.call(info, id, 'receiveReminder', [name, data], chainFor(undefined), false);
+    const firing: ReminderFiring = { name, data, dueTime: schedule.dueTime, period: schedule.period };
+    return (await this.call(info, id, (instance) => instance.reminder(firing), chainFor(undefined), false)) as FiringOutcome;
   }
 
   /** Registers a timer of an active actor (the HTTP API's `/timers/{name}`; activates it). */
@@ -231,27 +270,17 @@ export class ActorsService {
         .finally(() => {
           if (!this.closed) this.scheduleScan();
         });
-    }, this.settings.scanIntervalMs);
+    }, this.scanIntervalMs);
   }
 
-  private async call(info: ActorTypeInfo, id: string, method: string, args: readonly unknown[], chain: CallChain, touch: boolean): Promise<unknown> {
+  private async call(info: ActorTypeInfo, id: string, run: (instance: ActorInstance) => Promise<unknown>, chain: CallChain, touch: boolean): Promise<unknown> {
     for (;;) {
       if (this.closed) throw new ActorError('ERR_ACTOR_RUNTIME_CLOSED', 'the actor runtime is shutting down: no new actor calls are accepted');
       const act = this.activation(info, id);
       const result = await act.lock.run(chain, async (reentered) => {
         if (act.deactivated) return RETRY;
         try {
-          const instance = act.instance ?? (await this.activate(act));
-          const fn = instance[method];
-          if (typeof fn !== 'function') {
-            throw method === 'receiveReminder'
-              ? new ActorError(
-                  'ERR_ACTOR_INVOKE_METHOD',
-                  `actor type ${info.type} received a reminder but ${info.className} has no receiveReminder(name, data) method`,
-                )
-              : new ActorMethodNotFoundError(info.type, method, [...info.methods]);
-          }
-          const value: unknown = await (fn as (...a: readonly unknown[]) => unknown).apply(instance, [...args]);
+          const value = await run(act.instance ?? (await this.activate(act)));
           if (!reentered) await act.state.save();
           return value;
         } catch (err) {
@@ -298,14 +327,11 @@ export class ActorsService {
     }
   }
 
-  /** Creates the instance through Nest and runs `onActivate` (inside the first turn). */
-  private async activate(act: Activation): Promise<Record<string, unknown>> {
+  /** Creates the activation's code (an instance through Nest and its `onActivate`, or the app's actor), inside the first turn. */
+  private async activate(act: Activation): Promise<ActorInstance> {
     try {
       if (this.placement) act.state.fence = await this.store().claimOwner(act.info.type, act.id, this.placement.instanceId);
-      const instance = (await act.info.create()) as Record<string, unknown>;
-      bindActorContext(instance, this.contextOf(act));
-      const hook = instance['onActivate'];
-      if (typeof hook === 'function') await (hook as () => Promise<void>).call(instance);
+      const instance = await act.info.activate(this.contextOf(act));
       act.instance = instance;
       return instance;
     } catch (err) {
@@ -328,11 +354,10 @@ export class ActorsService {
       act.deactivated = true;
       for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
       try {
-        const hook = act.instance?.['onDeactivate'];
-        if (typeof hook === 'function') await (hook as () => Promise<void>).call(act.instance);
+        await act.instance?.deactivate();
         await act.state.save();
       } catch (err) {
-        this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor onDeactivate failed');
+        this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
       } finally {
         this.active.get(act.info.type)?.delete(act.id);
       }
@@ -356,11 +381,18 @@ export class ActorsService {
   private addTimer(act: Activation, name: string, callback: string, options: ActorScheduleOptions): void {
     const parsed = parseSchedule(options, this.clock.now());
     if (!parsed.ok) throw new ActorScheduleError('ERR_ACTOR_TIMER_CREATE', parsed.field, `error creating actor timer "${name}": ${parsed.reason}`);
-    if (typeof act.instance?.[callback] !== 'function') {
+    if (!act.instance?.hasCallback(callback)) {
       throw new ActorError('ERR_ACTOR_TIMER_CREATE', `error creating actor timer "${name}": ${act.info.className} has no method "${callback}" to call back`);
     }
     this.removeTimer(act, name);
-    const entry: TimerEntry = { schedule: parsed.schedule, fired: 0, callback, data: options.data };
+    const entry: TimerEntry = {
+      schedule: parsed.schedule,
+      fired: 0,
+      callback,
+      data: options.data,
+      dueTime: options.dueTime || undefined,
+      period: options.period || undefined,
+    };
     act.timers.set(name, entry);
     this.armTimer(act, name, entry);
   }
@@ -378,10 +410,11 @@ export class ActorsService {
         act.lock
           .run(chainFor(undefined), async () => {
             if (act.deactivated || !act.instance) return;
-            const fn = act.instance[entry.callback] as (data: unknown) => unknown;
             try {
-              await fn.call(act.instance, entry.data);
+              const { callback, data, dueTime, period } = entry;
+              const outcome = await act.instance.timer({ name, callback, data, dueTime, period });
               await act.state.save();
+              if (outcome === 'cancel') this.removeTimer(act, name);
             } catch (err) {
               act.state.discard();
               throw err;
