@@ -1,8 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { ActorId, ActorProxyBuilder } from '@dapr/dapr';
 import { join } from 'node:path';
 import { tempDir } from '../support/app';
 import { cliEnv, ensureCliBuilt, eventually, getJson, startCli } from '../support/cli';
 import { freePort, type Proc } from '../support/processes';
+import { daprHttpClient } from '../support/dapr-client';
 import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 /**
@@ -167,6 +169,62 @@ test('an app hosting actors over HTTP: calls in turns, state in Redis in Dapr ke
         { type: 'Pinger', count: 1 },
       ]),
     );
+  } finally {
+    const keys = await redis.keys(`*${appId}*`).catch(() => [] as string[]);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+});
+
+/** The actor interface a caller builds the SDK's proxy from (its name is the actor type). */
+class SdkCounterActor {
+  increment(_by: number): Promise<number> {
+    throw new Error('called through the proxy');
+  }
+  remindMe(): Promise<void> {
+    throw new Error('called through the proxy');
+  }
+}
+
+test("an app using @dapr/dapr's DaprServer actor runtime (HTTP) runs unchanged behind the sidecar; the SDK's ActorProxyBuilder calls it", async () => {
+  const appId = `sdkactors${process.pid}${Date.now() % 100_000}`;
+  const [appPort, httpPort] = [await freePort(), await freePort()];
+  const run = startCli(
+    'sidekick run (sdk actor app)',
+    [
+      'run',
+      '--app-id',
+      appId,
+      '--app-port',
+      String(appPort),
+      '--dapr-http-port',
+      String(httpPort),
+      '--resources-path',
+      redisResources(),
+      '--',
+      'node',
+      'sdk-actor-app.js',
+    ],
+    cliEnv(),
+  );
+  running.push(run);
+  const redis = rawRedis();
+  try {
+    await run.waitFor('the app', () => run.out.includes('== APP == sdk actor app started'), 60_000);
+    const client = daprHttpClient(`http://127.0.0.1:${httpPort}`);
+    const proxy = new ActorProxyBuilder<SdkCounterActor>(SdkCounterActor, client).build(new ActorId('s1'));
+    const results = await Promise.all([proxy.increment(2), proxy.increment(3), proxy.increment(5)]);
+    // In turns: each call saw the one before it (whatever their order), so the last one answers 10.
+    expect(Math.max(...results)).toBe(10);
+    expect(new Set(results).size).toBe(3);
+    await redis.connect();
+    expect(await redis.hget(`${appId}||SdkCounterActor||s1||count`, 'data')).toBe('10');
+
+    await proxy.remindMe();
+    await run.waitFor("the SDK actor's reminder", () => run.out.includes('== APP == sdk reminder for s1: {"hello":"sdk"}'), 30_000);
+    await run.waitFor('idle deactivation (actorIdleTimeout 2s)', () => run.out.includes('== APP == sdk actor deactivated: s1'), 30_000);
+    // Back from deactivation, the SDK actor reads its state again through the sidecar.
+    expect(await proxy.increment(1)).toBe(11);
   } finally {
     const keys = await redis.keys(`*${appId}*`).catch(() => [] as string[]);
     if (keys.length > 0) await redis.del(...keys);

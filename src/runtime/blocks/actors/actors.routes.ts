@@ -30,6 +30,7 @@ export function actorsRoutes(actors: ActorsService, reminders: () => ReminderSch
     const method = ctx.params['*'] ?? '';
     checkName(method, 'method');
     // An actor of the app behind the sidecar takes the body as it is, and its reply goes back as it is.
+    await actors.typeKnown(type);
     const appHosted = actors.isAppHosted(type);
     const args = appHosted ? [rawCall(ctx, await ctx.body())] : argsOf(await ctx.body(), header(ctx, 'content-type'));
     let result: unknown;

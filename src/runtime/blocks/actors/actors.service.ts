@@ -94,6 +94,12 @@ export class ActorsService {
     }
   }
 
+  /** Resolves once `type` is known, or the app's types have arrived (sidecar mode; at most the turn timeout). */
+  async typeKnown(type: string): Promise<void> {
+    const pending = this.typesPending;
+    if (!this.types.has(type) && pending) await this.afterTypes(pending);
+  }
+
   /** Whether `type` is hosted by the app behind the sidecar (its method calls pass bytes through). */
   isAppHosted(type: string): boolean {
     return this.types.get(type)?.host === 'app';
