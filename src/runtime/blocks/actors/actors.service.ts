@@ -1,10 +1,10 @@
-import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorScheduleError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
+import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { ActorContext, ActorReminderInfo, ActorScheduleOptions } from './abstract-actor';
-import type { ActorInstance, ActorTypeInfo, FiringOutcome, ReminderFiring } from './actor-host';
-import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
+import type { ActorInstance, ActorTypeInfo, FiringOutcome, ReminderFiring, TimerFiring } from './actor-host';
+import { ActorTimers } from './actor-timers';
 import type { ActorStateOp, ActorStore } from './actor-store';
 import { forwardTimer, forwardToOwner } from './forward';
 import type { ActorPlacement } from './placement';
@@ -23,22 +23,12 @@ export interface ActorRuntimeSettings {
   readonly placementLeaseMs: number;
 }
 
-interface TimerEntry {
-  handle?: TimerHandle;
-  readonly schedule: Schedule;
-  fired: number;
-  readonly callback: string;
-  readonly data: unknown;
-  readonly dueTime?: string;
-  readonly period?: string;
-}
-
 interface Activation {
   readonly info: ActorTypeInfo;
   readonly id: string;
   readonly lock: TurnLock;
   readonly state: ActorStateManager;
-  readonly timers: Map<string, TimerEntry>;
+  readonly timers: ActorTimers;
   instance?: ActorInstance;
   lastUsed: number;
   deactivated: boolean;
@@ -243,7 +233,7 @@ export class ActorsService {
 
   unregisterTimer(type: string, id: string, name: string): void {
     const act = this.active.get(type)?.get(id);
-    if (act) this.removeTimer(act, name);
+    act?.timers.remove(name);
   }
 
   start(): void {
@@ -310,7 +300,11 @@ export class ActorsService {
         id,
         lock: new TurnLock({ type: info.type, id, reentrant: info.reentrant, maxStackDepth: info.maxStackDepth, waitTimeoutMs: this.settings.turnTimeoutMs }),
         state: new ActorStateManager(this.store(), info.type, id),
-        timers: new Map(),
+        timers: new ActorTimers(
+          this.clock,
+          (firing) => this.fireTimer(act as Activation, firing),
+          (timer, err) => this.logger.warn({ actorType: info.type, actorId: id, timer, err: errorMessage(err) }, 'actor timer callback failed'),
+        ),
         lastUsed: this.clock.now(),
         deactivated: false,
       };
@@ -350,7 +344,7 @@ export class ActorsService {
   /** Forgets an activation that lost its ownership: no hook, no save (its writes would be refused). */
   private drop(act: Activation): void {
     act.deactivated = true;
-    for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
+    act.timers.close();
     if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
   }
 
@@ -358,7 +352,7 @@ export class ActorsService {
     await act.lock.run(chainFor(undefined), async () => {
       if (act.deactivated) return;
       act.deactivated = true;
-      for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
+      act.timers.close();
       try {
         await act.instance?.deactivate();
         await act.state.save();
@@ -377,7 +371,7 @@ export class ActorsService {
       id: act.id,
       state: act.state,
       registerTimer: (name, callback, options) => this.addTimer(act, name, callback, options),
-      unregisterTimer: (name) => this.removeTimer(act, name),
+      unregisterTimer: (name) => act.timers.remove(name),
       registerReminder: (name, options, overwrite = true) => this.reminderScheduler().register(type, act.id, name, options, overwrite),
       unregisterReminder: (name) => this.reminderScheduler().unregister(type, act.id, name),
       getReminder: (name): Promise<ActorReminderInfo | undefined> => this.reminderScheduler().get(type, act.id, name),
@@ -385,62 +379,25 @@ export class ActorsService {
   }
 
   private addTimer(act: Activation, name: string, callback: string, options: ActorScheduleOptions): void {
-    const parsed = parseSchedule(options, this.clock.now());
-    if (!parsed.ok) throw new ActorScheduleError('ERR_ACTOR_TIMER_CREATE', parsed.field, `error creating actor timer "${name}": ${parsed.reason}`);
     if (!act.instance?.hasCallback(callback)) {
       throw new ActorError('ERR_ACTOR_TIMER_CREATE', `error creating actor timer "${name}": ${act.info.className} has no method "${callback}" to call back`);
     }
-    this.removeTimer(act, name);
-    const entry: TimerEntry = {
-      schedule: parsed.schedule,
-      fired: 0,
-      callback,
-      data: options.data,
-      dueTime: options.dueTime || undefined,
-      period: options.period || undefined,
-    };
-    act.timers.set(name, entry);
-    this.armTimer(act, name, entry);
+    act.timers.add(name, callback, options);
   }
 
-  private armTimer(act: Activation, name: string, entry: TimerEntry): void {
-    const at = firingAt(entry.schedule, entry.fired);
-    if (at === undefined) {
-      act.timers.delete(name);
-      return;
-    }
-    entry.handle = this.clock.setTimeout(
-      () => {
-        entry.fired++;
-        if (act.deactivated || act.timers.get(name) !== entry) return;
-        act.lock
-          .run(chainFor(undefined), async () => {
-            if (act.deactivated || !act.instance) return;
-            try {
-              const { callback, data, dueTime, period } = entry;
-              const outcome = await act.instance.timer({ name, callback, data, dueTime, period });
-              await act.state.save();
-              if (outcome === 'cancel') this.removeTimer(act, name);
-            } catch (err) {
-              act.state.discard();
-              throw err;
-            }
-          })
-          .catch((err: unknown) =>
-            this.logger.warn({ actorType: act.info.type, actorId: act.id, timer: name, err: errorMessage(err) }, 'actor timer callback failed'),
-          )
-          .finally(() => {
-            if (!act.deactivated && act.timers.get(name) === entry) this.armTimer(act, name, entry);
-          });
-      },
-      Math.max(0, at - this.clock.now()),
-    );
-  }
-
-  private removeTimer(act: Activation, name: string): void {
-    const entry = act.timers.get(name);
-    if (entry?.handle) this.clock.clearTimeout(entry.handle);
-    act.timers.delete(name);
+  /** A timer firing, in the actor's turn (state saved after it, dropped if it fails). */
+  private fireTimer(act: Activation, firing: TimerFiring): Promise<FiringOutcome | undefined> {
+    return act.lock.run(chainFor(undefined), async () => {
+      if (act.deactivated || !act.instance) return undefined;
+      try {
+        const outcome = await act.instance.timer(firing);
+        await act.state.save();
+        return outcome;
+      } catch (err) {
+        act.state.discard();
+        throw err;
+      }
+    });
   }
 
   private store(): ActorStore {
