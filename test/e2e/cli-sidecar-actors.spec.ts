@@ -231,3 +231,27 @@ test("an app using @dapr/dapr's DaprServer actor runtime (HTTP) runs unchanged b
     redis.disconnect();
   }
 });
+
+test('without a state store marked actorStateStore, calls of the app-hosted types fail with ERR_ACTOR_RUNTIME_NOT_FOUND and the sidecar names the fix', async () => {
+  const dir = tempDir('sidekick-cli-actors-nostore-');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'statestore.yaml'),
+    `apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n    - name: redisHost\n      value: "${redisHostPort()}"\n`,
+  );
+  const [appPort, httpPort] = [await freePort(), await freePort()];
+  const run = startCli(
+    'sidekick run (actor app, no actor store)',
+    ['run', '--app-id', 'nostore', '--app-port', String(appPort), '--dapr-http-port', String(httpPort), '--resources-path', dir, '--', 'node', 'actor-app.js'],
+    cliEnv(),
+  );
+  running.push(run);
+  await run.waitFor('the app', () => run.out.includes('== APP == actor app listening'), 60_000);
+  const res = await put(`http://127.0.0.1:${httpPort}/v1.0/actors/Counter/c1/method/add`, '{}');
+  expect(res.status).toBe(500);
+  expect(await res.json()).toEqual({
+    errorCode: 'ERR_ACTOR_RUNTIME_NOT_FOUND',
+    message: 'actor runtime is not configured: no state store is marked actorStateStore: "true"',
+  });
+  expect(run.out).toContain('the app hosts actor types Counter, Pinger, and no state store is marked actorStateStore: "true"');
+});

@@ -27,28 +27,27 @@ export function hostAppActors(
       const config = await channel.config();
       if (!config) return;
       for (const problem of config.problems) logger.warn({ appUrl: channel.url }, problem);
-      const added: string[] = [];
-      for (const type of config.types) {
-        if (service.typeNames().includes(type.type)) {
-          logger.warn({ actorType: type.type }, `the app's actor type "${type.type}" is already registered: the app's is ignored`);
-          continue;
-        }
-        service.register(appActorType(type, channel));
-        added.push(type.type);
-      }
+      const added = config.types.filter((type) => {
+        if (!service.typeNames().includes(type.type)) return true;
+        logger.warn({ actorType: type.type }, `the app's actor type "${type.type}" is already registered: the app's is ignored`);
+        return false;
+      });
       if (added.length === 0) return;
+      const names = added.map((t) => t.type);
       const scheduler = reminders();
+      // Reminders first: once a type is registered, its actors may register reminders.
+      await scheduler?.host(names);
+      for (const type of added) service.register(appActorType(type, channel));
       if (!scheduler) {
         logger.error(
-          { actorTypes: added },
-          `the app hosts actor types ${added.join(', ')}, and no state store is marked actorStateStore: "true": their calls fail until one transactional state store in --resources-path has the metadata item { name: actorStateStore, value: "true" }`,
+          { actorTypes: names },
+          `the app hosts actor types ${names.join(', ')}, and no state store is marked actorStateStore: "true": their calls fail until one transactional state store in --resources-path has the metadata item { name: actorStateStore, value: "true" }`,
         );
         return;
       }
-      await scheduler.host(added);
       if (config.scanIntervalMs !== undefined) service.setScanInterval(config.scanIntervalMs);
       logger.info(
-        { actorTypes: added, idleTimeoutMs: config.types.map((t) => t.idleTimeoutMs), scanIntervalMs: config.scanIntervalMs },
+        { actorTypes: names, idleTimeoutMs: added.map((t) => t.idleTimeoutMs), scanIntervalMs: config.scanIntervalMs },
         "hosting the app's actor types: calls go to its /actors/... endpoints",
       );
     } finally {
