@@ -255,3 +255,82 @@ test('without a state store marked actorStateStore, calls of the app-hosted type
   });
   expect(run.out).toContain('the app hosts actor types Counter, Pinger, and no state store is marked actorStateStore: "true"');
 });
+
+test('two sidecars of one app id with placement (SIDEKICK_ACTORS_PLACEMENT): each actor id runs in one app, calls to the other sidecar are forwarded as bytes', async () => {
+  const appId = `placed${process.pid}${Date.now() % 100_000}`;
+  const resources = redisResources();
+  const env = cliEnv({ SIDEKICK_ACTORS_PLACEMENT: 'true' });
+  const ports = [
+    [await freePort(), await freePort()],
+    [await freePort(), await freePort()],
+  ] as const;
+  const runs = ports.map(([appPort, httpPort], i) =>
+    startCli(
+      `sidekick run (placed actor app ${i})`,
+      [
+        'run',
+        '--app-id',
+        appId,
+        '--app-port',
+        String(appPort),
+        '--dapr-http-port',
+        String(httpPort),
+        '--resources-path',
+        resources,
+        '--',
+        'node',
+        'actor-app.js',
+      ],
+      env,
+    ),
+  );
+  running.push(...runs);
+  const redis = rawRedis();
+  try {
+    for (const run of runs) await run.waitFor('the app', () => run.out.includes('== APP == actor app listening'), 60_000);
+    for (const [, httpPort] of ports) {
+      await eventually(
+        'both instances in the membership table',
+        () => getJson<{ actorRuntime?: { placement?: string } }>(`http://127.0.0.1:${httpPort}/v1.0/metadata`),
+        (m) => m.actorRuntime?.placement === 'membership table: 2 live instances',
+        30_000,
+      );
+    }
+    const ids = Array.from({ length: 16 }, (_, i) => `p${i}`);
+    // Every call goes to the first sidecar, then every call to the second: the owner's app runs each id.
+    for (const [round, [, httpPort]] of ports.entries()) {
+      const answers = await Promise.all(
+        ids.map(async (id) => {
+          const res = await put(`http://127.0.0.1:${httpPort}/v1.0/actors/Counter/${id}/method/add`, JSON.stringify({ by: 1 }));
+          return { status: res.status, body: (await res.json()) as unknown };
+        }),
+      );
+      expect(answers).toEqual(ids.map(() => ({ status: 200, body: { count: round + 1 } })));
+    }
+    const served = await Promise.all(ports.map(([appPort]) => getJson<Received & { calls: string[] }>(`http://127.0.0.1:${appPort}/received`)));
+    const idsOf = (r: { calls: string[] }): Set<string> =>
+      new Set(r.calls.filter((c) => c.endsWith('.add')).map((c) => c.slice('Counter/'.length, -'.add'.length)));
+    const [first, second] = served.map(idsOf) as [Set<string>, Set<string>];
+    expect(first.size).toBeGreaterThan(0);
+    expect(second.size).toBeGreaterThan(0);
+    expect([...first].filter((id) => second.has(id))).toEqual([]);
+    expect([...first, ...second].sort()).toEqual([...ids].sort());
+    // Bytes through the forwarding hop: an id the second app runs, called on the first sidecar.
+    const remoteId = [...second][0] as string;
+    const echo = await fetch(`http://127.0.0.1:${ports[0][1]}/v1.0/actors/Counter/${remoteId}/method/echo?via=first`, {
+      method: 'POST',
+      body: 'plain bytes',
+      headers: { 'content-type': 'text/plain', 'x-custom': 'forwarded' },
+    });
+    expect(echo.status).toBe(200);
+    expect([echo.headers.get('content-type'), echo.headers.get('x-echo'), await echo.text()]).toEqual(['text/plain', 'forwarded', 'plain bytes']);
+    const after = await getJson<Received>(`http://127.0.0.1:${ports[1][0]}/received`);
+    expect(after.methodsSeen).toContain('PUT echo?via=first');
+    await redis.connect();
+    expect(await redis.hget(`${appId}||Counter||p0||count`, 'data')).toBe('2');
+  } finally {
+    const keys = await redis.keys(`*${appId}*`).catch(() => [] as string[]);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+});
