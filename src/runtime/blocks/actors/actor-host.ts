@@ -50,6 +50,11 @@ export interface ActorTypeInfo {
   readonly idleTimeoutMs: number;
   readonly reentrant: boolean;
   readonly maxStackDepth: number;
+  /**
+   * Rebalancing (placement): how long an actor moving away waits for its ongoing call before it is
+   * deactivated anyway; undefined: until its turn comes (at most the turn timeout).
+   */
+  readonly drainMs?: number;
   /** `app`: hosted by the app behind the sidecar (method calls pass bytes through). */
   readonly host: 'in-process' | 'app';
   /** The code of a new activation (the runtime calls it inside the activation's first turn). */

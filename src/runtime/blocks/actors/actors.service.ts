@@ -114,8 +114,33 @@ export class ActorsService {
   async rebalance(): Promise<number> {
     const moving: Activation[] = [];
     for (const ids of this.active.values()) for (const act of ids.values()) if (!this.owns(act.info.type, act.id)) moving.push(act);
-    await Promise.all(moving.map((act) => this.deactivate(act)));
+    await Promise.all(moving.map((act) => this.moveAway(act)));
     return moving.length;
+  }
+
+  /**
+   * Deactivates an actor now owned elsewhere in its turn; a type with `drainMs` (the app's
+   * `drainOngoingCallTimeout`, 0 without `drainRebalancedActors`) waits that long for the ongoing call,
+   * then deactivates it without waiting for the turn, as daprd drains rebalanced actors.
+   */
+  private async moveAway(act: Activation): Promise<void> {
+    const waitMs = act.info.drainMs;
+    if (waitMs === undefined || !act.lock.busy) return this.deactivate(act);
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.deactivate(act).then(() => true),
+      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), waitMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (drained || act.deactivated) return;
+    act.deactivated = true;
+    act.timers.close();
+    try {
+      await act.instance?.deactivate();
+    } catch (err) {
+      this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
+    } finally {
+      if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
+    }
   }
 
   typeNames(): string[] {

@@ -75,6 +75,7 @@ export function appActorType(config: AppActorType, channel: AppChannel): ActorTy
     idleTimeoutMs: config.idleTimeoutMs,
     reentrant: config.reentrant,
     maxStackDepth: config.maxStackDepth,
+    drainMs: config.drainRebalancedActors ? config.drainOngoingCallTimeoutMs : 0,
     host: 'app',
     activate: (context) => Promise.resolve(new AppActorInstance(channel, context.type, context.id, config.reentrant)),
   };
