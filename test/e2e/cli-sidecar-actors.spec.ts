@@ -253,7 +253,11 @@ test('without a state store marked actorStateStore, calls of the app-hosted type
     errorCode: 'ERR_ACTOR_RUNTIME_NOT_FOUND',
     message: 'actor runtime is not configured: no state store is marked actorStateStore: "true"',
   });
-  expect(run.out).toContain('the app hosts actor types Counter, Pinger, and no state store is marked actorStateStore: "true"');
+  await run.waitFor(
+    'the error naming the fix',
+    () => run.out.includes('the app hosts actor types Counter, Pinger, and no state store is marked actorStateStore: "true"'),
+    10_000,
+  );
 });
 
 test('two sidecars of one app id with placement (SIDEKICK_ACTORS_PLACEMENT): each actor id runs in one app, calls to the other sidecar are forwarded as bytes', async () => {

@@ -35,16 +35,17 @@ export function hostAppActors(
       if (added.length === 0) return;
       const names = added.map((t) => t.type);
       const scheduler = reminders();
-      // Reminders first: once a type is registered, its actors may register reminders.
-      await scheduler?.host(names);
-      for (const type of added) service.register(appActorType(type, channel));
       if (!scheduler) {
         logger.error(
           { actorTypes: names },
           `the app hosts actor types ${names.join(', ')}, and no state store is marked actorStateStore: "true": their calls fail until one transactional state store in --resources-path has the metadata item { name: actorStateStore, value: "true" }`,
         );
+        for (const type of added) service.register(appActorType(type, channel));
         return;
       }
+      // Reminders first: once a type is registered, its actors may register reminders.
+      await scheduler.host(names);
+      for (const type of added) service.register(appActorType(type, channel));
       if (config.scanIntervalMs !== undefined) service.setScanInterval(config.scanIntervalMs);
       logger.info(
         { actorTypes: names, idleTimeoutMs: added.map((t) => t.idleTimeoutMs), scanIntervalMs: config.scanIntervalMs },
