@@ -217,7 +217,11 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
       scanIntervalMs: options.actors?.scanIntervalMs ?? 30_000,
       turnTimeoutMs: options.actors?.turnTimeoutMs ?? 60_000,
       reminderFlushMs: options.actors?.reminderFlushMs ?? 1000,
-      placement: { enabled: options.actors?.placement?.enabled ?? false, leaseMs: options.actors?.placement?.leaseMs ?? 10_000 },
+      placement: {
+        // `SIDEKICK_ACTORS_PLACEMENT=true`: the same from the environment (a sidecar started by `sidekick run`).
+        enabled: options.actors?.placement?.enabled ?? ['true', '1', 'on'].includes(env['SIDEKICK_ACTORS_PLACEMENT']?.toLowerCase() ?? ''),
+        leaseMs: options.actors?.placement?.leaseMs ?? 10_000,
+      },
     },
     interceptors: options.interceptors ?? [],
     namespace: env['NAMESPACE'] || undefined,

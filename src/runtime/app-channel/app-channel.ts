@@ -6,14 +6,12 @@ import type { SidekickLogger } from '../../spi/logger';
 import type { InProcessRequest } from '../blocks/invoke/in-process.dispatcher';
 import type { HeaderMap, InvokeResponse } from '../blocks/invoke/invoke.types';
 import type { ResolvedOptions } from '../sidekick.options';
+import { type AppActorConfig, parseAppActorConfig } from './app-actors';
 import { parseAppSubscriptions } from './app-subscriptions';
 
 export type ResolvedAppChannel = NonNullable<ResolvedOptions['appChannel']>;
 
-/** What the app answers on `GET /dapr/config` (actor settings); only `entities` is read for now. */
-export interface AppConfig {
-  readonly entities: readonly string[];
-}
+export type { AppActorConfig } from './app-actors';
 
 /** The app stopped being waited for (the sidecar is shutting down). */
 export class AppChannelClosedError extends Error {
@@ -118,12 +116,10 @@ export class AppChannel {
     return subscriptions;
   }
 
-  /** `GET /dapr/config` (actor types and settings); undefined when the app has none. */
-  async config(): Promise<AppConfig | undefined> {
+  /** `GET /dapr/config` (actor types and settings, see app-actors.ts); undefined when the app has none. */
+  async config(): Promise<AppActorConfig | undefined> {
     const res = await this.getJson('/dapr/config');
-    if (typeof res !== 'object' || res === null) return undefined;
-    const entities = (res as { entities?: unknown }).entities;
-    return { entities: Array.isArray(entities) ? entities.filter((e): e is string => typeof e === 'string') : [] };
+    return res === undefined ? undefined : parseAppActorConfig(res);
   }
 
   async close(): Promise<void> {
