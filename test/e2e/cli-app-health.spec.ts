@@ -29,7 +29,7 @@ interface Received {
   ordersWhileUnhealthy: number;
 }
 
-test('an unhealthy app gets no events (they wait, not dropped) and invocations answer 500; all resumes when it recovers', async () => {
+test('(with --metrics-port) an unhealthy app gets no events (they wait, not dropped) and invocations answer 500; all resumes when it recovers', async () => {
   const resources = tempDir('sidekick-cli-health-');
   mkdirSync(resources, { recursive: true });
   writeFileSync(
@@ -41,7 +41,7 @@ test('an unhealthy app gets no events (they wait, not dropped) and invocations a
     'apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.in-memory\n  version: v1\n',
   );
   const env = cliEnv();
-  const [appPort, httpPort] = [await freePort(), await freePort()];
+  const [appPort, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const api = `http://127.0.0.1:${httpPort}`;
   const app = `http://127.0.0.1:${appPort}`;
   const run = startCli(
@@ -63,6 +63,8 @@ test('an unhealthy app gets no events (they wait, not dropped) and invocations a
       '500',
       '--app-health-threshold',
       '2',
+      '--metrics-port',
+      String(metricsPort),
       '--',
       'node',
       'health-app.js',
@@ -81,6 +83,10 @@ test('an unhealthy app gets no events (they wait, not dropped) and invocations a
     run,
   );
   expect((await fetch(`${api}/v1.0/invoke/healthapp/method/hello`)).status).toBe(200);
+  // --metrics-port: the sidecar's Prometheus endpoint is there.
+  const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  expect(metrics.status).toBe(200);
+  expect(await metrics.text()).toContain('dapr_http_server_request_count');
 
   // The app fails its health probes: after two failures in a row the sidecar pauses.
   expect((await fetch(`${app}/health/fail`, { method: 'POST' })).status).toBe(204);

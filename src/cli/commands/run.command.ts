@@ -32,7 +32,7 @@ interface RunOptions {
 }
 
 /** Dapr CLI flags accepted so that `dapr run` command lines work, but not applied (a warning says so). */
-const IGNORED: readonly (keyof RunOptions)[] = ['daprGrpcPort', 'metricsPort', 'appMaxConcurrency', 'placementHostAddress', 'enableApiLogging'];
+const IGNORED: readonly (keyof RunOptions)[] = ['daprGrpcPort', 'appMaxConcurrency', 'placementHostAddress', 'enableApiLogging'];
 
 export function registerRun(program: Command): void {
   program
@@ -67,7 +67,7 @@ export function registerRun(program: Command): void {
     .option('--sidecar', 'run a sidecar even if the folder looks like a Sidekick app')
     .option('--log-level <level>', "the sidecar's log level (debug, info, warn, error)")
     .option('-G, --dapr-grpc-port <port>', 'not supported (no gRPC API yet): ignored')
-    .option('-M, --metrics-port <port>', 'not supported: ignored')
+    .option('-M, --metrics-port <port>', "the port of the sidecar's Prometheus /metrics (default 9090, as daprd)")
     .option('--app-max-concurrency <n>', 'not supported: ignored')
     .option('--placement-host-address <address>', 'not supported: ignored')
     .option('--enable-api-logging', 'not supported: ignored')
@@ -100,6 +100,7 @@ async function runOne(options: RunOptions, command: readonly string[]): Promise<
     command,
     appPort: options.appPort ? portOption(options.appPort, '--app-port') : undefined,
     httpPort: options.daprHttpPort ? portOption(options.daprHttpPort, '--dapr-http-port') : undefined,
+    metricsPort: options.metricsPort ? portOption(options.metricsPort, '--metrics-port') : undefined,
     appProtocol: options.appProtocol,
     resourcesPath: options.resourcesPath ?? options.componentsPath,
     healthCheckPath: options.appHealthCheckPath,
@@ -124,6 +125,7 @@ async function runFile(path: string, command: readonly string[]): Promise<number
         command: app.command,
         appPort: app.appPort,
         httpPort: app.daprHttpPort,
+        metricsPort: app.metricsPort,
         appProtocol: app.appProtocol,
         resourcesPath: app.resourcesPath,
         healthCheckPath: app.healthCheckPath,
@@ -143,6 +145,7 @@ interface SpecInput {
   command: readonly string[];
   appPort?: number;
   httpPort?: number;
+  metricsPort?: number;
   appProtocol?: string;
   resourcesPath?: string;
   healthCheckPath?: string;
@@ -179,6 +182,7 @@ async function buildSpec(input: SpecInput): Promise<AppSpec> {
     resourcesPath,
     healthCheckPath: input.healthCheckPath,
     healthCheck: input.healthCheck,
+    metricsPort: input.metricsPort,
     configFile: input.configFile,
     env: input.env,
   };

@@ -20,6 +20,7 @@ const appFields = {
   resourcesPaths: z.array(z.string()).optional(),
   configFilePath: z.string().optional(),
   daprHTTPPort: port.optional(),
+  metricsPort: port.optional(),
   appHealthCheckPath: z.string().optional(),
   enableAppHealthCheck: z.boolean().optional(),
   appHealthProbeInterval: z.coerce.number().int().positive().optional(),
@@ -44,6 +45,7 @@ export interface RunFileApp {
   readonly appPort?: number;
   readonly appProtocol?: string;
   readonly daprHttpPort?: number;
+  readonly metricsPort?: number;
   readonly resourcesPath?: string;
   readonly configFile?: string;
   readonly healthCheckPath?: string;
@@ -96,6 +98,7 @@ export function readRunFile(path: string): { file: string; apps: RunFileApp[] } 
       appPort: merged.appPort,
       appProtocol: merged.appProtocol,
       daprHttpPort: merged.daprHTTPPort,
+      metricsPort: merged.metricsPort,
       resourcesPath: resources ? resolve(base, resources) : undefined,
       configFile: merged.configFilePath ? resolve(base, merged.configFilePath) : undefined,
       healthCheckPath: merged.appHealthCheckPath,
