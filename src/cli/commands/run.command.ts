@@ -170,6 +170,7 @@ async function buildSpec(input: SpecInput): Promise<AppSpec> {
   const mode = input.forced ?? (isSidekickApp(input.cwd) ? 'sidekick' : 'sidecar');
   if (mode === 'sidekick' && input.healthCheck)
     warn(`${input.appId}: app health checks watch an app behind a sidecar; a Sidekick app runs the blocks in-process: ignored`);
+  else if (input.healthCheck && input.appPort === undefined) warn(`${input.appId}: app health checks need the app's port (--app-port): ignored`);
   let httpPort = input.httpPort;
   while (httpPort === undefined || input.taken?.includes(httpPort)) httpPort = await freePort();
   return {
