@@ -142,6 +142,8 @@ class AppActorInstance implements ActorInstance {
 
   private async fire(what: string, body: Record<string, unknown>): Promise<FiringOutcome> {
     const path = `${this.base}/method/${what.split('/').map(encodeURIComponent).join('/')}`;
+    // A reminder or timer firing waits while the app is unhealthy (app health checks), like a pub/sub delivery.
+    await this.channel.admit(true);
     const res = await this.send('PUT', path, Buffer.from(JSON.stringify(body)), 'application/json');
     if (res.status === 404) throw new ActorError('ERR_ACTOR_INVOKE_METHOD', `error invoke actor method: actor method not found: ${what}`);
     if (res.status !== 200) throw this.failed(res);
@@ -158,6 +160,8 @@ class AppActorInstance implements ActorInstance {
     // daprd sends the call chain only to apps with reentrancy enabled; they echo it on nested calls.
     if (this.reentrant && chain) headers['dapr-reentrancy-id'] = chain.id;
     try {
+      // While the app is unhealthy (app health checks), a call is refused as daprd refuses invocations.
+      await this.channel.admit(false);
       return await this.channel.forward({ method, url, headers, body });
     } catch (err) {
       throw new ActorError(
