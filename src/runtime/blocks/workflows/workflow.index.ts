@@ -146,5 +146,4 @@ export class WorkflowStatusIndex {
       else this.known.set(m.id, m.to.status);
     }
   }
-
 }

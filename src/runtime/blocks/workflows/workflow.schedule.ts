@@ -15,7 +15,8 @@ export function startTimeOf(name: string, startAt: unknown): number | undefined 
   if (startAt === undefined || startAt === null) return undefined;
   const ms = startAt instanceof Date ? startAt.getTime() : typeof startAt === 'number' ? startAt : typeof startAt === 'string' ? Date.parse(startAt) : NaN;
   if (!Number.isFinite(ms)) {
-    const shown = startAt instanceof Date ? 'Invalid Date' : typeof startAt === 'string' || typeof startAt === 'number' ? JSON.stringify(startAt) : typeof startAt;
+    const shown =
+      startAt instanceof Date ? 'Invalid Date' : typeof startAt === 'string' || typeof startAt === 'number' ? JSON.stringify(startAt) : typeof startAt;
     throw new WorkflowApiError(
       'ERR_START_WORKFLOW',
       `error starting workflow '${name}': startAt ${shown} is not a valid time (give a Date, epoch milliseconds or an RFC 3339 string)`,
@@ -53,7 +54,8 @@ export function waitingToStart(record: InstanceRecord, now: number): boolean {
 export function terminatedBeforeStart(record: InstanceRecord, output: unknown, now: number): { record: InstanceRecord; chunk: HistoryEvent[] } {
   const value = jsonCopy(
     output,
-    (reason) => new WorkflowApiError('ERR_TERMINATE_WORKFLOW', `error terminating workflow with instance ID '${record.instanceId}': the output is not JSON: ${reason}`),
+    (reason) =>
+      new WorkflowApiError('ERR_TERMINATE_WORKFLOW', `error terminating workflow with instance ID '${record.instanceId}': the output is not JSON: ${reason}`),
   );
   const chunk: HistoryEvent[] = [
     { type: 'ExecutionTerminated', at: now, output: value },
