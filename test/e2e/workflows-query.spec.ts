@@ -241,3 +241,188 @@ describe('workflow listing by status and scheduled starts', () => {
     }
   });
 });
+
+async function http(t: TestApp, method: string, path: string, body?: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${t.apiUrl}${path}`, { method, body, headers: body === undefined ? {} : { 'content-type': 'application/json' } });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+describe('scheduled starts across restarts (SQLite)', () => {
+  it('keeps a scheduled instance PENDING across a restart and starts it on time; one whose time passed while down starts at once', async () => {
+    const file = join(tempDir(), 'scheduled.db');
+    const first = await app(sqlite(file), new VirtualClock(START));
+    try {
+      const wf = first.app.get(SidekickClient).workflows;
+      await wf.schedule('phases', { instanceId: 'later', startAt: new Date(START + 86_400_000) });
+      await wf.schedule('phases', { instanceId: 'soon', startAt: START + 60_000 });
+      expect(ids(await wf.list({ status: 'PENDING' }))).toEqual(['later', 'soon']);
+    } finally {
+      await first.close();
+    }
+    // back two minutes later: 'soon' is due (started at once), 'later' waits
+    const clock = new VirtualClock(START + 120_000);
+    const second = await app(sqlite(file), clock);
+    try {
+      const wf = second.app.get(SidekickClient).workflows;
+      expect((await wf.waitForStart('soon', 10_000)).status).toBe('RUNNING');
+      expect(await wf.get('later')).toMatchObject({ status: 'PENDING', scheduledStartAt: START + 86_400_000 });
+      expect(ids(await wf.list({ status: 'PENDING' }))).toEqual(['later']);
+      expect(marks.get('later')).toBeUndefined();
+      await clock.advance(86_400_000 - 120_000 - 1);
+      expect((await wf.get('later'))?.status).toBe('PENDING');
+      await clock.advance(1);
+      expect((await wf.waitForStart('later', 10_000)).status).toBe('RUNNING');
+      await wf.raiseEvent('later', 'go');
+      expect(await wf.waitForCompletion('later', 10_000)).toMatchObject({ status: 'COMPLETED', output: 'done' });
+      expect(marks.get('later')).toBe(1);
+      expect(ids(await wf.list({ status: 'COMPLETED' }))).toEqual(['later']);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('terminates a scheduled instance before its start (its code never runs), then purges it; raise/pause/purge before the start are refused', async () => {
+    const clock = new VirtualClock(START);
+    const t = await app(sqlite(join(tempDir(), 'sched-term.db')), clock);
+    try {
+      const wf = t.app.get(SidekickClient).workflows;
+      await wf.schedule('phases', { instanceId: 'cancelled', startAt: new Date(START + 3_600_000) });
+      await expect(wf.raiseEvent('cancelled', 'go')).rejects.toMatchObject({
+        code: 'ERR_RAISE_EVENT_WORKFLOW',
+        message: `error raising event on workflow with instance ID 'cancelled': the instance is PENDING, scheduled to start at ${new Date(START + 3_600_000).toISOString()}; try again once it has started (or terminate it)`,
+      });
+      await expect(wf.suspend('cancelled')).rejects.toMatchObject({ code: 'ERR_PAUSE_WORKFLOW' });
+      await expect(wf.purge('cancelled')).rejects.toMatchObject({ code: 'ERR_PURGE_WORKFLOW', message: expect.stringContaining('the instance is PENDING') });
+      await wf.terminate('cancelled', { reason: 'not needed' });
+      expect(await wf.get('cancelled')).toMatchObject({ status: 'TERMINATED', output: { reason: 'not needed' }, scheduledStartAt: START + 3_600_000 });
+      expect(ids(await wf.list({ status: 'TERMINATED' }))).toEqual(['cancelled']);
+      expect(ids(await wf.list({ status: 'PENDING' }))).toEqual([]);
+      await clock.advance(2 * 3_600_000);
+      expect((await wf.get('cancelled'))?.status).toBe('TERMINATED'); // the start time passed: nothing started
+      expect(marks.get('cancelled')).toBeUndefined();
+      await wf.purge('cancelled');
+      expect(await wf.get('cancelled')).toBeUndefined();
+      expect(ids(await wf.list())).toEqual([]);
+      // the id is free again
+      await wf.schedule('phases', { instanceId: 'cancelled' });
+      expect((await wf.waitForStart('cancelled')).status).toBe('RUNNING');
+      expect(ids(await wf.list({ status: 'RUNNING' }))).toEqual(['cancelled']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a start time in the past starts at once; an invalid one is refused', async () => {
+    const t = await app(sqlite(join(tempDir(), 'sched-bad.db')), new VirtualClock(START));
+    try {
+      const wf = t.app.get(SidekickClient).workflows;
+      await wf.schedule('phases', { instanceId: 'past', startAt: new Date(START - 60_000) });
+      expect((await wf.waitForStart('past', 10_000)).status).toBe('RUNNING');
+      expect((await wf.get('past'))?.scheduledStartAt).toBeUndefined();
+      await expect(wf.schedule('phases', { instanceId: 'bad', startAt: new Date('not a date') })).rejects.toMatchObject({
+        code: 'ERR_START_WORKFLOW',
+        message: "error starting workflow 'phases': startAt Invalid Date is not a valid time (give a Date, epoch milliseconds or an RFC 3339 string)",
+      });
+      await expect(wf.schedule('phases', { instanceId: 'bad', startAt: 'tomorrow' })).rejects.toMatchObject({ code: 'ERR_START_WORKFLOW' });
+      expect(await wf.get('bad')).toBeUndefined();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('listing: bad queries and the HTTP routes', () => {
+  let t: TestApp;
+  let wf: WorkflowClient;
+  const clock = new VirtualClock(START);
+  beforeAll(async () => {
+    t = await app(sqlite(join(tempDir(), 'list-http.db')), clock);
+    wf = t.app.get(SidekickClient).workflows;
+  });
+  afterAll(() => t.close());
+
+  it('refuses a bad query with ERR_LIST_WORKFLOWS naming the field', async () => {
+    await expect(wf.list({ status: ['RUNNING', 'DONE' as never] })).rejects.toMatchObject({
+      code: 'ERR_LIST_WORKFLOWS',
+      message:
+        'invalid workflow query: status[1]: unknown status "DONE"; use one of PENDING, RUNNING, SUSPENDED, COMPLETED, FAILED, TERMINATED, CONTINUED_AS_NEW',
+    });
+    await expect(wf.list({ continuationToken: 'not-a-token' })).rejects.toMatchObject({
+      code: 'ERR_LIST_WORKFLOWS',
+      message: expect.stringContaining('continuationToken "not-a-token" is not a token this API returned'),
+    });
+    await expect(wf.list({ continuationToken: 'a b' })).rejects.toMatchObject({ code: 'ERR_LIST_WORKFLOWS' });
+    await expect(wf.list({ pageSize: 0 })).rejects.toMatchObject({ message: 'invalid workflow query: pageSize: pageSize must be at least 1' });
+    await expect(wf.list({ pageSize: 1001 })).rejects.toMatchObject({ code: 'ERR_LIST_WORKFLOWS' });
+    await expect(wf.list({ createdFrom: new Date('nope') })).rejects.toMatchObject({
+      message: 'invalid workflow query: createdFrom: createdFrom is not a valid date (got "Invalid Date")',
+    });
+    await expect(wf.list({ createdFrom: START + 1, createdTo: START })).rejects.toMatchObject({
+      message: expect.stringContaining('createdFrom (2026-01-01T00:00:00.001Z) is after createdTo (2026-01-01T00:00:00.000Z)'),
+    });
+    await expect(wf.list({ statuses: ['RUNNING'] } as never)).rejects.toMatchObject({
+      code: 'ERR_LIST_WORKFLOWS',
+      message: expect.stringContaining('statuses'),
+    });
+  });
+
+  it('GET /sidekick/v1.0/workflows lists in daprd GET bodies with pages; POST .../{name}/start?startTime= schedules', async () => {
+    const at = new Date(START + 3_600_000).toISOString();
+    expect(await http(t, 'POST', `/sidekick/v1.0/workflows/phases/start?instanceID=h-sched&startTime=${encodeURIComponent(at)}`, '"ok"')).toEqual({
+      status: 202,
+      body: { instanceID: 'h-sched' },
+    });
+    expect(await http(t, 'POST', '/v1.0-beta1/workflows/dapr/phases/start?instanceID=h-run', '"ok"')).toMatchObject({ status: 202 });
+    await wf.waitForStart('h-run');
+    const pending = await http(t, 'GET', '/sidekick/v1.0/workflows?status=PENDING');
+    expect(pending).toEqual({
+      status: 200,
+      body: {
+        instances: [
+          {
+            instanceID: 'h-sched',
+            workflowName: 'phases',
+            createdAt: new Date(START).toISOString(),
+            lastUpdatedAt: new Date(START).toISOString(),
+            runtimeStatus: 'PENDING',
+            scheduledStartAt: at,
+            properties: { 'dapr.workflow.input': '"ok"' },
+          },
+        ],
+      },
+    });
+    const both = await http(t, 'GET', '/sidekick/v1.0/workflows?status=PENDING,RUNNING&pageSize=1');
+    expect(both.status).toBe(200);
+    expect(both.body.instances.map((i: { instanceID: string }) => i.instanceID)).toEqual(['h-run']);
+    const next = await http(t, 'GET', `/sidekick/v1.0/workflows?status=PENDING&status=RUNNING&pageSize=1&continuationToken=${both.body.continuationToken}`);
+    expect(next.body).toMatchObject({ instances: [{ instanceID: 'h-sched' }] });
+    expect(next.body.continuationToken).toBeUndefined();
+    expect((await http(t, 'GET', '/sidekick/v1.0/workflows?name=other')).body).toEqual({ instances: [] });
+
+    expect(await http(t, 'GET', '/sidekick/v1.0/workflows?status=NOPE')).toEqual({
+      status: 400,
+      body: {
+        errorCode: 'ERR_LIST_WORKFLOWS',
+        message:
+          'invalid workflow query: status[0]: unknown status "NOPE"; use one of PENDING, RUNNING, SUSPENDED, COMPLETED, FAILED, TERMINATED, CONTINUED_AS_NEW',
+      },
+    });
+    expect((await http(t, 'GET', '/sidekick/v1.0/workflows?pageSize=ten')).body).toEqual({
+      errorCode: 'ERR_LIST_WORKFLOWS',
+      message: 'invalid workflow query: pageSize: pageSize must be a number',
+    });
+    expect((await http(t, 'GET', '/sidekick/v1.0/workflows?continuationToken=zzz')).status).toBe(400);
+    expect((await http(t, 'GET', '/sidekick/v1.0/workflows?createdTo=yesterday')).body.message).toBe(
+      'invalid workflow query: createdTo: createdTo is not a valid date (got "yesterday")',
+    );
+    expect((await http(t, 'GET', '/sidekick/v1.0/workflows?sort=asc')).body.errorCode).toBe('ERR_LIST_WORKFLOWS');
+    expect(await http(t, 'POST', '/sidekick/v1.0/workflows/phases/start?instanceID=h-bad&startTime=soon', '"ok"')).toEqual({
+      status: 500,
+      body: {
+        errorCode: 'ERR_START_WORKFLOW',
+        message: `error starting workflow 'phases': startAt "soon" is not a valid time (give a Date, epoch milliseconds or an RFC 3339 string)`,
+      },
+    });
+  });
+});

@@ -25,7 +25,7 @@ export class WorkflowClient {
   constructor(private readonly engine: () => WorkflowEngine) {}
 
   /** Starts an instance of workflow `name`; resolves with its id once it is recorded. */
-  schedule(name: string, options: ScheduleOptions = {}): Promise<string> {
+  async schedule(name: string, options: ScheduleOptions = {}): Promise<string> {
     return this.engine().start(name, options.instanceId, options.input, undefined, startTimeOf(name, options.startAt));
   }
 

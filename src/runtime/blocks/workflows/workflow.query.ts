@@ -53,7 +53,7 @@ interface Cursor {
 }
 
 const time = (field: string) =>
-  z.union([z.date(), z.number(), z.string()], { error: `${field} must be a Date, epoch milliseconds or an RFC 3339 string` }).transform((v, ctx) => {
+  z.union([z.instanceof(Date), z.number(), z.string()], { error: `${field} must be a Date, epoch milliseconds or an RFC 3339 string` }).transform((v, ctx) => {
     const ms = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : Date.parse(v);
     if (!Number.isFinite(ms)) {
       ctx.addIssue({ code: 'custom', message: `${field} is not a valid date (got ${JSON.stringify(v instanceof Date ? 'Invalid Date' : v)})` });
@@ -68,7 +68,9 @@ const statusValue = z.enum(WORKFLOW_STATUSES as [WorkflowStatus, ...WorkflowStat
 
 const querySchema = z
   .object({
-    status: z.union([statusValue, z.array(statusValue)]).optional(),
+    status: z
+      .preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(statusValue, { error: 'status must be a status or an array of statuses' }))
+      .optional(),
     name: z.string({ error: 'name must be a string' }).min(1, 'name must not be empty').optional(),
     instanceIdPrefix: z.string({ error: 'instanceIdPrefix must be a string' }).optional(),
     createdFrom: time('createdFrom').optional(),
@@ -90,7 +92,7 @@ export function parseWorkflowQuery(query: unknown): ParsedQuery {
   const parsed = querySchema.safeParse(query ?? {});
   if (!parsed.success) throw invalid(formatIssues(parsed.error.issues));
   const q = parsed.data;
-  const statuses = q.status === undefined ? WORKFLOW_STATUSES : typeof q.status === 'string' ? [q.status] : q.status;
+  const statuses = q.status ?? WORKFLOW_STATUSES;
   if (q.createdFrom !== undefined && q.createdTo !== undefined && q.createdFrom > q.createdTo) {
     throw invalid(`createdFrom (${new Date(q.createdFrom).toISOString()}) is after createdTo (${new Date(q.createdTo).toISOString()})`);
   }
