@@ -426,3 +426,81 @@ describe('listing: bad queries and the HTTP routes', () => {
     });
   });
 });
+
+@Injectable()
+class QuickWorkflow {
+  @Workflow('quick')
+  async quick(_ctx: WorkflowContext, n: number): Promise<number> {
+    return n + 1;
+  }
+}
+
+/**
+ * Two apps (processes' worth of engines) write the index of one store at once: each shard is written
+ * with its etag, so neither loses the other's entries.
+ */
+async function twoWriters(component: Component, appId: string): Promise<void> {
+  const apps: TestApp[] = [];
+  try {
+    // one after the other: PostgreSQL's CREATE TABLE IF NOT EXISTS races when two start at once
+    for (let i = 0; i < 2; i++) apps.push(await startApp({ appId, components: [component] }, { providers: [QuickWorkflow] }));
+    const clients = apps.map((a) => a.app.get(SidekickClient).workflows);
+    const started = await Promise.all(
+      clients.flatMap((wf, w) => Array.from({ length: 100 }, (_, i) => wf.schedule('quick', { instanceId: `w${w}-${i}`, input: i }))),
+    );
+    await Promise.all(started.map((id) => clients[Number(id[1])]?.waitForCompletion(id, 60_000)));
+    const listed = await allPages(clients[0] as WorkflowClient, { status: 'COMPLETED', pageSize: 1000 });
+    expect(listed.pages.flat().sort()).toEqual([...started].sort());
+    expect(ids(await (clients[1] as WorkflowClient).list({ status: ['PENDING', 'RUNNING'] }))).toEqual([]);
+  } finally {
+    await Promise.all(apps.map((a) => a.close()));
+  }
+}
+
+describe('two apps updating one status index', () => {
+  it('Redis: 2 × 100 instances at once, every one listed once as COMPLETED', async () => {
+    await requireRedis();
+    const appId = `wfq2redis${RUN}`;
+    await twoWriters(
+      { metadata: { name: 'statestore' }, spec: { type: 'state.redis', version: 'v1', metadata: [{ name: 'redisHost', value: redisHostPort() }] } },
+      appId,
+    );
+    const redis = rawRedis();
+    try {
+      await redis.connect();
+      await redis.del(...(await redis.keys(`${appId}||*`)));
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('PostgreSQL: the same', async () => {
+    await requirePostgres();
+    const table = `wfq2_${RUN}`;
+    try {
+      await twoWriters(
+        {
+          metadata: { name: 'statestore' },
+          spec: {
+            type: 'state.postgresql',
+            version: 'v1',
+            metadata: [
+              { name: 'connectionString', value: postgresUrl() },
+              { name: 'tableName', value: table },
+            ],
+          },
+        },
+        `wfq2pg${RUN}`,
+      );
+    } finally {
+      const pg = new Client({ connectionString: postgresUrl() });
+      await pg.connect();
+      await pg.query(`DROP TABLE IF EXISTS ${table}`);
+      await pg.end();
+    }
+  });
+
+  it('SQLite (one file, two apps): the same', async () => {
+    await twoWriters(sqlite(join(tempDir(), 'two.db')), `wfq2lite${RUN}`);
+  });
+});

@@ -16,7 +16,13 @@ export function startTimeOf(name: string, startAt: unknown): number | undefined 
   const ms = startAt instanceof Date ? startAt.getTime() : typeof startAt === 'number' ? startAt : typeof startAt === 'string' ? Date.parse(startAt) : NaN;
   if (!Number.isFinite(ms)) {
     const shown =
-      startAt instanceof Date ? 'Invalid Date' : typeof startAt === 'string' || typeof startAt === 'number' ? JSON.stringify(startAt) : typeof startAt;
+      startAt instanceof Date
+        ? 'Invalid Date'
+        : typeof startAt === 'string'
+          ? JSON.stringify(startAt)
+          : typeof startAt === 'number'
+            ? String(startAt)
+            : typeof startAt;
     throw new WorkflowApiError(
       'ERR_START_WORKFLOW',
       `error starting workflow '${name}': startAt ${shown} is not a valid time (give a Date, epoch milliseconds or an RFC 3339 string)`,

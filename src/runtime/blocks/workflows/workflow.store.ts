@@ -24,7 +24,7 @@ interface Queued {
 
 const INDEX_KEY = 'wf-index';
 /** Commits retried when a status-index shard changed under the batch (another process wrote it). */
-const INDEX_ATTEMPTS = 5;
+const INDEX_ATTEMPTS = 10;
 const metaKey = (id: string): string => `wf-meta:${id}`;
 const chunkKey = (id: string, n: number): string => `wf-h:${id}:${n}`;
 
@@ -152,6 +152,7 @@ export class WorkflowStore {
         return;
       } catch (err) {
         if (!(err instanceof ETagMismatchError) || indexOps.length === 0 || attempt >= INDEX_ATTEMPTS) throw err;
+        await new Promise<void>((resolve) => setTimeout(resolve, Math.random() * 5 * attempt)); // apart from the other writer
       }
     }
   }
