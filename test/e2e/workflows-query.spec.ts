@@ -444,14 +444,17 @@ async function twoWriters(component: Component, appId: string): Promise<void> {
   try {
     // one after the other: PostgreSQL's CREATE TABLE IF NOT EXISTS races when two start at once
     for (let i = 0; i < 2; i++) apps.push(await startApp({ appId, components: [component] }, { providers: [QuickWorkflow] }));
-    const clients = apps.map((a) => a.app.get(SidekickClient).workflows);
-    const started = await Promise.all(
-      clients.flatMap((wf, w) => Array.from({ length: 100 }, (_, i) => wf.schedule('quick', { instanceId: `w${w}-${i}`, input: i }))),
-    );
-    await Promise.all(started.map((id) => clients[Number(id[1])]?.waitForCompletion(id, 60_000)));
-    const listed = await allPages(clients[0] as WorkflowClient, { status: 'COMPLETED', pageSize: 1000 });
-    expect(listed.pages.flat().sort()).toEqual([...started].sort());
-    expect(ids(await (clients[1] as WorkflowClient).list({ status: ['PENDING', 'RUNNING'] }))).toEqual([]);
+    const [a, b] = apps.map((t) => t.app.get(SidekickClient).workflows) as [WorkflowClient, WorkflowClient];
+    const run = (wf: WorkflowClient, w: number): Promise<WorkflowState[]> =>
+      Promise.all(
+        Array.from({ length: 100 }, async (_, i) => wf.waitForCompletion(await wf.schedule('quick', { instanceId: `w${w}-${i}`, input: i }), 60_000)),
+      );
+    const done = (await Promise.all([run(a, 0), run(b, 1)])).flat();
+    expect(done.every((s) => s.status === 'COMPLETED')).toBe(true);
+    const listed = await allPages(a, { status: 'COMPLETED', pageSize: 1000 });
+    expect(listed.pages.flat().sort()).toEqual(done.map((s) => s.instanceId).sort());
+    expect(listed.pages.flat()).toHaveLength(200);
+    expect(ids(await b.list({ status: ['PENDING', 'RUNNING'] }))).toEqual([]);
   } finally {
     await Promise.all(apps.map((a) => a.close()));
   }
