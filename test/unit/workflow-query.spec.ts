@@ -1,23 +1,5 @@
-import { INDEX_SHARDS, shardOf } from '../../src/runtime/blocks/workflows/workflow.index';
-import { DEFAULT_PAGE_SIZE, parseWorkflowQuery, WORKFLOW_STATUSES } from '../../src/runtime/blocks/workflows/workflow.query';
+import { parseWorkflowQuery, DEFAULT_PAGE_SIZE, WORKFLOW_STATUSES } from '../../src/runtime/blocks/workflows/workflow.query';
 import { startTimeOf } from '../../src/runtime/blocks/workflows/workflow.schedule';
-
-describe('workflow status index: shards', () => {
-  it('puts an id in the same shard every time, within range, and spreads ids over all shards', () => {
-    expect(shardOf('order-42')).toBe(shardOf('order-42'));
-    const counts = new Array<number>(INDEX_SHARDS).fill(0);
-    let outside = 0;
-    for (let i = 0; i < 32_000; i++) {
-      const s = shardOf(`instance-${i}`);
-      if (!Number.isInteger(s) || s < 0 || s >= INDEX_SHARDS) outside++;
-      counts[s] = (counts[s] ?? 0) + 1;
-    }
-    expect(outside).toBe(0);
-    // about 1,000 each: none empty, none more than twice its share
-    expect(Math.min(...counts)).toBeGreaterThan(500);
-    expect(Math.max(...counts)).toBeLessThan(2000);
-  });
-});
 
 describe('workflow query parsing', () => {
   it('defaults: every status, pages of 100, no bounds', () => {

@@ -1,149 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { ETagMismatchError } from '../../../errors/state.errors';
 import type { StateService } from '../state/state.service';
 import type { StateOperation } from '../state/state.types';
 import { TERMINAL_STATUSES, type InstanceRecord, type WorkflowStatus } from './workflow.types';
+import { IndexWork, type IndexEntry, type Location, type OwnPage, type Reader } from './workflow.index-work';
+
+export { directoryKey, pageKey, PAGE_CAPACITY, type IndexEntry, type IndexPage } from './workflow.index-work';
 
 /** Statuses an instance record can be stored with (CONTINUED_AS_NEW is never stored: the instance runs again). */
 export const INDEXED_STATUSES: readonly WorkflowStatus[] = ['PENDING', 'RUNNING', 'SUSPENDED', 'COMPLETED', 'FAILED', 'TERMINATED'];
+const ACTIVE_STATUSES: readonly WorkflowStatus[] = ['PENDING', 'RUNNING', 'SUSPENDED'];
 
-/** Each status's index is split in this many keys, by a hash of the instance id. */
-export const INDEX_SHARDS = 32;
+/** `wf-ixl:<id>`: where an ended instance's entry is (`[status, page]`), so that a purge finds it. */
+export const locationKey = (id: string): string => `wf-ixl:${id}`;
 
-/** `[createdAt (epoch ms), workflow name]`: what a listing filters and sorts on without reading records. */
-export type IndexEntry = readonly [number, string];
-
-/** One shard's stored value: instance id → entry. */
-export type IndexShard = Record<string, IndexEntry>;
-
-export const indexKey = (status: WorkflowStatus, shard: number): string => `wf-ix:${status}:${shard}`;
-
-/** FNV-1a over the UTF-16 code units, mod {@link INDEX_SHARDS}: where an id's entry lives in each status. */
-export function shardOf(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % INDEX_SHARDS;
-}
-
-/**
- * A change of an instance's place in the status index. `to`: where it goes (undefined: out, on purge).
- * `from`: the status it is known to leave; `'new'` for a first write; undefined when unknown (every
- * other status's shard of the id is then checked).
- */
+/** A change of an instance's place in the index: `to` undefined takes it out (purge); `fresh`: it is in none yet. */
 export interface IndexMove {
   readonly id: string;
-  readonly from?: WorkflowStatus | 'new';
+  readonly fresh?: boolean;
   readonly to?: { readonly status: WorkflowStatus; readonly entry: IndexEntry };
 }
 
-interface LoadedShard {
-  readonly key: string;
-  readonly entries: IndexShard;
-  readonly etag?: string;
-  changed: boolean;
+/** What one commit writes to the index, and what to do once the transaction is decided. */
+export interface IndexPlan {
+  readonly ops: StateOperation[];
+  /** The transaction committed: memory follows. */
+  committed(): void;
+  /** The transaction was refused (an etag): nothing was written; memory is as before. */
+  refused(): void;
+  /** The transaction may or may not have been written: the pages it touched are read from the store from now on. */
+  uncertain(): void;
 }
 
 /**
- * The status index kept with the instance records: `wf-ix:<STATUS>:<shard>` holds the ids of the
- * instances with that status (and their creation time and name), so a listing by status reads these
- * keys, never the histories. The index is written in the same transaction as the record, and each
- * shard is read first and written with its etag (several processes may update one shard); a listing
- * still checks each record, so an entry left behind by a process that did not know an instance's
- * former status is never reported.
+ * The status index kept with the instance records, so that a listing by status reads index keys, never
+ * histories. Each status has a directory (`wf-ix:<STATUS>`, its page ids) and pages
+ * (`wf-ix:<STATUS>:<page>`, `{id: [createdAt, name]}`). A process adds entries only to pages it opened
+ * (ids `<process>-<n>`, closed at 256 entries), which it holds in memory and writes without reading:
+ * nobody else adds to them. Removing an entry from another page (an instance started by another
+ * process, or before a restart) and changing a directory read the key first and write it with its
+ * etag; a concurrent change makes the transaction fail and the caller plans again. All of it is written
+ * in the transaction of the instance record. A listing checks each record, so an entry left behind
+ * (at worst) is never reported.
  */
 export class WorkflowStatusIndex {
-  /** The status last written (or read) for active instances this process handles: where their entry is. */
-  private readonly known = new Map<string, WorkflowStatus>();
+  private readonly process = randomUUID().slice(0, 8);
+  private pages = 0;
+  /** Where the entries of the active instances this process wrote are. */
+  private readonly known = new Map<string, Location>();
+  /** Own pages in memory, by page key: open ones, and closed ones of active statuses until emptied. */
+  private readonly own = new Map<string, OwnPage>();
+  /** The open own page of each status (its page key). */
+  private readonly open = new Map<WorkflowStatus, string>();
+  private readonly reader: Reader;
 
   constructor(
     private readonly state: StateService,
     private readonly store: () => string,
-  ) {}
-
-  /** Remembers where a record read from the store is indexed (active instances only). */
-  noteRead(record: InstanceRecord): void {
-    if (TERMINAL_STATUSES.includes(record.status)) this.known.delete(record.instanceId);
-    else this.known.set(record.instanceId, record.status);
+  ) {
+    this.reader = {
+      read: (keys) => this.state.bulkGet(this.store(), keys),
+      create: (key) => this.create(key),
+      newPage: () => `${this.process}-${this.pages++}`,
+    };
   }
 
-  /** The move a write of `record` makes (nothing when its status and entry stay). `fresh`: a first write. */
   moveFor(record: InstanceRecord, fresh: boolean): IndexMove {
-    return { id: record.instanceId, from: fresh ? 'new' : undefined, to: { status: record.status, entry: [record.createdAt, record.name] } };
+    return { id: record.instanceId, fresh, to: { status: record.status, entry: [record.createdAt, record.name] } };
+  }
+
+  /** The operations that apply `moves` (in order) to the index. */
+  async prepare(moves: readonly IndexMove[]): Promise<IndexPlan> {
+    const work = new IndexWork(this.reader, this.own, this.open);
+    const found = await this.locate(
+      moves.filter((m) => !m.fresh && !this.known.has(m.id)).map((m) => m.id),
+      work,
+    );
+    const located = new Map<string, Location | undefined>();
+    const steps: { id: string; from?: Location; to?: Location; entry?: IndexEntry }[] = [];
+    for (const move of moves) {
+      const from = located.has(move.id) ? located.get(move.id) : move.fresh ? undefined : (this.known.get(move.id) ?? found.get(move.id));
+      if (from && move.to && from.status === move.to.status) continue; // same status: the entry stays
+      const to = move.to ? work.placeFor(move.to.status) : undefined;
+      located.set(move.id, to);
+      steps.push({ id: move.id, from, to, entry: move.to?.entry });
+    }
+    await work.loadPages(steps.flatMap((s) => (s.from ? [s.from] : [])));
+    const locations: StateOperation[] = [];
+    for (const { id, from, to, entry } of steps) {
+      if (from) work.remove(from, id);
+      if (to && entry) work.add(to, id, entry);
+      if (to && TERMINAL_STATUSES.includes(to.status)) {
+        locations.push({ operation: 'upsert', request: { key: locationKey(id), value: JSON.stringify([to.status, to.page]) } });
+      } else if (from && TERMINAL_STATUSES.includes(from.status)) {
+        locations.push({ operation: 'delete', request: { key: locationKey(id) } });
+      }
+    }
+    await work.loadDirectories();
+    return {
+      ops: [...work.ops(), ...locations],
+      committed: () => {
+        work.install();
+        for (const { id, to } of steps) {
+          if (to && !TERMINAL_STATUSES.includes(to.status)) this.known.set(id, to);
+          else this.known.delete(id);
+        }
+      },
+      refused: () => work.undo(),
+      uncertain: () => work.forget(),
+    };
   }
 
   /**
-   * The operations that apply `moves` (in order) to the index as it is stored now. Shards are read
-   * with their etags; a concurrent change of one makes the transaction fail with an etag mismatch, and
-   * the caller asks again.
+   * Where instances this process does not know are: an ended one's location key, else a search of the
+   * pages of the active statuses (an instance resumed after a restart or taken over: few pages).
    */
-  async ops(moves: readonly IndexMove[]): Promise<StateOperation[]> {
-    // Where each id is before its move: a move earlier in the same batch, else what this process knows.
-    const before = new Map<string, WorkflowStatus | 'new' | undefined>();
-    const planned: { move: IndexMove; from: readonly WorkflowStatus[] }[] = [];
-    for (const move of moves) {
-      const prior = move.from ?? (before.has(move.id) ? before.get(move.id) : this.known.get(move.id));
-      before.set(move.id, move.to ? move.to.status : 'new');
-      const from = prior === 'new' ? [] : prior !== undefined ? [prior] : INDEXED_STATUSES;
-      if (move.to && from.length === 1 && from[0] === move.to.status) continue; // same status: the entry is there
-      planned.push({ move, from });
-    }
-    const keys = new Set<string>();
-    for (const { move, from } of planned) {
-      const shard = shardOf(move.id);
-      for (const s of from) keys.add(indexKey(s, shard));
-      if (move.to) keys.add(indexKey(move.to.status, shard));
-    }
-    if (keys.size === 0) return [];
-    const list = [...keys];
-    const found = await this.state.bulkGet(this.store(), list);
-    const shards = new Map<string, LoadedShard>();
-    list.forEach((key, i) => {
-      const item = found[i];
-      const entries = item?.data ? (JSON.parse(item.data.toString('utf8')) as IndexShard) : {};
-      shards.set(key, { key, entries, etag: item?.data ? item.etag : undefined, changed: false });
+  private async locate(ids: readonly string[], work: IndexWork): Promise<Map<string, Location>> {
+    const found = new Map<string, Location>();
+    if (ids.length === 0) return found;
+    const keys = await this.reader.read(ids.map(locationKey));
+    ids.forEach((id, i) => {
+      const data = keys[i]?.data;
+      if (!data) return;
+      const [status, page] = JSON.parse(data.toString('utf8')) as [WorkflowStatus, string];
+      found.set(id, { status, page });
     });
-    for (const { move, from } of planned) {
-      const shard = shardOf(move.id);
-      for (const s of from) {
-        if (s === move.to?.status) continue;
-        const loaded = shards.get(indexKey(s, shard));
-        if (loaded && move.id in loaded.entries) {
-          delete loaded.entries[move.id];
-          loaded.changed = true;
-        }
-      }
-      if (!move.to) continue;
-      const target = shards.get(indexKey(move.to.status, shard));
-      const current = target?.entries[move.id];
-      if (target && (!current || current[0] !== move.to.entry[0] || current[1] !== move.to.entry[1])) {
-        target.entries[move.id] = move.to.entry;
-        target.changed = true;
-      }
-    }
-    const ops: StateOperation[] = [];
-    for (const s of shards.values()) {
-      if (!s.changed) continue;
-      if (Object.keys(s.entries).length === 0) {
-        if (s.etag !== undefined) ops.push({ operation: 'delete', request: { key: s.key, etag: s.etag } });
-      } else {
-        ops.push({
-          operation: 'upsert',
-          request:
-            s.etag !== undefined
-              ? { key: s.key, value: JSON.stringify(s.entries), etag: s.etag }
-              : { key: s.key, value: JSON.stringify(s.entries), options: { concurrency: 'first-write' } },
-        });
-      }
-    }
-    return ops;
+    const rest = new Set(ids.filter((id) => !found.has(id)));
+    if (rest.size > 0) for (const [id, at] of await work.search(ACTIVE_STATUSES, rest)) found.set(id, at);
+    return found;
   }
 
-  /** After the transaction holding `ops(moves)` committed: where the moved instances now are. */
-  committed(moves: readonly IndexMove[]): void {
-    for (const m of moves) {
-      if (!m.to || TERMINAL_STATUSES.includes(m.to.status)) this.known.delete(m.id);
-      else this.known.set(m.id, m.to.status);
+  /**
+   * Creates a directory as `[]` unless it exists, on its own: a first-write save refuses an existing key
+   * on every store, and on Redis marks the key so that saves without its etag are refused (inside a
+   * transaction Redis would not refuse: daprd's rule; two processes could both create it).
+   */
+  private async create(key: string): Promise<void> {
+    try {
+      await this.state.save(this.store(), [{ key, value: '[]', options: { concurrency: 'first-write' } }]);
+    } catch (err) {
+      if (!(err instanceof ETagMismatchError)) throw err; // created by another process meanwhile: fine
     }
   }
 }

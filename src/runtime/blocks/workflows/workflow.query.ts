@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { WorkflowApiError } from '../../../errors/workflow.errors';
 import { formatIssues } from '../../../errors/zod-issues';
 import type { StateService } from '../state/state.service';
-import { INDEX_SHARDS, INDEXED_STATUSES, indexKey, type IndexShard } from './workflow.index';
+import { directoryKey, INDEXED_STATUSES, type IndexPage, pageKey } from './workflow.index';
 import type { InstanceRecord, WorkflowState, WorkflowStatus } from './workflow.types';
 
 export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = [...INDEXED_STATUSES, 'CONTINUED_AS_NEW'];
@@ -133,19 +133,22 @@ function stateOf(record: InstanceRecord): WorkflowState {
 }
 
 /**
- * Lists instances from the status index: reads the index keys of the statuses asked for (never a
- * history), orders the matching entries by (createdAt, id), then reads the records of one page and
+ * Lists instances from the status index: reads the directories and pages of the statuses asked for
+ * (never a history), orders the matching entries by (createdAt, id), then reads the records of one page and
  * keeps those whose stored status still matches (an entry can be left behind; the record decides).
  */
 export async function listInstances(state: StateService, storeName: string, query: WorkflowQuery): Promise<WorkflowPage> {
   const q = parseWorkflowQuery(query);
   const statuses = q.statuses.filter((s) => INDEXED_STATUSES.includes(s));
-  const keys = statuses.flatMap((s) => Array.from({ length: INDEX_SHARDS }, (_, n) => indexKey(s, n)));
-  const shards = keys.length === 0 ? [] : await state.bulkGet(storeName, keys);
+  const directories = statuses.length === 0 ? [] : await state.bulkGet(storeName, statuses.map(directoryKey));
+  const keys = directories.flatMap((d, i) =>
+    d.data ? (JSON.parse(d.data.toString('utf8')) as string[]).map((page) => pageKey(statuses[i] as WorkflowStatus, page)) : [],
+  );
+  const pages = keys.length === 0 ? [] : await state.bulkGet(storeName, keys);
   const created = new Map<string, number>();
-  for (const shard of shards) {
-    if (!shard.data) continue;
-    for (const [id, [createdAt, name]] of Object.entries(JSON.parse(shard.data.toString('utf8')) as IndexShard)) {
+  for (const page of pages) {
+    if (!page.data) continue;
+    for (const [id, [createdAt, name]] of Object.entries(JSON.parse(page.data.toString('utf8')) as IndexPage)) {
       if (q.name !== undefined && name !== q.name) continue;
       if (q.prefix !== undefined && !id.startsWith(q.prefix)) continue;
       if ((q.from !== undefined && createdAt < q.from) || (q.to !== undefined && createdAt > q.to)) continue;

@@ -69,9 +69,7 @@ export class WorkflowStore {
 
   async record(id: string): Promise<InstanceRecord | undefined> {
     const found = await this.state.get(this.storeName, metaKey(id));
-    const record = found && (JSON.parse(found.data.toString('utf8')) as InstanceRecord);
-    if (record) this.statusIndex.noteRead(record);
-    return record;
+    return found && (JSON.parse(found.data.toString('utf8')) as InstanceRecord);
   }
 
   async history(record: InstanceRecord): Promise<HistoryEvent[]> {
@@ -99,7 +97,7 @@ export class WorkflowStore {
     for (let n = 1; n < previous.chunks; n++) ops.push({ operation: 'delete', request: { key: chunkKey(record.instanceId, n) } });
     ops.push({ operation: 'upsert', request: { key: chunkKey(record.instanceId, 0), value: JSON.stringify(chunk) } });
     ops.push({ operation: 'upsert', request: { key: metaKey(record.instanceId), value: JSON.stringify(record) } });
-    return this.enqueue(ops, { ...this.statusIndex.moveFor(record, false), from: previous.status });
+    return this.enqueue(ops, this.statusIndex.moveFor(record, false));
   }
 
   /** Deletes an instance's record and history. */
@@ -107,7 +105,7 @@ export class WorkflowStore {
     const ops: StateOperation[] = [{ operation: 'delete', request: { key: metaKey(record.instanceId) } }];
     for (let n = 0; n < record.chunks; n++) ops.push({ operation: 'delete', request: { key: chunkKey(record.instanceId, n) } });
     if (this.active.delete(record.instanceId)) this.indexDirty = true;
-    return this.enqueue(ops, { id: record.instanceId, from: record.status });
+    return this.enqueue(ops, { id: record.instanceId });
   }
 
   private enqueue(ops: StateOperation[], move?: IndexMove): Promise<void> {
@@ -142,16 +140,19 @@ export class WorkflowStore {
     }
   }
 
-  /** One transaction of `ops` and the status-index changes of `moves`, read again if a shard changed meanwhile. */
+  /** One transaction of `ops` and the status-index changes of `moves`, planned again if an index key changed meanwhile. */
   private async commit(ops: readonly StateOperation[], moves: readonly IndexMove[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const indexOps = moves.length === 0 ? [] : await this.statusIndex.ops(moves);
+      const plan = moves.length === 0 ? undefined : await this.statusIndex.prepare(moves);
       try {
-        await this.state.transact(this.storeName, [...ops, ...indexOps]);
-        this.statusIndex.committed(moves);
+        await this.state.transact(this.storeName, plan ? [...ops, ...plan.ops] : ops);
+        plan?.committed();
         return;
       } catch (err) {
-        if (!(err instanceof ETagMismatchError) || indexOps.length === 0 || attempt >= INDEX_ATTEMPTS) throw err;
+        const conflict = err instanceof ETagMismatchError; // nothing was written
+        if (conflict) plan?.refused();
+        else plan?.uncertain();
+        if (!conflict || !plan || attempt >= INDEX_ATTEMPTS) throw err;
         await new Promise<void>((resolve) => setTimeout(resolve, Math.random() * 5 * attempt)); // apart from the other writer
       }
     }
