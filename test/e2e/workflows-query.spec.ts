@@ -33,6 +33,14 @@ class PhaseWorkflows {
     return 'done';
   }
 
+  /** What the code sees as the time of its first step, and after a 1-minute timer. */
+  @Workflow('clock')
+  async clock(ctx: WorkflowContext): Promise<number[]> {
+    const first = ctx.currentUtcDateTime.getTime();
+    await ctx.createTimer(60_000);
+    return [first, ctx.currentUtcDateTime.getTime()];
+  }
+
   @Workflow('other')
   async other(ctx: WorkflowContext): Promise<string> {
     await ctx.waitForExternalEvent('go');
@@ -308,6 +316,28 @@ describe('scheduled starts across restarts (SQLite)', () => {
       expect(ids(await wf.list({ status: 'RUNNING' }))).toEqual(['cancelled']);
     } finally {
       await t.close();
+    }
+  });
+
+  it("the code's first step sees its start time as the current time, live and after a restart", async () => {
+    const file = join(tempDir(), 'sched-clock.db');
+    const first = await app(sqlite(file), new VirtualClock(START));
+    try {
+      await first.app.get(SidekickClient).workflows.schedule('clock', { instanceId: 'clock-1', startAt: START + 3_600_000 });
+    } finally {
+      await first.close();
+    }
+    const clock = new VirtualClock(START + 1000);
+    const second = await app(sqlite(file), clock);
+    try {
+      const wf = second.app.get(SidekickClient).workflows;
+      await clock.advance(3_600_000 - 1000);
+      await wf.waitForStart('clock-1', 10_000);
+      await waitFor(() => clock.pendingTimers > 0);
+      await clock.advance(60_000);
+      expect(await wf.waitForCompletion('clock-1', 10_000)).toMatchObject({ status: 'COMPLETED', output: [START + 3_600_000, START + 3_660_000] });
+    } finally {
+      await second.close();
     }
   });
 

@@ -107,11 +107,12 @@ export class WorkflowEngine {
     }
     if (existing) await this.store.purge(existing);
     const now = this.clock.now();
+    const scheduled = startAt !== undefined && startAt > now ? { scheduledStartAt: startAt } : {};
     const first: HistoryEvent[] = [
-      { type: 'OrchestratorStarted', at: now },
+      // a scheduled instance's code first runs at its start time, and sees that time (live and in replay)
+      { type: 'OrchestratorStarted', at: scheduled.scheduledStartAt ?? now },
       { type: 'ExecutionStarted', at: now, name, input },
     ];
-    const scheduled = startAt !== undefined && startAt > now ? { scheduledStartAt: startAt } : {};
     const record: InstanceRecord = { instanceId: id, name, status: 'PENDING', input, createdAt: now, lastUpdatedAt: now, chunks: 1, parent, ...scheduled };
     await this.store.write({ record, chunk: first, active: true });
     const inst = this.add(record, undefined);
