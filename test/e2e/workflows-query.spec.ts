@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -338,6 +339,42 @@ describe('scheduled starts across restarts (SQLite)', () => {
       expect(await wf.waitForCompletion('clock-1', 10_000)).toMatchObject({ status: 'COMPLETED', output: [START + 3_600_000, START + 3_660_000] });
     } finally {
       await second.close();
+    }
+  });
+
+  it('instances resumed after a restart leave the pages of the app that started them (80 RUNNING → COMPLETED)', async () => {
+    const file = join(tempDir(), 'resumed.db');
+    const ids80 = Array.from({ length: 80 }, (_, i) => `r-${String(i).padStart(2, '0')}`);
+    const first = await app(sqlite(file), new VirtualClock(START));
+    try {
+      const wf = first.app.get(SidekickClient).workflows;
+      for (const id of ids80) await wf.schedule('phases', { instanceId: id });
+      await waitFor(async () => (await wf.list({ status: 'RUNNING', pageSize: 1000 })).instances.length === 80);
+    } finally {
+      await first.close();
+    }
+    const second = await app(sqlite(file), new VirtualClock(START));
+    try {
+      const wf = second.app.get(SidekickClient).workflows;
+      expect(ids(await wf.list({ status: 'RUNNING', pageSize: 1000 }))).toEqual(ids80);
+      await wf.suspend('r-00');
+      expect(ids(await wf.list({ status: 'SUSPENDED' }))).toEqual(['r-00']);
+      await wf.resume('r-00');
+      await Promise.all(ids80.map((id) => wf.raiseEvent(id, 'go')));
+      await Promise.all(ids80.map((id) => wf.waitForCompletion(id, 30_000)));
+      expect(ids(await wf.list({ status: 'COMPLETED', pageSize: 1000 }))).toEqual(ids80);
+      expect(ids(await wf.list({ status: ['PENDING', 'RUNNING', 'SUSPENDED'] }))).toEqual([]);
+    } finally {
+      await second.close();
+    }
+    // the entries left the first app's pages (not just filtered out by the records)
+    const db = new Database(file, { readonly: true });
+    try {
+      const rows = db.prepare<[string], { key: string; value: Buffer }>('SELECT key, value FROM state WHERE key LIKE ?').all('%||wf-ix:RUNNING:%');
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) expect({ key: row.key, entries: JSON.parse(row.value.toString('utf8')) }).toEqual({ key: row.key, entries: {} });
+    } finally {
+      db.close();
     }
   });
 

@@ -95,12 +95,15 @@ export class IndexWork {
     return { status, page: id };
   }
 
-  /** Finds `ids` in the pages of `statuses` (own pages in memory, the others read and kept for the removal). */
-  async search(statuses: readonly WorkflowStatus[], ids: ReadonlySet<string>): Promise<Map<string, Location>> {
+  /**
+   * Where every entry of the pages of `statuses` is (own pages in memory; the others are read, and kept
+   * for the removals of this commit).
+   */
+  async search(statuses: readonly WorkflowStatus[]): Promise<Map<string, Location>> {
     const found = new Map<string, Location>();
     for (const page of this.own.values()) {
       if (!statuses.includes(page.status)) continue;
-      for (const id of ids) if (id in page.entries) found.set(id, { status: page.status, page: page.page });
+      for (const id of Object.keys(page.entries)) found.set(id, { status: page.status, page: page.page });
     }
     const dirs = await this.reader.read(statuses.map(directoryKey));
     const keys: { key: string; at: Location }[] = [];
@@ -116,7 +119,7 @@ export class IndexWork {
       const item = pages[i];
       const entries = parse<IndexPage>(item, {});
       this.foreign.set(key, { entries, etag: item?.data ? item.etag : undefined, changed: false });
-      for (const id of ids) if (!found.has(id) && id in entries) found.set(id, at);
+      for (const id of Object.keys(entries)) if (!found.has(id)) found.set(id, at);
     });
     return found;
   }

@@ -52,6 +52,11 @@ export class WorkflowStatusIndex {
   private readonly own = new Map<string, OwnPage>();
   /** The open own page of each status (its page key). */
   private readonly open = new Map<WorkflowStatus, string>();
+  /**
+   * Where the last search of the active pages found each entry: instances resumed after a restart are
+   * found here instead of by one search each (a hint: an entry moved since is at worst left behind).
+   */
+  private hints = new Map<string, Location>();
   private readonly reader: Reader;
 
   constructor(
@@ -102,6 +107,7 @@ export class WorkflowStatusIndex {
       committed: () => {
         work.install();
         for (const { id, to } of steps) {
+          this.hints.delete(id);
           if (to && !TERMINAL_STATUSES.includes(to.status)) this.known.set(id, to);
           else this.known.delete(id);
         }
@@ -125,8 +131,19 @@ export class WorkflowStatusIndex {
       const [status, page] = JSON.parse(data.toString('utf8')) as [WorkflowStatus, string];
       found.set(id, { status, page });
     });
-    const rest = new Set(ids.filter((id) => !found.has(id)));
-    if (rest.size > 0) for (const [id, at] of await work.search(ACTIVE_STATUSES, rest)) found.set(id, at);
+    let rest = ids.filter((id) => !found.has(id));
+    for (const id of rest) {
+      const hint = this.hints.get(id);
+      if (hint) found.set(id, hint);
+    }
+    rest = rest.filter((id) => !found.has(id));
+    if (rest.length > 0) {
+      this.hints = await work.search(ACTIVE_STATUSES);
+      for (const id of rest) {
+        const at = this.hints.get(id);
+        if (at) found.set(id, at);
+      }
+    }
     return found;
   }
 
