@@ -6,6 +6,8 @@ import { WorkflowRunner } from './workflow.runner';
 import type { WorkflowFn } from './workflow.context';
 import { ActivityNotRegisteredError, checkInstanceId, childResult, jsonCopy, jsonOr, missingWorkflow } from './workflow.values';
 import type { WorkflowStore } from './workflow.store';
+import type { WorkflowPage, WorkflowQuery } from './workflow.query';
+import { armAt, notStartedYet, terminatedBeforeStart, waitingToStart } from './workflow.schedule';
 import { type ActivityContext, failureOf, type HistoryEvent, type InstanceRecord, TERMINAL_STATUSES, type WorkflowState } from './workflow.types';
 
 export type ActivityFn = (ctx: ActivityContext, input: unknown) => unknown;
@@ -35,6 +37,8 @@ interface Instance {
   readonly done: (() => void)[];
   /** Waiting for the first step to be recorded (`waitForStart`). */
   readonly started: (() => void)[];
+  /** A scheduled instance before its start time (epoch ms): its code does not run yet. */
+  notBefore?: number;
 }
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -66,6 +70,10 @@ export class WorkflowEngine {
       if (!record || TERMINAL_STATUSES.includes(record.status)) continue;
       const history = await this.store.history(record);
       const inst = this.add(record, history);
+      if (waitingToStart(record, this.clock.now())) {
+        this.armStart(inst, record.scheduledStartAt ?? 0);
+        continue;
+      }
       this.redispatch(inst, history);
       this.enqueue(inst, undefined);
     }
@@ -82,7 +90,8 @@ export class WorkflowEngine {
     clearTimeout(timer);
   }
 
-  async start(name: string, instanceId: string | undefined, input: unknown, parent?: InstanceRecord['parent']): Promise<string> {
+  /** `startAt` (epoch ms, in the future): the instance stays PENDING until then (workflow.schedule.ts). */
+  async start(name: string, instanceId: string | undefined, input: unknown, parent?: InstanceRecord['parent'], startAt?: number): Promise<string> {
     if (!this.workflows.has(name)) {
       throw new WorkflowApiError(
         'ERR_START_WORKFLOW',
@@ -98,16 +107,49 @@ export class WorkflowEngine {
     }
     if (existing) await this.store.purge(existing);
     const now = this.clock.now();
+    const scheduled = startAt !== undefined && startAt > now ? { scheduledStartAt: startAt } : {};
     const first: HistoryEvent[] = [
-      { type: 'OrchestratorStarted', at: now },
+      // a scheduled instance's code first runs at its start time, and sees that time (live and in replay)
+      { type: 'OrchestratorStarted', at: scheduled.scheduledStartAt ?? now },
       { type: 'ExecutionStarted', at: now, name, input },
     ];
-    const record: InstanceRecord = { instanceId: id, name, status: 'PENDING', input, createdAt: now, lastUpdatedAt: now, chunks: 1, parent };
+    const record: InstanceRecord = { instanceId: id, name, status: 'PENDING', input, createdAt: now, lastUpdatedAt: now, chunks: 1, parent, ...scheduled };
     await this.store.write({ record, chunk: first, active: true });
     const inst = this.add(record, undefined);
     inst.fresh = first;
-    this.enqueue(inst, undefined);
+    if (record.scheduledStartAt !== undefined) this.armStart(inst, record.scheduledStartAt);
+    else this.enqueue(inst, undefined);
     return id;
+  }
+
+  /** Instances by status, name and creation time (the store's status index; workflow.query.ts). */
+  list(query: WorkflowQuery): Promise<WorkflowPage> {
+    return this.store.list(query);
+  }
+
+  /** Holds a scheduled instance until `at`, then runs its first step. */
+  private armStart(inst: Instance, at: number): void {
+    inst.notBefore = at;
+    armAt(this.clock, at, inst.timers, () => {
+      inst.notBefore = undefined;
+      this.enqueue(inst, undefined);
+    });
+  }
+
+  /** Ends a scheduled instance before its start time: TERMINATED, its code never ran. */
+  private async terminateBeforeStart(inst: Instance, output: unknown): Promise<void> {
+    const { record, chunk } = terminatedBeforeStart(inst.record, output, this.clock.now());
+    for (const t of inst.timers) this.clock.clearTimeout(t);
+    inst.timers.clear();
+    try {
+      await this.store.write({ record, chunk, active: false });
+    } catch (err) {
+      this.armStart(inst, inst.notBefore ?? this.clock.now());
+      throw err;
+    }
+    inst.record = record;
+    inst.notBefore = undefined;
+    this.finish(inst);
   }
 
   async get(instanceId: string): Promise<WorkflowState | undefined> {
@@ -157,6 +199,7 @@ export class WorkflowEngine {
       if (await this.store.record(instanceId)) return; // already ended: nothing to do (as daprd)
       throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
     }
+    if (inst.notBefore !== undefined) return this.terminateBeforeStart(inst, output);
     await this.control(instanceId, 'ERR_TERMINATE_WORKFLOW', 'terminating', { type: 'ExecutionTerminated', at: this.clock.now(), output });
   }
 
@@ -189,6 +232,7 @@ export class WorkflowEngine {
           : `error ${doing} workflow with instance ID '${instanceId}': no such instance exists`,
       );
     }
+    if (inst.notBefore !== undefined) throw notStartedYet(code, doing, inst.record);
     await new Promise<void>((resolve, reject) => this.enqueue(inst, { event, recorded: { resolve, reject } }));
   }
 
@@ -200,7 +244,7 @@ export class WorkflowEngine {
 
   private enqueue(inst: Instance, item: InboxItem | undefined): void {
     if (item) inst.inbox.push(item);
-    if (inst.busy || this.stopped) return;
+    if (inst.busy || this.stopped || inst.notBefore !== undefined) return;
     inst.busy = true;
     const driving = this.drive(inst, item === undefined);
     this.driving.add(driving);

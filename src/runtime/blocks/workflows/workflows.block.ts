@@ -9,6 +9,7 @@ import { type ActivityFn, WorkflowEngine } from './workflow.engine';
 import type { WorkflowFn } from './workflow.runner';
 import { WorkflowStore } from './workflow.store';
 import { workflowRoutes } from './workflow.routes';
+import { workflowQueryRoutes } from './workflow-query.routes';
 
 /**
  * Durable workflows: `@Workflow` orchestrators and `@Activity` methods, their history in a state
@@ -42,7 +43,7 @@ export const workflowsBlock: BlockDefinition = {
         ctx.logger.info({ store: store.storeName, workflows: [...workflows.keys()], activities: [...activities.keys()], resumed }, 'workflows started');
       },
       stop: (deadline) => engine?.stop(deadline.remainingMs()) ?? Promise.resolve(),
-      routes: () => workflowRoutes(client),
+      routes: () => [...workflowRoutes(client), ...workflowQueryRoutes(client)],
       metadata: () =>
         workflows.size === 0 && activities.size === 0
           ? {}
