@@ -28,7 +28,7 @@ export const pubsubBlock: BlockDefinition = {
       (name, known) => new PubSubNotFoundError(name, known),
       ctx.readiness,
     );
-    const service = new PubSubService(pubsubs, ctx.appId, ctx.clock, ctx.interception);
+    const service = new PubSubService(pubsubs, ctx.appId, ctx.clock);
     const policy = new RetryPolicy(ctx.clock, ctx.options.pubsubRetry);
     // Sidecar mode: the app's subscriptions come from its `GET /dapr/subscribe` once it is ready.
     const channel = ctx.options.appChannel ? ctx.service(AppChannel) : undefined;

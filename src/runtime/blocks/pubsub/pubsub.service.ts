@@ -5,7 +5,6 @@ import { rawPayload, tryParseJson } from '../../../spi/codec';
 import { parseTtlSeconds } from '../../../spi/ttl';
 import type { PublishRequest, PubSub } from '../../../spi/pubsub';
 import type { ComponentLookup } from '../../components/component.lookup';
-import { type Interception, NO_INTERCEPTION } from '../../interception/interception';
 import { annotateActiveSpan, injectTraceContext } from '../../interception/trace-context';
 import { type CloudEvent, CLOUDEVENT_CONTENT_TYPE, isJsonContentType, toEnvelope } from './cloudevent';
 
@@ -34,7 +33,6 @@ export class PubSubService {
     private readonly pubsubs: ComponentLookup<PubSub>,
     private readonly appId: string,
     private readonly clock: Clock,
-    private readonly interception: Interception = NO_INTERCEPTION,
   ) {}
 
   names(): string[] {
@@ -109,11 +107,6 @@ export class PubSubService {
     if (metadata['cloudevent.traceparent'] !== undefined || (typeof body.given?.['traceparent'] === 'string' && body.given['traceparent'] !== '')) {
       return { topic, data: JSON.stringify(toEnvelope(body, ctx)), contentType: CLOUDEVENT_CONTENT_TYPE, metadata };
     }
-    // Without an interceptor around component calls nothing starts a span between here and the
-    // component reading `data`: the event is serialised now (the active context is the same).
-    if (!this.interception.active('component')) {
-      return { topic, data: serialise(toEnvelope(body, ctx), topic), contentType: CLOUDEVENT_CONTENT_TYPE, metadata };
-    }
     return new TracedEnvelope(topic, metadata, () => toEnvelope(body, ctx));
   }
 
@@ -175,15 +168,18 @@ function serialise(event: CloudEvent, topic: string): string {
  */
 class TracedEnvelope implements PublishRequest {
   readonly contentType = CLOUDEVENT_CONTENT_TYPE;
-  private serialised: string | undefined;
+  readonly #build: () => CloudEvent;
+  #serialised: string | undefined;
 
   constructor(
     readonly topic: string,
     readonly metadata: Readonly<Record<string, string>>,
-    private readonly build: () => CloudEvent,
-  ) {}
+    build: () => CloudEvent,
+  ) {
+    this.#build = build;
+  }
 
   get data(): string {
-    return (this.serialised ??= serialise(this.build(), this.topic));
+    return (this.#serialised ??= serialise(this.#build(), this.topic));
   }
 }
