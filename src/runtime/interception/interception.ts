@@ -15,15 +15,18 @@ const COMPONENT_METHODS: Partial<Record<ComponentKind, readonly string[]>> = {
  * Facts read from a component call's arguments, by `kind.method`: the topic of a publish and the
  * operation of an output binding (metric labels and span attributes need them; nothing else is read).
  */
-const CALL_ATTRIBUTES: Readonly<Record<string, (args: readonly unknown[]) => Readonly<Record<string, string>> | undefined>> = {
-  'pubsub.publish': (args) => stringField(args[0], 'topic'),
-  'pubsub.bulkPublish': (args) => stringField(Array.isArray(args[0]) ? (args[0] as unknown[])[0] : undefined, 'topic'),
-  'bindings.invoke': (args) => stringField(args[0], 'operation'),
+const CALL_ATTRIBUTES: Readonly<Record<string, { readonly field: string; readonly read: (args: readonly unknown[]) => string | undefined }>> = {
+  'pubsub.publish': { field: 'topic', read: (args) => stringField(args[0], 'topic') },
+  'pubsub.bulkPublish': { field: 'topic', read: (args) => stringField(Array.isArray(args[0]) ? (args[0] as unknown[])[0] : undefined, 'topic') },
+  'bindings.invoke': { field: 'operation', read: (args) => stringField(args[0], 'operation') },
 };
 
-function stringField(value: unknown, field: string): Readonly<Record<string, string>> | undefined {
+/** Distinct attribute values (topics, operations) per wrapped method whose `CallInfo` is kept; past it one is made per call. */
+const MAX_CALLS_PER_METHOD = 1_000;
+
+function stringField(value: unknown, field: string): string | undefined {
   const found = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[field] : undefined;
-  return typeof found === 'string' ? { [field]: found } : undefined;
+  return typeof found === 'string' ? found : undefined;
 }
 
 /**
@@ -103,9 +106,24 @@ export class Interception {
       if (typeof original !== 'function') continue;
       const call: CallInfo = { kind: 'component', target: name, type, operation: method };
       const attributes = CALL_ATTRIBUTES[`${kind}.${method}`];
-      wrapper[method] = attributes
-        ? (...args: unknown[]): Promise<unknown> => this.run({ ...call, attributes: attributes(args) }, () => Promise.resolve(original.apply(instance, args)))
-        : (...args: unknown[]): Promise<unknown> => this.run(call, () => Promise.resolve(original.apply(instance, args)));
+      if (!attributes) {
+        wrapper[method] = (...args: unknown[]): Promise<unknown> => this.run(call, () => Promise.resolve(original.apply(instance, args)));
+        continue;
+      }
+      // One CallInfo per topic (operation): interceptors keep their per-call-site work (span plans,
+      // bound metric labels) by CallInfo, so a publish to a known topic finds it without building keys.
+      const calls = new Map<string, CallInfo>();
+      const callFor = (args: readonly unknown[]): CallInfo => {
+        const value = attributes.read(args);
+        if (value === undefined) return call;
+        let found = calls.get(value);
+        if (!found) {
+          found = { ...call, attributes: { [attributes.field]: value } };
+          if (calls.size < MAX_CALLS_PER_METHOD) calls.set(value, found);
+        }
+        return found;
+      };
+      wrapper[method] = (...args: unknown[]): Promise<unknown> => this.run(callFor(args), () => Promise.resolve(original.apply(instance, args)));
     }
     return wrapper as unknown as T;
   }

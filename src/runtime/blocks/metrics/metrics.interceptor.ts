@@ -35,15 +35,21 @@ export function metricsInterceptor(dapr: DaprMetrics, base: Labels, appId: strin
 
   const recorderFor = (call: CallInfo): Recorder | null => {
     if (call.kind === 'api') return api.for(call);
-    if (!call.attributes) {
+    // Component calls and deliveries come with one CallInfo per call site (and topic): found by the object.
+    if (call.kind !== 'invoke' || !call.attributes) {
       let found = stable.get(call);
       if (found === undefined) {
-        found = build(dapr, base, appId, call);
+        found = call.attributes ? keyedRecorder(call) : build(dapr, base, appId, call);
         stable.set(call, found);
       }
       return found;
     }
-    const key = `${call.kind}\u0000${call.type}\u0000${call.target}\u0000${call.operation}\u0000${call.attributes['topic'] ?? ''}\u0000${call.attributes['operation'] ?? ''}\u0000${call.attributes['bulk'] ?? ''}`;
+    return keyedRecorder(call);
+  };
+
+  const keyedRecorder = (call: CallInfo): Recorder | null => {
+    const attributes = call.attributes ?? {};
+    const key = `${call.kind}\u0000${call.type}\u0000${call.target}\u0000${call.operation}\u0000${attributes['topic'] ?? ''}\u0000${attributes['operation'] ?? ''}\u0000${attributes['bulk'] ?? ''}`;
     let found = keyed.get(key);
     if (found === undefined) {
       found = build(dapr, base, appId, call);

@@ -107,7 +107,7 @@ export class PubSubService {
     if (metadata['cloudevent.traceparent'] !== undefined || (typeof body.given?.['traceparent'] === 'string' && body.given['traceparent'] !== '')) {
       return { topic, data: JSON.stringify(toEnvelope(body, ctx)), contentType: CLOUDEVENT_CONTENT_TYPE, metadata };
     }
-    return tracedEnvelope(topic, metadata, () => toEnvelope(body, ctx));
+    return new TracedEnvelope(topic, metadata, () => toEnvelope(body, ctx));
   }
 
   /** Decides how the payload sits in the envelope: a given CloudEvent, JSON `data`, text, or `data_base64`. */
@@ -143,30 +143,43 @@ function parseGiven(bytes: Buffer): Record<string, unknown> {
 }
 
 /**
+ * The CloudEvent as JSON, with the active span's `traceparent`/`traceid`/`tracestate` when one is
+ * active (the publish span when tracing is on, or the app's own OpenTelemetry span). Without a span
+ * the fields stay empty, as daprd writes them.
+ */
+function serialise(event: CloudEvent, topic: string): string {
+  const trace: Record<string, unknown> = {};
+  if (injectTraceContext(trace) && typeof trace['traceparent'] === 'string') {
+    event.traceparent = trace['traceparent'];
+    event.traceid = trace['traceparent'];
+    event.tracestate = typeof trace['tracestate'] === 'string' ? trace['tracestate'] : '';
+    annotateActiveSpan('messaging.destination.name', topic);
+  }
+  return JSON.stringify(event);
+}
+
+/**
  * A publish request whose CloudEvent is serialised when the component reads `data`, that is inside
  * the component's `publish` call and so inside its span when tracing is on: the event then carries
- * the publish span's `traceparent`/`traceid`/`tracestate` and the delivery is its child. Built once
- * (a retried publish sends the same event). Without tracing the fields stay empty, as daprd writes them.
+ * the publish span's trace context and the delivery is its child. Built once (a retried publish
+ * sends the same event). A class, so every request shares one shape: an object literal with a
+ * getter closing over per-call state gets a hidden class of its own each time, which made every
+ * publish several microseconds slower.
  */
-function tracedEnvelope(topic: string, metadata: Readonly<Record<string, string>>, build: () => CloudEvent): PublishRequest {
-  let data: string | undefined;
-  return {
-    topic,
-    contentType: CLOUDEVENT_CONTENT_TYPE,
-    metadata,
-    get data(): string {
-      if (data === undefined) {
-        const event = build();
-        const trace: Record<string, unknown> = {};
-        if (injectTraceContext(trace) && typeof trace['traceparent'] === 'string') {
-          event.traceparent = trace['traceparent'];
-          event.traceid = trace['traceparent'];
-          event.tracestate = typeof trace['tracestate'] === 'string' ? trace['tracestate'] : '';
-          annotateActiveSpan('messaging.destination.name', topic);
-        }
-        data = JSON.stringify(event);
-      }
-      return data;
-    },
-  };
+class TracedEnvelope implements PublishRequest {
+  readonly contentType = CLOUDEVENT_CONTENT_TYPE;
+  readonly #build: () => CloudEvent;
+  #serialised: string | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly metadata: Readonly<Record<string, string>>,
+    build: () => CloudEvent,
+  ) {
+    this.#build = build;
+  }
+
+  get data(): string {
+    return (this.#serialised ??= serialise(this.#build(), this.topic));
+  }
 }

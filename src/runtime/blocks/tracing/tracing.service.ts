@@ -13,12 +13,20 @@ const KINDS: Readonly<Record<SpanRole, SpanKind>> = {
   internal: SpanKind.INTERNAL,
 };
 
-/** A span plan ready for `startSpan`: the options object (kind, attributes) made once per call site, not per call. */
+/**
+ * A span plan ready for `startSpan`: the options (kind) and attributes made once per call site, not
+ * per call. The attributes are set on the started span rather than passed to `startSpan`, which
+ * copies and checks them twice more for the sampler (Sidekick's samplers never read them).
+ */
 interface PreparedSpan {
   readonly name: string;
   readonly options: SpanOptions;
+  readonly attributes: Readonly<Record<string, string>>;
   readonly leaf: boolean;
 }
+
+/** The options of the app's server spans (the attributes are per request). */
+const SERVER_SPAN: SpanOptions = Object.freeze({ kind: SpanKind.SERVER });
 
 /** Distinct invoke (target, method, verb) and API (method, path) plans kept each; a cache is emptied when full (paths and methods may carry keys and ids). */
 const MAX_KEYED_PLANS = 256;
@@ -108,7 +116,7 @@ export class TracingService {
     if (!this.worthASpan(parent)) return next();
     const plan = this.plan(call);
     if (!plan) return next();
-    const span = tracer.startSpan(plan.name, plan.options, parent);
+    const span = tracer.startSpan(plan.name, plan.options, parent).setAttributes(plan.attributes);
     let work: Promise<T>;
     try {
       // A leaf (a state, secret, binding... component call) has nothing under it that reads the
@@ -165,7 +173,9 @@ export class TracingService {
     const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const span = tracer.startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path } }, parent);
+    const span = tracer.startSpan(`${method} ${path}`, SERVER_SPAN, parent);
+    span.setAttribute('http.request.method', method);
+    span.setAttribute('url.path', path);
     const sc = span.spanContext();
     if (!res.headersSent) res.setHeader('traceparent', `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
     let ended = false;
@@ -189,9 +199,8 @@ export class TracingService {
 
 function prepare(plan: SpanPlan | undefined): PreparedSpan | undefined {
   if (!plan) return undefined;
-  // The SDK copies the attributes into the span (sanitising them): the same frozen object serves every call.
-  const options: SpanOptions = Object.freeze({ kind: KINDS[plan.role], attributes: Object.freeze(plan.attributes) });
-  return { name: plan.name, options, leaf: plan.leaf };
+  // The SDK copies the attributes into the span: the same frozen objects serve every call.
+  return { name: plan.name, options: Object.freeze({ kind: KINDS[plan.role] }), attributes: Object.freeze(plan.attributes), leaf: plan.leaf };
 }
 
 function failed(span: Span, err: unknown): void {
