@@ -1,11 +1,18 @@
-import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorScheduleError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
+import {
+  ActorError,
+  ActorMethodNotFoundError,
+  ActorMovingError,
+  ActorNotHostedError,
+  ActorScheduleError,
+  ActorTypeNotFoundError,
+} from '../../../errors/actor.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import { type ActorContext, type ActorReminderInfo, type ActorScheduleOptions, bindActorContext } from './abstract-actor';
 import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
 import type { ActorStateOp, ActorStore } from './actor-store';
-import { forwardTimer, forwardToOwner } from './forward';
+import { forwardCall, forwardTimer, retryableMove } from './forward';
 import type { ActorPlacement } from './placement';
 import type { ReminderScheduler } from './reminders';
 import { ActorStateManager } from './state-manager';
@@ -50,6 +57,8 @@ interface Activation {
   instance?: Record<string, unknown>;
   lastUsed: number;
   deactivated: boolean;
+  /** Placement: the lease epoch its owner record was claimed in (void once this instance's lease lapsed). */
+  epoch?: number;
 }
 
 const RETRY = Symbol('retry');
@@ -94,10 +103,20 @@ export class ActorsService {
     return this.placement?.isLocal(type, id) ?? true;
   }
 
-  /** After a membership change: actors now owned elsewhere finish their turn and deactivate here. */
+  /**
+   * After each heartbeat: actors now owned elsewhere (the membership changed) finish their turn, deactivate
+   * and release their owner record, which lets their new owner activate them; activations of a lapsed
+   * lease are dropped (another instance may own them already).
+   */
   async rebalance(): Promise<number> {
+    const placement = this.placement;
+    if (!placement) return 0;
     const moving: Activation[] = [];
-    for (const ids of this.active.values()) for (const act of ids.values()) if (!this.owns(act.info.type, act.id)) moving.push(act);
+    for (const ids of this.active.values())
+      for (const act of ids.values()) {
+        if (act.instance && !placement.holds(act.epoch)) this.drop(act);
+        else if (!placement.isLocal(act.info.type, act.id)) moving.push(act);
+      }
     await Promise.all(moving.map((act) => this.deactivate(act)));
     return moving.length;
   }
@@ -137,27 +156,49 @@ export class ActorsService {
     if (!info) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
     if (!info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
     const chain = chainFor(chainId);
-    if (this.placement && !this.placement.isLocal(type, id)) return this.remote(info, id, method, args, chain, forwarded);
-    return this.call(info, id, method, args, chain, true);
+    if (!this.placement) return this.call(info, id, method, args, chain, true);
+    return this.placed(info, id, method, args, chain, forwarded, true);
   }
 
   /**
-   * A call for an actor another instance owns: forwarded to it through the HTTP API (one hop: a
-   * forwarded call is never forwarded again). While the membership changes, the caller retries
-   * transparently (refreshing its view) until the lease time has passed.
+   * Placement: runs the call where the actor's owner is, here or (one hop: a forwarded call is never
+   * forwarded again) through the owner's HTTP API. While the actor moves (membership changing, its old
+   * owner still finishing a turn before it releases the actor), the call is retried transparently,
+   * refreshing the membership view, for up to twice the lease plus 2 s; only failures where the call
+   * certainly did not run are retried ({@link retryableMove}). A forwarded call retries here for one lease
+   * at most, then tells its sender (503), which retries.
    */
-  private async remote(info: ActorTypeInfo, id: string, method: string, args: readonly unknown[], chain: CallChain, forwarded: boolean): Promise<unknown> {
+  private async placed(
+    info: ActorTypeInfo,
+    id: string,
+    method: string,
+    args: readonly unknown[],
+    chain: CallChain,
+    forwarded: boolean,
+    touch: boolean,
+  ): Promise<unknown> {
     const placement = this.placement as ActorPlacement;
-    if (forwarded) {
-      await placement.heartbeat();
-      if (placement.isLocal(info.type, id)) return this.call(info, id, method, args, chain, true);
-      throw new ActorNotHostedError(info.type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
+    const lease = this.settings.placementLeaseMs;
+    const deadline = Date.now() + (forwarded ? lease : lease * 2 + 2000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const owner = placement.ownerOf(info.type, id);
+        if (owner === placement.instanceId) return await this.call(info, id, method, args, chain, touch);
+        if (forwarded) throw new ActorMovingError(info.type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
+        const address = placement.addressOf(owner);
+        if (!address) throw new ActorMovingError(info.type, id, `its owner ${owner} has no address yet`);
+        return await forwardCall(address, info.type, id, method, args, chain.id, this.settings.turnTimeoutMs + lease);
+      } catch (err) {
+        if (!retryableMove(err) || Date.now() > deadline || this.closedFor(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(250, 20 * 2 ** Math.min(attempt, 4))));
+        await placement.heartbeat();
+      }
     }
-    return forwardToOwner(placement, info.type, id, method, args, chain.id, {
-      retryForMs: this.settings.placementLeaseMs * 2 + 2000,
-      timeoutMs: this.settings.turnTimeoutMs + this.settings.placementLeaseMs,
-      local: () => this.call(info, id, method, args, chain, true),
-    });
+  }
+
+  /** A call refused because this runtime is closing is retried only when the actor now lives elsewhere. */
+  private closedFor(err: unknown): boolean {
+    return this.closed && err instanceof ActorError && err.code === 'ERR_ACTOR_RUNTIME_CLOSED' && !this.placement?.joined;
   }
 
   /** Applies a state transaction of the HTTP API (`/v1.0/actors/{type}/{id}/state`). */
@@ -180,6 +221,7 @@ export class ActorsService {
   /** Delivers a reminder: `receiveReminder(name, data)` in the actor's turn (activating it). */
   fireReminder(type: string, id: string, name: string, data: unknown): Promise<unknown> {
     const info = this.typeInfo(type);
+    if (this.placement && info.methods.has('receiveReminder')) return this.placed(info, id, 'receiveReminder', [name, data], chainFor(undefined), false, false);
     return this.call(info, id, 'receiveReminder', [name, data], chainFor(undefined), false);
   }
 
@@ -240,6 +282,12 @@ export class ActorsService {
       const act = this.activation(info, id);
       const result = await act.lock.run(chain, async (reentered) => {
         if (act.deactivated) return RETRY;
+        // Placement, the hot path: an active actor serves the turn while this instance's lease (the one its
+        // owner record was claimed under) holds; no store access. Otherwise it is dropped and the call re-routed.
+        if (this.placement && act.instance && !this.placement.holds(act.epoch)) {
+          this.drop(act);
+          throw new ActorMovingError(info.type, id, "this instance's lease lapsed since it activated the actor");
+        }
         try {
           const instance = act.instance ?? (await this.activate(act));
           const fn = instance[method];
@@ -263,6 +311,8 @@ export class ActorsService {
         }
       });
       if (result !== RETRY) return result;
+      // The activation ended while the call waited: with placement, the actor may be moving elsewhere.
+      if (this.placement && !this.placement.isLocal(info.type, id)) throw new ActorMovingError(info.type, id, 'it was deactivated here while the call waited');
     }
   }
 
@@ -301,7 +351,17 @@ export class ActorsService {
   /** Creates the instance through Nest and runs `onActivate` (inside the first turn). */
   private async activate(act: Activation): Promise<Record<string, unknown>> {
     try {
-      if (this.placement) act.state.fence = await this.store().claimOwner(act.info.type, act.id, this.placement.instanceId);
+      const placement = this.placement;
+      if (placement) {
+        // Serve only after confirming ownership against the store: a held lease, the id ours in the current
+        // view, and the owner record claimed (never taken from another live instance: it releases it first).
+        if (!(await placement.ensureLease())) throw new ActorMovingError(act.info.type, act.id, 'this instance holds no membership lease yet');
+        if (!placement.isLocal(act.info.type, act.id))
+          throw new ActorMovingError(act.info.type, act.id, 'the membership changed: another instance owns it now');
+        const epoch = placement.epoch;
+        act.state.fence = await this.store().claimOwner(act.info.type, act.id, placement.instanceId, (other) => placement.memberAlive(other));
+        act.epoch = epoch;
+      }
       const instance = (await act.info.create()) as Record<string, unknown>;
       bindActorContext(instance, this.contextOf(act));
       const hook = instance['onActivate'];
@@ -311,15 +371,33 @@ export class ActorsService {
     } catch (err) {
       act.deactivated = true;
       this.active.get(act.info.type)?.delete(act.id);
+      await this.release(act);
       throw err;
     }
   }
 
-  /** Forgets an activation that lost its ownership: no hook, no save (its writes would be refused). */
+  /**
+   * Forgets an activation that lost (or may have lost) its ownership: no hook, no save (its writes would be
+   * refused); its owner record is released if it still holds it, so the actor's owner can take it.
+   */
   private drop(act: Activation): void {
+    if (act.deactivated) return;
     act.deactivated = true;
     for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
     if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
+    void this.release(act);
+  }
+
+  /** Placement: marks the activation's owner record released (refused, harmlessly, when another instance took it). */
+  private async release(act: Activation): Promise<void> {
+    const fence = act.state.fence;
+    if (!fence) return;
+    act.state.fence = undefined;
+    await this.store()
+      .releaseOwner(fence)
+      .catch((err: unknown) =>
+        this.logger.debug({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor owner record not released (another instance holds it)'),
+      );
   }
 
   private async deactivate(act: Activation): Promise<void> {
@@ -335,6 +413,7 @@ export class ActorsService {
         this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor onDeactivate failed');
       } finally {
         this.active.get(act.info.type)?.delete(act.id);
+        await this.release(act);
       }
     });
   }

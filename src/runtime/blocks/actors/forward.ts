@@ -1,6 +1,5 @@
-import { ActorError, ActorNotHostedError } from '../../../errors/actor.errors';
+import { ActorError, ActorMovingError } from '../../../errors/actor.errors';
 import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
-import type { ActorPlacement } from './placement';
 
 /** Header marking a call forwarded by placement (the receiver never forwards it again: one hop). */
 export const FORWARDED_HEADER = 'x-sidekick-actor-forwarded';
@@ -36,13 +35,13 @@ export async function forwardCall(
         `error invoke actor method: ${type}/${id}.${method} forwarded to ${address} got no answer within ${timeoutMs} ms`,
       );
     }
+    // Refused: the request never reached the owner, so trying again (elsewhere) cannot run it twice. Any
+    // other failure (the owner died mid-call) leaves it unknown whether the call ran: not retried.
+    const refused = causeCode(err) === 'ECONNREFUSED';
     throw new ActorError(
       'ERR_ACTOR_INVOKE_METHOD',
-      `error invoke actor method: forwarding ${type}/${id}.${method} to ${address} failed: ${errorMessage(err)}`,
-      {
-        httpStatus: 503,
-        retryable: true,
-      },
+      `error invoke actor method: forwarding ${type}/${id}.${method} to ${address} failed: ${errorMessage(err)}${refused ? '' : ' (the call may have run)'}`,
+      { httpStatus: refused ? 503 : 500, retryable: refused },
     );
   }
   const text = await res.text().catch(() => '');
@@ -60,34 +59,22 @@ export async function forwardCall(
 }
 
 /**
- * Calls the owner of `type`/`id` (or `local()` when that is this instance), retrying while membership
- * changes (the owner unreachable, or answering that it does not own the actor) for `retryForMs`,
- * refreshing the membership view between attempts.
+ * Whether a failed actor call may be tried again against the (new) owner: only when it certainly did
+ * not run: the actor was moving ({@link ActorMovingError}, here or on the instance it was forwarded to),
+ * the runtime there was shutting down, or the owner refused the connection. A turn refused by the
+ * fencing token ran (its writes were dropped), so it is reported, not run again.
  */
-export async function forwardToOwner(
-  placement: ActorPlacement,
-  type: string,
-  id: string,
-  method: string,
-  args: readonly unknown[],
-  chainId: string,
-  options: { retryForMs: number; timeoutMs: number; local: () => Promise<unknown> },
-): Promise<unknown> {
-  const deadline = Date.now() + options.retryForMs;
-  for (let attempt = 0; ; attempt++) {
-    const owner = placement.ownerOf(type, id);
-    if (owner === placement.instanceId) return options.local();
-    const address = placement.addressOf(owner);
-    try {
-      if (!address) throw new ActorNotHostedError(type, id, `owner ${owner} has no address`);
-      return await forwardCall(address, type, id, method, args, chainId, options.timeoutMs);
-    } catch (err) {
-      const retry = !(err instanceof SidekickError) || err.code === 'ERR_ACTOR_INSTANCE_MISSING' || err.httpStatus === 503;
-      if (!retry || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(500, 50 * 2 ** Math.min(attempt, 4))));
-      await placement.heartbeat();
-    }
-  }
+export function retryableMove(err: unknown): boolean {
+  if (err instanceof ActorMovingError) return true;
+  if (!(err instanceof SidekickError)) return false;
+  if (err.code === 'ERR_ACTOR_RUNTIME_CLOSED') return true;
+  if (err.code === 'ERR_ACTOR_INSTANCE_MISSING') return err.message.includes(ActorMovingError.MARK);
+  return err.code === 'ERR_ACTOR_INVOKE_METHOD' && err.retryable && err.httpStatus === 503;
+}
+
+function causeCode(err: unknown): string | undefined {
+  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
 }
 
 /** Registers a timer on the instance that owns the actor (timers live with its activation). */
