@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { overlaps } from '../support/actor-churn';
 import { ensureBuilt, freePort, type Proc, ROOT, startNode, startProcess, waitHealthy } from '../support/processes';
 import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
@@ -57,35 +58,6 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/**
- * `ACTIVATE id instance ms` / `DEACTIVATE ...` lines of every process, as intervals per id; an activation
- * never deactivated lasts until `endAt`, or until its process was killed (`killedAt`).
- */
-function overlaps(instances: readonly Instance[], ids: readonly string[], endAt: number, killedAt: Record<string, number> = {}): string[] {
-  const events = instances.flatMap((i) =>
-    [...i.proc.out.matchAll(/^(ACTIVATE|DEACTIVATE) (\S+) (\S+) (\d+)$/gm)].map((m) => ({ kind: m[1], id: m[2], where: m[3], at: Number(m[4]) })),
-  );
-  const bad: string[] = [];
-  for (const id of ids) {
-    const intervals: { where: string; from: number; to: number }[] = [];
-    for (const e of events.filter((x) => x.id === id).sort((a, b) => a.at - b.at)) {
-      if (e.kind === 'ACTIVATE') intervals.push({ where: e.where ?? '', from: e.at, to: endAt });
-      else {
-        const open = [...intervals].reverse().find((x) => x.where === e.where && x.to === endAt);
-        if (open) open.to = e.at;
-      }
-    }
-    for (const x of intervals) if (x.to === endAt && killedAt[x.where] !== undefined) x.to = Math.min(x.to, killedAt[x.where] as number);
-    for (let i = 0; i < intervals.length; i++)
-      for (let j = i + 1; j < intervals.length; j++) {
-        const a = intervals[i] as (typeof intervals)[number];
-        const b = intervals[j] as (typeof intervals)[number];
-        if (a.where !== b.where && a.from < b.to && b.from < a.to) bad.push(`${id}: ${a.where} [${a.from}, ${a.to}) and ${b.where} [${b.from}, ${b.to})`);
-      }
-  }
-  return bad;
 }
 
 describe('actor placement across three processes on Redis (samples/05-actors)', () => {
