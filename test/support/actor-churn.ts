@@ -188,10 +188,11 @@ export async function runChurn(
     const load = new DepositLoad(ids, 4);
     for (const i of instances) load.add(i);
     await new Promise((r) => setTimeout(r, 2000));
+    // d takes calls as soon as its HTTP API answers, while the others may not have seen it join yet.
     const d = await startBank('d', env);
     instances.push(d);
-    await until('d to be a live member', async () => (await liveMembers(a.api)) === 4 && (await liveMembers(d.api)) === 4, 20_000);
     load.add(d);
+    await until('d to be a live member', async () => (await liveMembers(a.api)) === 4 && (await liveMembers(d.api)) === 4, 20_000);
     await new Promise((r) => setTimeout(r, 2000));
     // b leaves gracefully while the others keep calling (and forwarding to it).
     load.remove(b);
