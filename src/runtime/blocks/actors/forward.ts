@@ -28,7 +28,7 @@ export async function forwardCall(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    if (err instanceof Error && err.name === 'TimeoutError') {
+    if (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError') {
       // The owner may still run the call: trying again elsewhere could run it twice.
       throw new ActorError(
         'ERR_ACTOR_INVOKE_METHOD',
@@ -40,7 +40,7 @@ export async function forwardCall(
     const refused = causeCode(err) === 'ECONNREFUSED';
     throw new ActorError(
       'ERR_ACTOR_INVOKE_METHOD',
-      `error invoke actor method: forwarding ${type}/${id}.${method} to ${address} failed: ${errorMessage(err)}${refused ? '' : ' (the call may have run)'}`,
+      `error invoke actor method: forwarding ${type}/${id}.${method} to ${address} failed: ${errorMessage(err)}${causeText(err)}${refused ? '' : ' (the call may have run)'}`,
       { httpStatus: refused ? 503 : 500, retryable: refused },
     );
   }
@@ -72,9 +72,22 @@ export function retryableMove(err: unknown): boolean {
   return err.code === 'ERR_ACTOR_INVOKE_METHOD' && err.retryable && err.httpStatus === 503;
 }
 
+// fetch's errors may come from another realm (a VM context): read them by shape, not instanceof.
+function causeOf(err: unknown): { code?: unknown; message?: unknown } | undefined {
+  const cause = typeof err === 'object' && err !== null ? (err as { cause?: unknown }).cause : undefined;
+  return typeof cause === 'object' && cause !== null ? (cause as { code?: unknown; message?: unknown }) : undefined;
+}
+
+function causeText(err: unknown): string {
+  const cause = causeOf(err);
+  if (!cause) return '';
+  const code = causeCode(err);
+  return ` (${code ? `${code}: ` : ''}${typeof cause.message === 'string' ? cause.message : 'no detail'})`;
+}
+
 function causeCode(err: unknown): string | undefined {
-  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
+  const code = causeOf(err)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** Registers a timer on the instance that owns the actor (timers live with its activation). */
