@@ -1,22 +1,15 @@
-import {
-  ActorError,
-  ActorMethodNotFoundError,
-  ActorMovingError,
-  ActorNotHostedError,
-  ActorScheduleError,
-  ActorTypeNotFoundError,
-} from '../../../errors/actor.errors';
+import { ActorError, ActorMethodNotFoundError, ActorMovingError, ActorNotHostedError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import { type ActorContext, type ActorReminderInfo, type ActorScheduleOptions, bindActorContext } from './abstract-actor';
-import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
 import type { ActorStateOp, ActorStore } from './actor-store';
-import { forwardCall, forwardTimer, retryableMove } from './forward';
+import { callWhereOwned, forwardTimer } from './forward';
 import type { ActorPlacement } from './placement';
 import type { ReminderScheduler } from './reminders';
 import { ActorStateManager } from './state-manager';
 import { type CallChain, chainFor, TurnLock } from './turns';
+import { ActorTimers, type TimerEntry } from './actor-timers';
 
 /** A registered actor type. */
 export interface ActorTypeInfo {
@@ -38,14 +31,6 @@ export interface ActorRuntimeSettings {
   readonly turnTimeoutMs: number;
   /** Placement's lease (real time); callers retry a moving actor for about twice this. */
   readonly placementLeaseMs: number;
-}
-
-interface TimerEntry {
-  handle?: TimerHandle;
-  readonly schedule: Schedule;
-  fired: number;
-  readonly callback: string;
-  readonly data: unknown;
 }
 
 interface Activation {
@@ -76,12 +61,15 @@ export class ActorsService {
   private reminders?: ReminderScheduler;
   private actorStore?: ActorStore;
   private placement?: ActorPlacement;
+  private readonly timers: ActorTimers<Activation>;
 
   constructor(
     private readonly clock: Clock,
     private readonly logger: SidekickLogger,
     private readonly settings: ActorRuntimeSettings,
-  ) {}
+  ) {
+    this.timers = new ActorTimers(clock, logger, (act) => this.save(act));
+  }
 
   register(info: ActorTypeInfo): void {
     this.types.set(info.type, info);
@@ -160,15 +148,8 @@ export class ActorsService {
     return this.placed(info, id, method, args, chain, forwarded, true);
   }
 
-  /**
-   * Placement: runs the call where the actor's owner is, here or (one hop: a forwarded call is never
-   * forwarded again) through the owner's HTTP API. While the actor moves (membership changing, its old
-   * owner still finishing a turn before it releases the actor), the call is retried transparently,
-   * refreshing the membership view, for up to twice the lease plus 2 s; only failures where the call
-   * certainly did not run are retried ({@link retryableMove}). A forwarded call retries here for one lease
-   * at most, then tells its sender (503), which retries.
-   */
-  private async placed(
+  /** Placement: the call where the actor's owner is, retried while the actor moves (see {@link callWhereOwned}). */
+  private placed(
     info: ActorTypeInfo,
     id: string,
     method: string,
@@ -177,23 +158,18 @@ export class ActorsService {
     forwarded: boolean,
     touch: boolean,
   ): Promise<unknown> {
-    const placement = this.placement as ActorPlacement;
-    const lease = this.settings.placementLeaseMs;
-    const deadline = Date.now() + (forwarded ? lease : lease * 2 + 2000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const owner = placement.ownerOf(info.type, id);
-        if (owner === placement.instanceId) return await this.call(info, id, method, args, chain, touch);
-        if (forwarded) throw new ActorMovingError(info.type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
-        const address = placement.addressOf(owner);
-        if (!address) throw new ActorMovingError(info.type, id, `its owner ${owner} has no address yet`);
-        return await forwardCall(address, info.type, id, method, args, chain.id, this.settings.turnTimeoutMs + lease);
-      } catch (err) {
-        if (!retryableMove(err) || Date.now() > deadline || this.closedFor(err)) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(250, 20 * 2 ** Math.min(attempt, 4))));
-        await placement.heartbeat();
-      }
-    }
+    return callWhereOwned(this.placement as ActorPlacement, {
+      type: info.type,
+      id,
+      method,
+      args,
+      chainId: chain.id,
+      forwarded,
+      leaseMs: this.settings.placementLeaseMs,
+      timeoutMs: this.settings.turnTimeoutMs + this.settings.placementLeaseMs,
+      local: () => this.call(info, id, method, args, chain, touch),
+      giveUp: (err) => this.closedFor(err),
+    });
   }
 
   /** A call refused because this runtime is closing is retried only when the actor now lives elsewhere. */
@@ -235,12 +211,12 @@ export class ActorsService {
       return;
     }
     const act = await this.activated(info, id);
-    this.addTimer(act, name, callback, options);
+    this.timers.add(act, name, callback, options);
   }
 
   unregisterTimer(type: string, id: string, name: string): void {
     const act = this.active.get(type)?.get(id);
-    if (act) this.removeTimer(act, name);
+    if (act) this.timers.remove(act, name);
   }
 
   start(): void {
@@ -300,11 +276,10 @@ export class ActorsService {
               : new ActorMethodNotFoundError(info.type, method, [...info.methods]);
           }
           const value: unknown = await (fn as (...a: readonly unknown[]) => unknown).apply(instance, [...args]);
-          if (!reentered) await act.state.save();
+          if (!reentered) await this.save(act);
           return value;
         } catch (err) {
           if (!reentered) act.state.discard();
-          if (err instanceof ActorNotHostedError) this.drop(act);
           throw err;
         } finally {
           if (touch) act.lastUsed = this.clock.now();
@@ -383,9 +358,19 @@ export class ActorsService {
   private drop(act: Activation): void {
     if (act.deactivated) return;
     act.deactivated = true;
-    for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
+    for (const name of [...act.timers.keys()]) this.timers.remove(act, name);
     if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
     void this.release(act);
+  }
+
+  /** Saves the turn's changes; an activation whose save was refused by the fencing token is dropped (not an error of a nested call). */
+  private async save(act: Activation): Promise<void> {
+    try {
+      await act.state.save();
+    } catch (err) {
+      if (err instanceof ActorNotHostedError) this.drop(act);
+      throw err;
+    }
   }
 
   /** Placement: marks the activation's owner record released (refused, harmlessly, when another instance took it). */
@@ -404,7 +389,7 @@ export class ActorsService {
     await act.lock.run(chainFor(undefined), async () => {
       if (act.deactivated) return;
       act.deactivated = true;
-      for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
+      for (const name of [...act.timers.keys()]) this.timers.remove(act, name);
       try {
         const hook = act.instance?.['onDeactivate'];
         if (typeof hook === 'function') await (hook as () => Promise<void>).call(act.instance);
@@ -424,63 +409,12 @@ export class ActorsService {
       type,
       id: act.id,
       state: act.state,
-      registerTimer: (name, callback, options) => this.addTimer(act, name, callback, options),
-      unregisterTimer: (name) => this.removeTimer(act, name),
+      registerTimer: (name, callback, options) => this.timers.add(act, name, callback, options),
+      unregisterTimer: (name) => this.timers.remove(act, name),
       registerReminder: (name, options, overwrite = true) => this.reminderScheduler().register(type, act.id, name, options, overwrite),
       unregisterReminder: (name) => this.reminderScheduler().unregister(type, act.id, name),
       getReminder: (name): Promise<ActorReminderInfo | undefined> => this.reminderScheduler().get(type, act.id, name),
     };
-  }
-
-  private addTimer(act: Activation, name: string, callback: string, options: ActorScheduleOptions): void {
-    const parsed = parseSchedule(options, this.clock.now());
-    if (!parsed.ok) throw new ActorScheduleError('ERR_ACTOR_TIMER_CREATE', parsed.field, `error creating actor timer "${name}": ${parsed.reason}`);
-    if (typeof act.instance?.[callback] !== 'function') {
-      throw new ActorError('ERR_ACTOR_TIMER_CREATE', `error creating actor timer "${name}": ${act.info.className} has no method "${callback}" to call back`);
-    }
-    this.removeTimer(act, name);
-    const entry: TimerEntry = { schedule: parsed.schedule, fired: 0, callback, data: options.data };
-    act.timers.set(name, entry);
-    this.armTimer(act, name, entry);
-  }
-
-  private armTimer(act: Activation, name: string, entry: TimerEntry): void {
-    const at = firingAt(entry.schedule, entry.fired);
-    if (at === undefined) {
-      act.timers.delete(name);
-      return;
-    }
-    entry.handle = this.clock.setTimeout(
-      () => {
-        entry.fired++;
-        if (act.deactivated || act.timers.get(name) !== entry) return;
-        act.lock
-          .run(chainFor(undefined), async () => {
-            if (act.deactivated || !act.instance) return;
-            const fn = act.instance[entry.callback] as (data: unknown) => unknown;
-            try {
-              await fn.call(act.instance, entry.data);
-              await act.state.save();
-            } catch (err) {
-              act.state.discard();
-              throw err;
-            }
-          })
-          .catch((err: unknown) =>
-            this.logger.warn({ actorType: act.info.type, actorId: act.id, timer: name, err: errorMessage(err) }, 'actor timer callback failed'),
-          )
-          .finally(() => {
-            if (!act.deactivated && act.timers.get(name) === entry) this.armTimer(act, name, entry);
-          });
-      },
-      Math.max(0, at - this.clock.now()),
-    );
-  }
-
-  private removeTimer(act: Activation, name: string): void {
-    const entry = act.timers.get(name);
-    if (entry?.handle) this.clock.clearTimeout(entry.handle);
-    act.timers.delete(name);
   }
 
   private store(): ActorStore {

@@ -1,5 +1,6 @@
 import { ActorError, ActorMovingError } from '../../../errors/actor.errors';
 import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
+import type { ActorPlacement } from './placement';
 
 /** Header marking a call forwarded by placement (the receiver never forwards it again: one hop). */
 export const FORWARDED_HEADER = 'x-sidekick-actor-forwarded';
@@ -56,6 +57,50 @@ export async function forwardCall(
     // not JSON: keep the text
   }
   throw new ActorError(code, message, { httpStatus: res.status, retryable: res.status === 503 });
+}
+
+/** One actor call routed by placement. */
+export interface PlacedCall {
+  readonly type: string;
+  readonly id: string;
+  readonly method: string;
+  readonly args: readonly unknown[];
+  readonly chainId: string;
+  /** The call was forwarded here: it is never forwarded again (one hop). */
+  readonly forwarded: boolean;
+  readonly leaseMs: number;
+  /** How long a forwarded call waits for its answer. */
+  readonly timeoutMs: number;
+  /** Runs the call in this instance. */
+  readonly local: () => Promise<unknown>;
+  /** A retryable failure that must still end the call (this runtime closing with no lease). */
+  readonly giveUp: (err: unknown) => boolean;
+}
+
+/**
+ * Runs the call where the actor's owner is, here or through the owner's HTTP API. While the actor
+ * moves (membership changing, its old owner finishing a turn before it releases the actor), the call
+ * is retried transparently, refreshing the membership view, for up to twice the lease plus 2 s; only
+ * failures where the call certainly did not run are retried ({@link retryableMove}). A forwarded call
+ * retries on its receiver for one lease at most, then tells its sender (503), which retries.
+ */
+export async function callWhereOwned(placement: ActorPlacement, call: PlacedCall): Promise<unknown> {
+  const { type, id } = call;
+  const deadline = Date.now() + (call.forwarded ? call.leaseMs : call.leaseMs * 2 + 2000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const owner = placement.ownerOf(type, id);
+      if (owner === placement.instanceId) return await call.local();
+      if (call.forwarded) throw new ActorMovingError(type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
+      const address = placement.addressOf(owner);
+      if (!address) throw new ActorMovingError(type, id, `its owner ${owner} has no address yet`);
+      return await forwardCall(address, type, id, call.method, call.args, call.chainId, call.timeoutMs);
+    } catch (err) {
+      if (!retryableMove(err) || Date.now() > deadline || call.giveUp(err)) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(250, 20 * 2 ** Math.min(attempt, 4))));
+      await placement.heartbeat();
+    }
+  }
 }
 
 /**
