@@ -276,7 +276,7 @@ export class ActorsService {
               : new ActorMethodNotFoundError(info.type, method, [...info.methods]);
           }
           const value: unknown = await (fn as (...a: readonly unknown[]) => unknown).apply(instance, [...args]);
-          if (!reentered) await this.save(act);
+          if (!reentered) await (act.state.fence ? this.save(act) : act.state.save()); // no extra step without placement
           return value;
         } catch (err) {
           if (!reentered) act.state.discard();
