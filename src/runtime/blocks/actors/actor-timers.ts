@@ -1,91 +1,75 @@
-import { ActorError, ActorScheduleError } from '../../../errors/actor.errors';
-import { errorMessage } from '../../../errors/sidekick.error';
+import { ActorScheduleError } from '../../../errors/actor.errors';
 import type { Clock, TimerHandle } from '../../../spi/clock';
-import type { SidekickLogger } from '../../../spi/logger';
 import type { ActorScheduleOptions } from './abstract-actor';
+import type { FiringOutcome, TimerFiring } from './actor-host';
 import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
-import type { ActorStateManager } from './state-manager';
-import { chainFor, type TurnLock } from './turns';
 
-export interface TimerEntry {
+interface TimerEntry {
   handle?: TimerHandle;
   readonly schedule: Schedule;
   fired: number;
-  readonly callback: string;
-  readonly data: unknown;
-}
-
-/** What timers need of an activation. */
-export interface TimerOwner {
-  readonly info: { readonly type: string; readonly className: string };
-  readonly id: string;
-  readonly lock: TurnLock;
-  readonly state: ActorStateManager;
-  readonly timers: Map<string, TimerEntry>;
-  instance?: Record<string, unknown>;
-  deactivated: boolean;
+  readonly firing: TimerFiring;
 }
 
 /**
- * Actor timers: each firing calls its callback in the actor's turn and saves the state; they live with
- * the activation (removed when it deactivates) and do not keep it active.
+ * The timers of one activation (they end with it): each firing is handed to `fire` (which runs it in
+ * the actor's turn); the next one is armed once it is done, unless it answered `cancel` or the timer
+ * was removed meanwhile. A failed firing is reported to `failed` and the timer goes on.
  */
-export class ActorTimers<A extends TimerOwner> {
+export class ActorTimers {
+  private readonly entries = new Map<string, TimerEntry>();
+  private closed = false;
+
   constructor(
     private readonly clock: Clock,
-    private readonly logger: SidekickLogger,
-    /** Saves a turn's changes (the runtime's save, which handles a refused fence). */
-    private readonly save: (act: A) => Promise<void>,
+    private readonly fire: (firing: TimerFiring) => Promise<FiringOutcome | undefined>,
+    private readonly failed: (name: string, err: unknown) => void,
   ) {}
 
-  add(act: A, name: string, callback: string, options: ActorScheduleOptions): void {
+  /** Registers (or replaces) timer `name`; a bad schedule is `ERR_ACTOR_TIMER_CREATE` naming the field. */
+  add(name: string, callback: string, options: ActorScheduleOptions): void {
     const parsed = parseSchedule(options, this.clock.now());
     if (!parsed.ok) throw new ActorScheduleError('ERR_ACTOR_TIMER_CREATE', parsed.field, `error creating actor timer "${name}": ${parsed.reason}`);
-    if (typeof act.instance?.[callback] !== 'function') {
-      throw new ActorError('ERR_ACTOR_TIMER_CREATE', `error creating actor timer "${name}": ${act.info.className} has no method "${callback}" to call back`);
-    }
-    this.remove(act, name);
-    const entry: TimerEntry = { schedule: parsed.schedule, fired: 0, callback, data: options.data };
-    act.timers.set(name, entry);
-    this.arm(act, name, entry);
+    this.remove(name);
+    const firing: TimerFiring = { name, callback, data: options.data, dueTime: options.dueTime || undefined, period: options.period || undefined };
+    const entry: TimerEntry = { schedule: parsed.schedule, fired: 0, firing };
+    this.entries.set(name, entry);
+    this.arm(entry);
   }
 
-  private arm(act: A, name: string, entry: TimerEntry): void {
+  remove(name: string): void {
+    const entry = this.entries.get(name);
+    if (entry?.handle) this.clock.clearTimeout(entry.handle);
+    this.entries.delete(name);
+  }
+
+  /** Removes every timer; none is armed again (the activation ends). */
+  close(): void {
+    this.closed = true;
+    for (const name of [...this.entries.keys()]) this.remove(name);
+  }
+
+  private arm(entry: TimerEntry): void {
+    const { name } = entry.firing;
     const at = firingAt(entry.schedule, entry.fired);
     if (at === undefined) {
-      act.timers.delete(name);
+      this.entries.delete(name);
       return;
     }
     entry.handle = this.clock.setTimeout(
       () => {
         entry.fired++;
-        if (act.deactivated || act.timers.get(name) !== entry) return;
-        act.lock
-          .run(chainFor(undefined), async () => {
-            if (act.deactivated || !act.instance) return;
-            const fn = act.instance[entry.callback] as (data: unknown) => unknown;
-            try {
-              await fn.call(act.instance, entry.data);
-              await this.save(act);
-            } catch (err) {
-              act.state.discard();
-              throw err;
-            }
+        if (this.closed || this.entries.get(name) !== entry) return;
+        this.fire(entry.firing)
+          .then((outcome) => {
+            if (outcome === 'cancel' && this.entries.get(name) === entry) this.remove(name);
           })
-          .catch((err: unknown) =>
-            this.logger.warn({ actorType: act.info.type, actorId: act.id, timer: name, err: errorMessage(err) }, 'actor timer callback failed'),
-          )
+          .catch((err: unknown) => this.failed(name, err))
           .finally(() => {
-            if (!act.deactivated && act.timers.get(name) === entry) this.arm(act, name, entry);
+            if (!this.closed && this.entries.get(name) === entry) this.arm(entry);
           });
       },
       Math.max(0, at - this.clock.now()),
     );
-  }
-
-  remove(act: A, name: string): void {
-    const entry = act.timers.get(name);
-    if (entry?.handle) this.clock.clearTimeout(entry.handle);
-    act.timers.delete(name);
   }
 }

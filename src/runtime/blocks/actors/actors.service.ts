@@ -2,27 +2,19 @@ import { ActorError, ActorMethodNotFoundError, ActorMovingError, ActorNotHostedE
 import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
-import { type ActorContext, type ActorReminderInfo, type ActorScheduleOptions, bindActorContext } from './abstract-actor';
+import type { ActorContext, ActorReminderInfo, ActorScheduleOptions } from './abstract-actor';
+import type { ActorInstance, ActorTypeInfo, FiringOutcome, ReminderFiring, TimerFiring } from './actor-host';
+import { type Activation, ActorOwnership } from './actor-ownership';
+import { ActorTimers } from './actor-timers';
 import type { ActorStateOp, ActorStore } from './actor-store';
 import { callWhereOwned, forwardTimer } from './forward';
 import type { ActorPlacement } from './placement';
 import type { ReminderScheduler } from './reminders';
+import { PendingTypes } from './pending-types';
 import { ActorStateManager } from './state-manager';
 import { type CallChain, chainFor, TurnLock } from './turns';
-import { ActorTimers, type TimerEntry } from './actor-timers';
 
-/** A registered actor type. */
-export interface ActorTypeInfo {
-  readonly type: string;
-  /** The class name, for messages. */
-  readonly className: string;
-  readonly methods: ReadonlySet<string>;
-  readonly idleTimeoutMs: number;
-  readonly reentrant: boolean;
-  readonly maxStackDepth: number;
-  /** A new instance through the module's injector. */
-  create(): Promise<object>;
-}
+export type { ActorTypeInfo } from './actor-host';
 
 export interface ActorRuntimeSettings {
   /** How often idle actors are looked for (domain time). */
@@ -31,19 +23,6 @@ export interface ActorRuntimeSettings {
   readonly turnTimeoutMs: number;
   /** Placement's lease (real time); callers retry a moving actor for about twice this. */
   readonly placementLeaseMs: number;
-}
-
-interface Activation {
-  readonly info: ActorTypeInfo;
-  readonly id: string;
-  readonly lock: TurnLock;
-  readonly state: ActorStateManager;
-  readonly timers: Map<string, TimerEntry>;
-  instance?: Record<string, unknown>;
-  lastUsed: number;
-  deactivated: boolean;
-  /** Placement: the lease epoch its owner record was claimed in (void once this instance's lease lapsed). */
-  epoch?: number;
 }
 
 const RETRY = Symbol('retry');
@@ -57,23 +36,52 @@ export class ActorsService {
   private readonly types = new Map<string, ActorTypeInfo>();
   private readonly active = new Map<string, Map<string, Activation>>();
   private scanTimer?: TimerHandle;
+  private scanIntervalMs: number;
+  /** Sidecar mode: the app's actor types, until its `GET /dapr/config` has been read. */
+  private readonly typesPending: PendingTypes;
   private closed = false;
   private reminders?: ReminderScheduler;
   private actorStore?: ActorStore;
   private placement?: ActorPlacement;
-  private readonly timers: ActorTimers<Activation>;
+  private ownership?: ActorOwnership;
 
   constructor(
     private readonly clock: Clock,
     private readonly logger: SidekickLogger,
     private readonly settings: ActorRuntimeSettings,
   ) {
-    this.timers = new ActorTimers(clock, logger, (act) => this.save(act));
+    this.scanIntervalMs = settings.scanIntervalMs;
+    this.typesPending = new PendingTypes(settings.turnTimeoutMs);
   }
 
   register(info: ActorTypeInfo): void {
     this.types.set(info.type, info);
     this.active.set(info.type, new Map());
+  }
+
+  /** Sidecar mode: calls of a type not registered yet wait (up to the turn timeout) for `pending`, the app's types. */
+  typesArriving(pending: Promise<void>): void {
+    this.typesPending.arriving(pending);
+  }
+
+  /** How often idle actors are looked for (the app's `actorScanInterval` in sidecar mode). */
+  setScanInterval(ms: number): void {
+    if (ms === this.scanIntervalMs) return;
+    this.scanIntervalMs = ms;
+    if (this.scanTimer && !this.closed) {
+      this.clock.clearTimeout(this.scanTimer);
+      this.scheduleScan();
+    }
+  }
+
+  /** Resolves once `type` is known, or the app's types have arrived (sidecar mode; at most the turn timeout). */
+  async typeKnown(type: string): Promise<void> {
+    if (!this.types.has(type)) await this.typesPending.settled();
+  }
+
+  /** Whether `type` is hosted by the app behind the sidecar (its method calls pass bytes through). */
+  isAppHosted(type: string): boolean {
+    return this.types.get(type)?.host === 'app';
   }
 
   attach(store: ActorStore, reminders: ReminderScheduler): void {
@@ -84,6 +92,7 @@ export class ActorsService {
   /** Placement across instances: calls for ids another instance owns are forwarded there. */
   attachPlacement(placement: ActorPlacement): void {
     this.placement = placement;
+    this.ownership = new ActorOwnership(placement, () => this.store(), this.logger);
   }
 
   /** Whether this instance runs actor `type`/`id` (always, without placement). */
@@ -91,22 +100,31 @@ export class ActorsService {
     return this.placement?.isLocal(type, id) ?? true;
   }
 
-  /**
-   * After each heartbeat: actors now owned elsewhere (the membership changed) finish their turn, deactivate
-   * and release their owner record, which lets their new owner activate them; activations of a lapsed
-   * lease are dropped (another instance may own them already).
-   */
-  async rebalance(): Promise<number> {
-    const placement = this.placement;
-    if (!placement) return 0;
-    const moving: Activation[] = [];
-    for (const ids of this.active.values())
-      for (const act of ids.values()) {
-        if (act.instance && !placement.holds(act.epoch)) this.drop(act);
-        else if (!placement.isLocal(act.info.type, act.id)) moving.push(act);
-      }
-    await Promise.all(moving.map((act) => this.deactivate(act)));
-    return moving.length;
+  /** After each heartbeat (placement): actors now owned elsewhere move away (see {@link ActorOwnership.rebalance}). */
+  rebalance(): Promise<number> {
+    const all = [...this.active.values()].flatMap((ids) => [...ids.values()]);
+    return (
+      this.ownership?.rebalance(
+        all,
+        (act) => this.drop(act),
+        (act) => this.deactivate(act),
+        (act) => this.forceDeactivate(act),
+      ) ?? Promise.resolve(0)
+    );
+  }
+
+  /** A drained actor: deactivated without waiting for its ongoing turn (whose later save is refused by the fence). */
+  private async forceDeactivate(act: Activation): Promise<void> {
+    act.deactivated = true;
+    act.timers.close();
+    try {
+      await act.instance?.deactivate();
+    } catch (err) {
+      this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
+    } finally {
+      if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
+      await this.ownership?.release(act);
+    }
   }
 
   typeNames(): string[] {
@@ -127,7 +145,7 @@ export class ActorsService {
 
   /** The instance of an active actor (benchmarks and tests compare against calling it directly). */
   activeInstance(type: string, id: string): object | undefined {
-    return this.active.get(type)?.get(id)?.instance;
+    return this.active.get(type)?.get(id)?.instance?.target;
   }
 
   isActive(type: string, id: string): boolean {
@@ -141,19 +159,27 @@ export class ActorsService {
    */
   invoke(type: string, id: string, method: string, args: readonly unknown[], chainId?: string, forwarded = false): Promise<unknown> {
     const info = this.types.get(type);
-    if (!info) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
-    if (!info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
+    if (!info) {
+      if (!this.typesPending.waiting) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
+      return this.typesPending.settled().then(() => this.invoke(type, id, method, args, chainId, forwarded));
+    }
+    if (info.methods && !info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
     const chain = chainFor(chainId);
-    if (!this.placement) return this.call(info, id, method, args, chain, true);
-    return this.placed(info, id, method, args, chain, forwarded, true);
+    const run = (instance: ActorInstance): Promise<unknown> => instance.invoke(method, args);
+    if (!this.placement) return this.call(info, id, run, chain, true);
+    return this.placed(info, id, method, args, run, chain, forwarded, true);
   }
 
-  /** Placement: the call where the actor's owner is, retried while the actor moves (see {@link callWhereOwned}). */
+  /**
+   * Placement: the call where the actor's owner is (forwarded as `method(args)`, bytes for an actor of the
+   * app), retried while the actor moves (see {@link callWhereOwned}).
+   */
   private placed(
     info: ActorTypeInfo,
     id: string,
     method: string,
     args: readonly unknown[],
+    run: (instance: ActorInstance) => Promise<unknown>,
     chain: CallChain,
     forwarded: boolean,
     touch: boolean,
@@ -167,7 +193,7 @@ export class ActorsService {
       forwarded,
       leaseMs: this.settings.placementLeaseMs,
       timeoutMs: this.settings.turnTimeoutMs + this.settings.placementLeaseMs,
-      local: () => this.call(info, id, method, args, chain, touch),
+      local: () => this.call(info, id, run, chain, touch),
       giveUp: (err) => this.closedFor(err),
     });
   }
@@ -194,11 +220,17 @@ export class ActorsService {
     return this.store().get(type, id, key);
   }
 
-  /** Delivers a reminder: `receiveReminder(name, data)` in the actor's turn (activating it). */
-  fireReminder(type: string, id: string, name: string, data: unknown): Promise<unknown> {
+  /** Delivers a reminder in the actor's turn, activating it (`receiveReminder(name, data)`, or the app's `/method/remind/{name}`). */
+  async fireReminder(type: string, id: string, name: string, data: unknown, schedule: { dueTime?: string; period?: string } = {}): Promise<FiringOutcome> {
     const info = this.typeInfo(type);
-    if (this.placement && info.methods.has('receiveReminder')) return this.placed(info, id, 'receiveReminder', [name, data], chainFor(undefined), false, false);
-    return this.call(info, id, 'receiveReminder', [name, data], chainFor(undefined), false);
+    const firing: ReminderFiring = { name, data, dueTime: schedule.dueTime, period: schedule.period };
+    const run = (instance: ActorInstance): Promise<FiringOutcome> => instance.reminder(firing);
+    if (!this.placement) return (await this.call(info, id, run, chainFor(undefined), false)) as FiringOutcome;
+    // Placement: an @Actor's reminder moving meanwhile reaches its owner as a receiveReminder call; an app's
+    // actor is never forwarded (the owner's own scheduler fires it): it waits here while the actor moves.
+    const forwardable = info.host === 'in-process' && (info.methods?.has('receiveReminder') ?? false);
+    const outcome = await this.placed(info, id, 'receiveReminder', [name, data], run, chainFor(undefined), !forwardable, false);
+    return outcome === 'cancel' ? 'cancel' : 'done';
   }
 
   /** Registers a timer of an active actor (the HTTP API's `/timers/{name}`; activates it). */
@@ -211,12 +243,12 @@ export class ActorsService {
       return;
     }
     const act = await this.activated(info, id);
-    this.timers.add(act, name, callback, options);
+    this.addTimer(act, name, callback, options);
   }
 
   unregisterTimer(type: string, id: string, name: string): void {
     const act = this.active.get(type)?.get(id);
-    if (act) this.timers.remove(act, name);
+    act?.timers.remove(name);
   }
 
   start(): void {
@@ -249,10 +281,10 @@ export class ActorsService {
         .finally(() => {
           if (!this.closed) this.scheduleScan();
         });
-    }, this.settings.scanIntervalMs);
+    }, this.scanIntervalMs);
   }
 
-  private async call(info: ActorTypeInfo, id: string, method: string, args: readonly unknown[], chain: CallChain, touch: boolean): Promise<unknown> {
+  private async call(info: ActorTypeInfo, id: string, run: (instance: ActorInstance) => Promise<unknown>, chain: CallChain, touch: boolean): Promise<unknown> {
     for (;;) {
       if (this.closed) throw new ActorError('ERR_ACTOR_RUNTIME_CLOSED', 'the actor runtime is shutting down: no new actor calls are accepted');
       const act = this.activation(info, id);
@@ -260,22 +292,12 @@ export class ActorsService {
         if (act.deactivated) return RETRY;
         // Placement, the hot path: an active actor serves the turn while this instance's lease (the one its
         // owner record was claimed under) holds; no store access. Otherwise it is dropped and the call re-routed.
-        if (this.placement && act.instance && !this.placement.holds(act.epoch)) {
+        if (this.ownership && act.instance && !this.ownership.holds(act)) {
           this.drop(act);
           throw new ActorMovingError(info.type, id, "this instance's lease lapsed since it activated the actor");
         }
         try {
-          const instance = act.instance ?? (await this.activate(act));
-          const fn = instance[method];
-          if (typeof fn !== 'function') {
-            throw method === 'receiveReminder'
-              ? new ActorError(
-                  'ERR_ACTOR_INVOKE_METHOD',
-                  `actor type ${info.type} received a reminder but ${info.className} has no receiveReminder(name, data) method`,
-                )
-              : new ActorMethodNotFoundError(info.type, method, [...info.methods]);
-          }
-          const value: unknown = await (fn as (...a: readonly unknown[]) => unknown).apply(instance, [...args]);
+          const value = await run(act.instance ?? (await this.activate(act)));
           if (!reentered) await (act.state.fence ? this.save(act) : act.state.save()); // no extra step without placement
           return value;
         } catch (err) {
@@ -300,7 +322,11 @@ export class ActorsService {
         id,
         lock: new TurnLock({ type: info.type, id, reentrant: info.reentrant, maxStackDepth: info.maxStackDepth, waitTimeoutMs: this.settings.turnTimeoutMs }),
         state: new ActorStateManager(this.store(), info.type, id),
-        timers: new Map(),
+        timers: new ActorTimers(
+          this.clock,
+          (firing) => this.fireTimer(act as Activation, firing),
+          (timer, err) => this.logger.warn({ actorType: info.type, actorId: id, timer, err: errorMessage(err) }, 'actor timer callback failed'),
+        ),
         lastUsed: this.clock.now(),
         deactivated: false,
       };
@@ -323,30 +349,17 @@ export class ActorsService {
     }
   }
 
-  /** Creates the instance through Nest and runs `onActivate` (inside the first turn). */
-  private async activate(act: Activation): Promise<Record<string, unknown>> {
+  /** Creates the activation's code (an instance through Nest and its `onActivate`, or the app's actor), inside the first turn. */
+  private async activate(act: Activation): Promise<ActorInstance> {
     try {
-      const placement = this.placement;
-      if (placement) {
-        // Serve only after confirming ownership against the store: a held lease, the id ours in the current
-        // view, and the owner record claimed (never taken from another live instance: it releases it first).
-        if (!(await placement.ensureLease())) throw new ActorMovingError(act.info.type, act.id, 'this instance holds no membership lease yet');
-        if (!placement.isLocal(act.info.type, act.id))
-          throw new ActorMovingError(act.info.type, act.id, 'the membership changed: another instance owns it now');
-        const epoch = placement.epoch;
-        act.state.fence = await this.store().claimOwner(act.info.type, act.id, placement.instanceId, (other) => placement.memberAlive(other));
-        act.epoch = epoch;
-      }
-      const instance = (await act.info.create()) as Record<string, unknown>;
-      bindActorContext(instance, this.contextOf(act));
-      const hook = instance['onActivate'];
-      if (typeof hook === 'function') await (hook as () => Promise<void>).call(instance);
+      await this.ownership?.claim(act);
+      const instance = await act.info.activate(this.contextOf(act));
       act.instance = instance;
       return instance;
     } catch (err) {
       act.deactivated = true;
       this.active.get(act.info.type)?.delete(act.id);
-      await this.release(act);
+      await this.ownership?.release(act);
       throw err;
     }
   }
@@ -358,9 +371,9 @@ export class ActorsService {
   private drop(act: Activation): void {
     if (act.deactivated) return;
     act.deactivated = true;
-    for (const name of [...act.timers.keys()]) this.timers.remove(act, name);
+    act.timers.close();
     if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
-    void this.release(act);
+    void this.ownership?.release(act);
   }
 
   /** Saves the turn's changes; an activation whose save was refused by the fencing token is dropped (not an error of a nested call). */
@@ -373,32 +386,19 @@ export class ActorsService {
     }
   }
 
-  /** Placement: marks the activation's owner record released (refused, harmlessly, when another instance took it). */
-  private async release(act: Activation): Promise<void> {
-    const fence = act.state.fence;
-    if (!fence) return;
-    act.state.fence = undefined;
-    await this.store()
-      .releaseOwner(fence)
-      .catch((err: unknown) =>
-        this.logger.debug({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor owner record not released (another instance holds it)'),
-      );
-  }
-
   private async deactivate(act: Activation): Promise<void> {
     await act.lock.run(chainFor(undefined), async () => {
       if (act.deactivated) return;
       act.deactivated = true;
-      for (const name of [...act.timers.keys()]) this.timers.remove(act, name);
+      act.timers.close();
       try {
-        const hook = act.instance?.['onDeactivate'];
-        if (typeof hook === 'function') await (hook as () => Promise<void>).call(act.instance);
+        await act.instance?.deactivate();
         await act.state.save();
       } catch (err) {
-        this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor onDeactivate failed');
+        this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
       } finally {
         this.active.get(act.info.type)?.delete(act.id);
-        await this.release(act);
+        await this.ownership?.release(act);
       }
     });
   }
@@ -409,12 +409,34 @@ export class ActorsService {
       type,
       id: act.id,
       state: act.state,
-      registerTimer: (name, callback, options) => this.timers.add(act, name, callback, options),
-      unregisterTimer: (name) => this.timers.remove(act, name),
+      registerTimer: (name, callback, options) => this.addTimer(act, name, callback, options),
+      unregisterTimer: (name) => act.timers.remove(name),
       registerReminder: (name, options, overwrite = true) => this.reminderScheduler().register(type, act.id, name, options, overwrite),
       unregisterReminder: (name) => this.reminderScheduler().unregister(type, act.id, name),
       getReminder: (name): Promise<ActorReminderInfo | undefined> => this.reminderScheduler().get(type, act.id, name),
     };
+  }
+
+  private addTimer(act: Activation, name: string, callback: string, options: ActorScheduleOptions): void {
+    if (!act.instance?.hasCallback(callback)) {
+      throw new ActorError('ERR_ACTOR_TIMER_CREATE', `error creating actor timer "${name}": ${act.info.className} has no method "${callback}" to call back`);
+    }
+    act.timers.add(name, callback, options);
+  }
+
+  /** A timer firing, in the actor's turn (state saved after it, dropped if it fails). */
+  private fireTimer(act: Activation, firing: TimerFiring): Promise<FiringOutcome | undefined> {
+    return act.lock.run(chainFor(undefined), async () => {
+      if (act.deactivated || !act.instance) return undefined;
+      try {
+        const outcome = await act.instance.timer(firing);
+        await (act.state.fence ? this.save(act) : act.state.save());
+        return outcome;
+      } catch (err) {
+        act.state.discard();
+        throw err;
+      }
+    });
   }
 
   private store(): ActorStore {
