@@ -208,11 +208,18 @@ export class ActorsService {
     this.typeInfo(type, 'ERR_ACTOR_INSTANCE_MISSING');
     if (!this.owns(type, id))
       throw new ActorError('ERR_ACTOR_INSTANCE_MISSING', `actor instance is missing: ${type}/${id} is hosted by another instance of this app`);
-    await this.store().transact(type, id, ops);
-    this.active
-      .get(type)
-      ?.get(id)
-      ?.state.discard(ops.map((op) => op.key));
+    const act = this.active.get(type)?.get(id);
+    if (!act?.state.fence) {
+      await this.store().transact(type, id, ops);
+      act?.state.discard(ops.map((op) => op.key));
+      return;
+    }
+    try {
+      await act.state.transact(ops); // placement: fenced by the activation's owner record
+    } catch (err) {
+      if (err instanceof ActorNotHostedError) this.drop(act);
+      throw err;
+    }
   }
 
   async getState(type: string, id: string, key: string): Promise<Buffer | undefined> {
