@@ -24,6 +24,16 @@ export interface Activation {
   released?: boolean;
 }
 
+/** What rebalancing does to an activation, in the runtime. */
+export interface ActivationMoves {
+  /** Forgets an activation of a lapsed lease (no hook, no save). */
+  drop(act: Activation): void;
+  /** Deactivates it in its turn (hook, save, release). */
+  deactivate(act: Activation): Promise<void>;
+  /** Removes it from the active actors (a drained actor, deactivated outside its turn). */
+  forget(act: Activation): void;
+}
+
 /**
  * Placement's side of an activation: an instance serves an actor only after claiming its owner record
  * (never taken from another live instance), checks its lease epoch before each turn, and releases the
@@ -64,27 +74,36 @@ export class ActorOwnership {
    * drained, see {@link drainAway}), deactivate and release their owner record, which lets their new
    * owner activate them; activations of a lapsed lease are dropped (another instance may own them already).
    */
-  async rebalance(
-    all: readonly Activation[],
-    drop: (act: Activation) => void,
-    deactivate: (act: Activation) => Promise<void>,
-    force: (act: Activation) => Promise<void>,
-  ): Promise<number> {
+  async rebalance(all: readonly Activation[], moves: ActivationMoves): Promise<number> {
     const moving: Activation[] = [];
     for (const act of all) {
-      if (act.instance && !this.holds(act)) drop(act);
+      if (act.instance && !this.holds(act)) moves.drop(act);
       else if (!this.isLocal(act)) moving.push(act);
     }
     await Promise.all(
       moving.map((act) =>
         drainAway(
           act,
-          () => deactivate(act),
-          () => force(act),
+          () => moves.deactivate(act),
+          () => this.forceDeactivate(act, moves),
         ),
       ),
     );
     return moving.length;
+  }
+
+  /** A drained actor: deactivated without waiting for its ongoing turn (whose later save is refused by the fence). */
+  private async forceDeactivate(act: Activation, moves: ActivationMoves): Promise<void> {
+    act.deactivated = true;
+    act.timers.close();
+    try {
+      await act.instance?.deactivate();
+    } catch (err) {
+      this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
+    } finally {
+      moves.forget(act);
+      await this.release(act);
+    }
   }
 
   /**

@@ -4,7 +4,7 @@ import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { ActorContext, ActorReminderInfo, ActorScheduleOptions } from './abstract-actor';
 import type { ActorInstance, ActorTypeInfo, FiringOutcome, ReminderFiring, TimerFiring } from './actor-host';
-import { type Activation, ActorOwnership } from './actor-ownership';
+import { type Activation, type ActivationMoves, ActorOwnership } from './actor-ownership';
 import { ActorTimers } from './actor-timers';
 import type { ActorStateOp, ActorStore } from './actor-store';
 import { callWhereOwned, forwardTimer } from './forward';
@@ -103,29 +103,17 @@ export class ActorsService {
   /** After each heartbeat (placement): actors now owned elsewhere move away (see {@link ActorOwnership.rebalance}). */
   rebalance(): Promise<number> {
     const all = [...this.active.values()].flatMap((ids) => [...ids.values()]);
-    return (
-      this.ownership?.rebalance(
-        all,
-        (act) => this.drop(act),
-        (act) => this.deactivate(act),
-        (act) => this.forceDeactivate(act),
-      ) ?? Promise.resolve(0)
-    );
+    return this.ownership?.rebalance(all, this.moves) ?? Promise.resolve(0);
   }
 
-  /** A drained actor: deactivated without waiting for its ongoing turn (whose later save is refused by the fence). */
-  private async forceDeactivate(act: Activation): Promise<void> {
-    act.deactivated = true;
-    act.timers.close();
-    try {
-      await act.instance?.deactivate();
-    } catch (err) {
-      this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
-    } finally {
+  /** What rebalancing does to an activation (see {@link ActorOwnership.rebalance}). */
+  private readonly moves: ActivationMoves = {
+    drop: (act) => this.drop(act),
+    deactivate: (act) => this.deactivate(act),
+    forget: (act) => {
       if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
-      await this.ownership?.release(act);
-    }
-  }
+    },
+  };
 
   typeNames(): string[] {
     return [...this.types.keys()];
