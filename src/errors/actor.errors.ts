@@ -60,3 +60,16 @@ export class ActorNotHostedError extends ActorError {
     super('ERR_ACTOR_INSTANCE_MISSING', `actor ${type}/${id} is now hosted by another instance: ${why}`, { httpStatus: 503, retryable: true });
   }
 }
+
+/**
+ * Placement across instances: the call did not run here because the actor is moving (the membership
+ * changed, this instance's lease lapsed, or another live instance still holds the actor's owner record
+ * and has not released it yet). Nothing ran, so callers retry it transparently against the owner.
+ */
+export class ActorMovingError extends ActorNotHostedError {
+  static readonly MARK = 'the call did not run';
+
+  constructor(type: string, id: string, why: string) {
+    super(type, id, `${why} (${ActorMovingError.MARK}; it is retried against the owner)`);
+  }
+}

@@ -106,3 +106,81 @@ describe('ActorPlacement', () => {
     expect(p.joined).toBe(false);
   });
 });
+
+describe('actor owner records (placement)', () => {
+  async function shared(): Promise<ActorStore> {
+    const s = memoryStateStoreFactory.create() as StateStore;
+    await s.init(
+      componentInit({ name: 'm', type: 'state.in-memory', appId: 'app', metadata: {}, clock: new VirtualClock(), logger: noopLogger, source: '(test)' }),
+    );
+    return new ActorStore('m', s, 'app');
+  }
+
+  it('is never taken from a live holder; taken once released or once the holder is no longer alive; a stale fence no longer matches', async () => {
+    const store = await shared();
+    const alive = new Set(['a', 'b']);
+    const isAlive = async (instance: string): Promise<boolean> => alive.has(instance);
+    const fenceA = await store.claimOwner('T', '1', 'a', isAlive);
+    await expect(store.claimOwner('T', '1', 'b', isAlive)).rejects.toMatchObject({
+      code: 'ERR_ACTOR_INSTANCE_MISSING',
+      message: expect.stringContaining('instance a still holds it'),
+    });
+    // The holder releases it (it deactivated the actor): b takes it; a's fence is now stale.
+    await store.releaseOwner(fenceA);
+    const fenceB = await store.claimOwner('T', '1', 'b', isAlive);
+    await expect(store.transact('T', '1', [{ key: 'k', value: '1' }], fenceA)).rejects.toMatchObject({ code: 'ERR_ACTOR_STATE_TRANSACTION_SAVE' });
+    expect(await store.get('T', '1', 'k')).toBeUndefined();
+    // b dies (its lease passes): a takes it over without a release, and b's late write is refused.
+    alive.delete('b');
+    await store.claimOwner('T', '1', 'a', isAlive);
+    await expect(store.transact('T', '1', [{ key: 'k', value: '2' }], fenceB)).rejects.toMatchObject({ code: 'ERR_ACTOR_STATE_TRANSACTION_SAVE' });
+    expect(await store.get('T', '1', 'k')).toBeUndefined();
+    // Two claims of a missing record at once: one wins (create-only), the other is told to retry.
+    const both = await Promise.allSettled([store.claimOwner('T', '2', 'a', isAlive), store.claimOwner('T', '2', 'b', async () => true)]);
+    expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('a leaving member owns no ids but stays alive (its records are not taken over) until it leaves the table', async () => {
+    const store = await shared();
+    const [a, b] = ['a', 'b'].map(
+      (name) =>
+        new ActorPlacement(
+          store,
+          60_000,
+          () => `http://${name}`,
+          noopLogger,
+          () => undefined,
+        ),
+    ) as [ActorPlacement, ActorPlacement];
+    for (const p of [a, b, a, b]) await p.heartbeat();
+    const ids = Array.from({ length: 50 }, (_, i) => `id-${i}`);
+    expect(ids.some((id) => b.ownerOf('T', id) === a.instanceId)).toBe(true);
+    await a.beginLeaving();
+    await b.heartbeat();
+    expect(ids.every((id) => b.ownerOf('T', id) === b.instanceId)).toBe(true);
+    expect(ids.every((id) => a.ownerOf('T', id) === b.instanceId)).toBe(true);
+    expect(await b.memberAlive(a.instanceId)).toBe(true);
+    await a.stop();
+    expect(await b.memberAlive(a.instanceId)).toBe(false);
+  });
+
+  it('holds() is the per-turn check: false once the lease passed, and for activations of an epoch before a lapse', async () => {
+    const store = await shared();
+    const p = new ActorPlacement(
+      store,
+      100,
+      () => 'http://x',
+      noopLogger,
+      () => undefined,
+    );
+    await p.heartbeat();
+    const epoch = p.epoch;
+    expect(p.holds(epoch)).toBe(true);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(p.holds(epoch)).toBe(false);
+    await p.heartbeat(); // renewed after a lapse: a new epoch
+    expect(p.epoch).toBe(epoch + 1);
+    expect(p.holds(epoch)).toBe(false);
+    expect(p.holds(p.epoch)).toBe(true);
+  });
+});

@@ -28,11 +28,18 @@ export class BankAccount extends AbstractActor {
     console.log(`DEACTIVATE ${this.actorId} ${this.instance.name} ${Date.now()}`);
   }
 
-  async deposit(amount: number): Promise<number> {
+  /** `ref`: a reference kept in the account's journal (a statement lists each deposit once). */
+  async deposit(amount: number, ref?: string): Promise<number> {
     if (!(amount > 0)) throw new Error(`a deposit must be positive, got ${amount}`);
     const balance = (await this.state.getOrAdd('balance', 0)) + amount;
     await this.state.set('balance', balance);
+    if (ref !== undefined) await this.state.set('journal', [...((await this.state.get<string[]>('journal')) ?? []), ref]);
     return balance;
+  }
+
+  /** The references of the deposits made with one, in order. */
+  async journal(): Promise<string[]> {
+    return (await this.state.get<string[]>('journal')) ?? [];
   }
 
   async withdraw(amount: number): Promise<number> {

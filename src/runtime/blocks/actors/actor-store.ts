@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ActorError, ActorNotHostedError } from '../../../errors/actor.errors';
+import { ActorError, ActorMovingError } from '../../../errors/actor.errors';
 import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
 import type { StateStore, TransactionOperation } from '../../../spi/state.store';
 
@@ -87,22 +87,45 @@ export class ActorStore {
   }
 
   /**
-   * Placement: writes the activation's owner record (compare-and-set on its etag, a value unique to the
-   * activation) and returns it as the fence every save of the activation rewrites: after another
-   * instance took the actor over, the etag no longer matches and the save is refused.
+   * Placement: claims the actor's owner record for a new activation and returns it as the fence every
+   * save of the activation rewrites. The record is taken only when it is missing (create-only), released,
+   * already this instance's, or held by an instance whose lease has passed (`alive` reads the membership
+   * table): an owner record of another live instance is never taken over, so an actor is active in one
+   * instance at a time. Compare-and-set on the record's etag; the value is unique to the activation.
+   * Throws {@link ActorMovingError} (nothing ran: the caller retries) when another live instance holds it.
    */
-  async claimOwner(type: string, id: string, instance: string): Promise<Fence> {
+  async claimOwner(type: string, id: string, instance: string, alive: (instance: string) => Promise<boolean>): Promise<Fence> {
     const key = this.ownerKey(type, id);
     const value = JSON.stringify({ instance, activation: randomUUID(), at: Date.now() });
     const current = await this.getEntry(key);
+    if (current) {
+      const holder = parseOwner(current.data);
+      if (holder && !holder.released && holder.instance !== instance && (await alive(holder.instance))) {
+        throw new ActorMovingError(
+          type,
+          id,
+          `instance ${holder.instance} still holds it (it releases it once it sees the membership change, or loses it when its lease ends)`,
+        );
+      }
+    }
     try {
       await this.setEntry(key, value, current?.etag);
     } catch (err) {
-      throw new ActorNotHostedError(type, id, `another instance took it over while this one activated it (${errorMessage(err)})`);
+      throw new ActorMovingError(type, id, `another instance claimed it at the same moment (${errorMessage(err)})`);
     }
     const now = await this.getEntry(key);
-    if (!now || now.data.toString('utf8') !== value) throw new ActorNotHostedError(type, id, 'another instance took it over while this one activated it');
+    if (!now || now.data.toString('utf8') !== value) throw new ActorMovingError(type, id, 'another instance claimed it at the same moment');
     return { key, value, etag: now.etag };
+  }
+
+  /**
+   * Marks the owner record released (under the activation's etag: refused, and harmless, if another
+   * instance took it over meanwhile). The record is kept, not deleted, so a stale fence can never match
+   * a record created again later.
+   */
+  async releaseOwner(fence: Fence): Promise<void> {
+    const holder = parseOwner(Buffer.from(fence.value, 'utf8'));
+    await this.setEntry(fence.key, JSON.stringify({ ...holder, released: true, at: Date.now() }), fence.etag);
   }
 
   async getRaw(key: string): Promise<Buffer | undefined> {
@@ -111,5 +134,20 @@ export class ActorStore {
 
   async setRaw(key: string, value: string): Promise<void> {
     await this.store.set({ key, value });
+  }
+}
+
+interface OwnerRecord {
+  readonly instance: string;
+  readonly activation?: string;
+  readonly released?: boolean;
+}
+
+function parseOwner(data: Buffer): OwnerRecord | undefined {
+  try {
+    const parsed = JSON.parse(data.toString('utf8')) as Partial<OwnerRecord>;
+    return typeof parsed.instance === 'string' ? (parsed as OwnerRecord) : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -70,10 +70,8 @@ export const actorsBlock: BlockDefinition = {
                 return address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : undefined;
               },
               ctx.logger.child({ block: 'actors' }),
-              () => {
-                service.rebalance().catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'actor rebalancing failed'));
-                reminders?.resync();
-              },
+              () => reminders?.resync(),
+              () => void service.rebalance().catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'actor rebalancing failed')),
             );
             service.attachPlacement(placement);
             reminders.setOwnership((type, id) => service.owns(type, id));
@@ -91,6 +89,9 @@ export const actorsBlock: BlockDefinition = {
       },
       async stop() {
         await fromApp?.cancel();
+        // A graceful leave: route this instance's ids elsewhere first, then deactivate (releasing each
+        // actor's owner record, which lets its new owner take it), then leave the membership table.
+        await placement?.beginLeaving();
         await service.stop();
         await reminders?.stop();
         await placement?.stop();

@@ -1,14 +1,16 @@
-import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
+import { ActorError, ActorMethodNotFoundError, ActorMovingError, ActorNotHostedError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { ActorContext, ActorReminderInfo, ActorScheduleOptions } from './abstract-actor';
 import type { ActorInstance, ActorTypeInfo, FiringOutcome, ReminderFiring, TimerFiring } from './actor-host';
+import { type Activation, type ActivationMoves, ActorOwnership } from './actor-ownership';
 import { ActorTimers } from './actor-timers';
 import type { ActorStateOp, ActorStore } from './actor-store';
-import { forwardTimer, forwardToOwner } from './forward';
+import { callWhereOwned, forwardTimer } from './forward';
 import type { ActorPlacement } from './placement';
 import type { ReminderScheduler } from './reminders';
+import { PendingTypes } from './pending-types';
 import { ActorStateManager } from './state-manager';
 import { type CallChain, chainFor, TurnLock } from './turns';
 
@@ -21,17 +23,6 @@ export interface ActorRuntimeSettings {
   readonly turnTimeoutMs: number;
   /** Placement's lease (real time); callers retry a moving actor for about twice this. */
   readonly placementLeaseMs: number;
-}
-
-interface Activation {
-  readonly info: ActorTypeInfo;
-  readonly id: string;
-  readonly lock: TurnLock;
-  readonly state: ActorStateManager;
-  readonly timers: ActorTimers;
-  instance?: ActorInstance;
-  lastUsed: number;
-  deactivated: boolean;
 }
 
 const RETRY = Symbol('retry');
@@ -47,11 +38,12 @@ export class ActorsService {
   private scanTimer?: TimerHandle;
   private scanIntervalMs: number;
   /** Sidecar mode: the app's actor types, until its `GET /dapr/config` has been read. */
-  private typesPending?: Promise<void>;
+  private readonly typesPending: PendingTypes;
   private closed = false;
   private reminders?: ReminderScheduler;
   private actorStore?: ActorStore;
   private placement?: ActorPlacement;
+  private ownership?: ActorOwnership;
 
   constructor(
     private readonly clock: Clock,
@@ -59,6 +51,7 @@ export class ActorsService {
     private readonly settings: ActorRuntimeSettings,
   ) {
     this.scanIntervalMs = settings.scanIntervalMs;
+    this.typesPending = new PendingTypes(settings.turnTimeoutMs);
   }
 
   register(info: ActorTypeInfo): void {
@@ -68,10 +61,7 @@ export class ActorsService {
 
   /** Sidecar mode: calls of a type not registered yet wait (up to the turn timeout) for `pending`, the app's types. */
   typesArriving(pending: Promise<void>): void {
-    this.typesPending = pending;
-    void pending.finally(() => {
-      if (this.typesPending === pending) this.typesPending = undefined;
-    });
+    this.typesPending.arriving(pending);
   }
 
   /** How often idle actors are looked for (the app's `actorScanInterval` in sidecar mode). */
@@ -86,8 +76,7 @@ export class ActorsService {
 
   /** Resolves once `type` is known, or the app's types have arrived (sidecar mode; at most the turn timeout). */
   async typeKnown(type: string): Promise<void> {
-    const pending = this.typesPending;
-    if (!this.types.has(type) && pending) await this.afterTypes(pending);
+    if (!this.types.has(type)) await this.typesPending.settled();
   }
 
   /** Whether `type` is hosted by the app behind the sidecar (its method calls pass bytes through). */
@@ -103,6 +92,7 @@ export class ActorsService {
   /** Placement across instances: calls for ids another instance owns are forwarded there. */
   attachPlacement(placement: ActorPlacement): void {
     this.placement = placement;
+    this.ownership = new ActorOwnership(placement, () => this.store(), this.logger);
   }
 
   /** Whether this instance runs actor `type`/`id` (always, without placement). */
@@ -110,38 +100,20 @@ export class ActorsService {
     return this.placement?.isLocal(type, id) ?? true;
   }
 
-  /** After a membership change: actors now owned elsewhere finish their turn and deactivate here. */
-  async rebalance(): Promise<number> {
-    const moving: Activation[] = [];
-    for (const ids of this.active.values()) for (const act of ids.values()) if (!this.owns(act.info.type, act.id)) moving.push(act);
-    await Promise.all(moving.map((act) => this.moveAway(act)));
-    return moving.length;
+  /** After each heartbeat (placement): actors now owned elsewhere move away (see {@link ActorOwnership.rebalance}). */
+  rebalance(): Promise<number> {
+    const all = [...this.active.values()].flatMap((ids) => [...ids.values()]);
+    return this.ownership?.rebalance(all, this.moves) ?? Promise.resolve(0);
   }
 
-  /**
-   * Deactivates an actor now owned elsewhere in its turn; a type with `drainMs` (the app's
-   * `drainOngoingCallTimeout`, 0 without `drainRebalancedActors`) waits that long for the ongoing call,
-   * then deactivates it without waiting for the turn, as daprd drains rebalanced actors.
-   */
-  private async moveAway(act: Activation): Promise<void> {
-    const waitMs = act.info.drainMs;
-    if (waitMs === undefined || !act.lock.busy) return this.deactivate(act);
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      this.deactivate(act).then(() => true),
-      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), waitMs))),
-    ]).finally(() => clearTimeout(timer));
-    if (drained || act.deactivated) return;
-    act.deactivated = true;
-    act.timers.close();
-    try {
-      await act.instance?.deactivate();
-    } catch (err) {
-      this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
-    } finally {
+  /** What rebalancing does to an activation (see {@link ActorOwnership.rebalance}). */
+  private readonly moves: ActivationMoves = {
+    drop: (act) => this.drop(act),
+    deactivate: (act) => this.deactivate(act),
+    forget: (act) => {
       if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
-    }
-  }
+    },
+  };
 
   typeNames(): string[] {
     return [...this.types.keys()];
@@ -176,47 +148,47 @@ export class ActorsService {
   invoke(type: string, id: string, method: string, args: readonly unknown[], chainId?: string, forwarded = false): Promise<unknown> {
     const info = this.types.get(type);
     if (!info) {
-      const pending = this.typesPending;
-      if (!pending) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
-      return this.afterTypes(pending).then(() => this.invoke(type, id, method, args, chainId, forwarded));
+      if (!this.typesPending.waiting) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
+      return this.typesPending.settled().then(() => this.invoke(type, id, method, args, chainId, forwarded));
     }
     if (info.methods && !info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
     const chain = chainFor(chainId);
-    if (this.placement && !this.placement.isLocal(type, id)) return this.remote(info, id, method, args, chain, forwarded);
-    return this.call(info, id, (instance) => instance.invoke(method, args), chain, true);
-  }
-
-  /** Waits for the app's actor types, at most the turn timeout (the call then fails as for an unknown type). */
-  private async afterTypes(pending: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((ok) => {
-      timer = setTimeout(ok, this.settings.turnTimeoutMs);
-      timer.unref();
-    });
-    try {
-      await Promise.race([pending.catch(() => undefined), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const run = (instance: ActorInstance): Promise<unknown> => instance.invoke(method, args);
+    if (!this.placement) return this.call(info, id, run, chain, true);
+    return this.placed(info, id, method, args, run, chain, forwarded, true);
   }
 
   /**
-   * A call for an actor another instance owns: forwarded to it through the HTTP API (one hop: a
-   * forwarded call is never forwarded again). While the membership changes, the caller retries
-   * transparently (refreshing its view) until the lease time has passed.
+   * Placement: the call where the actor's owner is (forwarded as `method(args)`, bytes for an actor of the
+   * app), retried while the actor moves (see {@link callWhereOwned}).
    */
-  private async remote(info: ActorTypeInfo, id: string, method: string, args: readonly unknown[], chain: CallChain, forwarded: boolean): Promise<unknown> {
-    const placement = this.placement as ActorPlacement;
-    if (forwarded) {
-      await placement.heartbeat();
-      if (placement.isLocal(info.type, id)) return this.call(info, id, (instance) => instance.invoke(method, args), chain, true);
-      throw new ActorNotHostedError(info.type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
-    }
-    return forwardToOwner(placement, info.type, id, method, args, chain.id, {
-      retryForMs: this.settings.placementLeaseMs * 2 + 2000,
+  private placed(
+    info: ActorTypeInfo,
+    id: string,
+    method: string,
+    args: readonly unknown[],
+    run: (instance: ActorInstance) => Promise<unknown>,
+    chain: CallChain,
+    forwarded: boolean,
+    touch: boolean,
+  ): Promise<unknown> {
+    return callWhereOwned(this.placement as ActorPlacement, {
+      type: info.type,
+      id,
+      method,
+      args,
+      chainId: chain.id,
+      forwarded,
+      leaseMs: this.settings.placementLeaseMs,
       timeoutMs: this.settings.turnTimeoutMs + this.settings.placementLeaseMs,
-      local: () => this.call(info, id, (instance) => instance.invoke(method, args), chain, true),
+      local: () => this.call(info, id, run, chain, touch),
+      giveUp: (err) => this.closedFor(err),
     });
+  }
+
+  /** A call refused because this runtime is closing is retried only when the actor now lives elsewhere. */
+  private closedFor(err: unknown): boolean {
+    return this.closed && err instanceof ActorError && err.code === 'ERR_ACTOR_RUNTIME_CLOSED' && !this.placement?.joined;
   }
 
   /** Applies a state transaction of the HTTP API (`/v1.0/actors/{type}/{id}/state`). */
@@ -224,11 +196,18 @@ export class ActorsService {
     this.typeInfo(type, 'ERR_ACTOR_INSTANCE_MISSING');
     if (!this.owns(type, id))
       throw new ActorError('ERR_ACTOR_INSTANCE_MISSING', `actor instance is missing: ${type}/${id} is hosted by another instance of this app`);
-    await this.store().transact(type, id, ops);
-    this.active
-      .get(type)
-      ?.get(id)
-      ?.state.discard(ops.map((op) => op.key));
+    const act = this.active.get(type)?.get(id);
+    if (!act?.state.fence) {
+      await this.store().transact(type, id, ops);
+      act?.state.discard(ops.map((op) => op.key));
+      return;
+    }
+    try {
+      await act.state.transact(ops); // placement: fenced by the activation's owner record
+    } catch (err) {
+      if (err instanceof ActorNotHostedError) this.drop(act);
+      throw err;
+    }
   }
 
   async getState(type: string, id: string, key: string): Promise<Buffer | undefined> {
@@ -240,7 +219,13 @@ export class ActorsService {
   async fireReminder(type: string, id: string, name: string, data: unknown, schedule: { dueTime?: string; period?: string } = {}): Promise<FiringOutcome> {
     const info = this.typeInfo(type);
     const firing: ReminderFiring = { name, data, dueTime: schedule.dueTime, period: schedule.period };
-    return (await this.call(info, id, (instance) => instance.reminder(firing), chainFor(undefined), false)) as FiringOutcome;
+    const run = (instance: ActorInstance): Promise<FiringOutcome> => instance.reminder(firing);
+    if (!this.placement) return (await this.call(info, id, run, chainFor(undefined), false)) as FiringOutcome;
+    // Placement: an @Actor's reminder moving meanwhile reaches its owner as a receiveReminder call; an app's
+    // actor is never forwarded (the owner's own scheduler fires it): it waits here while the actor moves.
+    const forwardable = info.host === 'in-process' && (info.methods?.has('receiveReminder') ?? false);
+    const outcome = await this.placed(info, id, 'receiveReminder', [name, data], run, chainFor(undefined), !forwardable, false);
+    return outcome === 'cancel' ? 'cancel' : 'done';
   }
 
   /** Registers a timer of an active actor (the HTTP API's `/timers/{name}`; activates it). */
@@ -300,19 +285,26 @@ export class ActorsService {
       const act = this.activation(info, id);
       const result = await act.lock.run(chain, async (reentered) => {
         if (act.deactivated) return RETRY;
+        // Placement, the hot path: an active actor serves the turn while this instance's lease (the one its
+        // owner record was claimed under) holds; no store access. Otherwise it is dropped and the call re-routed.
+        if (this.ownership && act.instance && !this.ownership.holds(act)) {
+          this.drop(act);
+          throw new ActorMovingError(info.type, id, "this instance's lease lapsed since it activated the actor");
+        }
         try {
           const value = await run(act.instance ?? (await this.activate(act)));
-          if (!reentered) await act.state.save();
+          if (!reentered) await (act.state.fence ? this.save(act) : act.state.save()); // no extra step without placement
           return value;
         } catch (err) {
           if (!reentered) act.state.discard();
-          if (err instanceof ActorNotHostedError) this.drop(act);
           throw err;
         } finally {
           if (touch) act.lastUsed = this.clock.now();
         }
       });
       if (result !== RETRY) return result;
+      // The activation ended while the call waited: with placement, the actor may be moving elsewhere.
+      if (this.placement && !this.placement.isLocal(info.type, id)) throw new ActorMovingError(info.type, id, 'it was deactivated here while the call waited');
     }
   }
 
@@ -355,22 +347,38 @@ export class ActorsService {
   /** Creates the activation's code (an instance through Nest and its `onActivate`, or the app's actor), inside the first turn. */
   private async activate(act: Activation): Promise<ActorInstance> {
     try {
-      if (this.placement) act.state.fence = await this.store().claimOwner(act.info.type, act.id, this.placement.instanceId);
+      await this.ownership?.claim(act);
       const instance = await act.info.activate(this.contextOf(act));
       act.instance = instance;
       return instance;
     } catch (err) {
       act.deactivated = true;
       this.active.get(act.info.type)?.delete(act.id);
+      await this.ownership?.release(act);
       throw err;
     }
   }
 
-  /** Forgets an activation that lost its ownership: no hook, no save (its writes would be refused). */
+  /**
+   * Forgets an activation that lost (or may have lost) its ownership: no hook, no save (its writes would be
+   * refused); its owner record is released if it still holds it, so the actor's owner can take it.
+   */
   private drop(act: Activation): void {
+    if (act.deactivated) return;
     act.deactivated = true;
     act.timers.close();
     if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
+    void this.ownership?.release(act);
+  }
+
+  /** Saves the turn's changes; an activation whose save was refused by the fencing token is dropped (not an error of a nested call). */
+  private async save(act: Activation): Promise<void> {
+    try {
+      await act.state.save();
+    } catch (err) {
+      if (err instanceof ActorNotHostedError) this.drop(act);
+      throw err;
+    }
   }
 
   private async deactivate(act: Activation): Promise<void> {
@@ -385,6 +393,7 @@ export class ActorsService {
         this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
       } finally {
         this.active.get(act.info.type)?.delete(act.id);
+        await this.ownership?.release(act);
       }
     });
   }
@@ -416,7 +425,7 @@ export class ActorsService {
       if (act.deactivated || !act.instance) return undefined;
       try {
         const outcome = await act.instance.timer(firing);
-        await act.state.save();
+        await (act.state.fence ? this.save(act) : act.state.save());
         return outcome;
       } catch (err) {
         act.state.discard();

@@ -6,6 +6,8 @@ import type { ActorStore } from './actor-store';
 interface Member {
   readonly address: string;
   readonly leaseUntil: number;
+  /** Set by a member shutting down: it owns no new ids but keeps its lease (and its actors' owner records) until it has released them. */
+  readonly leaving?: boolean;
 }
 
 /**
@@ -21,7 +23,11 @@ export class ActorPlacement {
   private live: string[] = [];
   private readonly addresses = new Map<string, string>();
   private readonly leases = new Map<string, number>();
+  private readonly leavingMembers = new Set<string>();
   private ownLeaseUntil = 0;
+  private leaving = false;
+  /** Bumped each time this instance's own lease lapsed (a paused process): activations of an older epoch are void. */
+  private leaseEpoch = 0;
   private timer?: NodeJS.Timeout;
   private paused = false;
   private stopped = false;
@@ -33,12 +39,29 @@ export class ActorPlacement {
     private readonly address: () => string | undefined,
     private readonly logger: SidekickLogger,
     private readonly onChange: () => void,
+    /** After each heartbeat: actors this instance no longer owns are moved (cheap: no store access). */
+    private readonly onBeat: () => void = () => undefined,
   ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.heartbeat(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.timer.unref();
     void this.heartbeat();
+  }
+
+  /**
+   * First step of a graceful leave: marks this member leaving, so every instance (this one included)
+   * routes its ids elsewhere while it still holds its lease; the runtime then deactivates its actors,
+   * releasing their owner records, and {@link stop} removes it from the table.
+   */
+  async beginLeaving(): Promise<void> {
+    if (this.leaving || this.stopped) return;
+    this.leaving = true;
+    await this.beating?.catch(() => undefined);
+    await this.update((members) => {
+      const me = members.get(this.instanceId);
+      if (me) members.set(this.instanceId, { ...me, leaving: true });
+    }).catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'marking this instance leaving in the actor membership table failed'));
   }
 
   /** Leaves the table (the others see it at once rather than after the lease). */
@@ -65,13 +88,45 @@ export class ActorPlacement {
     return this.live;
   }
 
+  /** The current lease epoch (an activation remembers the one it was claimed in). */
+  get epoch(): number {
+    return this.leaseEpoch;
+  }
+
+  /**
+   * The hot-path check before each turn of an active actor: this instance still holds its lease, and
+   * has not lost it since `epoch` (no store round trip; the owner record was confirmed at activation).
+   */
+  holds(epoch: number | undefined): boolean {
+    return epoch === this.leaseEpoch && this.ownLeaseUntil > Date.now();
+  }
+
+  /** Renews the lease first when it is not held (a new instance, or one whose heartbeat fell behind). */
+  async ensureLease(): Promise<boolean> {
+    if (this.ownLeaseUntil > Date.now()) return true;
+    await this.heartbeat();
+    return this.ownLeaseUntil > Date.now();
+  }
+
+  /**
+   * Whether `instance` holds a lease right now, read from the store (not this instance's view): an owner
+   * record of a live instance is never taken over; one of an instance whose lease passed may be.
+   */
+  async memberAlive(instance: string): Promise<boolean> {
+    if (instance === this.instanceId) return true;
+    const found = await this.store.getEntry(this.store.membersKey());
+    const members = found ? (JSON.parse(found.data.toString('utf8')) as Record<string, Member>) : {};
+    return (members[instance]?.leaseUntil ?? 0) > Date.now();
+  }
+
   /** The instance that owns actor `type`/`id`; this one while it knows no members (not joined yet). */
   ownerOf(type: string, id: string): string {
     const now = Date.now();
     let best = this.instanceId;
     let bestScore = -1;
     for (const member of this.live) {
-      // A member whose lease passed since the last read owns nothing (ours included: a paused process).
+      // A leaving member owns nothing new; one whose lease passed since the last read owns nothing (ours included: a paused process).
+      if (this.leavingMembers.has(member) || (member === this.instanceId && this.leaving)) continue;
       if ((member === this.instanceId ? this.ownLeaseUntil : (this.leases.get(member) ?? 0)) <= now) continue;
       const score = hash(`${member}|${type}|${id}`);
       if (score > bestScore || (score === bestScore && member > best)) {
@@ -103,9 +158,15 @@ export class ActorPlacement {
     try {
       const until = Date.now() + this.leaseMs;
       await this.update((members) => {
-        if (!this.paused) members.set(this.instanceId, { address, leaseUntil: until });
+        if (!this.paused) members.set(this.instanceId, this.leaving ? { address, leaseUntil: until, leaving: true } : { address, leaseUntil: until });
       });
-      if (!this.paused) this.ownLeaseUntil = until;
+      if (!this.paused) {
+        // The lease lapsed before this renewal (a paused process, a stalled heartbeat): another instance may
+        // have taken over any of its actors, so every activation of the old epoch is void.
+        if (this.ownLeaseUntil !== 0 && this.ownLeaseUntil <= Date.now()) this.leaseEpoch++;
+        this.ownLeaseUntil = until;
+      }
+      this.onBeat();
     } catch (err) {
       this.logger.warn({ err: errorMessage(err) }, 'actor membership heartbeat failed');
     }
@@ -138,11 +199,15 @@ export class ActorPlacement {
       .filter(([, m]) => m.leaseUntil > now)
       .map(([id]) => id)
       .sort();
+    const leaving = [...members].filter(([, m]) => m.leaving === true).map(([id]) => id);
+    const leavingChanged = leaving.length !== this.leavingMembers.size || leaving.some((id) => !this.leavingMembers.has(id));
+    this.leavingMembers.clear();
+    for (const id of leaving) this.leavingMembers.add(id);
     for (const [id, m] of members) {
       this.addresses.set(id, m.address);
       this.leases.set(id, m.leaseUntil);
     }
-    const changed = live.length !== this.live.length || live.some((id, i) => id !== this.live[i]);
+    const changed = leavingChanged || live.length !== this.live.length || live.some((id, i) => id !== this.live[i]);
     this.live = live;
     if (changed) {
       this.logger.info({ instance: this.instanceId, members: live.length }, 'actor placement: membership changed');

@@ -86,6 +86,24 @@ export class ActorStateManager {
       else if (entry.change === 'remove') ops.push({ key, delete: true });
     }
     if (ops.length === 0) return;
+    await this.write(ops);
+    for (const [key, entry] of this.cache) {
+      if (entry.change === 'remove') this.cache.delete(key);
+      else entry.change = 'none';
+    }
+  }
+
+  /**
+   * Applies a state transaction of the HTTP API (the app's actor behind the sidecar writes its state so,
+   * inside its turn): guarded by the activation's fence like the turn's own save.
+   */
+  async transact(ops: readonly ActorStateOp[]): Promise<void> {
+    await this.write(ops);
+    this.discard(ops.map((op) => op.key));
+  }
+
+  /** One transaction; with placement, refused (ActorNotHostedError) when the owner record is no longer this activation's. */
+  private async write(ops: readonly ActorStateOp[]): Promise<void> {
     const fence = this.fence;
     try {
       await this.store.transact(this.type, this.id, ops, fence);
@@ -100,10 +118,6 @@ export class ActorStateManager {
       const now = await this.store.getEntry(fence.key);
       if (!now || now.data.toString('utf8') !== fence.value) throw new ActorNotHostedError(this.type, this.id, 'another instance took it over');
       fence.etag = now.etag;
-    }
-    for (const [key, entry] of this.cache) {
-      if (entry.change === 'remove') this.cache.delete(key);
-      else entry.change = 'none';
     }
   }
 
