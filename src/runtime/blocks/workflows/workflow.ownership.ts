@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
+import type { SidekickLogger } from '../../../spi/logger';
+import type { StateService } from '../state/state.service';
+
+/** One process in the members record. */
+interface Member {
+  /** Lease end (epoch ms, real time); 0 once the process left (stopped gracefully). */
+  until: number;
+  /** The fencing token of this process's writes (resource `wf-owner:<id>`). */
+  token: number;
+  /** Set when another process took (or is taking) this one's instances. */
+  adoptedBy?: string;
+  /** The adoption finished: the instances and the inbox moved to `adoptedBy`. */
+  adopted?: boolean;
+}
+
+interface MembersRecord {
+  /** The last fencing token handed out (tokens only grow). */
+  next: number;
+  members: Record<string, Member>;
+}
+
+const MEMBERS_KEY = 'wf-members';
+/** Finished adoptions are kept this long (a paused process that wakes up reads that it lost). */
+const KEEP_ADOPTED_MS = 10 * 60_000;
+
+/** The fencing resource of a process's writes (see `fencing.ts` of the state block). */
+export const ownerResource = (member: string): string => `wf-owner:${member}`;
+
+/** What the engine does for the ownership. */
+export interface OwnershipHooks {
+  /** Takes over the instances of `member` (dead or gone), fencing it out with `token`. */
+  adopt(member: string, token: number): Promise<void>;
+  /** This process lost its instances to another (it was paused past its lease): drop them all. */
+  lost(reason: string): void;
+  /** Joined (again) as `id` with `token`: the writes from now on carry them. */
+  joined(id: string, token: number): void;
+}
+
+/**
+ * Which process drives which workflow instances, when several processes of one app share a state
+ * store. Each process is a member of the record `wf-members` with a lease it renews every third of
+ * `leaseMs`, and a fencing token; it drives the instances it started (and adopted). A member whose
+ * lease passed (killed, paused, cut off) or that left is adopted by a live one: the adopter takes a
+ * new token for the dead member's fencing resource, so a paused process that wakes up cannot write
+ * its instances any more (its next write fails the fence check, it drops them and joins again), then
+ * moves the instances and their inbox to itself and resumes them from history. The record is written
+ * with the store's ETags (compare-and-set). Time is real time: leases are between processes.
+ */
+export class WorkflowOwnership {
+  private memberId = '';
+  private token = 0;
+  private timer?: NodeJS.Timeout;
+  private beating?: Promise<void>;
+  private stopped = false;
+  private rejoin = false;
+  private liveCount = 1;
+
+  constructor(
+    private readonly state: StateService,
+    private readonly storeName: () => string,
+    readonly leaseMs: number,
+    private readonly hooks: OwnershipHooks,
+    private readonly logger: SidekickLogger,
+  ) {}
+
+  get id(): string {
+    return this.memberId;
+  }
+
+  /** Live members at the last heartbeat (this one included). */
+  get members(): number {
+    return this.liveCount;
+  }
+
+  /** Joins and adopts the instances of members that are gone; then renews every `leaseMs / 3`. */
+  async start(): Promise<void> {
+    await this.join();
+    await this.heartbeat();
+    this.timer = setInterval(() => void this.heartbeat(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  /** Leaves the record (the lease ends at once, so another process adopts the instances at its next heartbeat). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.beating?.catch(() => undefined);
+    await this.update((rec) => {
+      const me = rec.members[this.memberId];
+      if (me && !me.adoptedBy) me.until = 0;
+    }).catch((err: unknown) =>
+      this.logger.warn({ err: errorMessage(err) }, 'leaving the workflow members record failed; another process adopts the instances when the lease ends'),
+    );
+  }
+
+  /** Marks this process lost (a write failed its fence check): it joins again under a new id at the next heartbeat. */
+  markLost(reason: string): void {
+    if (this.rejoin || this.stopped) return;
+    this.rejoin = true;
+    this.logger.warn({ member: this.memberId, reason }, 'workflows: this process lost its instances to another; dropping them and joining again');
+    this.hooks.lost(reason);
+    void this.heartbeat();
+  }
+
+  /** Renews the lease and adopts the members that are gone (one heartbeat at a time). */
+  heartbeat(): Promise<void> {
+    if (this.beating) return this.beating;
+    this.beating = this.beat().finally(() => (this.beating = undefined));
+    return this.beating;
+  }
+
+  private async join(): Promise<void> {
+    const id = randomUUID();
+    let token = 0;
+    await this.update((rec) => {
+      token = ++rec.next;
+      rec.members[id] = { until: Date.now() + this.leaseMs, token };
+    });
+    this.memberId = id;
+    this.token = token;
+    this.rejoin = false;
+    this.hooks.joined(id, token);
+    this.logger.info({ member: id, token, leaseMs: this.leaseMs }, 'workflows: joined the members record');
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (this.rejoin) await this.join();
+      let lost: string | undefined;
+      const adoptable: { id: string; token: number }[] = [];
+      await this.update((rec) => {
+        lost = undefined;
+        adoptable.length = 0;
+        const now = Date.now();
+        const me = rec.members[this.memberId];
+        if (!me) lost = 'this process is no longer in the members record';
+        else if (me.adoptedBy) lost = `process ${me.adoptedBy} adopted this one's instances (its lease had passed)`;
+        else me.until = now + this.leaseMs;
+        if (lost) return;
+        let live = 0;
+        for (const [id, m] of Object.entries(rec.members)) {
+          if (m.until > now) live++;
+          if (m.adopted && m.until < now - KEEP_ADOPTED_MS) delete rec.members[id];
+          else if (id !== this.memberId && m.until <= now && this.canAdopt(rec, m, now)) {
+            m.adoptedBy = this.memberId;
+            m.adopted = false;
+            m.token = ++rec.next;
+            adoptable.push({ id, token: m.token });
+          }
+        }
+        this.liveCount = live;
+      });
+      if (lost) {
+        this.markLost(lost);
+        return;
+      }
+      for (const dead of adoptable) {
+        this.logger.info({ member: this.memberId, adopting: dead.id }, 'workflows: adopting the instances of a process whose lease passed');
+        await this.hooks.adopt(dead.id, dead.token);
+        await this.update((rec) => {
+          const m = rec.members[dead.id];
+          if (m && m.adoptedBy === this.memberId) m.adopted = true;
+        });
+      }
+    } catch (err) {
+      // Stale for this process's own resource: another adopted it. (For the one being adopted: another adopter won.)
+      const stale = err instanceof SidekickError && err.code === 'ERR_STATE_FENCING_TOKEN_STALE';
+      if (stale && (err as { resource?: string }).resource !== undefined && (err as { resource?: string }).resource !== ownerResource(this.memberId)) {
+        this.logger.info({ err: errorMessage(err) }, 'workflows: another process adopted that process first');
+      } else if (stale) this.markLost(err.message);
+      else this.logger.warn({ err: errorMessage(err) }, 'workflows: membership heartbeat failed');
+    }
+  }
+
+  /** Not adopted yet, or an adoption that its adopter (gone too) did not finish. */
+  private canAdopt(rec: MembersRecord, m: Member, now: number): boolean {
+    if (m.adopted) return false;
+    if (!m.adoptedBy) return true;
+    const adopter = rec.members[m.adoptedBy];
+    return m.adoptedBy !== this.memberId && (!adopter || adopter.adoptedBy !== undefined || adopter.until <= now);
+  }
+
+  /** Read, change, write under the record's ETag; again on a conflict. */
+  private async update(change: (rec: MembersRecord) => void): Promise<void> {
+    const store = this.storeName();
+    for (let attempt = 0; ; attempt++) {
+      const found = await this.state.get(store, MEMBERS_KEY);
+      const rec: MembersRecord = found ? (JSON.parse(found.data.toString('utf8')) as MembersRecord) : { next: 0, members: {} };
+      change(rec);
+      try {
+        await this.state.save(store, [
+          { key: MEMBERS_KEY, value: JSON.stringify(rec), etag: found?.etag, options: found ? undefined : { concurrency: 'first-write' } },
+        ]);
+        return;
+      } catch (err) {
+        const conflict = err instanceof SidekickError && (err.code === 'ERR_ETAG_MISMATCH' || err.code === 'ERR_ETAG_INVALID');
+        if (!conflict || attempt >= 30) throw err;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 25));
+      }
+    }
+  }
+}
