@@ -101,7 +101,8 @@ export class WorkflowOwnership {
     this.rejoin = true;
     this.logger.warn({ member: this.memberId, reason }, 'workflows: this process lost its instances to another; dropping them and joining again');
     this.hooks.lost(reason);
-    void this.heartbeat();
+    const current = this.beating ?? Promise.resolve();
+    void current.then(() => this.heartbeat()); // joins again at once (after a heartbeat under way)
   }
 
   /** Renews the lease and adopts the members that are gone (one heartbeat at a time). */
