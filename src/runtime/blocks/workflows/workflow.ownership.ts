@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { StateService } from '../state/state.service';
@@ -13,6 +15,9 @@ interface Member {
   adoptedBy?: string;
   /** The adoption finished: the instances and the inbox moved to `adoptedBy`. */
   adopted?: boolean;
+  /** Where the process runs (host, boot and PID namespace; Linux only) and its pid: a process seen gone there is adopted at once. */
+  machine?: string;
+  pid?: number;
 }
 
 interface MembersRecord {
@@ -117,7 +122,7 @@ export class WorkflowOwnership {
     let token = 0;
     await this.update((rec) => {
       token = ++rec.next;
-      rec.members[id] = { until: Date.now() + this.leaseMs, token };
+      rec.members[id] = { until: Date.now() + this.leaseMs, token, machine: MACHINE, pid: process.pid };
     });
     this.memberId = id;
     this.token = token;
@@ -145,7 +150,7 @@ export class WorkflowOwnership {
         for (const [id, m] of Object.entries(rec.members)) {
           if (m.until > now) live++;
           if (m.adopted && m.until < now - KEEP_ADOPTED_MS) delete rec.members[id];
-          else if (id !== this.memberId && m.until <= now && this.canAdopt(rec, m, now)) {
+          else if (id !== this.memberId && (m.until <= now || goneHere(m)) && this.canAdopt(rec, m, now)) {
             m.adoptedBy = this.memberId;
             m.adopted = false;
             m.token = ++rec.next;
@@ -202,5 +207,26 @@ export class WorkflowOwnership {
         await new Promise((r) => setTimeout(r, 5 + Math.random() * 25));
       }
     }
+  }
+}
+
+/** This machine and PID namespace (pids are comparable only within one), or undefined off Linux. */
+const MACHINE = ((): string | undefined => {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return `${hostname()}/${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return undefined; // no /proc: leases alone decide
+  }
+})();
+
+/** A member on this machine whose process no longer exists (killed, crashed): no need to wait for its lease. */
+function goneHere(m: Member): boolean {
+  if (MACHINE === undefined || m.machine !== MACHINE || m.pid === undefined || m.pid === process.pid) return false;
+  try {
+    process.kill(m.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
