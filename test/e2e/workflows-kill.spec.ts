@@ -229,7 +229,7 @@ describe('workflows survive SIGKILL of the worker', () => {
     for (let run = 0; run < RUNS; run++) for (const s of ACTIVITY_STEPS) expect(perKey.get(`kill-${run}:${s}`) ?? 0).toBeGreaterThanOrEqual(1);
     expect(perKey.size).toBe(RUNS * 5);
     process.stdout.write(
-      `workflows-kill (SQLite, ${RUNS} runs): activities done when killed: ${stepsDoneAtKill.join(', ')}; ${lines} side effects for ${RUNS * 5} activity steps; ${report(perKey)}\n`,
+      `workflows-kill (SQLite, ${RUNS} runs): activities started when killed: ${stepsDoneAtKill.join(', ')}; ${lines} side effects for ${RUNS * 5} activity steps; ${report(perKey)}\n`,
     );
     expect(stepsDoneAtKill.some((n) => n < 5)).toBe(true); // at least one kill hit an instance mid-flight
   }, 150_000);
