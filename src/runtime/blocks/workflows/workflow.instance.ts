@@ -63,16 +63,16 @@ export function pendingActions(history: readonly HistoryEvent[]): HistoryEvent[]
 
 /**
  * The items a step records: not those of a previous execution (continue-as-new), and each message
- * from another process once (`seen`: the ids recorded, with this step's).
+ * from another process once (`seen`: the message ids of this step, to add to `inst.messages` once recorded).
  */
-export function stepItems(inst: Instance, all: readonly InboxItem[]): { items: InboxItem[]; seen: Set<string> } {
-  const seen = new Set(inst.messages);
+export function stepItems(inst: Instance, all: readonly InboxItem[]): { items: InboxItem[]; seen: string[] } {
+  const seen: string[] = [];
   const items = all.filter((i) => {
     if (i.generation !== undefined && i.generation !== inst.generation) return false;
     const msg = messageIdOf(i.event);
     if (msg === undefined) return true;
-    if (seen.has(msg)) return false; // read twice (a crash before the inbox was updated): recorded once
-    seen.add(msg);
+    if (inst.messages.has(msg) || seen.includes(msg)) return false; // read twice (a crash before the inbox was updated): recorded once
+    seen.push(msg);
     return true;
   });
   return { items, seen };
