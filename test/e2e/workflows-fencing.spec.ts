@@ -11,7 +11,7 @@ import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 /*
  * The fence on history appends, at the store level with real backends: process A drives an instance;
- * process B adopts A (a higher token for A's resource, A's index and inbox moved); from then on A's
+ * process B adopts A (A's tombstone written, A's index and inbox moved); from then on A's
  * appends are refused (ERR_STATE_FENCING_TOKEN_STALE) and nothing of them reaches the store, B's pass,
  * and events sent to A land in B's inbox. Both "processes" are WorkflowStores over one state store.
  */
@@ -41,14 +41,16 @@ async function scenario(state: StateService, storeName: string, peek: Peek): Pro
   );
   const [ma, mb] = [`a-${RUN}`, `b-${RUN}`];
   const id = `i-${RUN}`;
-  a.setOwner(ma, 10);
-  b.setOwner(mb, 11);
+  a.setOwner(ma);
+  b.setOwner(mb);
   await a.write({ record: record(id, ma, 1), chunk: started, active: true });
   await a.write({ record: record(id, ma, 2), chunk: step, active: true });
   expect(await peek(`wf-index:${ma}`)).toEqual([id]);
 
-  // B adopts A with token 12 for A's resource, taking its index and redirecting its inbox.
-  await b.adopt(ma, 12, [id], [mailbox.put(ma, { redirect: mb, messages: [] }, undefined)]);
+  // B fences A out (its tombstone), then takes its index and redirects its inbox.
+  await b.fenceOut(ma);
+  expect(await peek(`wf-fenced:${ma}`)).toEqual({ by: mb });
+  await b.adopt(ma, [id], [mailbox.put(ma, { redirect: mb, messages: [] }, undefined)]);
   expect(await peek(`wf-index:${mb}`)).toEqual([id]);
   expect(await peek(`wf-index:${ma}`)).toBeUndefined();
 
@@ -61,6 +63,9 @@ async function scenario(state: StateService, storeName: string, peek: Peek): Pro
   await b.write({ record: record(id, mb, 3), chunk: step, active: true });
   expect(await peek(`wf-h:${id}:2`)).toEqual(step);
   expect(await peek(`wf-meta:${id}`)).toMatchObject({ chunks: 3, owner: mb });
+  expect(await peek(`wf-fenced:${mb}`)).toBeUndefined(); // B's own assertion leaves no key behind
+  // A cannot adopt anyone either (its adoption is a fenced transaction too).
+  await expect(a.adopt(`c-${RUN}`, [], [])).rejects.toMatchObject({ code: 'ERR_STATE_FENCING_TOKEN_STALE' });
 
   // An event for the instance, sent where its record pointed (A), reaches B's inbox.
   await mailbox.send(ma, id, { type: 'EventRaised', at: 3, name: 'go', input: 1 });

@@ -36,9 +36,9 @@ export class WorkflowCluster {
       () => store.storeName,
       leaseMs,
       {
-        joined: (id, token) => store.setOwner(id, token),
+        joined: (id) => store.setOwner(id),
         lost: () => engine.dropAll(),
-        adopt: (dead, token) => this.adopt(dead, token),
+        adopt: (dead) => this.adopt(dead),
       },
       logger,
     );
@@ -61,9 +61,10 @@ export class WorkflowCluster {
     await this.ownership.stop();
   }
 
-  /** Takes the instances and the inbox of `dead` (fenced with `token`), then resumes them here. */
-  private async adopt(dead: string, token: number): Promise<void> {
+  /** Fences `dead` out, takes its instances and its inbox, then resumes them here. */
+  private async adopt(dead: string): Promise<void> {
     const me = this.ownership.id;
+    await this.store.fenceOut(dead); // before anything of it is read: what it wrote is all there is
     for (let attempt = 0; ; attempt++) {
       const ids = await this.store.activeIds(dead);
       const [theirs, mine] = await Promise.all([this.mailbox.read(dead), this.mailbox.read(me)]);
@@ -72,7 +73,7 @@ export class WorkflowCluster {
         ops.push(this.mailbox.put(me, { messages: [...mine.record.messages, ...theirs.record.messages] }, mine.etag));
       }
       try {
-        await this.store.adopt(dead, token, ids, ops);
+        await this.store.adopt(dead, ids, ops);
         const resumed = await this.engine.resume(ids);
         this.logger.info({ member: me, adopted: dead, instances: ids.length, resumed }, 'workflows: adopted the instances of a process whose lease passed');
         return;

@@ -9,8 +9,6 @@ import type { StateService } from '../state/state.service';
 interface Member {
   /** Lease end (epoch ms, real time); 0 once the process left (stopped gracefully). */
   until: number;
-  /** The fencing token of this process's writes (resource `wf-owner:<id>`). */
-  token: number;
   /** Set when another process took (or is taking) this one's instances. */
   adoptedBy?: string;
   /** The adoption finished: the instances and the inbox moved to `adoptedBy`. */
@@ -21,8 +19,6 @@ interface Member {
 }
 
 interface MembersRecord {
-  /** The last fencing token handed out (tokens only grow). */
-  next: number;
   members: Record<string, Member>;
 }
 
@@ -30,32 +26,29 @@ const MEMBERS_KEY = 'wf-members';
 /** Finished adoptions are kept this long (a paused process that wakes up reads that it lost). */
 const KEEP_ADOPTED_MS = 10 * 60_000;
 
-/** The fencing resource of a process's writes (see `fencing.ts` of the state block). */
-export const ownerResource = (member: string): string => `wf-owner:${member}`;
-
 /** What the engine does for the ownership. */
 export interface OwnershipHooks {
-  /** Takes over the instances of `member` (dead or gone), fencing it out with `token`. */
-  adopt(member: string, token: number): Promise<void>;
+  /** Takes over the instances of `member` (dead or gone), fencing it out first. */
+  adopt(member: string): Promise<void>;
   /** This process lost its instances to another (it was paused past its lease): drop them all. */
   lost(reason: string): void;
-  /** Joined (again) as `id` with `token`: the writes from now on carry them. */
-  joined(id: string, token: number): void;
+  /** Joined (again) as `id`: the writes from now on are this member's. */
+  joined(id: string): void;
 }
 
 /**
  * Which process drives which workflow instances, when several processes of one app share a state
  * store. Each process is a member of the record `wf-members` with a lease it renews every third of
- * `leaseMs`, and a fencing token; it drives the instances it started (and adopted). A member whose
- * lease passed (killed, paused, cut off) or that left is adopted by a live one: the adopter takes a
- * new token for the dead member's fencing resource, so a paused process that wakes up cannot write
- * its instances any more (its next write fails the fence check, it drops them and joins again), then
- * moves the instances and their inbox to itself and resumes them from history. The record is written
+ * `leaseMs`, under a new member id each time it joins (its epoch); it drives the instances it started
+ * (and adopted). A member whose lease passed (killed, paused, cut off) or that left is adopted by a
+ * live one: the adopter first writes the member's tombstone (`WorkflowStore.fenceOut`), so a paused
+ * process that wakes up cannot write its instances any more (its next transaction fails the fence
+ * check, it drops them and joins again under a new id), then moves the instances and their inbox to
+ * itself and resumes them from history. The record is written
  * with the store's ETags (compare-and-set). Time is real time: leases are between processes.
  */
 export class WorkflowOwnership {
   private memberId = '';
-  private token = 0;
   private timer?: NodeJS.Timeout;
   private beating?: Promise<void>;
   private stopped = false;
@@ -119,16 +112,13 @@ export class WorkflowOwnership {
 
   private async join(): Promise<void> {
     const id = randomUUID();
-    let token = 0;
     await this.update((rec) => {
-      token = ++rec.next;
-      rec.members[id] = { until: Date.now() + this.leaseMs, token, machine: MACHINE, pid: process.pid };
+      rec.members[id] = { until: Date.now() + this.leaseMs, machine: MACHINE, pid: process.pid };
     });
     this.memberId = id;
-    this.token = token;
     this.rejoin = false;
-    this.hooks.joined(id, token);
-    this.logger.info({ member: id, token, leaseMs: this.leaseMs }, 'workflows: joined the members record');
+    this.hooks.joined(id);
+    this.logger.info({ member: id, leaseMs: this.leaseMs }, 'workflows: joined the members record');
   }
 
   private async beat(): Promise<void> {
@@ -136,7 +126,7 @@ export class WorkflowOwnership {
     try {
       if (this.rejoin) await this.join();
       let lost: string | undefined;
-      const adoptable: { id: string; token: number }[] = [];
+      const adoptable: string[] = [];
       await this.update((rec) => {
         lost = undefined;
         adoptable.length = 0;
@@ -153,8 +143,7 @@ export class WorkflowOwnership {
           else if (id !== this.memberId && (m.until <= now || goneHere(m)) && this.canAdopt(rec, m, now)) {
             m.adoptedBy = this.memberId;
             m.adopted = false;
-            m.token = ++rec.next;
-            adoptable.push({ id, token: m.token });
+            adoptable.push(id);
           }
         }
         this.liveCount = live;
@@ -164,19 +153,16 @@ export class WorkflowOwnership {
         return;
       }
       for (const dead of adoptable) {
-        this.logger.info({ member: this.memberId, adopting: dead.id }, 'workflows: adopting the instances of a process whose lease passed');
-        await this.hooks.adopt(dead.id, dead.token);
+        this.logger.info({ member: this.memberId, adopting: dead }, 'workflows: adopting the instances of a process whose lease passed');
+        await this.hooks.adopt(dead);
         await this.update((rec) => {
-          const m = rec.members[dead.id];
+          const m = rec.members[dead];
           if (m && m.adoptedBy === this.memberId) m.adopted = true;
         });
       }
     } catch (err) {
-      // Stale for this process's own resource: another adopted it. (For the one being adopted: another adopter won.)
-      const stale = err instanceof SidekickError && err.code === 'ERR_STATE_FENCING_TOKEN_STALE';
-      if (stale && (err as { resource?: string }).resource !== undefined && (err as { resource?: string }).resource !== ownerResource(this.memberId)) {
-        this.logger.info({ err: errorMessage(err) }, 'workflows: another process adopted that process first');
-      } else if (stale) this.markLost(err.message);
+      if (err instanceof SidekickError && err.code === 'ERR_STATE_FENCING_TOKEN_STALE')
+        this.markLost(err.message); // fenced out itself
       else this.logger.warn({ err: errorMessage(err) }, 'workflows: membership heartbeat failed');
     }
   }
@@ -194,7 +180,7 @@ export class WorkflowOwnership {
     const store = this.storeName();
     for (let attempt = 0; ; attempt++) {
       const found = await this.state.get(store, MEMBERS_KEY);
-      const rec: MembersRecord = found ? (JSON.parse(found.data.toString('utf8')) as MembersRecord) : { next: 0, members: {} };
+      const rec: MembersRecord = found ? (JSON.parse(found.data.toString('utf8')) as MembersRecord) : { members: {} };
       change(rec);
       try {
         await this.state.save(store, [

@@ -1,8 +1,7 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SidekickError } from '../../../errors/sidekick.error';
-import { FENCING_RESOURCE, FENCING_TOKEN } from '../state/fencing';
 import type { StateService } from '../state/state.service';
 import type { StateOperation } from '../state/state.types';
-import { ownerResource } from './workflow.ownership';
 import type { HistoryEvent, InstanceRecord } from './workflow.types';
 
 /** One instance's part of a commit. */
@@ -18,13 +17,14 @@ interface Queued {
   readonly ops: StateOperation[];
   /** The member the write is for (refused once this process joined again under another id). */
   readonly owner: string;
-  /** Written alone, in its own transaction (an adoption). */
-  readonly solo?: boolean;
+  /** An adoption, written alone in its own transaction: the ids it adds to this process's index. */
+  readonly adopted?: readonly string[];
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
 
 const indexKey = (member: string): string => `wf-index:${member}`;
+const fenceKey = (member: string): string => `wf-fenced:${member}`;
 const metaKey = (id: string): string => `wf-meta:${id}`;
 const chunkKey = (id: string, n: number): string => `wf-h:${id}:${n}`;
 
@@ -33,16 +33,23 @@ const chunkKey = (id: string, n: number): string => `wf-h:${id}:${n}`;
  * `wf-meta:<id>` (the instance record), `wf-h:<id>:<n>` (history, appended in chunks: one per step),
  * `wf-index:<member>` (the ids of the active instances a process drives, for another to adopt).
  * Writes are group-committed: the writes queued while one transaction runs go together in the next,
- * with one copy of the index. Every transaction carries the process's fencing token (resource
- * `wf-owner:<member>`, checked by the state block): once another process adopted this one's
- * instances, its writes fail with `ERR_STATE_FENCING_TOKEN_STALE`.
+ * with one copy of the index.
+ *
+ * Fencing: a process joins under a new member id each time (its epoch), and every transaction it
+ * writes asserts that the tombstone `wf-fenced:<member>` does not exist (it creates the key with
+ * first-write concurrency and deletes it again, in the same transaction: no read, no extra round
+ * trip). A process that adopts another writes that tombstone first (first-write, which also marks it
+ * on Redis), so from then on every transaction of the adopted one fails, whatever it believes:
+ * `ERR_STATE_FENCING_TOKEN_STALE`.
  */
 export class WorkflowStore {
   private readonly active = new Set<string>();
   private queue: Queued[] = [];
   private writing = false;
   private indexDirty = false;
-  private owner = { id: '', token: 0 };
+  private owner = { id: '' };
+  /** The last transaction completed without the event loop turning (no I/O wait). */
+  private synchronous = false;
 
   constructor(
     private readonly state: StateService,
@@ -59,9 +66,9 @@ export class WorkflowStore {
     return this.owner.id;
   }
 
-  /** The member whose writes follow, and its fencing token; its index starts empty. */
-  setOwner(id: string, token: number): void {
-    this.owner = { id, token };
+  /** The member whose writes follow; its index starts empty. */
+  setOwner(id: string): void {
+    this.owner = { id };
     this.active.clear();
     this.indexDirty = false;
   }
@@ -72,25 +79,21 @@ export class WorkflowStore {
     return found ? (JSON.parse(found.data.toString('utf8')) as string[]) : [];
   }
 
+  /** Writes `member`'s tombstone: from now on none of its transactions can commit (already fenced: nothing to do). */
+  async fenceOut(member: string): Promise<void> {
+    try {
+      await this.state.save(this.storeName, [{ key: fenceKey(member), value: JSON.stringify({ by: this.owner.id }), options: { concurrency: 'first-write' } }]);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ERR_ETAG_MISMATCH') throw err;
+    }
+  }
+
   /**
-   * Takes `ids` (the active instances of `dead`) into this process's index, deletes `dead`'s index and
-   * applies `ops` (moving its inbox), in one transaction fenced with `token` for `dead`: from then on
-   * the dead process (if only paused) can write nothing more.
+   * Takes `ids` (the active instances of `dead`, fenced out before they were read) into this process's
+   * index, deletes `dead`'s index and applies `ops` (moving its inbox), in one transaction.
    */
-  adopt(dead: string, token: number, ids: readonly string[], ops: readonly StateOperation[]): Promise<void> {
-    const all = [...this.active, ...ids.filter((id) => !this.active.has(id))];
-    const fenced: StateOperation[] = [
-      { operation: 'upsert', request: { key: indexKey(this.owner.id), value: JSON.stringify(all), metadata: this.fence() } },
-      { operation: 'delete', request: { key: indexKey(dead) } },
-      ...ops.map((op): StateOperation =>
-        op.operation === 'upsert'
-          ? { operation: 'upsert', request: { ...op.request, metadata: { [FENCING_TOKEN]: String(token), [FENCING_RESOURCE]: ownerResource(dead) } } }
-          : op,
-      ),
-    ];
-    return this.enqueue(fenced, this.owner.id, true).then(() => {
-      for (const id of ids) this.active.add(id);
-    });
+  adopt(dead: string, ids: readonly string[], ops: readonly StateOperation[]): Promise<void> {
+    return this.enqueue([{ operation: 'delete', request: { key: indexKey(dead) } }, ...ops], this.owner.id, ids);
   }
 
   /** Drops `id` from the index (an adopted instance found ended). */
@@ -140,13 +143,18 @@ export class WorkflowStore {
     return this.enqueue(ops, this.owner.id);
   }
 
-  private fence(): Record<string, string> {
-    return { [FENCING_TOKEN]: String(this.owner.token), [FENCING_RESOURCE]: ownerResource(this.owner.id) };
+  /** The assertion that this process is not fenced out (see the class comment). */
+  private fence(): StateOperation[] {
+    const key = fenceKey(this.owner.id);
+    return [
+      { operation: 'upsert', request: { key, value: '1', options: { concurrency: 'first-write' } } },
+      { operation: 'delete', request: { key } },
+    ];
   }
 
-  private enqueue(ops: StateOperation[], owner: string, solo = false): Promise<void> {
+  private enqueue(ops: StateOperation[], owner: string, adopted?: readonly string[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, owner, solo, resolve, reject });
+      this.queue.push({ ops, owner, adopted, resolve, reject });
       if (!this.writing) void this.drain();
     });
   }
@@ -155,22 +163,33 @@ export class WorkflowStore {
     this.writing = true;
     try {
       while (this.queue.length > 0) {
+        // A store that answers without I/O (SQLite) groups nothing by itself: let the writes ready in
+        // this turn of the event loop queue up first (each transaction also carries the fence check).
+        if (this.synchronous) await nextTurn();
         const batch = this.take();
         if (batch.length === 0) continue;
         const ops = batch.flatMap((q) => q.ops);
-        if (batch[0]?.solo !== true && (this.indexDirty || !ops.some((op) => op.operation === 'upsert'))) {
+        const adopted = batch[0]?.adopted ?? [];
+        if (this.indexDirty || adopted.length > 0) {
           this.indexDirty = false;
-          ops.push({ operation: 'upsert', request: { key: indexKey(this.owner.id), value: JSON.stringify([...this.active]) } });
+          const ids = adopted.length > 0 ? [...new Set([...this.active, ...adopted])] : [...this.active];
+          ops.push({ operation: 'upsert', request: { key: indexKey(this.owner.id), value: JSON.stringify(ids) } });
         }
-        const first = ops.findIndex((op) => op.operation === 'upsert' && op.request.metadata === undefined);
-        const op = ops[first];
-        if (op?.operation === 'upsert') ops[first] = { operation: 'upsert', request: { ...op.request, metadata: this.fence() } };
+        ops.push(...this.fence());
         try {
+          let turned = false;
+          const probe = setImmediate(() => (turned = true));
           await this.state.transact(this.storeName, ops);
+          clearImmediate(probe);
+          this.synchronous = !turned;
+          for (const id of adopted) this.active.add(id);
           for (const q of batch) q.resolve();
         } catch (err) {
           this.indexDirty = true;
-          for (const q of batch) q.reject(err);
+          // Workflow writes carry no ETags: a mismatch is the fence (in an adoption, the inboxes' ETags may also differ).
+          const mismatch = (err as { code?: unknown }).code === 'ERR_ETAG_MISMATCH';
+          const fenced = mismatch && (adopted.length === 0 || String((err as Error).message).includes(fenceKey(this.owner.id)));
+          for (const q of batch) q.reject(fenced ? lostError(undefined) : err);
         }
       }
     } finally {
@@ -178,29 +197,34 @@ export class WorkflowStore {
     }
   }
 
-  /** The next batch: a solo write alone, else every queued write up to the next solo; writes of a former member are refused. */
+  /** The next batch: an adoption alone, else every queued write up to the next adoption; writes of a former member are refused. */
   private take(): Queued[] {
+    if (this.queue.every((q) => q.adopted === undefined && q.owner === this.owner.id)) {
+      const all = this.queue;
+      this.queue = [];
+      return all;
+    }
     const batch: Queued[] = [];
     while (this.queue.length > 0) {
       const next = this.queue[0] as Queued;
       if (next.owner !== this.owner.id) {
         this.queue.shift();
-        next.reject(lostError('?'));
+        next.reject(lostError(undefined));
         continue;
       }
-      if (next.solo && batch.length > 0) break;
+      if (next.adopted && batch.length > 0) break;
       batch.push(next);
       this.queue.shift();
-      if (next.solo) break;
+      if (next.adopted) break;
     }
     return batch;
   }
 }
 
-/** A write for an instance this process no longer drives (it joined again under a new id). */
-function lostError(instanceId: string): SidekickError {
+/** A write of a process that another one adopted (fenced out), or for an instance it dropped since. */
+function lostError(instanceId: string | undefined): SidekickError {
   return new SidekickError(
     'ERR_STATE_FENCING_TOKEN_STALE',
-    `workflow instance '${instanceId}': this process no longer drives it (its lease passed and another process adopted its instances)`,
+    `${instanceId === undefined ? 'workflow write' : `workflow instance '${instanceId}'`} refused: this process was fenced out (its lease had passed and another process adopted its workflow instances)`,
   );
 }
