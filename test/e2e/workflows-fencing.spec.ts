@@ -7,7 +7,8 @@ import { WorkflowStore } from '../../src/runtime/blocks/workflows/workflow.store
 import type { HistoryEvent, InstanceRecord } from '../../src/runtime/blocks/workflows/workflow.types';
 import { SidekickRuntime } from '../../src/runtime/sidekick.runtime';
 import { startApp, type TestApp, tempDir } from '../support/app';
-import { rawRedis, redisHostPort, requireRedis } from '../support/services';
+import { Client } from 'pg';
+import { postgresUrl, rawRedis, redisHostPort, requirePostgres, requireRedis } from '../support/services';
 
 /*
  * The fence on history appends, at the store level with real backends: process A drives an instance;
@@ -120,6 +121,42 @@ describe('workflow history appends are fenced per process', () => {
       const keys = await redis.keys(`${appId}||*`);
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
+    }
+  });
+
+  it('PostgreSQL: an adopted process cannot append; the adopter can; its events are redirected', async () => {
+    await requirePostgres();
+    const appId = `wffence${RUN}`;
+    const table = `wffence_${RUN}`;
+    const t: TestApp = await startApp({
+      appId,
+      components: [
+        {
+          metadata: { name: 'statestore' },
+          spec: {
+            type: 'state.postgresql',
+            version: 'v1',
+            metadata: [
+              { name: 'connectionString', value: postgresUrl() },
+              { name: 'tableName', value: table },
+            ],
+          },
+        },
+      ],
+    });
+    const pg = new Client({ connectionString: postgresUrl() });
+    await pg.connect();
+    try {
+      const state = t.app.get(SidekickRuntime).service(StateService);
+      await scenario(state, 'statestore', async (key) => {
+        const rows = await pg.query(`SELECT value FROM ${table} WHERE key = $1`, [`${appId}||${key}`]);
+        const value = rows.rows[0]?.value as Buffer | undefined; // a bytea column
+        return value === undefined ? undefined : (JSON.parse(value.toString('utf8')) as unknown);
+      });
+    } finally {
+      await t.close();
+      await pg.query(`DROP TABLE IF EXISTS ${table}`);
+      await pg.end();
     }
   });
 });
