@@ -248,7 +248,7 @@ function resolveWorkflows(options: WorkflowRuntimeOptions | undefined, env: Node
   const fromEnv = env['SIDEKICK_WORKFLOW_LEASE_MS'];
   const leaseMs = options?.leaseMs ?? (fromEnv ? Number(fromEnv) : 10_000);
   if (!Number.isInteger(leaseMs) || leaseMs < 300) {
-    throw new ConfigError(`workflow lease "${String(leaseMs)}" must be a whole number of milliseconds, at least 300`, {
+    throw new ConfigError(`workflow lease "${String(options?.leaseMs ?? fromEnv)}" must be a whole number of milliseconds, at least 300`, {
       field: options?.leaseMs !== undefined ? 'workflows.leaseMs' : 'SIDEKICK_WORKFLOW_LEASE_MS',
     });
   }

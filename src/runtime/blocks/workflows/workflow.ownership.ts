@@ -167,12 +167,12 @@ export class WorkflowOwnership {
     }
   }
 
-  /** Not adopted yet, or an adoption that its adopter (gone too) did not finish. */
+  /** Not adopted yet, or an adoption not finished: one of this process's that failed (heartbeats run one at a time), or its adopter's, gone too. */
   private canAdopt(rec: MembersRecord, m: Member, now: number): boolean {
     if (m.adopted) return false;
-    if (!m.adoptedBy) return true;
+    if (!m.adoptedBy || m.adoptedBy === this.memberId) return true;
     const adopter = rec.members[m.adoptedBy];
-    return m.adoptedBy !== this.memberId && (!adopter || adopter.adoptedBy !== undefined || adopter.until <= now);
+    return !adopter || adopter.adoptedBy !== undefined || adopter.until <= now;
   }
 
   /** Read, change, write under the record's ETag; again on a conflict. */
