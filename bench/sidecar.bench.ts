@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -58,6 +58,8 @@ export async function runSidecarBench(): Promise<Metric[]> {
     const invoked = await viaSidecar.get('/v1.0/invoke/bench/method/order');
     if (!invoked.equals(await inProcessApi.get('/v1.0/invoke/bench/method/order'))) throw new Error('invoke through the sidecar answers different bytes');
 
+    const sidecarPid = sidecar.pid ?? 0;
+    let cpu = sidecarCpuMs(sidecarPid);
     const stateGet = await compare(
       'state get: through the sidecar (HTTP API in its own process) vs in-process SidekickClient',
       { label: 'sidecar http', op: (i) => viaSidecar.get(`/v1.0/state/statestore/${keys[i % KEYS] as string}`) },
@@ -65,6 +67,7 @@ export async function runSidecarBench(): Promise<Metric[]> {
       { ops, concurrency: 1, rounds, warmup },
     );
     printComparison(stateGet);
+    cpu = printCpu('state get', sidecarPid, cpu, warmup + ops * rounds);
     const invoke = await compare(
       'invoke to the app: GET /v1.0/invoke/bench/method/order on the sidecar vs on the in-process HTTP API',
       { label: 'sidecar', op: () => viaSidecar.get('/v1.0/invoke/bench/method/order') },
@@ -72,6 +75,7 @@ export async function runSidecarBench(): Promise<Metric[]> {
       { ops, concurrency: 1, rounds, warmup },
     );
     printComparison(invoke);
+    printCpu('invoke', sidecarPid, cpu, warmup + ops * rounds);
     const rtt = await compare(
       'one bare loopback HTTP round trip to another process (node:http, fixed bytes) vs the in-process invoke',
       { label: 'bare round trip', op: () => bare.get('/') },
@@ -144,6 +148,24 @@ async function startSidecar(dir: string, port: number, appUrl: string): Promise<
     if (Date.now() > deadline) throw new Error(`the sidecar was not ready within 30 s: ${err}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The sidecar process's CPU time so far (user + system, from /proc; 0 where there is none). */
+function sidecarCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime (fields 14 and 15 of stat, 12 and 13 after the command) in clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** Prints the sidecar's CPU per operation of its side since `before`; returns the new reading. */
+function printCpu(what: string, pid: number, before: number, sidecarOps: number): number {
+  const now = sidecarCpuMs(pid);
+  if (now > 0) process.stdout.write(`  sidecar process CPU during ${what}: ${(((now - before) * 1000) / sidecarOps).toFixed(1)} us per operation through it\n`);
+  return now;
 }
 
 async function stop(child: ChildProcess | undefined): Promise<void> {

@@ -57,6 +57,7 @@ export { Activity, activity, Workflow, workflow } from './decorators';
 export { WorkflowClient, type ScheduleOptions } from './runtime/blocks/workflows/workflow.client';
 export type { CallActivityOptions, WaitForEventOptions, WhenAnyResult, WorkflowContext } from './runtime/blocks/workflows/workflow.runner';
 export { Task } from './runtime/blocks/workflows/workflow.task';
+export type { WorkflowPage, WorkflowQuery } from './runtime/blocks/workflows/workflow.query';
 export type { ActivityContext, RetryPolicy as WorkflowRetryPolicy, WorkflowState, WorkflowStatus } from './runtime/blocks/workflows/workflow.types';
 export type { WorkflowFailureDetails } from './errors/workflow.errors';
 

@@ -11,18 +11,30 @@ import { SidekickModule } from '../runtime/sidekick.module';
  *
  * Settings (set by `sidekick run`): `SIDEKICK_APP_ID`, `SIDEKICK_HTTP_PORT`, `SIDEKICK_RESOURCES_PATH`,
  * `SIDEKICK_APP_CHANNEL_URL` (none: an app without a port, nothing is delivered to it),
- * `SIDEKICK_APP_HEALTH_CHECK_PATH`.
+ * `SIDEKICK_APP_HEALTH_CHECK_PATH`; periodic app health checks with `SIDEKICK_APP_HEALTH_CHECK=true`,
+ * `SIDEKICK_APP_HEALTH_PROBE_INTERVAL` (s), `SIDEKICK_APP_HEALTH_PROBE_TIMEOUT` (ms), `SIDEKICK_APP_HEALTH_THRESHOLD`.
  */
 async function main(): Promise<void> {
   const appId = process.env['SIDEKICK_APP_ID'] ?? '';
   const url = process.env['SIDEKICK_APP_CHANNEL_URL'];
   const healthCheckPath = process.env['SIDEKICK_APP_HEALTH_CHECK_PATH'] || undefined;
+  const healthCheck = process.env['SIDEKICK_APP_HEALTH_CHECK'] === 'true' ? healthCheckSettings(process.env) : undefined;
 
-  @Module({ imports: [SidekickModule.forRoot({ appId, appChannel: url ? { url, healthCheckPath } : undefined })] })
+  @Module({ imports: [SidekickModule.forRoot({ appId, appChannel: url ? { url, healthCheckPath, healthCheck } : undefined })] })
   class SidecarModule {}
 
   const app = await NestFactory.createApplicationContext(SidecarModule, { logger: createSidekickLogger({ appId: appId || 'sidecar' }) });
   app.enableShutdownHooks();
+}
+
+/** daprd's defaults: every 5 s, 500 ms per probe, unhealthy after 3 failures in a row. */
+function healthCheckSettings(env: NodeJS.ProcessEnv): { intervalMs: number; timeoutMs: number; threshold: number } {
+  const num = (name: string, fallback: number): number => (env[name] ? Number(env[name]) : fallback);
+  return {
+    intervalMs: num('SIDEKICK_APP_HEALTH_PROBE_INTERVAL', 5) * 1000,
+    timeoutMs: num('SIDEKICK_APP_HEALTH_PROBE_TIMEOUT', 500),
+    threshold: num('SIDEKICK_APP_HEALTH_THRESHOLD', 3),
+  };
 }
 
 main().catch((err: unknown) => {

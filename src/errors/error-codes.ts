@@ -105,6 +105,8 @@ const table = {
   ERR_RESUME_WORKFLOW: { httpStatus: 500, retryable: false },
   ERR_TERMINATE_WORKFLOW: { httpStatus: 500, retryable: false },
   ERR_PURGE_WORKFLOW: { httpStatus: 500, retryable: false },
+  // Sidekick's workflow listing (no daprd counterpart): a bad query
+  ERR_LIST_WORKFLOWS: { httpStatus: 400, retryable: false },
   ERR_BODY_READ: { httpStatus: 400, retryable: false },
   ERR_WORKFLOW_TASK_FAILED: { httpStatus: 500, retryable: false },
   ERR_WORKFLOW_EVENT_TIMEOUT: { httpStatus: 500, retryable: false },

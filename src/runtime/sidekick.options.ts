@@ -65,6 +65,13 @@ export interface AppChannelOptions {
   readonly probeIntervalMs?: number;
   /** Sent to the app as header `dapr-api-token` on every call, as daprd does (default env `APP_API_TOKEN`). */
   readonly apiToken?: string;
+  /**
+   * daprd's periodic app health checks (`--enable-app-health-check`; off by default): once the app is
+   * ready, `healthCheckPath` (default `/healthz`) is probed every `intervalMs`; after `threshold`
+   * failures in a row, pub/sub deliveries and input bindings pause (and invocations answer 500) until
+   * a probe succeeds again.
+   */
+  readonly healthCheck?: { readonly intervalMs?: number; readonly timeoutMs?: number; readonly threshold?: number };
 }
 
 export interface SidekickModuleOptions {
@@ -164,7 +171,12 @@ export interface ResolvedOptions {
   /** Whether the pretty format may colour its lines on a terminal (`NO_COLOR` unset or empty). */
   readonly logColor: boolean;
   /** Sidecar mode (see {@link AppChannelOptions}); undefined for a Sidekick app. */
-  readonly appChannel?: Required<Omit<AppChannelOptions, 'healthCheckPath' | 'apiToken'>> & { readonly healthCheckPath?: string; readonly apiToken?: string };
+  readonly appChannel?: Required<Omit<AppChannelOptions, 'healthCheckPath' | 'apiToken' | 'healthCheck'>> & {
+    readonly healthCheckPath?: string;
+    readonly apiToken?: string;
+    /** Periodic health checks, with every default applied (the path is `healthCheckPath`); undefined: off. */
+    readonly healthCheck?: { readonly intervalMs: number; readonly timeoutMs: number; readonly threshold: number };
+  };
 }
 
 /** `pretty`: one Nest-like line per record, for a terminal; `json`: pino's JSON lines, for log collectors. */
@@ -232,7 +244,11 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
       scanIntervalMs: options.actors?.scanIntervalMs ?? 30_000,
       turnTimeoutMs: options.actors?.turnTimeoutMs ?? 60_000,
       reminderFlushMs: options.actors?.reminderFlushMs ?? 1000,
-      placement: { enabled: options.actors?.placement?.enabled ?? false, leaseMs: options.actors?.placement?.leaseMs ?? 10_000 },
+      placement: {
+        // `SIDEKICK_ACTORS_PLACEMENT=true`: the same from the environment (a sidecar started by `sidekick run`).
+        enabled: options.actors?.placement?.enabled ?? ['true', '1', 'on'].includes(env['SIDEKICK_ACTORS_PLACEMENT']?.toLowerCase() ?? ''),
+        leaseMs: options.actors?.placement?.leaseMs ?? 10_000,
+      },
     },
     workflows: resolveWorkflows(options.workflows, env),
     interceptors: options.interceptors ?? [],
@@ -267,13 +283,25 @@ function resolveAppChannel(channel: AppChannelOptions, env: NodeJS.ProcessEnv): 
   }
   if (url.protocol !== 'http:')
     throw new ConfigError(`app channel URL "${channel.url}" must be http:// (other app protocols are not supported)`, { field: 'appChannel.url' });
-  const path = channel.healthCheckPath;
+  const check = channel.healthCheck;
+  // With periodic checks the path defaults to daprd's /healthz.
+  const path = channel.healthCheckPath || (check ? '/healthz' : undefined);
   return {
     url: url.origin,
     healthCheckPath: path ? (path.startsWith('/') ? path : `/${path}`) : undefined,
     probeIntervalMs: channel.probeIntervalMs ?? 100,
     apiToken: channel.apiToken ?? (env['APP_API_TOKEN'] || undefined),
+    healthCheck: check && {
+      intervalMs: positive(check.intervalMs ?? 5000, 'appChannel.healthCheck.intervalMs'),
+      timeoutMs: positive(check.timeoutMs ?? 500, 'appChannel.healthCheck.timeoutMs'),
+      threshold: positive(check.threshold ?? 3, 'appChannel.healthCheck.threshold'),
+    },
   };
+}
+
+function positive(value: number, field: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${field} must be a positive number, got ${String(value)}`, { field });
+  return value;
 }
 
 /**

@@ -3,7 +3,7 @@ import { Binding, type BindingInput } from '@sidekick/core';
 import { type OrderRow, OrdersTable } from './orders.table';
 
 /** The orders of every batch (Dapr's quickstart reads the same three from orders.json). */
-const CUSTOMERS: readonly { readonly customer: string; readonly price: number }[] = [
+export const CUSTOMERS: readonly { readonly customer: string; readonly price: number }[] = [
   { customer: 'John Smith', price: 100.32 },
   { customer: 'Jane Bond', price: 15.4 },
   { customer: 'Tony James', price: 35.56 },

@@ -1,13 +1,17 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { createSidekickLogger, SidekickRuntime, type SidekickModuleOptions } from '@sidekick/core';
+
+/** The components run from the repository root; elsewhere (the sample folder, a `sidekick new` project) `./components`. */
+const REPOSITORY_RESOURCES = 'samples/04-observability/components';
 
 /** SidekickModule options of each app: the resources folder holds the components and the Configuration. */
 export function sidekickOptions(appId: string, defaultApiPort: number): SidekickModuleOptions {
   return {
     appId,
-    resourcesPath: process.env['SIDEKICK_RESOURCES_PATH'] ?? 'samples/04-observability/components',
+    resourcesPath: process.env['SIDEKICK_RESOURCES_PATH'] ?? (existsSync(REPOSITORY_RESOURCES) ? REPOSITORY_RESOURCES : undefined),
     httpApi: { port: Number(process.env['SIDEKICK_HTTP_PORT'] ?? defaultApiPort) },
   };
 }

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isValidAppId, APP_ID_RULE } from '../../runtime/blocks/invoke/app-id';
-import { AppRun, type AppSpec, type RunEnd } from '../run/app-run';
+import { type AppHealthCheckSpec, AppRun, type AppSpec, type RunEnd } from '../run/app-run';
 import { readRunFile } from '../run/run-file';
 import { CliError, portOption } from '../shared/cli-error';
 
@@ -23,13 +23,16 @@ interface RunOptions {
   daprGrpcPort?: string;
   metricsPort?: string;
   enableAppHealthCheck?: boolean;
+  appHealthProbeInterval?: string;
+  appHealthProbeTimeout?: string;
+  appHealthThreshold?: string;
   appMaxConcurrency?: string;
   placementHostAddress?: string;
   enableApiLogging?: boolean;
 }
 
 /** Dapr CLI flags accepted so that `dapr run` command lines work, but not applied (a warning says so). */
-const IGNORED: readonly (keyof RunOptions)[] = ['daprGrpcPort', 'metricsPort', 'appMaxConcurrency', 'placementHostAddress', 'enableApiLogging'];
+const IGNORED: readonly (keyof RunOptions)[] = ['daprGrpcPort', 'appMaxConcurrency', 'placementHostAddress', 'enableApiLogging'];
 
 export function registerRun(program: Command): void {
   program
@@ -48,14 +51,23 @@ export function registerRun(program: Command): void {
     .option('--components-path <dir>', 'deprecated Dapr name of --resources-path')
     .option('-c, --config <file>', 'a Dapr Configuration file (SIDEKICK_CONFIG for the app or its sidecar)')
     .option('-H, --dapr-http-port <port>', 'the port of the Dapr HTTP API (default: a free port)')
-    .option('--app-health-check-path <path>', 'a path that answers 2xx once the app is ready; delivery starts then')
-    .option('--enable-app-health-check', 'accepted for Dapr compatibility (the health path is probed until ready)')
+    .option(
+      '--app-health-check-path <path>',
+      'a path that answers 2xx once the app is ready; delivery starts then (default /healthz with --enable-app-health-check)',
+    )
+    .option(
+      '--enable-app-health-check',
+      "probe the app's health path periodically; while it fails, pub/sub and input bindings pause and invocations answer 500",
+    )
+    .option('--app-health-probe-interval <seconds>', 'seconds between two health probes (default 5)')
+    .option('--app-health-probe-timeout <ms>', 'milliseconds a health probe may take (default 500)')
+    .option('--app-health-threshold <n>', 'failed probes in a row that make the app unhealthy (default 3)')
     .option('-f, --run-file <path>', 'a Multi-App Run file (dapr.yaml) or the folder holding it')
     .option('--sidekick', 'the command is a Sidekick app: no sidecar')
     .option('--sidecar', 'run a sidecar even if the folder looks like a Sidekick app')
     .option('--log-level <level>', "the sidecar's log level (debug, info, warn, error)")
     .option('-G, --dapr-grpc-port <port>', 'not supported (no gRPC API yet): ignored')
-    .option('-M, --metrics-port <port>', 'not supported: ignored')
+    .option('-M, --metrics-port <port>', "the port of the sidecar's Prometheus /metrics (default 9090, as daprd)")
     .option('--app-max-concurrency <n>', 'not supported: ignored')
     .option('--placement-host-address <address>', 'not supported: ignored')
     .option('--enable-api-logging', 'not supported: ignored')
@@ -88,9 +100,11 @@ async function runOne(options: RunOptions, command: readonly string[]): Promise<
     command,
     appPort: options.appPort ? portOption(options.appPort, '--app-port') : undefined,
     httpPort: options.daprHttpPort ? portOption(options.daprHttpPort, '--dapr-http-port') : undefined,
+    metricsPort: options.metricsPort ? portOption(options.metricsPort, '--metrics-port') : undefined,
     appProtocol: options.appProtocol,
     resourcesPath: options.resourcesPath ?? options.componentsPath,
     healthCheckPath: options.appHealthCheckPath,
+    healthCheck: healthCheckOptions(options),
     configFile,
     forced: options.sidekick ? 'sidekick' : options.sidecar ? 'sidecar' : undefined,
   });
@@ -111,9 +125,11 @@ async function runFile(path: string, command: readonly string[]): Promise<number
         command: app.command,
         appPort: app.appPort,
         httpPort: app.daprHttpPort,
+        metricsPort: app.metricsPort,
         appProtocol: app.appProtocol,
         resourcesPath: app.resourcesPath,
         healthCheckPath: app.healthCheckPath,
+        healthCheck: app.healthCheck,
         configFile: app.configFile ? checkConfig(app.configFile) : undefined,
         env: app.env,
         taken: specs.map((s) => s.httpPort),
@@ -129,9 +145,11 @@ interface SpecInput {
   command: readonly string[];
   appPort?: number;
   httpPort?: number;
+  metricsPort?: number;
   appProtocol?: string;
   resourcesPath?: string;
   healthCheckPath?: string;
+  healthCheck?: AppHealthCheckSpec;
   configFile?: string;
   env?: Readonly<Record<string, string>>;
   forced?: 'sidekick' | 'sidecar';
@@ -149,17 +167,23 @@ async function buildSpec(input: SpecInput): Promise<AppSpec> {
     if (!existsSync(resourcesPath))
       throw new CliError(`resources path ${input.resourcesPath} does not exist (${resourcesPath}): create it or fix --resources-path`);
   }
+  const mode = input.forced ?? (isSidekickApp(input.cwd) ? 'sidekick' : 'sidecar');
+  if (mode === 'sidekick' && input.healthCheck)
+    warn(`${input.appId}: app health checks watch an app behind a sidecar; a Sidekick app runs the blocks in-process: ignored`);
+  else if (input.healthCheck && input.appPort === undefined) warn(`${input.appId}: app health checks need the app's port (--app-port): ignored`);
   let httpPort = input.httpPort;
   while (httpPort === undefined || input.taken?.includes(httpPort)) httpPort = await freePort();
   return {
     appId: input.appId,
-    mode: input.forced ?? (isSidekickApp(input.cwd) ? 'sidekick' : 'sidecar'),
+    mode,
     command: input.command,
     cwd: input.cwd,
     httpPort,
     appPort: input.appPort,
     resourcesPath,
     healthCheckPath: input.healthCheckPath,
+    healthCheck: input.healthCheck,
+    metricsPort: input.metricsPort,
     configFile: input.configFile,
     env: input.env,
   };
@@ -222,6 +246,30 @@ async function supervise(specs: readonly AppSpec[], multi: boolean, logLevel?: s
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   return stopping ? 0 : Math.max(...ends.map((e) => e.code));
+}
+
+/** `--enable-app-health-check` and its settings (daprd's defaults); the settings alone do nothing, as with daprd (a warning says so). */
+function healthCheckOptions(options: RunOptions): AppHealthCheckSpec | undefined {
+  const given = {
+    appHealthProbeInterval: options.appHealthProbeInterval,
+    appHealthProbeTimeout: options.appHealthProbeTimeout,
+    appHealthThreshold: options.appHealthThreshold,
+  };
+  if (!options.enableAppHealthCheck) {
+    for (const [name, value] of Object.entries(given)) if (value !== undefined) warn(`--${kebab(name)} has no effect without --enable-app-health-check`);
+    return undefined;
+  }
+  const positive = (value: string | undefined, flag: string, fallback: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new CliError(`${flag} "${value}" is not a positive whole number`);
+    return n;
+  };
+  return {
+    intervalS: positive(options.appHealthProbeInterval, '--app-health-probe-interval', 5),
+    timeoutMs: positive(options.appHealthProbeTimeout, '--app-health-probe-timeout', 500),
+    threshold: positive(options.appHealthThreshold, '--app-health-threshold', 3),
+  };
 }
 
 /** The Configuration file must exist; the runtime reads and validates it (SIDEKICK_CONFIG). */

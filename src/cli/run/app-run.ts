@@ -15,10 +15,20 @@ export interface AppSpec {
   readonly appPort?: number;
   readonly resourcesPath?: string;
   readonly healthCheckPath?: string;
+  /** Periodic app health checks (`--enable-app-health-check`): probe interval in s, timeout in ms, failure threshold. */
+  readonly healthCheck?: AppHealthCheckSpec;
+  /** The runtime's Prometheus port (`--metrics-port`, `SIDEKICK_METRICS_PORT`); default 9090. */
+  readonly metricsPort?: number;
   /** A Dapr Configuration file (`--config`), given to the runtime as `SIDEKICK_CONFIG`. */
   readonly configFile?: string;
   /** Extra environment of the app (Multi-App Run's `env`). */
   readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface AppHealthCheckSpec {
+  readonly intervalS: number;
+  readonly timeoutMs: number;
+  readonly threshold: number;
 }
 
 export interface RunEnd {
@@ -140,6 +150,13 @@ export class AppRun {
     };
     if (spec.resourcesPath) env['SIDEKICK_RESOURCES_PATH'] = spec.resourcesPath;
     if (spec.configFile) env['SIDEKICK_CONFIG'] = spec.configFile;
+    if (spec.metricsPort !== undefined) env['SIDEKICK_METRICS_PORT'] = String(spec.metricsPort);
+    if (spec.healthCheck) {
+      env['SIDEKICK_APP_HEALTH_CHECK'] = 'true';
+      env['SIDEKICK_APP_HEALTH_PROBE_INTERVAL'] = String(spec.healthCheck.intervalS);
+      env['SIDEKICK_APP_HEALTH_PROBE_TIMEOUT'] = String(spec.healthCheck.timeoutMs);
+      env['SIDEKICK_APP_HEALTH_THRESHOLD'] = String(spec.healthCheck.threshold);
+    }
     const sidecar = spawn(process.execPath, [SIDECAR_MAIN], { cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.sidecar = sidecar;
     this.pipe(sidecar, this.prefixes.sidecar, log, this.sidecarTail);
@@ -175,6 +192,7 @@ export class AppRun {
       env['SIDEKICK_HTTP_PORT'] = String(spec.httpPort);
       if (spec.resourcesPath) env['SIDEKICK_RESOURCES_PATH'] = spec.resourcesPath;
       if (spec.configFile) env['SIDEKICK_CONFIG'] = spec.configFile;
+      if (spec.metricsPort !== undefined) env['SIDEKICK_METRICS_PORT'] = String(spec.metricsPort);
       if (spec.appPort) env['PORT'] = String(spec.appPort);
     }
     return env;

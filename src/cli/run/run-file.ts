@@ -20,11 +20,16 @@ const appFields = {
   resourcesPaths: z.array(z.string()).optional(),
   configFilePath: z.string().optional(),
   daprHTTPPort: port.optional(),
+  metricsPort: port.optional(),
   appHealthCheckPath: z.string().optional(),
+  enableAppHealthCheck: z.boolean().optional(),
+  appHealthProbeInterval: z.coerce.number().int().positive().optional(),
+  appHealthProbeTimeout: z.coerce.number().int().positive().optional(),
+  appHealthThreshold: z.coerce.number().int().positive().optional(),
   env: env.optional(),
 };
 
-const READ = new Set([...Object.keys(appFields), 'appHealthCheckPath']);
+const READ = new Set(Object.keys(appFields));
 
 const runFileSchema = z.object({
   version: z.coerce.number().refine((v) => v === 1, 'only version: 1 is supported'),
@@ -40,9 +45,12 @@ export interface RunFileApp {
   readonly appPort?: number;
   readonly appProtocol?: string;
   readonly daprHttpPort?: number;
+  readonly metricsPort?: number;
   readonly resourcesPath?: string;
   readonly configFile?: string;
   readonly healthCheckPath?: string;
+  /** `enableAppHealthCheck: true`: periodic health checks with these settings (daprd's defaults where unset). */
+  readonly healthCheck?: { readonly intervalS: number; readonly timeoutMs: number; readonly threshold: number };
   readonly env: Readonly<Record<string, string>>;
   /** Fields Dapr knows that Sidekick does not apply. */
   readonly ignored: readonly string[];
@@ -90,9 +98,13 @@ export function readRunFile(path: string): { file: string; apps: RunFileApp[] } 
       appPort: merged.appPort,
       appProtocol: merged.appProtocol,
       daprHttpPort: merged.daprHTTPPort,
+      metricsPort: merged.metricsPort,
       resourcesPath: resources ? resolve(base, resources) : undefined,
       configFile: merged.configFilePath ? resolve(base, merged.configFilePath) : undefined,
       healthCheckPath: merged.appHealthCheckPath,
+      healthCheck: merged.enableAppHealthCheck
+        ? { intervalS: merged.appHealthProbeInterval ?? 5, timeoutMs: merged.appHealthProbeTimeout ?? 500, threshold: merged.appHealthThreshold ?? 3 }
+        : undefined,
       env: merged.env,
       ignored: Object.keys(app).filter((k) => !READ.has(k)),
     };

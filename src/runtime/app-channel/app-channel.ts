@@ -1,19 +1,19 @@
 import { connect } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { DeclarativeSubscription } from '../../config/subscription.loader';
+import { InvokeError } from '../../errors/invoke.errors';
 import { errorMessage } from '../../errors/sidekick.error';
 import type { SidekickLogger } from '../../spi/logger';
 import type { InProcessRequest } from '../blocks/invoke/in-process.dispatcher';
 import type { HeaderMap, InvokeResponse } from '../blocks/invoke/invoke.types';
 import type { ResolvedOptions } from '../sidekick.options';
+import { type AppActorConfig, parseAppActorConfig } from './app-actors';
+import { AppHealthMonitor } from './app-health';
 import { parseAppSubscriptions } from './app-subscriptions';
 
 export type ResolvedAppChannel = NonNullable<ResolvedOptions['appChannel']>;
 
-/** What the app answers on `GET /dapr/config` (actor settings); only `entities` is read for now. */
-export interface AppConfig {
-  readonly entities: readonly string[];
-}
+export type { AppActorConfig } from './app-actors';
 
 /** The app stopped being waited for (the sidecar is shutting down). */
 export class AppChannelClosedError extends Error {
@@ -46,7 +46,11 @@ export class AppChannel {
   readonly url: string;
   private readonly closed = new AbortController();
   private readyPromise?: Promise<void>;
-  private dispatcher?: Promise<{ undici: typeof import('undici'); agent: Dispatcher }>;
+  /** The path of `url` (`''` for an origin): prefixed to every request's path. */
+  private readonly basePath: string;
+  private dispatcher?: Promise<{ undici: typeof import('undici'); pool: Dispatcher }>;
+  /** Periodic app health checks (daprd's `--enable-app-health-check`); undefined when off. */
+  readonly health?: AppHealthMonitor;
 
   constructor(
     private readonly options: ResolvedAppChannel,
@@ -54,6 +58,29 @@ export class AppChannel {
     private readonly logger: SidekickLogger,
   ) {
     this.url = options.url;
+    this.basePath = new URL(options.url).pathname.replace(/\/+$/, '');
+    if (options.healthCheck) {
+      const settings = { path: options.healthCheckPath ?? '/healthz', ...options.healthCheck };
+      this.health = new AppHealthMonitor(settings, (path, timeoutMs) => this.probeHealth(path, timeoutMs), logger, appId);
+    }
+  }
+
+  /**
+   * Whether a request may go to the app now (daprd's app health): undefined while the app is healthy
+   * (or health checks are off). While it is unhealthy, a delivery (`delivery`: a pub/sub event)
+   * gets a promise that resolves once the app is healthy again, and an invocation is refused with
+   * daprd's error, 500 `ERR_DIRECT_INVOKE` "app is not in a healthy state".
+   */
+  admit(delivery: boolean): Promise<void> | undefined {
+    const health = this.health;
+    if (!health || health.isHealthy) return undefined;
+    if (delivery) return health.whenHealthy();
+    return Promise.reject(new InvokeError(this.appId, 'app is not in a healthy state', { httpStatus: 500 }));
+  }
+
+  /** Stops the periodic health checks; deliveries waiting for the app to recover fail (shutdown). */
+  async stopHealthChecks(): Promise<void> {
+    await this.health?.stop();
   }
 
   /**
@@ -91,22 +118,24 @@ export class AppChannel {
     };
   }
 
-  /** One request to the app; its status, headers and body come back unchanged. */
+  /**
+   * One request to the app; its status, headers and body come back unchanged. Sent on the app's
+   * connection pool with undici's low-level `dispatch` (no URL parsing, no body stream per request:
+   * the answer is collected in one pass), the sidecar hop's hot path.
+   */
   async forward(req: InProcessRequest): Promise<InvokeResponse> {
-    const { undici, agent } = await this.client();
-    const res = await undici.request(this.url + req.url, {
-      method: req.method.toUpperCase() as Dispatcher.HttpMethod,
-      headers: this.options.apiToken ? { ...req.headers, 'dapr-api-token': this.options.apiToken } : (req.headers as Record<string, string | string[]>),
-      body: req.body && req.body.length > 0 ? req.body : undefined,
-      dispatcher: agent,
+    const { undici, pool } = await this.client();
+    return new Promise<InvokeResponse>((resolve, reject) => {
+      pool.dispatch(
+        {
+          path: this.basePath + req.url,
+          method: req.method.toUpperCase() as Dispatcher.HttpMethod,
+          headers: this.options.apiToken ? { ...req.headers, 'dapr-api-token': this.options.apiToken } : (req.headers as Record<string, string | string[]>),
+          body: req.body && req.body.length > 0 ? req.body : null,
+        },
+        new CollectingHandler(undici.util.parseHeaders, resolve, reject),
+      );
     });
-    const body = Buffer.from(await res.body.arrayBuffer());
-    const headers: HeaderMap = {};
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (value === undefined || name === 'transfer-encoding' || name === 'connection' || name === 'keep-alive') continue;
-      headers[name] = value;
-    }
-    return { status: res.statusCode, headers, body };
   }
 
   /** The app's subscriptions (`GET /dapr/subscribe`, v1 and v2 shapes); none when it answers 404 or no JSON array. */
@@ -118,19 +147,18 @@ export class AppChannel {
     return subscriptions;
   }
 
-  /** `GET /dapr/config` (actor types and settings); undefined when the app has none. */
-  async config(): Promise<AppConfig | undefined> {
+  /** `GET /dapr/config` (actor types and settings, see app-actors.ts); undefined when the app has none. */
+  async config(): Promise<AppActorConfig | undefined> {
     const res = await this.getJson('/dapr/config');
-    if (typeof res !== 'object' || res === null) return undefined;
-    const entities = (res as { entities?: unknown }).entities;
-    return { entities: Array.isArray(entities) ? entities.filter((e): e is string => typeof e === 'string') : [] };
+    return res === undefined ? undefined : parseAppActorConfig(res);
   }
 
   async close(): Promise<void> {
     this.closed.abort();
+    await this.stopHealthChecks();
     const client = this.dispatcher;
     this.dispatcher = undefined;
-    if (client) await (await client).agent.close();
+    if (client) await (await client).pool.close();
   }
 
   private async getJson(path: string): Promise<unknown> {
@@ -154,8 +182,11 @@ export class AppChannel {
     }
   }
 
-  private client(): Promise<{ undici: typeof import('undici'); agent: Dispatcher }> {
-    this.dispatcher ??= import('undici').then((undici) => ({ undici, agent: new undici.Agent({ keepAliveTimeout: 10_000, connections: 128 }) }));
+  private client(): Promise<{ undici: typeof import('undici'); pool: Dispatcher }> {
+    this.dispatcher ??= import('undici').then((undici) => ({
+      undici,
+      pool: new undici.Pool(new URL(this.url).origin, { keepAliveTimeout: 10_000, connections: 128 }),
+    }));
     return this.dispatcher;
   }
 
@@ -177,6 +208,25 @@ export class AppChannel {
       await sleep(this.options.probeIntervalMs, signal);
     }
     this.logger.info({ appId: this.appId, url: this.url, tookMs: Date.now() - started }, 'the app is ready: delivering to it');
+    this.health?.start();
+  }
+
+  /** One health probe (GET `path` within `timeoutMs`): undefined on a 2xx answer, else what went wrong. */
+  private async probeHealth(path: string, timeoutMs: number): Promise<string | undefined> {
+    const { pool } = await this.client();
+    try {
+      const res = await pool.request({
+        path: this.basePath + path,
+        method: 'GET',
+        headers: this.options.apiToken ? { 'dapr-api-token': this.options.apiToken } : {},
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.body.dump();
+      return res.statusCode >= 200 && res.statusCode < 300 ? undefined : `${path} answered ${res.statusCode}`;
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      return name === 'TimeoutError' || name === 'AbortError' ? `${path} did not answer within ${timeoutMs} ms` : `${path}: ${errorMessage(err)}`;
+    }
   }
 
   /** Undefined when ready, else what is not. */
@@ -194,5 +244,54 @@ export class AppChannel {
     } catch (err) {
       return `${healthPath}: ${errorMessage(err)}`;
     }
+  }
+}
+
+type ParseHeaders = (raw: Buffer[]) => Record<string, string | string[]>;
+
+/** Hop-by-hop headers of the app's answer, not passed on. */
+const HOP_BY_HOP = new Set(['transfer-encoding', 'connection', 'keep-alive']);
+
+/** Collects one answer of the app (status, headers, body chunks) and settles the forward's promise. */
+class CollectingHandler implements Dispatcher.DispatchHandlers {
+  private status = 0;
+  private rawHeaders: Buffer[] = [];
+  private readonly chunks: Buffer[] = [];
+
+  constructor(
+    private readonly parseHeaders: ParseHeaders,
+    private readonly resolve: (res: InvokeResponse) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  onConnect(): void {
+    // nothing to abort from here: the request runs to its end or its error
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[]): boolean {
+    // A 1xx informational answer is followed by the real one, whose headers replace these.
+    this.status = statusCode;
+    this.rawHeaders = headers;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    const headers: HeaderMap = {};
+    const parsed = this.parseHeaders(this.rawHeaders);
+    for (const name in parsed) {
+      const value = parsed[name];
+      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    }
+    const body = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    this.resolve({ status: this.status, headers, body });
+  }
+
+  onError(err: Error): void {
+    this.reject(err);
   }
 }

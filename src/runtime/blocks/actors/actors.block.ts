@@ -2,11 +2,14 @@ import { SIDEKICK_ACTOR } from '../../../decorators/constants';
 import type { ActorMetadata } from '../../../decorators/actor.decorator';
 import { ConfigError } from '../../../errors/config.errors';
 import type { StateStore } from '../../../spi/state.store';
+import { AppChannel } from '../../app-channel/app-channel';
 import type { BlockContext, BlockDefinition, BuildingBlock } from '../building-block';
 import { actorMethodNames } from './abstract-actor';
+import { classActorType } from './actor-host';
 import { parseDurationMs } from './actor-schedule';
 import { ActorStore } from './actor-store';
 import { actorsRoutes } from './actors.routes';
+import { hostAppActors } from './remote-actor-host';
 import { ActorsService } from './actors.service';
 import { ActorPlacement } from './placement';
 import { ReminderScheduler } from './reminders';
@@ -22,6 +25,9 @@ export const actorsBlock: BlockDefinition = {
     const service = new ActorsService(ctx.clock, ctx.logger.child({ block: 'actors' }), { ...settings, placementLeaseMs: settings.placement.leaseMs });
     let placement: ActorPlacement | undefined;
     let reminders: ReminderScheduler | undefined;
+    // Sidecar mode: the app's actor types come from its `GET /dapr/config` once it is ready.
+    const channel = ctx.options.appChannel ? ctx.service(AppChannel) : undefined;
+    let fromApp: { cancel(): Promise<void> } | undefined;
     const scheduler = (): ReminderScheduler => {
       if (!reminders) throw new ConfigError('the actor runtime has no actor state store: mark one state store actorStateStore: "true"');
       return reminders;
@@ -33,15 +39,17 @@ export const actorsBlock: BlockDefinition = {
         for (const found of discovery.classesWith<ActorMetadata>(SIDEKICK_ACTOR)) {
           const meta = found.metadata;
           if (service.typeNames().includes(meta.type)) throw new ConfigError(`@Actor type "${meta.type}" is declared twice (again by ${found.name})`);
-          service.register({
-            type: meta.type,
-            className: found.name,
-            methods: new Set(actorMethodNames(found.metatype as unknown as { prototype: object })),
-            idleTimeoutMs: idleTimeout(meta, found.name),
-            reentrant: meta.reentrancy?.enabled ?? false,
-            maxStackDepth: meta.reentrancy?.maxStackDepth ?? DEFAULT_MAX_STACK_DEPTH,
-            create: () => found.create(),
-          });
+          service.register(
+            classActorType({
+              type: meta.type,
+              className: found.name,
+              methods: new Set(actorMethodNames(found.metatype as unknown as { prototype: object })),
+              idleTimeoutMs: idleTimeout(meta, found.name),
+              reentrant: meta.reentrancy?.enabled ?? false,
+              maxStackDepth: meta.reentrancy?.maxStackDepth ?? DEFAULT_MAX_STACK_DEPTH,
+              create: () => found.create(),
+            }),
+          );
         }
         const store = actorStateStore(ctx, service.typeNames());
         if (store) {
@@ -49,11 +57,11 @@ export const actorsBlock: BlockDefinition = {
             store,
             ctx.clock,
             ctx.logger.child({ block: 'actors' }),
-            (type, id, name, data) => service.fireReminder(type, id, name, data),
+            (type, id, name, data, schedule) => service.fireReminder(type, id, name, data, schedule),
             settings.reminderFlushMs,
           );
           service.attach(store, reminders);
-          if (settings.placement.enabled && service.typeNames().length > 0) {
+          if (settings.placement.enabled && (service.typeNames().length > 0 || channel)) {
             placement = new ActorPlacement(
               store,
               settings.placement.leaseMs,
@@ -77,8 +85,12 @@ export const actorsBlock: BlockDefinition = {
         placement?.start();
         await reminders?.start(service.typeNames());
         service.start();
+        if (channel) {
+          fromApp = hostAppActors(channel, service, () => reminders, ctx.logger.child({ block: 'actors' }));
+        }
       },
       async stop() {
+        await fromApp?.cancel();
         await service.stop();
         await reminders?.stop();
         await placement?.stop();

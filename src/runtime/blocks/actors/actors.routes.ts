@@ -3,6 +3,7 @@ import { ActorError, ActorMethodFailedError } from '../../../errors/actor.errors
 import { type ApiContext, ApiError, type ApiRoute, header, parseJsonBody, sendJson, sendNoContent, validateBody } from '../../http-api/api-context';
 import type { ActorStateOp } from './actor-store';
 import type { ActorsService } from './actors.service';
+import { RawActorCall, RawActorReply } from './actor-host';
 import { FORWARDED_HEADER } from './forward';
 import type { ReminderScheduler } from './reminders';
 
@@ -28,14 +29,21 @@ export function actorsRoutes(actors: ActorsService, reminders: () => ReminderSch
     const { type, id } = names(ctx);
     const method = ctx.params['*'] ?? '';
     checkName(method, 'method');
-    const args = argsOf(await ctx.body(), header(ctx, 'content-type'));
+    // An actor of the app behind the sidecar takes the body as it is, and its reply goes back as it is.
+    await actors.typeKnown(type);
+    const appHosted = actors.isAppHosted(type);
+    const args = appHosted ? [rawCall(ctx, await ctx.body())] : argsOf(await ctx.body(), header(ctx, 'content-type'));
     let result: unknown;
     try {
       result = await actors.invoke(type, id, method, args, header(ctx, 'dapr-reentrancy-id'), header(ctx, FORWARDED_HEADER) === '1');
     } catch (err) {
       throw err instanceof ActorError ? err : new ActorMethodFailedError(type, id, method, err);
     }
-    if (result === undefined) {
+    if (result instanceof RawActorReply) {
+      const headers = Object.fromEntries(Object.entries(result.headers).filter(([name]) => name !== 'content-length'));
+      ctx.res.writeHead(result.status, { ...headers, 'content-length': result.body.length });
+      ctx.res.end(result.body);
+    } else if (result === undefined) {
       ctx.res.writeHead(200, { 'content-length': 0 });
       ctx.res.end();
     } else if (Buffer.isBuffer(result)) {
@@ -148,6 +156,31 @@ function checkName(value: string, what: string): void {
   if (value === '' || value === '.' || value === '..' || /[/\\#?\u0000-\u001f\u007f]/.test(value)) {
     throw new ApiError(400, 'ERR_BAD_REQUEST', `invalid ${what} "${value}": it must not be empty, "." or "..", nor contain / \\ # ? or control characters`);
   }
+}
+
+/** Request headers not passed on to the app (hop-by-hop, the body's framing, the sidecar's own). */
+const NOT_FORWARDED = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'content-type',
+  'dapr-api-token',
+  'expect',
+  'upgrade',
+  'dapr-reentrancy-id',
+  FORWARDED_HEADER,
+]);
+
+/** The call as bytes for an actor of the app behind the sidecar: body, content type, headers and query as the caller sent them. */
+function rawCall(ctx: ApiContext, body: Buffer): RawActorCall {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(ctx.req.headers)) {
+    if (value === undefined || NOT_FORWARDED.has(name)) continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return new RawActorCall(body, header(ctx, 'content-type'), headers, ctx.rawQuery);
 }
 
 /** The method's arguments: a JSON array is spread (what `@dapr/dapr`'s proxy sends), other JSON is one argument, no body none. */

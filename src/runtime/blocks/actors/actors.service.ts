@@ -1,9 +1,10 @@
-import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorScheduleError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
+import { ActorError, ActorMethodNotFoundError, ActorNotHostedError, ActorTypeNotFoundError } from '../../../errors/actor.errors';
 import { errorMessage } from '../../../errors/sidekick.error';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
-import { type ActorContext, type ActorReminderInfo, type ActorScheduleOptions, bindActorContext } from './abstract-actor';
-import { firingAt, parseSchedule, type Schedule } from './actor-schedule';
+import type { ActorContext, ActorReminderInfo, ActorScheduleOptions } from './abstract-actor';
+import type { ActorInstance, ActorTypeInfo, FiringOutcome, ReminderFiring, TimerFiring } from './actor-host';
+import { ActorTimers } from './actor-timers';
 import type { ActorStateOp, ActorStore } from './actor-store';
 import { forwardTimer, forwardToOwner } from './forward';
 import type { ActorPlacement } from './placement';
@@ -11,18 +12,7 @@ import type { ReminderScheduler } from './reminders';
 import { ActorStateManager } from './state-manager';
 import { type CallChain, chainFor, TurnLock } from './turns';
 
-/** A registered actor type. */
-export interface ActorTypeInfo {
-  readonly type: string;
-  /** The class name, for messages. */
-  readonly className: string;
-  readonly methods: ReadonlySet<string>;
-  readonly idleTimeoutMs: number;
-  readonly reentrant: boolean;
-  readonly maxStackDepth: number;
-  /** A new instance through the module's injector. */
-  create(): Promise<object>;
-}
+export type { ActorTypeInfo } from './actor-host';
 
 export interface ActorRuntimeSettings {
   /** How often idle actors are looked for (domain time). */
@@ -33,21 +23,13 @@ export interface ActorRuntimeSettings {
   readonly placementLeaseMs: number;
 }
 
-interface TimerEntry {
-  handle?: TimerHandle;
-  readonly schedule: Schedule;
-  fired: number;
-  readonly callback: string;
-  readonly data: unknown;
-}
-
 interface Activation {
   readonly info: ActorTypeInfo;
   readonly id: string;
   readonly lock: TurnLock;
   readonly state: ActorStateManager;
-  readonly timers: Map<string, TimerEntry>;
-  instance?: Record<string, unknown>;
+  readonly timers: ActorTimers;
+  instance?: ActorInstance;
   lastUsed: number;
   deactivated: boolean;
 }
@@ -63,6 +45,9 @@ export class ActorsService {
   private readonly types = new Map<string, ActorTypeInfo>();
   private readonly active = new Map<string, Map<string, Activation>>();
   private scanTimer?: TimerHandle;
+  private scanIntervalMs: number;
+  /** Sidecar mode: the app's actor types, until its `GET /dapr/config` has been read. */
+  private typesPending?: Promise<void>;
   private closed = false;
   private reminders?: ReminderScheduler;
   private actorStore?: ActorStore;
@@ -72,11 +57,42 @@ export class ActorsService {
     private readonly clock: Clock,
     private readonly logger: SidekickLogger,
     private readonly settings: ActorRuntimeSettings,
-  ) {}
+  ) {
+    this.scanIntervalMs = settings.scanIntervalMs;
+  }
 
   register(info: ActorTypeInfo): void {
     this.types.set(info.type, info);
     this.active.set(info.type, new Map());
+  }
+
+  /** Sidecar mode: calls of a type not registered yet wait (up to the turn timeout) for `pending`, the app's types. */
+  typesArriving(pending: Promise<void>): void {
+    this.typesPending = pending;
+    void pending.finally(() => {
+      if (this.typesPending === pending) this.typesPending = undefined;
+    });
+  }
+
+  /** How often idle actors are looked for (the app's `actorScanInterval` in sidecar mode). */
+  setScanInterval(ms: number): void {
+    if (ms === this.scanIntervalMs) return;
+    this.scanIntervalMs = ms;
+    if (this.scanTimer && !this.closed) {
+      this.clock.clearTimeout(this.scanTimer);
+      this.scheduleScan();
+    }
+  }
+
+  /** Resolves once `type` is known, or the app's types have arrived (sidecar mode; at most the turn timeout). */
+  async typeKnown(type: string): Promise<void> {
+    const pending = this.typesPending;
+    if (!this.types.has(type) && pending) await this.afterTypes(pending);
+  }
+
+  /** Whether `type` is hosted by the app behind the sidecar (its method calls pass bytes through). */
+  isAppHosted(type: string): boolean {
+    return this.types.get(type)?.host === 'app';
   }
 
   attach(store: ActorStore, reminders: ReminderScheduler): void {
@@ -98,8 +114,33 @@ export class ActorsService {
   async rebalance(): Promise<number> {
     const moving: Activation[] = [];
     for (const ids of this.active.values()) for (const act of ids.values()) if (!this.owns(act.info.type, act.id)) moving.push(act);
-    await Promise.all(moving.map((act) => this.deactivate(act)));
+    await Promise.all(moving.map((act) => this.moveAway(act)));
     return moving.length;
+  }
+
+  /**
+   * Deactivates an actor now owned elsewhere in its turn; a type with `drainMs` (the app's
+   * `drainOngoingCallTimeout`, 0 without `drainRebalancedActors`) waits that long for the ongoing call,
+   * then deactivates it without waiting for the turn, as daprd drains rebalanced actors.
+   */
+  private async moveAway(act: Activation): Promise<void> {
+    const waitMs = act.info.drainMs;
+    if (waitMs === undefined || !act.lock.busy) return this.deactivate(act);
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.deactivate(act).then(() => true),
+      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), waitMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (drained || act.deactivated) return;
+    act.deactivated = true;
+    act.timers.close();
+    try {
+      await act.instance?.deactivate();
+    } catch (err) {
+      this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
+    } finally {
+      if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
+    }
   }
 
   typeNames(): string[] {
@@ -120,7 +161,7 @@ export class ActorsService {
 
   /** The instance of an active actor (benchmarks and tests compare against calling it directly). */
   activeInstance(type: string, id: string): object | undefined {
-    return this.active.get(type)?.get(id)?.instance;
+    return this.active.get(type)?.get(id)?.instance?.target;
   }
 
   isActive(type: string, id: string): boolean {
@@ -134,11 +175,29 @@ export class ActorsService {
    */
   invoke(type: string, id: string, method: string, args: readonly unknown[], chainId?: string, forwarded = false): Promise<unknown> {
     const info = this.types.get(type);
-    if (!info) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
-    if (!info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
+    if (!info) {
+      const pending = this.typesPending;
+      if (!pending) return Promise.reject(new ActorTypeNotFoundError(type, this.typeNames()));
+      return this.afterTypes(pending).then(() => this.invoke(type, id, method, args, chainId, forwarded));
+    }
+    if (info.methods && !info.methods.has(method)) return Promise.reject(new ActorMethodNotFoundError(type, method, [...info.methods]));
     const chain = chainFor(chainId);
     if (this.placement && !this.placement.isLocal(type, id)) return this.remote(info, id, method, args, chain, forwarded);
-    return this.call(info, id, method, args, chain, true);
+    return this.call(info, id, (instance) => instance.invoke(method, args), chain, true);
+  }
+
+  /** Waits for the app's actor types, at most the turn timeout (the call then fails as for an unknown type). */
+  private async afterTypes(pending: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((ok) => {
+      timer = setTimeout(ok, this.settings.turnTimeoutMs);
+      timer.unref();
+    });
+    try {
+      await Promise.race([pending.catch(() => undefined), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -150,13 +209,13 @@ export class ActorsService {
     const placement = this.placement as ActorPlacement;
     if (forwarded) {
       await placement.heartbeat();
-      if (placement.isLocal(info.type, id)) return this.call(info, id, method, args, chain, true);
+      if (placement.isLocal(info.type, id)) return this.call(info, id, (instance) => instance.invoke(method, args), chain, true);
       throw new ActorNotHostedError(info.type, id, 'a forwarded call reached an instance that does not own it (membership changing)');
     }
     return forwardToOwner(placement, info.type, id, method, args, chain.id, {
       retryForMs: this.settings.placementLeaseMs * 2 + 2000,
       timeoutMs: this.settings.turnTimeoutMs + this.settings.placementLeaseMs,
-      local: () => this.call(info, id, method, args, chain, true),
+      local: () => this.call(info, id, (instance) => instance.invoke(method, args), chain, true),
     });
   }
 
@@ -177,10 +236,11 @@ export class ActorsService {
     return this.store().get(type, id, key);
   }
 
-  /** Delivers a reminder: `receiveReminder(name, data)` in the actor's turn (activating it). */
-  fireReminder(type: string, id: string, name: string, data: unknown): Promise<unknown> {
+  /** Delivers a reminder in the actor's turn, activating it (`receiveReminder(name, data)`, or the app's `/method/remind/{name}`). */
+  async fireReminder(type: string, id: string, name: string, data: unknown, schedule: { dueTime?: string; period?: string } = {}): Promise<FiringOutcome> {
     const info = this.typeInfo(type);
-    return this.call(info, id, 'receiveReminder', [name, data], chainFor(undefined), false);
+    const firing: ReminderFiring = { name, data, dueTime: schedule.dueTime, period: schedule.period };
+    return (await this.call(info, id, (instance) => instance.reminder(firing), chainFor(undefined), false)) as FiringOutcome;
   }
 
   /** Registers a timer of an active actor (the HTTP API's `/timers/{name}`; activates it). */
@@ -198,7 +258,7 @@ export class ActorsService {
 
   unregisterTimer(type: string, id: string, name: string): void {
     const act = this.active.get(type)?.get(id);
-    if (act) this.removeTimer(act, name);
+    act?.timers.remove(name);
   }
 
   start(): void {
@@ -231,27 +291,17 @@ export class ActorsService {
         .finally(() => {
           if (!this.closed) this.scheduleScan();
         });
-    }, this.settings.scanIntervalMs);
+    }, this.scanIntervalMs);
   }
 
-  private async call(info: ActorTypeInfo, id: string, method: string, args: readonly unknown[], chain: CallChain, touch: boolean): Promise<unknown> {
+  private async call(info: ActorTypeInfo, id: string, run: (instance: ActorInstance) => Promise<unknown>, chain: CallChain, touch: boolean): Promise<unknown> {
     for (;;) {
       if (this.closed) throw new ActorError('ERR_ACTOR_RUNTIME_CLOSED', 'the actor runtime is shutting down: no new actor calls are accepted');
       const act = this.activation(info, id);
       const result = await act.lock.run(chain, async (reentered) => {
         if (act.deactivated) return RETRY;
         try {
-          const instance = act.instance ?? (await this.activate(act));
-          const fn = instance[method];
-          if (typeof fn !== 'function') {
-            throw method === 'receiveReminder'
-              ? new ActorError(
-                  'ERR_ACTOR_INVOKE_METHOD',
-                  `actor type ${info.type} received a reminder but ${info.className} has no receiveReminder(name, data) method`,
-                )
-              : new ActorMethodNotFoundError(info.type, method, [...info.methods]);
-          }
-          const value: unknown = await (fn as (...a: readonly unknown[]) => unknown).apply(instance, [...args]);
+          const value = await run(act.instance ?? (await this.activate(act)));
           if (!reentered) await act.state.save();
           return value;
         } catch (err) {
@@ -275,7 +325,11 @@ export class ActorsService {
         id,
         lock: new TurnLock({ type: info.type, id, reentrant: info.reentrant, maxStackDepth: info.maxStackDepth, waitTimeoutMs: this.settings.turnTimeoutMs }),
         state: new ActorStateManager(this.store(), info.type, id),
-        timers: new Map(),
+        timers: new ActorTimers(
+          this.clock,
+          (firing) => this.fireTimer(act as Activation, firing),
+          (timer, err) => this.logger.warn({ actorType: info.type, actorId: id, timer, err: errorMessage(err) }, 'actor timer callback failed'),
+        ),
         lastUsed: this.clock.now(),
         deactivated: false,
       };
@@ -298,14 +352,11 @@ export class ActorsService {
     }
   }
 
-  /** Creates the instance through Nest and runs `onActivate` (inside the first turn). */
-  private async activate(act: Activation): Promise<Record<string, unknown>> {
+  /** Creates the activation's code (an instance through Nest and its `onActivate`, or the app's actor), inside the first turn. */
+  private async activate(act: Activation): Promise<ActorInstance> {
     try {
       if (this.placement) act.state.fence = await this.store().claimOwner(act.info.type, act.id, this.placement.instanceId);
-      const instance = (await act.info.create()) as Record<string, unknown>;
-      bindActorContext(instance, this.contextOf(act));
-      const hook = instance['onActivate'];
-      if (typeof hook === 'function') await (hook as () => Promise<void>).call(instance);
+      const instance = await act.info.activate(this.contextOf(act));
       act.instance = instance;
       return instance;
     } catch (err) {
@@ -318,7 +369,7 @@ export class ActorsService {
   /** Forgets an activation that lost its ownership: no hook, no save (its writes would be refused). */
   private drop(act: Activation): void {
     act.deactivated = true;
-    for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
+    act.timers.close();
     if (this.active.get(act.info.type)?.get(act.id) === act) this.active.get(act.info.type)?.delete(act.id);
   }
 
@@ -326,13 +377,12 @@ export class ActorsService {
     await act.lock.run(chainFor(undefined), async () => {
       if (act.deactivated) return;
       act.deactivated = true;
-      for (const name of [...act.timers.keys()]) this.removeTimer(act, name);
+      act.timers.close();
       try {
-        const hook = act.instance?.['onDeactivate'];
-        if (typeof hook === 'function') await (hook as () => Promise<void>).call(act.instance);
+        await act.instance?.deactivate();
         await act.state.save();
       } catch (err) {
-        this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor onDeactivate failed');
+        this.logger.error({ actorType: act.info.type, actorId: act.id, err: errorMessage(err) }, 'actor deactivation failed');
       } finally {
         this.active.get(act.info.type)?.delete(act.id);
       }
@@ -346,7 +396,7 @@ export class ActorsService {
       id: act.id,
       state: act.state,
       registerTimer: (name, callback, options) => this.addTimer(act, name, callback, options),
-      unregisterTimer: (name) => this.removeTimer(act, name),
+      unregisterTimer: (name) => act.timers.remove(name),
       registerReminder: (name, options, overwrite = true) => this.reminderScheduler().register(type, act.id, name, options, overwrite),
       unregisterReminder: (name) => this.reminderScheduler().unregister(type, act.id, name),
       getReminder: (name): Promise<ActorReminderInfo | undefined> => this.reminderScheduler().get(type, act.id, name),
@@ -354,54 +404,25 @@ export class ActorsService {
   }
 
   private addTimer(act: Activation, name: string, callback: string, options: ActorScheduleOptions): void {
-    const parsed = parseSchedule(options, this.clock.now());
-    if (!parsed.ok) throw new ActorScheduleError('ERR_ACTOR_TIMER_CREATE', parsed.field, `error creating actor timer "${name}": ${parsed.reason}`);
-    if (typeof act.instance?.[callback] !== 'function') {
+    if (!act.instance?.hasCallback(callback)) {
       throw new ActorError('ERR_ACTOR_TIMER_CREATE', `error creating actor timer "${name}": ${act.info.className} has no method "${callback}" to call back`);
     }
-    this.removeTimer(act, name);
-    const entry: TimerEntry = { schedule: parsed.schedule, fired: 0, callback, data: options.data };
-    act.timers.set(name, entry);
-    this.armTimer(act, name, entry);
+    act.timers.add(name, callback, options);
   }
 
-  private armTimer(act: Activation, name: string, entry: TimerEntry): void {
-    const at = firingAt(entry.schedule, entry.fired);
-    if (at === undefined) {
-      act.timers.delete(name);
-      return;
-    }
-    entry.handle = this.clock.setTimeout(
-      () => {
-        entry.fired++;
-        if (act.deactivated || act.timers.get(name) !== entry) return;
-        act.lock
-          .run(chainFor(undefined), async () => {
-            if (act.deactivated || !act.instance) return;
-            const fn = act.instance[entry.callback] as (data: unknown) => unknown;
-            try {
-              await fn.call(act.instance, entry.data);
-              await act.state.save();
-            } catch (err) {
-              act.state.discard();
-              throw err;
-            }
-          })
-          .catch((err: unknown) =>
-            this.logger.warn({ actorType: act.info.type, actorId: act.id, timer: name, err: errorMessage(err) }, 'actor timer callback failed'),
-          )
-          .finally(() => {
-            if (!act.deactivated && act.timers.get(name) === entry) this.armTimer(act, name, entry);
-          });
-      },
-      Math.max(0, at - this.clock.now()),
-    );
-  }
-
-  private removeTimer(act: Activation, name: string): void {
-    const entry = act.timers.get(name);
-    if (entry?.handle) this.clock.clearTimeout(entry.handle);
-    act.timers.delete(name);
+  /** A timer firing, in the actor's turn (state saved after it, dropped if it fails). */
+  private fireTimer(act: Activation, firing: TimerFiring): Promise<FiringOutcome | undefined> {
+    return act.lock.run(chainFor(undefined), async () => {
+      if (act.deactivated || !act.instance) return undefined;
+      try {
+        const outcome = await act.instance.timer(firing);
+        await act.state.save();
+        return outcome;
+      } catch (err) {
+        act.state.discard();
+        throw err;
+      }
+    });
   }
 
   private store(): ActorStore {

@@ -1,5 +1,6 @@
 import { ActorError, ActorNotHostedError } from '../../../errors/actor.errors';
 import { errorMessage, SidekickError } from '../../../errors/sidekick.error';
+import { RawActorCall, RawActorReply } from './actor-host';
 import type { ActorPlacement } from './placement';
 
 /** Header marking a call forwarded by placement (the receiver never forwards it again: one hop). */
@@ -19,13 +20,16 @@ export async function forwardCall(
   chainId: string,
   timeoutMs: number,
 ): Promise<unknown> {
-  const url = `${address}/v1.0/actors/${encodeURIComponent(type)}/${encodeURIComponent(id)}/method/${encodeURIComponent(method)}`;
+  // An actor of the app behind the sidecar: the caller's bytes go on as they are, and the reply comes back as it is.
+  const raw = args[0] instanceof RawActorCall ? args[0] : undefined;
+  const query = raw?.query ? `?${raw.query}` : '';
+  const url = `${address}/v1.0/actors/${encodeURIComponent(type)}/${encodeURIComponent(id)}/method/${encodeURIComponent(method)}${query}`;
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json', 'dapr-reentrancy-id': chainId, [FORWARDED_HEADER]: '1' },
-      body: JSON.stringify(args),
+      headers: { ...raw?.headers, 'content-type': raw?.contentType ?? 'application/json', 'dapr-reentrancy-id': chainId, [FORWARDED_HEADER]: '1' },
+      body: raw ? raw.body : JSON.stringify(args),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
@@ -44,6 +48,13 @@ export async function forwardCall(
         retryable: true,
       },
     );
+  }
+  if (raw && res.status === 200) {
+    const headers: Record<string, string> = {};
+    res.headers.forEach((value, name) => {
+      if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding') headers[name] = value;
+    });
+    return new RawActorReply(res.status, headers, Buffer.from(await res.arrayBuffer()));
   }
   const text = await res.text().catch(() => '');
   if (res.status === 200) return text === '' ? undefined : (JSON.parse(text) as unknown);

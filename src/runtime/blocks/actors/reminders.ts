@@ -25,7 +25,8 @@ interface Entry {
   handle?: TimerHandle;
 }
 
-export type ReminderFire = (type: string, id: string, name: string, data: unknown) => Promise<unknown>;
+/** Delivers one firing; answering `cancel` deletes the reminder (Dapr's `X-DaprReminderCancel`). */
+export type ReminderFire = (type: string, id: string, name: string, data: unknown, schedule: { dueTime?: string; period?: string }) => Promise<unknown>;
 
 /**
  * Durable reminders: registered in the actor state store at once, fired in the actor's turn
@@ -73,9 +74,19 @@ export class ReminderScheduler {
 
   /** Loads the reminders of `types` and arms them. */
   async start(types: readonly string[]): Promise<void> {
+    await this.host(types);
+    this.flushTimer = setInterval(() => void this.flush(), this.flushMs);
+    this.flushTimer.unref();
+  }
+
+  /** Loads and arms the reminders of more types (sidecar mode: the app's, once it has told them). */
+  async host(types: readonly string[]): Promise<void> {
+    const added = new Map<string, Map<string, Entry>>();
     for (const type of types) {
+      if (this.byType.has(type)) continue;
       const entries = new Map<string, Entry>();
       this.byType.set(type, entries);
+      added.set(type, entries);
       const raw = await this.store.getRaw(this.store.remindersKey(type));
       if (!raw) continue;
       let list: StoredReminder[];
@@ -89,9 +100,7 @@ export class ReminderScheduler {
       }
       for (const reminder of list) entries.set(entryKey(reminder.actorId, reminder.name), { reminder });
     }
-    for (const [type, entries] of this.byType) for (const entry of entries.values()) this.arm(type, entry);
-    this.flushTimer = setInterval(() => void this.flush(), this.flushMs);
-    this.flushTimer.unref();
+    for (const [type, entries] of added) for (const entry of entries.values()) this.arm(type, entry);
   }
 
   async stop(): Promise<void> {
@@ -202,8 +211,11 @@ export class ReminderScheduler {
     for (let at = firingAt(r.schedule, next); at !== undefined && at < now; at = firingAt(r.schedule, next)) next++;
     r.fired = next;
     this.dirty.add(type);
-    this.fire(type, r.actorId, r.name, r.data)
-      .then(() => this.firedCount++)
+    this.fire(type, r.actorId, r.name, r.data, { dueTime: r.dueTime, period: r.period })
+      .then((outcome) => {
+        this.firedCount++;
+        if (outcome === 'cancel') this.retire(type, entry);
+      })
       .catch((err: unknown) =>
         this.logger.warn({ actorType: type, actorId: r.actorId, reminder: r.name, err: errorMessage(err) }, 'actor reminder delivery failed'),
       )

@@ -51,6 +51,7 @@ export const bindingsBlock: BlockDefinition = {
       },
       stop: async () => {
         await pending?.cancel();
+        await channel?.stopHealthChecks();
         await service.stop();
       },
       routes: () => bindingsRoutes(service),

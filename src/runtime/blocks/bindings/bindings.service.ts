@@ -115,6 +115,9 @@ export class BindingsService {
         continue;
       }
       const deliver = async (event: BindingEvent): Promise<Buffer | undefined> => {
+        // An unhealthy app (periodic health checks): the event waits for it to recover, which holds the binding's reader.
+        const admitted = app.admit?.(true);
+        if (admitted) await admitted;
         const res = await app.forward({
           method: 'POST',
           url: `/${name}`,

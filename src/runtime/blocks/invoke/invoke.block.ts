@@ -77,14 +77,6 @@ export const invokeBlock: BlockDefinition = {
         if (err instanceof AppChannelClosedError) return;
         throw err;
       }
-      // daprd reads the app's actor configuration; actors are not served through the app channel yet.
-      const config = await appChannel.config();
-      if (config && config.entities.length > 0) {
-        ctx.logger.warn(
-          { entities: config.entities },
-          'the app hosts actor types (GET /dapr/config): actors are not delivered to an app behind the sidecar yet',
-        );
-      }
       // The HTTP API listens right after the blocks start: its address goes into the entry.
       for (let i = 0; i < 100 && !ctx.host.apiAddress(); i++) await new Promise((r) => setTimeout(r, 20));
       safeJoin(appChannel.url);

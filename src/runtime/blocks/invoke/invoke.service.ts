@@ -33,6 +33,8 @@ export type SelfDispatcher = RequestListener | { inject: (opts: object) => Promi
 /** Sends a request to the app in another process (the app channel of sidecar mode). */
 export interface AppForwarder {
   forward(req: InProcessRequest): Promise<InvokeResponse>;
+  /** Undefined when the app may be called now; else what to wait for (a delivery) or the refusal (an invocation). */
+  admit?(delivery: boolean): Promise<void> | undefined;
 }
 
 interface FastifyResponse {
@@ -116,6 +118,9 @@ export class InvokeService {
   private async dispatchSelf(path: string, req: InvokeRequest, headers: HeaderMap): Promise<InvokeResponse> {
     const self = this.self;
     if (!self) throw new InvokeError(this.appId, 'this app has no HTTP routes to invoke (no HTTP adapter)');
+    // Behind the sidecar, an unhealthy app (periodic health checks): deliveries wait before their deadline starts, invocations are refused.
+    const admitted = typeof self === 'object' && 'admit' in self ? self.admit?.(req.delivery === true) : undefined;
+    if (admitted) await admitted;
     const work: Promise<InvokeResponse> =
       typeof self === 'function'
         ? dispatchInProcess(self, { method: req.verb, url: path, headers, body: req.body })
@@ -140,6 +145,8 @@ export class InvokeService {
  * at the top is dropped, as Go's path.Clean does. Encoded dots (`%2e`) count as dots.
  */
 export function normalizeMethod(method: string): string {
+  // The common case (no dot, no escape, no empty segment but a trailing one) is already normal.
+  if (!method.startsWith('/') && !method.includes('.') && !method.includes('%') && !method.includes('//')) return method;
   const out: string[] = [];
   const segments = method.split('/');
   for (const [i, segment] of segments.entries()) {

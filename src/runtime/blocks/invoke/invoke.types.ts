@@ -11,6 +11,11 @@ export interface InvokeRequest {
   readonly query?: string;
   readonly headers?: Readonly<HeaderMap>;
   readonly body?: Buffer;
+  /**
+   * A delivery (a pub/sub event) rather than an invocation: behind the sidecar, while the app is
+   * unhealthy it waits for the app to recover instead of failing (README, "App health checks").
+   */
+  readonly delivery?: boolean;
 }
 
 /** The target's answer, unchanged. */

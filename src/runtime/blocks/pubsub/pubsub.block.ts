@@ -72,6 +72,8 @@ export const pubsubBlock: BlockDefinition = {
       },
       stop: async (deadline) => {
         await pending?.cancel();
+        // Deliveries waiting for an unhealthy app give up (their events are delivered again later).
+        await channel?.stopHealthChecks();
         await subscriptions.stop(deadline.remainingMs());
       },
       routes: () => pubsubRoutes(service),

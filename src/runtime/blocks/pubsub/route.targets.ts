@@ -86,7 +86,7 @@ export function httpTarget(
     rules,
     deliver: async (event): Promise<Outcome> => {
       try {
-        const res = await invoke.invoke(appId, { verb: 'POST', method, headers, body: Buffer.from(JSON.stringify(event.envelope)) });
+        const res = await invoke.invoke(appId, { verb: 'POST', method, headers, body: Buffer.from(JSON.stringify(event.envelope)), delivery: true });
         return httpOutcome(res.status, res.body, method);
       } catch (err) {
         return { status: 'retry', error: err instanceof Error ? err : new Error(String(err)), retryable: true };
@@ -106,6 +106,7 @@ export function httpTarget(
         method,
         headers: { 'content-type': 'application/json' },
         body: Buffer.from(JSON.stringify(body)),
+        delivery: true,
       });
       if (res.status === 404) return Object.fromEntries(events.map((e): [string, BulkEventStatus] => [e.id, 'DROP']));
       if (res.status < 200 || res.status >= 300) throw new InvokeError(appId, `bulk delivery to /${method} answered ${res.status}`, { retryable: true });

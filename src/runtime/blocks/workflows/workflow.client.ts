@@ -1,12 +1,20 @@
 import { withDeadline } from '../../../spi/clock';
 import { WorkflowApiError } from '../../../errors/workflow.errors';
 import type { WorkflowEngine } from './workflow.engine';
+import type { WorkflowPage, WorkflowQuery } from './workflow.query';
+import { startTimeOf } from './workflow.schedule';
 import type { WorkflowState } from './workflow.types';
 
 export interface ScheduleOptions {
   /** Defaults to a random UUID. Letters, digits, `_` and `-`, at most 64 characters (daprd's rule). */
   readonly instanceId?: string;
   readonly input?: unknown;
+  /**
+   * When to start (Durable Task's `scheduledStartTimestamp`): until then the instance is PENDING, held
+   * in the store (a restart keeps it). A time not in the future starts it at once; an invalid one is
+   * `ERR_START_WORKFLOW`. A Date, epoch milliseconds or an RFC 3339 string.
+   */
+  readonly startAt?: Date | number | string;
 }
 
 /**
@@ -17,8 +25,17 @@ export class WorkflowClient {
   constructor(private readonly engine: () => WorkflowEngine) {}
 
   /** Starts an instance of workflow `name`; resolves with its id once it is recorded. */
-  schedule(name: string, options: ScheduleOptions = {}): Promise<string> {
-    return this.engine().start(name, options.instanceId, options.input);
+  async schedule(name: string, options: ScheduleOptions = {}): Promise<string> {
+    return this.engine().start(name, options.instanceId, options.input, undefined, startTimeOf(name, options.startAt));
+  }
+
+  /**
+   * A page of instances by status, name, id prefix and creation time (Durable Task's
+   * `OrchestrationQuery`), ordered by creation time then id; pass the page's `continuationToken` for
+   * the next. A bad query is `ERR_LIST_WORKFLOWS` (HTTP 400) naming the field.
+   */
+  list(query: WorkflowQuery = {}): Promise<WorkflowPage> {
+    return this.engine().list(query);
   }
 
   /** The instance's state, or undefined when there is none. */

@@ -8,8 +8,11 @@ import type { WorkflowMailbox } from './workflow.mailbox';
 import { WorkflowRunner } from './workflow.runner';
 import type { WorkflowFn } from './workflow.context';
 import { checkInstanceId, childResult, jsonCopy, jsonOr, missingWorkflow, notJsonEnd, notRegistered } from './workflow.values';
+import { type Recovery, recoverStep } from './workflow.recover';
 import { type Waitable, waitForState } from './workflow.waits';
 import type { WorkflowStore } from './workflow.store';
+import type { WorkflowPage, WorkflowQuery } from './workflow.query';
+import { endBeforeStart, holdUntilStart, notStartedYet, startRecord, waitingToStart } from './workflow.schedule';
 import { type HistoryEvent, type InstanceRecord, TERMINAL_STATUSES, type WorkflowState } from './workflow.types';
 
 export type { ActivityFn } from './workflow.actions';
@@ -27,6 +30,7 @@ export class WorkflowEngine {
   /** Steps being driven (awaited by `stop`). */
   private readonly driving = new Set<Promise<void>>();
   private readonly actions: WorkflowActions;
+  private readonly recovery: Recovery;
   /** Called when a write failed its fence check (another process adopted this one's instances). */
   onLost: (reason: string) => void = () => undefined;
 
@@ -45,6 +49,15 @@ export class WorkflowEngine {
       find: async (id) => this.instances.get(id)?.record ?? (await this.store.record(id)),
       start: (name, id, input, parent) => this.start(name, id, input, parent),
     });
+    this.recovery = {
+      store: this.store,
+      logger: this.logger,
+      stopped: () => this.stopped,
+      lost: (reason) => this.onLost(reason),
+      drives: (inst) => this.instances.get(inst.record.instanceId) === inst,
+      drop: (inst) => this.instances.delete(inst.record.instanceId),
+      retry: (inst) => this.enqueue(inst, undefined),
+    };
   }
 
   private readonly waitable: Waitable = { local: (id) => this.instances.get(id), get: (id) => this.get(id), stopped: () => this.stopped };
@@ -70,8 +83,11 @@ export class WorkflowEngine {
       const record: InstanceRecord = { ...found, owner: this.store.ownerId };
       const history = await this.store.history(record);
       const inst = this.add(record, history);
-      for (const action of pendingActions(history)) this.actions.dispatch(inst, action);
-      this.enqueue(inst, undefined);
+      if (waitingToStart(record, this.clock.now())) this.holdUntilStart(inst, record.scheduledStartAt ?? 0);
+      else {
+        for (const action of pendingActions(history)) this.actions.dispatch(inst, action);
+        this.enqueue(inst, undefined);
+      }
       resumed++;
     }
     return resumed;
@@ -82,8 +98,19 @@ export class WorkflowEngine {
     return this.instances.get(instanceId);
   }
 
-  /** Feeds `event` to an instance driven here; resolves once it is recorded. */
-  record(inst: Instance, event: HistoryEvent): Promise<void> {
+  /** Feeds `event` to an instance driven here; resolves once it is recorded (before its start time: only a termination). */
+  async record(inst: Instance, event: HistoryEvent): Promise<void> {
+    if (inst.notBefore !== undefined) {
+      if (event.type !== 'ExecutionTerminated') throw notStartedYet('ERR_RAISE_EVENT_WORKFLOW', 'recording an event on', inst.record);
+      await endBeforeStart(
+        this.clock,
+        inst,
+        event.output,
+        (w) => this.store.write(w),
+        () => this.enqueue(inst, undefined),
+      );
+      return this.finish(inst);
+    }
     return new Promise<void>((resolve, reject) => this.enqueue(inst, { event, recorded: { resolve, reject } }));
   }
 
@@ -109,7 +136,8 @@ export class WorkflowEngine {
     clearTimeout(timer);
   }
 
-  async start(name: string, instanceId: string | undefined, input: unknown, parent?: InstanceRecord['parent']): Promise<string> {
+  /** `startAt` (epoch ms, in the future): the instance stays PENDING until then (workflow.schedule.ts). */
+  async start(name: string, instanceId: string | undefined, input: unknown, parent?: InstanceRecord['parent'], startAt?: number): Promise<string> {
     if (!this.workflows.has(name)) throw notRegistered(name, [...this.workflows.keys()]);
     const id = instanceId ?? randomUUID();
     if (!parent) checkInstanceId(id);
@@ -119,27 +147,23 @@ export class WorkflowEngine {
       throw new WorkflowApiError('ERR_START_WORKFLOW', `error starting workflow '${name}': an active workflow with ID '${id}' already exists`);
     }
     if (existing) await this.store.purge(existing);
-    const now = this.clock.now();
-    const first: HistoryEvent[] = [
-      { type: 'OrchestratorStarted', at: now },
-      { type: 'ExecutionStarted', at: now, name, input },
-    ];
-    const record: InstanceRecord = {
-      instanceId: id,
-      name,
-      status: 'PENDING',
-      input,
-      createdAt: now,
-      lastUpdatedAt: now,
-      chunks: 1,
-      parent,
-      owner: this.store.ownerId,
-    };
+    const { record, first } = startRecord({ instanceId: id, name, input, parent, owner: this.store.ownerId }, this.clock.now(), startAt);
     await this.store.write({ record, chunk: first, active: true });
     const inst = this.add(record, undefined);
     inst.fresh = first;
-    this.enqueue(inst, undefined);
+    if (record.scheduledStartAt !== undefined) this.holdUntilStart(inst, record.scheduledStartAt);
+    else this.enqueue(inst, undefined);
     return id;
+  }
+
+  /** Instances by status, name and creation time (the store's status index; workflow.query.ts). */
+  list(query: WorkflowQuery): Promise<WorkflowPage> {
+    return this.store.list(query);
+  }
+
+  /** Holds a scheduled instance until its start time (workflow.schedule.ts), then runs its first step. */
+  private holdUntilStart(inst: Instance, at: number): void {
+    holdUntilStart(this.clock, inst, at, () => this.enqueue(inst, undefined));
   }
 
   async get(instanceId: string): Promise<WorkflowState | undefined> {
@@ -219,6 +243,8 @@ export class WorkflowEngine {
     const inst = this.instances.get(instanceId);
     if (!inst) {
       const known = await this.store.record(instanceId);
+      const held = known && event.type !== 'ExecutionTerminated' && waitingToStart(known, this.clock.now());
+      if (held) throw notStartedYet(code, doing, known);
       if (this.mailbox && (await this.mailbox.sendToInstance(instanceId, event, known))) return; // recorded by the process driving it
       throw new WorkflowApiError(
         code,
@@ -227,6 +253,7 @@ export class WorkflowEngine {
           : `error ${doing} workflow with instance ID '${instanceId}': no such instance exists`,
       );
     }
+    if (inst.notBefore !== undefined && event.type !== 'ExecutionTerminated') throw notStartedYet(code, doing, inst.record);
     await this.record(inst, event);
   }
 
@@ -238,7 +265,7 @@ export class WorkflowEngine {
 
   private enqueue(inst: Instance, item: InboxItem | undefined): void {
     if (item) inst.inbox.push(item);
-    if (inst.busy || this.stopped) return;
+    if (inst.busy || this.stopped || inst.notBefore !== undefined) return;
     inst.busy = true;
     const driving = this.drive(inst, item === undefined);
     this.driving.add(driving);
@@ -259,7 +286,7 @@ export class WorkflowEngine {
           await this.step(inst, items);
           for (const i of items) i.recorded?.resolve();
         } catch (err) {
-          await this.recover(inst, items, err);
+          await recoverStep(this.recovery, inst, items, err);
         }
       }
     } finally {
@@ -307,46 +334,6 @@ export class WorkflowEngine {
       return;
     }
     for (const action of actions) this.actions.dispatch(inst, action);
-  }
-
-  /**
-   * A step that could not be recorded (the store failed): the code's state is rebuilt from the
-   * recorded history, callers waiting on the step's events get the error, and the results of
-   * activities and timers are fed again after a second.
-   */
-  private async recover(inst: Instance, items: readonly InboxItem[], err: unknown): Promise<void> {
-    this.logger.error(
-      { instanceId: inst.record.instanceId, err: String(err) },
-      'workflow step could not be recorded; retrying in 1 s from the recorded history',
-    );
-    for (const i of items) i.recorded?.reject(err);
-    if (this.stopped) return; // shutting down: the next start replays from the store
-    if ((err as { code?: unknown }).code === 'ERR_STATE_FENCING_TOKEN_STALE') {
-      if (inst.record.owner === this.store.ownerId) this.onLost(String((err as Error).message)); // another process adopted this one's instances
-      return;
-    }
-    inst.runner = undefined;
-    inst.fresh = undefined;
-    try {
-      const record = await this.store.record(inst.record.instanceId);
-      if (record) inst.record = record;
-      inst.history = await this.store.history(inst.record);
-    } catch (reloadErr) {
-      inst.history = undefined;
-      this.logger.error(
-        { instanceId: inst.record.instanceId, err: String(reloadErr) },
-        'workflow history could not be read; the instance resumes at the next restart',
-      );
-      this.instances.delete(inst.record.instanceId);
-      return;
-    }
-    const retry = items.filter((i) => !i.recorded);
-    const timer = setTimeout(() => {
-      if (this.instances.get(inst.record.instanceId) !== inst) return;
-      inst.inbox.unshift(...retry);
-      this.enqueue(inst, undefined);
-    }, 1000);
-    timer.unref();
   }
 
   /** Starts the instance again with `input` and a history of its start only (same id). */

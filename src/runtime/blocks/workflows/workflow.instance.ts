@@ -31,6 +31,8 @@ export interface Instance {
   readonly started: (() => void)[];
   /** Ids of the inbox messages from other processes already recorded in the history (read twice after a crash: recorded once). */
   readonly messages: Set<string>;
+  /** A scheduled instance before its start time (epoch ms): its code does not run yet (workflow.schedule.ts). */
+  notBefore?: number;
 }
 
 export function newInstance(record: InstanceRecord, history: HistoryEvent[] | undefined): Instance {

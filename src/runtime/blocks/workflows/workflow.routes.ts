@@ -86,7 +86,7 @@ function instanceId(ctx: ApiContext): string {
  * front with 400; daprd passes the bytes on), else its text (`@dapr/dapr` sends strings as text/plain).
  * An empty body is no value.
  */
-async function bodyValue(ctx: ApiContext, what: string): Promise<unknown> {
+export async function bodyValue(ctx: ApiContext, what: string): Promise<unknown> {
   const body = await ctx.body();
   if (body.length === 0) return undefined;
   const type = (ctx.req.headers['content-type'] ?? '').toLowerCase();

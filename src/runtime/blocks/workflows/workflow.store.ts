@@ -2,6 +2,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SidekickError } from '../../../errors/sidekick.error';
 import type { StateService } from '../state/state.service';
 import type { StateOperation } from '../state/state.types';
+import { type IndexMove, WorkflowStatusIndex } from './workflow.index';
+import { listInstances, type WorkflowPage, type WorkflowQuery } from './workflow.query';
 import type { HistoryEvent, InstanceRecord } from './workflow.types';
 
 /** One instance's part of a commit. */
@@ -19,12 +21,16 @@ interface Queued {
   readonly owner: string;
   /** An adoption, written alone in its own transaction: the ids it adds to this process's index. */
   readonly adopted?: readonly string[];
+  /** The instance's change in the status index, if any. */
+  readonly move?: IndexMove;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
 
 const indexKey = (member: string): string => `wf-index:${member}`;
 const fenceKey = (member: string): string => `wf-fenced:${member}`;
+/** Commits retried when a status-index page or directory changed under the batch (another process wrote it). */
+const INDEX_ATTEMPTS = 10;
 const metaKey = (id: string): string => `wf-meta:${id}`;
 const chunkKey = (id: string, n: number): string => `wf-h:${id}:${n}`;
 
@@ -33,7 +39,8 @@ const chunkKey = (id: string, n: number): string => `wf-h:${id}:${n}`;
  * `wf-meta:<id>` (the instance record), `wf-h:<id>:<n>` (history, appended in chunks: one per step),
  * `wf-index:<member>` (the ids of the active instances a process drives, for another to adopt).
  * Writes are group-committed: the writes queued while one transaction runs go together in the next,
- * with one copy of the index.
+ * with one copy of the index. `wf-ix:<STATUS>...` is the status index for listing (workflow.index.ts),
+ * written in the same (fenced) transactions.
  *
  * Fencing: a process joins under a new member id each time (its epoch), and every transaction it
  * writes asserts that the tombstone `wf-fenced:<member>` does not exist (it creates the key with
@@ -50,12 +57,20 @@ export class WorkflowStore {
   private owner = { id: '' };
   /** The last transaction completed without the event loop turning (no I/O wait). */
   private synchronous = false;
+  private statusIndex: WorkflowStatusIndex;
 
   constructor(
     private readonly state: StateService,
     /** The store's name, picked at first use (so an app without workflows needs no state store). */
     private readonly store: () => string,
-  ) {}
+  ) {
+    this.statusIndex = new WorkflowStatusIndex(state, store);
+  }
+
+  /** A page of instances by status, name and creation time, from the status index (workflow.query.ts). */
+  list(query: WorkflowQuery): Promise<WorkflowPage> {
+    return listInstances(this.state, this.storeName, query);
+  }
 
   get storeName(): string {
     return this.store();
@@ -71,6 +86,8 @@ export class WorkflowStore {
     this.owner = { id };
     this.active.clear();
     this.indexDirty = false;
+    // a former member's pages may have been changed by its adopter: this member opens pages of its own
+    this.statusIndex = new WorkflowStatusIndex(this.state, this.store);
   }
 
   /** The active instance ids of `member` as last committed. */
@@ -93,7 +110,7 @@ export class WorkflowStore {
    * index, deletes `dead`'s index and applies `ops` (moving its inbox), in one transaction.
    */
   adopt(dead: string, ids: readonly string[], ops: readonly StateOperation[]): Promise<void> {
-    return this.enqueue([{ operation: 'delete', request: { key: indexKey(dead) } }, ...ops], this.owner.id, ids);
+    return this.enqueue([{ operation: 'delete', request: { key: indexKey(dead) } }, ...ops], this.owner.id, undefined, ids);
   }
 
   /** Drops `id` from the index (an adopted instance found ended). */
@@ -122,7 +139,8 @@ export class WorkflowStore {
       else this.active.delete(w.record.instanceId);
       this.indexDirty = true;
     }
-    return this.enqueue(ops, w.record.owner);
+    const fresh = w.record.chunks === 1 && w.record.status === 'PENDING';
+    return this.enqueue(ops, w.record.owner, this.statusIndex.moveFor(w.record, fresh));
   }
 
   /** Replaces an instance's history by `chunk` (continue-as-new): `record.chunks` must be 1. */
@@ -132,7 +150,7 @@ export class WorkflowStore {
     for (let n = 1; n < previous.chunks; n++) ops.push({ operation: 'delete', request: { key: chunkKey(record.instanceId, n) } });
     ops.push({ operation: 'upsert', request: { key: chunkKey(record.instanceId, 0), value: JSON.stringify(chunk) } });
     ops.push({ operation: 'upsert', request: { key: metaKey(record.instanceId), value: JSON.stringify(record) } });
-    return this.enqueue(ops, record.owner ?? '');
+    return this.enqueue(ops, record.owner ?? '', this.statusIndex.moveFor(record, false));
   }
 
   /** Deletes an instance's record and history. */
@@ -140,7 +158,7 @@ export class WorkflowStore {
     const ops: StateOperation[] = [{ operation: 'delete', request: { key: metaKey(record.instanceId) } }];
     for (let n = 0; n < record.chunks; n++) ops.push({ operation: 'delete', request: { key: chunkKey(record.instanceId, n) } });
     if (this.active.delete(record.instanceId)) this.indexDirty = true;
-    return this.enqueue(ops, this.owner.id);
+    return this.enqueue(ops, this.owner.id, { id: record.instanceId });
   }
 
   /** The assertion that this process is not fenced out (see the class comment). */
@@ -152,9 +170,9 @@ export class WorkflowStore {
     ];
   }
 
-  private enqueue(ops: StateOperation[], owner: string, adopted?: readonly string[]): Promise<void> {
+  private enqueue(ops: StateOperation[], owner: string, move?: IndexMove, adopted?: readonly string[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops, owner, adopted, resolve, reject });
+      this.queue.push({ ops, owner, move, adopted, resolve, reject });
       if (!this.writing) void this.drain();
     });
   }
@@ -176,25 +194,57 @@ export class WorkflowStore {
           ops.push({ operation: 'upsert', request: { key: indexKey(this.owner.id), value: JSON.stringify(ids) } });
         }
         ops.push(...this.fence());
+        const moves = batch.flatMap((q) => (q.move ? [q.move] : []));
         try {
-          let turned = false;
-          const probe = setImmediate(() => (turned = true));
-          await this.state.transact(this.storeName, ops);
-          clearImmediate(probe);
-          this.synchronous = !turned;
+          await this.commit(ops, moves);
           for (const id of adopted) this.active.add(id);
           for (const q of batch) q.resolve();
         } catch (err) {
           this.indexDirty = true;
-          // Workflow writes carry no ETags: a mismatch is the fence (in an adoption, the inboxes' ETags may also differ).
-          const mismatch = (err as { code?: unknown }).code === 'ERR_ETAG_MISMATCH';
-          const fenced = mismatch && (adopted.length === 0 || String((err as Error).message).includes(fenceKey(this.owner.id)));
+          const fenced = this.isFence(err, adopted.length > 0);
           for (const q of batch) q.reject(fenced ? lostError(undefined) : err);
         }
       }
     } finally {
       this.writing = false;
     }
+  }
+
+  /**
+   * One transaction of `ops` and the status-index changes of `moves`, planned again (up to
+   * INDEX_ATTEMPTS) when an index key changed meanwhile; a refused fence is not retried.
+   */
+  private async commit(ops: readonly StateOperation[], moves: readonly IndexMove[]): Promise<void> {
+    const index = this.statusIndex;
+    for (let attempt = 1; ; attempt++) {
+      const plan = moves.length === 0 ? undefined : await index.prepare(moves);
+      try {
+        let turned = false;
+        const probe = setImmediate(() => (turned = true));
+        await this.state.transact(this.storeName, plan ? [...ops, ...plan.ops] : ops);
+        clearImmediate(probe);
+        this.synchronous = !turned;
+        plan?.committed();
+        return;
+      } catch (err) {
+        const conflict = (err as { code?: unknown }).code === 'ERR_ETAG_MISMATCH'; // nothing was written
+        if (conflict) plan?.refused();
+        else plan?.uncertain();
+        if (!conflict || !plan || attempt >= INDEX_ATTEMPTS || this.isFence(err, false) || index !== this.statusIndex) throw err;
+        await new Promise<void>((resolve) => setTimeout(resolve, Math.random() * 5 * attempt)); // apart from the other writer
+      }
+    }
+  }
+
+  /**
+   * Whether a refused transaction was refused by this process's fence. Workflow writes carry ETags
+   * only on status-index keys (and, in an adoption, inboxes): a mismatch naming neither is the fence.
+   */
+  private isFence(err: unknown, adoption: boolean): boolean {
+    if ((err as { code?: unknown }).code !== 'ERR_ETAG_MISMATCH') return false;
+    const message = String((err as Error).message);
+    if (message.includes(fenceKey(this.owner.id))) return true;
+    return !adoption && !message.includes('wf-ix:');
   }
 
   /** The next batch: an adoption alone, else every queued write up to the next adoption; writes of a former member are refused. */

@@ -54,6 +54,8 @@ export interface WorkflowState {
   /** Epoch ms. */
   readonly createdAt: number;
   readonly lastUpdatedAt: number;
+  /** Epoch ms: the start time given to `schedule` (Durable Task's `scheduledStartTimestamp`), when in the future then. */
+  readonly scheduledStartAt?: number;
 }
 
 /** The record stored per instance next to its history chunks. */

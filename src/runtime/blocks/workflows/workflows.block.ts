@@ -11,6 +11,7 @@ import type { WorkflowFn } from './workflow.runner';
 import { WorkflowMailbox } from './workflow.mailbox';
 import { WorkflowStore } from './workflow.store';
 import { workflowRoutes } from './workflow.routes';
+import { workflowQueryRoutes } from './workflow-query.routes';
 
 /**
  * Durable workflows: `@Workflow` orchestrators and `@Activity` methods, their history in a state
@@ -59,7 +60,7 @@ export const workflowsBlock: BlockDefinition = {
         await engine?.stop(deadline.remainingMs());
         await cluster?.stop();
       },
-      routes: () => workflowRoutes(client),
+      routes: () => [...workflowRoutes(client), ...workflowQueryRoutes(client)],
       metadata: () =>
         workflows.size === 0 && activities.size === 0
           ? {}
