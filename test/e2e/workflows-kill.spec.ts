@@ -153,6 +153,14 @@ async function twoWorkers(signal: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
       }
       expect(completions).toBe(1);
     }
+    // The status index after the takeover (entries the killed worker wrote moved by the survivor): a listing finds each instance once, COMPLETED.
+    const listed = async (status: string): Promise<string[]> => {
+      const res = await fetch(`${urls[1] ?? ''}/sidekick/v1.0/workflows?status=${status}&instanceIdPrefix=two-&pageSize=1000`);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { instances: { instanceID: string }[] }).instances.map((i) => i.instanceID).sort();
+    };
+    expect(await listed('COMPLETED')).toEqual([...ids].sort());
+    expect(await listed('PENDING,RUNNING,SUSPENDED')).toEqual([]);
     const { lines, perKey } = sideEffects(base.WF_OUT);
     for (const id of ids) for (const s of ACTIVITY_STEPS) expect(perKey.get(`${id}:${s}`) ?? 0).toBeGreaterThanOrEqual(1);
     expect([...perKey.keys()].filter((k) => k.startsWith('two-')).length).toBe(RUNS * 5);
