@@ -103,6 +103,8 @@ export interface SidekickModuleOptions {
   readonly drainTimeoutMs?: number;
   /** The actor runtime (README, "Actors"). */
   readonly actors?: ActorRuntimeOptions;
+  /** Workflow leases between processes (README, "Workflows: scaling out"). */
+  readonly workflows?: WorkflowRuntimeOptions;
   /**
    * Interceptors around component calls, handler deliveries, HTTP API requests and outgoing
    * invocations (tracing, metrics, resiliency); the first is outermost. None by default.
@@ -112,6 +114,18 @@ export interface SidekickModuleOptions {
   readonly logger?: SidekickLogger;
   /** Sidecar mode: deliver to an app in another process over HTTP (default: none, the app is this Nest app). */
   readonly appChannel?: AppChannelOptions;
+}
+
+/** The workflow runtime's settings (README, "Workflows: scaling out"). */
+export interface WorkflowRuntimeOptions {
+  /**
+   * How long a process's claim on its workflow instances lasts without renewal, in ms of real time
+   * (default 10 000; `SIDEKICK_WORKFLOW_LEASE_MS`): a process that crashed is replaced within about
+   * this long. Renewed every third of it.
+   */
+  readonly leaseMs?: number;
+  /** How often a process reads its inbox of events sent by other processes, in ms (default 100). */
+  readonly pollMs?: number;
 }
 
 /** The actor runtime's settings. */
@@ -146,6 +160,7 @@ export interface ResolvedOptions {
   readonly dataDir: string;
   readonly drainTimeoutMs: number;
   readonly actors: { scanIntervalMs: number; turnTimeoutMs: number; reminderFlushMs: number; placement: { enabled: boolean; leaseMs: number } };
+  readonly workflows: { leaseMs: number; pollMs: number };
   readonly interceptors: readonly Interceptor[];
   /** `NAMESPACE` (Dapr's), for `keyPrefix: namespace`. */
   readonly namespace?: string;
@@ -235,6 +250,7 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
         leaseMs: options.actors?.placement?.leaseMs ?? 10_000,
       },
     },
+    workflows: resolveWorkflows(options.workflows, env),
     interceptors: options.interceptors ?? [],
     namespace: env['NAMESPACE'] || undefined,
     logLevel: log.level,
@@ -242,6 +258,20 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     logColor: log.color,
     appChannel: options.appChannel && resolveAppChannel(options.appChannel, env),
   };
+}
+
+function resolveWorkflows(options: WorkflowRuntimeOptions | undefined, env: NodeJS.ProcessEnv): ResolvedOptions['workflows'] {
+  const fromEnv = env['SIDEKICK_WORKFLOW_LEASE_MS'];
+  const leaseMs = options?.leaseMs ?? (fromEnv ? Number(fromEnv) : 10_000);
+  if (!Number.isInteger(leaseMs) || leaseMs < 300) {
+    throw new ConfigError(`workflow lease "${String(options?.leaseMs ?? fromEnv)}" must be a whole number of milliseconds, at least 300`, {
+      field: options?.leaseMs !== undefined ? 'workflows.leaseMs' : 'SIDEKICK_WORKFLOW_LEASE_MS',
+    });
+  }
+  const pollMs = options?.pollMs ?? 100;
+  if (!Number.isInteger(pollMs) || pollMs < 10)
+    throw new ConfigError(`workflows.pollMs "${String(pollMs)}" must be a whole number, at least 10`, { field: 'workflows.pollMs' });
+  return { leaseMs, pollMs };
 }
 
 function resolveAppChannel(channel: AppChannelOptions, env: NodeJS.ProcessEnv): NonNullable<ResolvedOptions['appChannel']> {

@@ -61,7 +61,11 @@ describe('workflow history in Redis and PostgreSQL state stores', () => {
       expect(meta).toMatchObject({ instanceId: id, name: 'doubling', status: 'COMPLETED', output: EXPECTED(1) });
       const first = JSON.parse((await redis.hget(`${appId}||wf-h:${id}:0`, 'data')) ?? 'null');
       expect(first.map((e: { type: string }) => e.type)).toEqual(['OrchestratorStarted', 'ExecutionStarted']);
-      expect(JSON.parse((await redis.hget(`${appId}||wf-index`, 'data')) ?? 'null')).toEqual([]);
+      // The process that drove it: its index of active instances is empty, and it left the members record at stop.
+      expect(JSON.parse((await redis.hget(`${appId}||wf-index:${meta.owner}`, 'data')) ?? 'null')).toEqual([]);
+      const members = JSON.parse((await redis.hget(`${appId}||wf-members`, 'data')) ?? 'null');
+      expect(members.members[meta.owner]).toMatchObject({ until: 0 });
+      expect(await redis.exists(`${appId}||wf-fenced:${meta.owner}`)).toBe(0); // every write asserted it absent, none left it behind
       const keys = await redis.keys(`${appId}||*`);
       await redis.del(...keys);
     } finally {

@@ -336,6 +336,7 @@ describe('workflows across restarts (one SQLite file)', () => {
     try {
       const client = t.app.get(SidekickClient);
       await client.workflows.schedule('approval', { instanceId: 'late-1', input: 5_000 });
+      await client.workflows.waitForStart('late-1'); // its first step recorded: the timer is set (other blocks set timers too)
       await waitFor(() => clock.pendingTimers > 0);
       await clock.advance(5_000);
       expect(await client.workflows.waitForCompletion('late-1')).toMatchObject({ status: 'COMPLETED', output: 'timed out' });

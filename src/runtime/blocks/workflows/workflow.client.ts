@@ -47,7 +47,7 @@ export class WorkflowClient {
   waitForStart(instanceId: string, timeoutMs = 60_000): Promise<WorkflowState> {
     return withDeadline(
       timeoutMs,
-      () => this.engine().waitForStart(instanceId),
+      () => this.engine().waitForStart(instanceId, timeoutMs),
       () => new WorkflowApiError('ERR_GET_WORKFLOW', `workflow instance '${instanceId}' did not start within ${timeoutMs} ms`),
     );
   }
@@ -56,7 +56,7 @@ export class WorkflowClient {
   waitForCompletion(instanceId: string, timeoutMs = 60_000): Promise<WorkflowState> {
     return withDeadline(
       timeoutMs,
-      () => this.engine().waitForCompletion(instanceId),
+      () => this.engine().waitForCompletion(instanceId, timeoutMs),
       () => new WorkflowApiError('ERR_GET_WORKFLOW', `workflow instance '${instanceId}' did not end within ${timeoutMs} ms`),
     );
   }

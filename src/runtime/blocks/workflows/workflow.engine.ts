@@ -1,89 +1,135 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowApiError } from '../../../errors/workflow.errors';
-import type { Clock, TimerHandle } from '../../../spi/clock';
+import type { Clock } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
+import { type ActivityFn, WorkflowActions } from './workflow.actions';
+import { type InboxItem, type Instance, newInstance, pendingActions, stepItems } from './workflow.instance';
+import type { WorkflowMailbox } from './workflow.mailbox';
 import { WorkflowRunner } from './workflow.runner';
 import type { WorkflowFn } from './workflow.context';
-import { ActivityNotRegisteredError, checkInstanceId, childResult, jsonCopy, jsonOr, missingWorkflow } from './workflow.values';
+import { checkInstanceId, childResult, jsonCopy, jsonOr, missingWorkflow, notJsonEnd, notRegistered } from './workflow.values';
+import { type Recovery, recoverStep } from './workflow.recover';
+import { type Waitable, waitForState } from './workflow.waits';
 import type { WorkflowStore } from './workflow.store';
 import type { WorkflowPage, WorkflowQuery } from './workflow.query';
-import { armAt, notStartedYet, terminatedBeforeStart, waitingToStart } from './workflow.schedule';
-import { type ActivityContext, failureOf, type HistoryEvent, type InstanceRecord, TERMINAL_STATUSES, type WorkflowState } from './workflow.types';
+import { endBeforeStart, holdUntilStart, notStartedYet, startRecord, waitingToStart } from './workflow.schedule';
+import { type HistoryEvent, type InstanceRecord, TERMINAL_STATUSES, type WorkflowState } from './workflow.types';
 
-export type ActivityFn = (ctx: ActivityContext, input: unknown) => unknown;
-
-interface InboxItem {
-  readonly event: HistoryEvent;
-  /** Resolved once the event is recorded (raise, suspend, resume, terminate wait for it). */
-  readonly recorded?: { resolve: () => void; reject: (err: unknown) => void };
-  /** For results of activities and timers: the execution they belong to (continue-as-new starts another). */
-  readonly generation?: number;
-}
-
-interface Instance {
-  record: InstanceRecord;
-  runner?: WorkflowRunner;
-  /** History to replay when the runner is (re)built; dropped once it is. */
-  history?: HistoryEvent[];
-  /** Recorded events the code has not seen yet (a new instance's start): fed live, not recorded again. */
-  fresh?: HistoryEvent[];
-  inbox: InboxItem[];
-  busy: boolean;
-  /** Counts continue-as-new restarts in this process, so results of the previous execution are dropped. */
-  generation: number;
-  readonly timers: Set<TimerHandle>;
-  /** Child workflow ids started by this instance (terminated with it). */
-  readonly children: Set<string>;
-  readonly done: (() => void)[];
-  /** Waiting for the first step to be recorded (`waitForStart`). */
-  readonly started: (() => void)[];
-  /** A scheduled instance before its start time (epoch ms): its code does not run yet. */
-  notBefore?: number;
-}
-
-const MAX_TIMER_MS = 2_147_483_647;
+export type { ActivityFn } from './workflow.actions';
 
 /**
  * Drives workflow instances in this process: one step at a time per instance (take the inbox, run the
  * code over it, record the new events and the record in one write, then carry out the actions:
- * activities and timers). Instances in memory are the active ones; their history is in the store.
+ * activities and timers). Instances in memory are the ones this process drives (it started or adopted
+ * them, see `workflow.ownership.ts`); their history is in the store. Events for an instance another
+ * process drives go to that process's inbox (`workflow.mailbox.ts`).
  */
 export class WorkflowEngine {
   private readonly instances = new Map<string, Instance>();
   private stopped = false;
   /** Steps being driven (awaited by `stop`). */
   private readonly driving = new Set<Promise<void>>();
+  private readonly actions: WorkflowActions;
+  private readonly recovery: Recovery;
+  /** Called when a write failed its fence check (another process adopted this one's instances). */
+  onLost: (reason: string) => void = () => undefined;
 
   constructor(
     private readonly store: WorkflowStore,
     private readonly workflows: ReadonlyMap<string, WorkflowFn>,
-    private readonly activities: ReadonlyMap<string, ActivityFn>,
+    activities: ReadonlyMap<string, ActivityFn>,
     private readonly clock: Clock,
     private readonly logger: SidekickLogger,
-  ) {}
+    private readonly mailbox?: WorkflowMailbox,
+  ) {
+    this.actions = new WorkflowActions(activities, clock, {
+      deliver: (inst, item) => {
+        if (this.instances.get(inst.record.instanceId) === inst && inst.generation === item.generation) this.enqueue(inst, item);
+      },
+      find: async (id) => this.instances.get(id)?.record ?? (await this.store.record(id)),
+      start: (name, id, input, parent) => this.start(name, id, input, parent),
+    });
+    this.recovery = {
+      store: this.store,
+      logger: this.logger,
+      stopped: () => this.stopped,
+      lost: (reason) => this.onLost(reason),
+      drives: (inst) => this.instances.get(inst.record.instanceId) === inst,
+      drop: (inst) => this.instances.delete(inst.record.instanceId),
+      retry: (inst) => this.enqueue(inst, undefined),
+    };
+  }
 
-  /** Resumes the active instances recorded in the store (activities without results run again). */
-  async resume(): Promise<number> {
-    const ids = await this.store.activeIds();
+  private readonly waitable: Waitable = { local: (id) => this.instances.get(id), get: (id) => this.get(id), stopped: () => this.stopped };
+
+  /** Instances driven here. */
+  get size(): number {
+    return this.instances.size;
+  }
+
+  /**
+   * Resumes active instances recorded in the store (activities without results run again, timers are
+   * set again), now driven by this process: `ids` are those of a process this one adopted.
+   */
+  async resume(ids: readonly string[] = []): Promise<number> {
+    let resumed = 0;
     for (const id of ids) {
-      const record = await this.store.record(id);
-      if (!record || TERMINAL_STATUSES.includes(record.status)) continue;
-      const history = await this.store.history(record);
-      const inst = this.add(record, history);
-      if (waitingToStart(record, this.clock.now())) {
-        this.armStart(inst, record.scheduledStartAt ?? 0);
+      if (this.instances.has(id)) continue;
+      const found = await this.store.record(id);
+      if (!found || TERMINAL_STATUSES.includes(found.status)) {
+        this.store.forget(id);
         continue;
       }
-      this.redispatch(inst, history);
-      this.enqueue(inst, undefined);
+      const record: InstanceRecord = { ...found, owner: this.store.ownerId };
+      const history = await this.store.history(record);
+      const inst = this.add(record, history);
+      if (waitingToStart(record, this.clock.now())) this.holdUntilStart(inst, record.scheduledStartAt ?? 0);
+      else {
+        for (const action of pendingActions(history)) this.actions.dispatch(inst, action);
+        this.enqueue(inst, undefined);
+      }
+      resumed++;
     }
-    return ids.length;
+    return resumed;
+  }
+
+  /** The instance if this process drives it. */
+  local(instanceId: string): Instance | undefined {
+    return this.instances.get(instanceId);
+  }
+
+  /** Feeds `event` to an instance driven here; resolves once it is recorded (before its start time: only a termination). */
+  async record(inst: Instance, event: HistoryEvent): Promise<void> {
+    if (inst.notBefore !== undefined) {
+      if (event.type !== 'ExecutionTerminated') throw notStartedYet('ERR_RAISE_EVENT_WORKFLOW', 'recording an event on', inst.record);
+      await endBeforeStart(
+        this.clock,
+        inst,
+        event.output,
+        (w) => this.store.write(w),
+        () => this.enqueue(inst, undefined),
+      );
+      return this.finish(inst);
+    }
+    return new Promise<void>((resolve, reject) => this.enqueue(inst, { event, recorded: { resolve, reject } }));
+  }
+
+  /** Lets go of every instance (another process adopted them): no more steps, timers or results here; waiters read the store. */
+  dropAll(): void {
+    const dropped = [...this.instances.values()];
+    this.instances.clear();
+    for (const inst of dropped) {
+      this.actions.clear(inst);
+      inst.generation++;
+      inst.inbox.length = 0;
+      for (const resolve of [...inst.done.splice(0), ...inst.started.splice(0)]) resolve();
+    }
   }
 
   /** Stops taking events, clears the timers, and waits (up to `waitMs`) for the steps being recorded. */
   async stop(waitMs: number): Promise<void> {
     this.stopped = true;
-    for (const inst of this.instances.values()) for (const t of inst.timers) this.clock.clearTimeout(t);
+    for (const inst of this.instances.values()) this.actions.clear(inst);
     if (this.driving.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.driving]), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
@@ -92,12 +138,7 @@ export class WorkflowEngine {
 
   /** `startAt` (epoch ms, in the future): the instance stays PENDING until then (workflow.schedule.ts). */
   async start(name: string, instanceId: string | undefined, input: unknown, parent?: InstanceRecord['parent'], startAt?: number): Promise<string> {
-    if (!this.workflows.has(name)) {
-      throw new WorkflowApiError(
-        'ERR_START_WORKFLOW',
-        `error starting workflow '${name}': workflow "${name}" is not registered; registered workflows: ${[...this.workflows.keys()].join(', ') || 'none'}`,
-      );
-    }
+    if (!this.workflows.has(name)) throw notRegistered(name, [...this.workflows.keys()]);
     const id = instanceId ?? randomUUID();
     if (!parent) checkInstanceId(id);
     input = jsonCopy(input, (reason) => new WorkflowApiError('ERR_START_WORKFLOW', `error starting workflow '${name}': the input is not JSON: ${reason}`));
@@ -106,18 +147,11 @@ export class WorkflowEngine {
       throw new WorkflowApiError('ERR_START_WORKFLOW', `error starting workflow '${name}': an active workflow with ID '${id}' already exists`);
     }
     if (existing) await this.store.purge(existing);
-    const now = this.clock.now();
-    const scheduled = startAt !== undefined && startAt > now ? { scheduledStartAt: startAt } : {};
-    const first: HistoryEvent[] = [
-      // a scheduled instance's code first runs at its start time, and sees that time (live and in replay)
-      { type: 'OrchestratorStarted', at: scheduled.scheduledStartAt ?? now },
-      { type: 'ExecutionStarted', at: now, name, input },
-    ];
-    const record: InstanceRecord = { instanceId: id, name, status: 'PENDING', input, createdAt: now, lastUpdatedAt: now, chunks: 1, parent, ...scheduled };
+    const { record, first } = startRecord({ instanceId: id, name, input, parent, owner: this.store.ownerId }, this.clock.now(), startAt);
     await this.store.write({ record, chunk: first, active: true });
     const inst = this.add(record, undefined);
     inst.fresh = first;
-    if (record.scheduledStartAt !== undefined) this.armStart(inst, record.scheduledStartAt);
+    if (record.scheduledStartAt !== undefined) this.holdUntilStart(inst, record.scheduledStartAt);
     else this.enqueue(inst, undefined);
     return id;
   }
@@ -127,54 +161,38 @@ export class WorkflowEngine {
     return this.store.list(query);
   }
 
-  /** Holds a scheduled instance until `at`, then runs its first step. */
-  private armStart(inst: Instance, at: number): void {
-    inst.notBefore = at;
-    armAt(this.clock, at, inst.timers, () => {
-      inst.notBefore = undefined;
-      this.enqueue(inst, undefined);
-    });
-  }
-
-  /** Ends a scheduled instance before its start time: TERMINATED, its code never ran. */
-  private async terminateBeforeStart(inst: Instance, output: unknown): Promise<void> {
-    const { record, chunk } = terminatedBeforeStart(inst.record, output, this.clock.now());
-    for (const t of inst.timers) this.clock.clearTimeout(t);
-    inst.timers.clear();
-    try {
-      await this.store.write({ record, chunk, active: false });
-    } catch (err) {
-      this.armStart(inst, inst.notBefore ?? this.clock.now());
-      throw err;
-    }
-    inst.record = record;
-    inst.notBefore = undefined;
-    this.finish(inst);
+  /** Holds a scheduled instance until its start time (workflow.schedule.ts), then runs its first step. */
+  private holdUntilStart(inst: Instance, at: number): void {
+    holdUntilStart(this.clock, inst, at, () => this.enqueue(inst, undefined));
   }
 
   async get(instanceId: string): Promise<WorkflowState | undefined> {
     const record = this.instances.get(instanceId)?.record ?? (await this.store.record(instanceId));
     if (!record) return undefined;
-    const { chunks: _chunks, parent: _parent, ...state } = record;
+    const { chunks: _chunks, parent: _parent, owner: _owner, ...state } = record;
     return state;
   }
 
   /** Resolves once the instance has left PENDING (its code ran a first step), or at once if it has. */
-  async waitForStart(instanceId: string): Promise<WorkflowState> {
-    const inst = this.instances.get(instanceId);
-    if (inst && inst.record.status === 'PENDING') await new Promise<void>((resolve) => inst.started.push(resolve));
-    const state = await this.get(instanceId);
-    if (!state) throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
-    return state;
+  waitForStart(instanceId: string, timeoutMs = 3_600_000): Promise<WorkflowState> {
+    return waitForState(
+      this.waitable,
+      instanceId,
+      (s) => s !== 'PENDING',
+      (inst) => inst.started,
+      timeoutMs,
+    );
   }
 
   /** Resolves once the instance is COMPLETED, FAILED or TERMINATED (or at once if it is). */
-  async waitForCompletion(instanceId: string): Promise<WorkflowState> {
-    const inst = this.instances.get(instanceId);
-    if (inst && !TERMINAL_STATUSES.includes(inst.record.status)) await new Promise<void>((resolve) => inst.done.push(resolve));
-    const state = await this.get(instanceId);
-    if (!state) throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
-    return state;
+  waitForCompletion(instanceId: string, timeoutMs = 3_600_000): Promise<WorkflowState> {
+    return waitForState(
+      this.waitable,
+      instanceId,
+      (s) => TERMINAL_STATUSES.includes(s),
+      (inst) => inst.done,
+      timeoutMs,
+    );
   }
 
   raiseEvent(instanceId: string, name: string, data: unknown): Promise<void> {
@@ -196,10 +214,10 @@ export class WorkflowEngine {
   async terminate(instanceId: string, output?: unknown): Promise<void> {
     const inst = this.instances.get(instanceId);
     if (!inst) {
-      if (await this.store.record(instanceId)) return; // already ended: nothing to do (as daprd)
-      throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
+      const known = await this.store.record(instanceId);
+      if (!known) throw new WorkflowApiError('ERR_INSTANCE_ID_NOT_FOUND', `unable to find workflow with instance ID '${instanceId}'`);
+      if (TERMINAL_STATUSES.includes(known.status)) return; // already ended: nothing to do (as daprd)
     }
-    if (inst.notBefore !== undefined) return this.terminateBeforeStart(inst, output);
     await this.control(instanceId, 'ERR_TERMINATE_WORKFLOW', 'terminating', { type: 'ExecutionTerminated', at: this.clock.now(), output });
   }
 
@@ -225,6 +243,9 @@ export class WorkflowEngine {
     const inst = this.instances.get(instanceId);
     if (!inst) {
       const known = await this.store.record(instanceId);
+      const held = known && event.type !== 'ExecutionTerminated' && waitingToStart(known, this.clock.now());
+      if (held) throw notStartedYet(code, doing, known);
+      if (this.mailbox && (await this.mailbox.sendToInstance(instanceId, event, known))) return; // recorded by the process driving it
       throw new WorkflowApiError(
         code,
         known
@@ -232,12 +253,12 @@ export class WorkflowEngine {
           : `error ${doing} workflow with instance ID '${instanceId}': no such instance exists`,
       );
     }
-    if (inst.notBefore !== undefined) throw notStartedYet(code, doing, inst.record);
-    await new Promise<void>((resolve, reject) => this.enqueue(inst, { event, recorded: { resolve, reject } }));
+    if (inst.notBefore !== undefined && event.type !== 'ExecutionTerminated') throw notStartedYet(code, doing, inst.record);
+    await this.record(inst, event);
   }
 
   private add(record: InstanceRecord, history: HistoryEvent[] | undefined): Instance {
-    const inst: Instance = { record, history, inbox: [], busy: false, generation: 0, timers: new Set(), children: new Set(), done: [], started: [] };
+    const inst = newInstance(record, history);
     this.instances.set(record.instanceId, inst);
     return inst;
   }
@@ -265,7 +286,7 @@ export class WorkflowEngine {
           await this.step(inst, items);
           for (const i of items) i.recorded?.resolve();
         } catch (err) {
-          await this.recover(inst, items, err);
+          await recoverStep(this.recovery, inst, items, err);
         }
       }
     } finally {
@@ -275,7 +296,7 @@ export class WorkflowEngine {
 
   private async step(inst: Instance, all: readonly InboxItem[]): Promise<void> {
     if (TERMINAL_STATUSES.includes(inst.record.status)) return; // late results of an ended instance
-    const items = all.filter((i) => i.generation === undefined || i.generation === inst.generation);
+    const { items, seen } = stepItems(inst, all);
     const now = this.clock.now();
     const incoming: HistoryEvent[] = [{ type: 'OrchestratorStarted', at: now }, ...items.map((i) => i.event)];
     const runner = inst.runner ?? this.newRunner(inst);
@@ -292,17 +313,8 @@ export class WorkflowEngine {
       return;
     }
     const custom = runner.status;
-    try {
-      JSON.stringify([actions, end, custom.value]); // what is recorded must be JSON, or the step could never be written
-    } catch (err) {
-      actions = [];
-      end = {
-        type: 'ExecutionCompleted',
-        at: now,
-        status: 'FAILED',
-        failure: failureOf(new TypeError(`the workflow produced a value that is not JSON: ${(err as Error).message}`)),
-      };
-    }
+    const notJson = notJsonEnd([actions, end, custom.value], now); // what is recorded must be JSON, or the step could never be written
+    if (notJson) [actions, end] = [[], notJson];
     const chunk = [...incoming, ...actions, ...(end ? [end] : [])];
     const record: InstanceRecord = {
       ...inst.record,
@@ -315,48 +327,13 @@ export class WorkflowEngine {
     };
     await this.store.write({ record, chunk, active: !end });
     inst.record = record;
+    for (const msg of seen) inst.messages.add(msg);
     for (const resolve of inst.started.splice(0)) resolve();
     if (end) {
       this.finish(inst);
       return;
     }
-    for (const action of actions) this.dispatch(inst, action);
-  }
-
-  /**
-   * A step that could not be recorded (the store failed): the code's state is rebuilt from the
-   * recorded history, callers waiting on the step's events get the error, and the results of
-   * activities and timers are fed again after a second.
-   */
-  private async recover(inst: Instance, items: readonly InboxItem[], err: unknown): Promise<void> {
-    this.logger.error(
-      { instanceId: inst.record.instanceId, err: String(err) },
-      'workflow step could not be recorded; retrying in 1 s from the recorded history',
-    );
-    for (const i of items) i.recorded?.reject(err);
-    if (this.stopped) return; // shutting down: the next start replays from the store
-    inst.runner = undefined;
-    inst.fresh = undefined;
-    try {
-      const record = await this.store.record(inst.record.instanceId);
-      if (record) inst.record = record;
-      inst.history = await this.store.history(inst.record);
-    } catch (reloadErr) {
-      inst.history = undefined;
-      this.logger.error(
-        { instanceId: inst.record.instanceId, err: String(reloadErr) },
-        'workflow history could not be read; the instance resumes at the next restart',
-      );
-      this.instances.delete(inst.record.instanceId);
-      return;
-    }
-    const retry = items.filter((i) => !i.recorded);
-    const timer = setTimeout(() => {
-      if (this.instances.get(inst.record.instanceId) !== inst) return;
-      inst.inbox.unshift(...retry);
-      this.enqueue(inst, undefined);
-    }, 1000);
-    timer.unref();
+    for (const action of actions) this.actions.dispatch(inst, action);
   }
 
   /** Starts the instance again with `input` and a history of its start only (same id). */
@@ -365,18 +342,10 @@ export class WorkflowEngine {
       { type: 'OrchestratorStarted', at: now },
       { type: 'ExecutionStarted', at: now, name: inst.record.name, input },
     ];
-    const record: InstanceRecord = {
-      instanceId: inst.record.instanceId,
-      name: inst.record.name,
-      status: 'RUNNING',
-      input,
-      createdAt: inst.record.createdAt,
-      lastUpdatedAt: now,
-      chunks: 1,
-    };
+    const { instanceId, name, createdAt, owner } = inst.record;
+    const record: InstanceRecord = { instanceId, name, status: 'RUNNING', input, createdAt, lastUpdatedAt: now, chunks: 1, owner };
     await this.store.restart(inst.record, record, first);
-    for (const t of inst.timers) this.clock.clearTimeout(t);
-    inst.timers.clear();
+    this.actions.clear(inst);
     inst.generation++;
     inst.runner = undefined;
     inst.record = record;
@@ -390,86 +359,29 @@ export class WorkflowEngine {
   }
 
   private finish(inst: Instance): void {
-    for (const t of inst.timers) this.clock.clearTimeout(t);
-    inst.timers.clear();
+    this.actions.clear(inst);
     inst.runner = undefined;
     this.instances.delete(inst.record.instanceId);
     for (const resolve of inst.done.splice(0)) resolve();
     for (const resolve of inst.started.splice(0)) resolve();
-    const parent = inst.record.parent && this.instances.get(inst.record.parent.instanceId);
-    if (parent && inst.record.parent) this.enqueue(parent, { event: childResult(inst.record, inst.record.parent.taskId, this.clock.now()) });
+    const ref = inst.record.parent;
+    if (ref) {
+      const event = childResult(inst.record, ref.taskId, this.clock.now());
+      const parent = this.instances.get(ref.instanceId);
+      if (parent) this.enqueue(parent, { event });
+      else
+        this.mailbox
+          ?.sendToInstance(ref.instanceId, event)
+          .catch((err: unknown) => this.warn(ref.instanceId, err, 'could not send a child workflow result to its parent'));
+    }
     if (inst.record.status === 'TERMINATED') {
       for (const child of inst.children) {
-        if (this.instances.has(child)) {
-          this.terminate(child).catch((err: unknown) => this.logger.warn({ instanceId: child, err: String(err) }, 'could not terminate a child workflow'));
-        }
+        this.terminate(child).catch((err: unknown) => this.warn(child, err, 'could not terminate a child workflow'));
       }
     }
   }
 
-  /** Starts a child workflow, or (after a restart) finds it and takes its result if it has ended. */
-  private async startChild(inst: Instance, action: Extract<HistoryEvent, { type: 'SubOrchestrationCreated' }>, generation: number): Promise<void> {
-    inst.children.add(action.instanceId);
-    let result: HistoryEvent | undefined;
-    try {
-      const existing = this.instances.get(action.instanceId)?.record ?? (await this.store.record(action.instanceId));
-      if (!existing) await this.start(action.name, action.instanceId, action.input, { instanceId: inst.record.instanceId, taskId: action.id });
-      else if (TERMINAL_STATUSES.includes(existing.status)) result = childResult(existing, action.id, this.clock.now());
-    } catch (err) {
-      result = { type: 'SubOrchestrationFailed', at: this.clock.now(), taskId: action.id, failure: failureOf(err) };
-    }
-    if (result && this.instances.get(inst.record.instanceId) === inst && inst.generation === generation) this.enqueue(inst, { event: result, generation });
-  }
-
-  /** After a restart: the activities without a result run again, the timers not fired are set again. */
-  private redispatch(inst: Instance, history: readonly HistoryEvent[]): void {
-    const done = new Set<number>();
-    for (const e of history) if ('taskId' in e) done.add(e.taskId);
-    for (const e of history) {
-      if ((e.type === 'TaskScheduled' || e.type === 'TimerCreated' || e.type === 'SubOrchestrationCreated') && !done.has(e.id)) this.dispatch(inst, e);
-    }
-  }
-
-  private dispatch(inst: Instance, action: HistoryEvent): void {
-    const generation = inst.generation;
-    if (action.type === 'TimerCreated') {
-      // Node's timers hold at most ~24.8 days: longer ones are set again when that much has passed.
-      const arm = (): void => {
-        const left = action.fireAt - this.clock.now();
-        const handle = this.clock.setTimeout(
-          () => {
-            inst.timers.delete(handle);
-            if (action.fireAt - this.clock.now() > 0 && left > MAX_TIMER_MS) arm();
-            else this.enqueue(inst, { event: { type: 'TimerFired', at: this.clock.now(), taskId: action.id }, generation });
-          },
-          Math.min(MAX_TIMER_MS, Math.max(0, left)),
-        );
-        inst.timers.add(handle);
-      };
-      arm();
-    } else if (action.type === 'TaskScheduled') {
-      void this.runActivity(inst, action, generation);
-    } else if (action.type === 'SubOrchestrationCreated') {
-      void this.startChild(inst, action, generation);
-    }
-  }
-
-  private async runActivity(inst: Instance, action: Extract<HistoryEvent, { type: 'TaskScheduled' }>, generation: number): Promise<void> {
-    const id = inst.record.instanceId;
-    const fn = this.activities.get(action.name);
-    let event: HistoryEvent;
-    try {
-      if (!fn) throw new ActivityNotRegisteredError(action.name, [...this.activities.keys()]);
-      const ctx: ActivityContext = { workflowInstanceId: id, activityName: action.name, taskId: action.id, idempotencyKey: `${id}:${action.id}` };
-      // Input and result as JSON, live as after a restart (the history holds JSON): a Date is a string in both.
-      const result = jsonCopy(
-        await fn(ctx, jsonCopy(action.input)),
-        (reason) => new TypeError(`the result of activity "${action.name}" is not JSON: ${reason}`),
-      );
-      event = { type: 'TaskCompleted', at: this.clock.now(), taskId: action.id, result };
-    } catch (err) {
-      event = { type: 'TaskFailed', at: this.clock.now(), taskId: action.id, failure: failureOf(err) };
-    }
-    if (this.instances.get(id) === inst && inst.generation === generation) this.enqueue(inst, { event, generation });
+  private warn(instanceId: string, err: unknown, msg: string): void {
+    this.logger.warn({ instanceId, err: String(err) }, msg);
   }
 }

@@ -83,9 +83,14 @@ export class WorkflowStatusIndex {
     );
     const located = new Map<string, Location | undefined>();
     const steps: { id: string; from?: Location; to?: Location; entry?: IndexEntry }[] = [];
+    /** Entries that stay where they were found (an adopted or resumed instance's: known from now on). */
+    const stays: [string, Location][] = [];
     for (const move of moves) {
       const from = located.has(move.id) ? located.get(move.id) : move.fresh ? undefined : (this.known.get(move.id) ?? found.get(move.id));
-      if (from && move.to && from.status === move.to.status) continue; // same status: the entry stays
+      if (from && move.to && from.status === move.to.status) {
+        stays.push([move.id, from]); // same status: the entry stays
+        continue;
+      }
       const to = move.to ? work.placeFor(move.to.status) : undefined;
       located.set(move.id, to);
       steps.push({ id: move.id, from, to, entry: move.to?.entry });
@@ -106,6 +111,7 @@ export class WorkflowStatusIndex {
       ops: [...work.ops(), ...locations],
       committed: () => {
         work.install();
+        for (const [id, at] of stays) if (!TERMINAL_STATUSES.includes(at.status)) this.known.set(id, at);
         for (const { id, to } of steps) {
           this.hints.delete(id);
           if (to && !TERMINAL_STATUSES.includes(to.status)) this.known.set(id, to);

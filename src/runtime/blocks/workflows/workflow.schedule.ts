@@ -1,6 +1,8 @@
 import { WorkflowApiError } from '../../../errors/workflow.errors';
 import type { Clock, TimerHandle } from '../../../spi/clock';
 import { jsonCopy } from './workflow.values';
+import type { Instance } from './workflow.instance';
+import type { InstanceWrite } from './workflow.store';
 import type { HistoryEvent, InstanceRecord } from './workflow.types';
 
 /** Node's timers hold at most ~24.8 days: a later start is armed again when that much has passed. */
@@ -48,6 +50,23 @@ export function armAt(clock: Clock, at: number, timers: Set<TimerHandle>, fire: 
   arm();
 }
 
+/**
+ * A new instance's record and first history chunk; with `startAt` in the future it is held PENDING
+ * until then, and its code first runs at that time and sees it (live and in replay).
+ */
+export function startRecord(
+  start: Pick<InstanceRecord, 'instanceId' | 'name' | 'input' | 'parent' | 'owner'>,
+  now: number,
+  startAt: number | undefined,
+): { record: InstanceRecord; first: HistoryEvent[] } {
+  const scheduled = startAt !== undefined && startAt > now ? { scheduledStartAt: startAt } : {};
+  const first: HistoryEvent[] = [
+    { type: 'OrchestratorStarted', at: scheduled.scheduledStartAt ?? now },
+    { type: 'ExecutionStarted', at: now, name: start.name, input: start.input },
+  ];
+  return { record: { ...start, status: 'PENDING', createdAt: now, lastUpdatedAt: now, chunks: 1, ...scheduled }, first };
+}
+
 /** Whether a stored record is a scheduled instance whose start time has not come yet. */
 export function waitingToStart(record: InstanceRecord, now: number): boolean {
   return record.status === 'PENDING' && record.scheduledStartAt !== undefined && record.scheduledStartAt > now;
@@ -77,4 +96,41 @@ export function notStartedYet(code: string, doing: string, record: InstanceRecor
     code,
     `error ${doing} workflow with instance ID '${record.instanceId}': the instance is PENDING, scheduled to start ${at}; try again once it has started (or terminate it)`,
   );
+}
+
+/**
+ * Holds a scheduled instance until `at` (its code does not run before: the engine does not step an
+ * instance with `notBefore`), then calls `run` (its first step). Used at start, and when a process
+ * resumes or adopts a PENDING instance whose start time has not come.
+ */
+export function holdUntilStart(clock: Clock, inst: Instance, at: number, run: () => void): void {
+  inst.notBefore = at;
+  armAt(clock, at, inst.timers, () => {
+    inst.notBefore = undefined;
+    run();
+  });
+}
+
+/**
+ * Ends a scheduled instance before its start time (TERMINATED, its code never ran) with one write; if
+ * the write fails the instance is held again until its start time (then the error is thrown).
+ */
+export async function endBeforeStart(
+  clock: Clock,
+  inst: Instance,
+  output: unknown,
+  write: (w: InstanceWrite) => Promise<void>,
+  run: () => void,
+): Promise<void> {
+  const { record, chunk } = terminatedBeforeStart(inst.record, output, clock.now());
+  for (const t of inst.timers) clock.clearTimeout(t);
+  inst.timers.clear();
+  try {
+    await write({ record, chunk, active: false });
+  } catch (err) {
+    holdUntilStart(clock, inst, inst.notBefore ?? clock.now(), run);
+    throw err;
+  }
+  inst.record = record;
+  inst.notBefore = undefined;
 }

@@ -64,6 +64,8 @@ export interface InstanceRecord extends WorkflowState {
   readonly chunks: number;
   /** Set on a child workflow: the parent and the step waiting for it. */
   readonly parent?: { readonly instanceId: string; readonly taskId: number };
+  /** The process (member of `wf-members`) that drives the instance; events from others go to its inbox. */
+  readonly owner?: string;
 }
 
 /**

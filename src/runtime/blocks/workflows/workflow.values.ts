@@ -1,6 +1,6 @@
 import { WorkflowApiError } from '../../../errors/workflow.errors';
 import type { WorkflowFn } from './workflow.context';
-import type { HistoryEvent, InstanceRecord } from './workflow.types';
+import { failureOf, type HistoryEvent, type InstanceRecord } from './workflow.types';
 
 const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 
@@ -53,5 +53,24 @@ export function checkInstanceId(id: string): void {
   if (id.length > 64) throw new WorkflowApiError('ERR_INSTANCE_ID_TOO_LONG', `workflow instance ID exceeds the max length of 64 characters`);
   if (!ID_PATTERN.test(id)) {
     throw new WorkflowApiError('ERR_INSTANCE_ID_INVALID', `workflow instance ID '${id}' is invalid: only alphanumeric and underscore characters are allowed`);
+  }
+}
+
+/** daprd's answer to starting a workflow that is not registered. */
+export function notRegistered(name: string, known: readonly string[]): WorkflowApiError {
+  return new WorkflowApiError(
+    'ERR_START_WORKFLOW',
+    `error starting workflow '${name}': workflow "${name}" is not registered; registered workflows: ${known.join(', ') || 'none'}`,
+  );
+}
+
+/** The end of a step whose `values` cannot be written as JSON (the instance fails, saying why), or undefined. */
+export function notJsonEnd(values: unknown, at: number): Extract<HistoryEvent, { type: 'ExecutionCompleted' }> | undefined {
+  try {
+    JSON.stringify(values);
+    return undefined;
+  } catch (err) {
+    const failure = failureOf(new TypeError(`the workflow produced a value that is not JSON: ${(err as Error).message}`));
+    return { type: 'ExecutionCompleted', at, status: 'FAILED', failure };
   }
 }

@@ -5,8 +5,10 @@ import type { Discovery } from '../../discovery/sidekick.explorer';
 import type { BlockContext, BlockDefinition, BuildingBlock } from '../building-block';
 import { StateService } from '../state/state.service';
 import { WorkflowClient } from './workflow.client';
+import { WorkflowCluster } from './workflow.cluster';
 import { type ActivityFn, WorkflowEngine } from './workflow.engine';
 import type { WorkflowFn } from './workflow.runner';
+import { WorkflowMailbox } from './workflow.mailbox';
 import { WorkflowStore } from './workflow.store';
 import { workflowRoutes } from './workflow.routes';
 import { workflowQueryRoutes } from './workflow-query.routes';
@@ -22,6 +24,7 @@ export const workflowsBlock: BlockDefinition = {
     const workflows = new Map<string, WorkflowFn>();
     const activities = new Map<string, ActivityFn>();
     let engine: WorkflowEngine | undefined;
+    let cluster: WorkflowCluster | undefined;
     const client = new WorkflowClient(() => {
       if (!engine) throw new SidekickError('ERR_NOT_STARTED', 'workflows are not started yet (the app is still starting)');
       return engine;
@@ -37,12 +40,26 @@ export const workflowsBlock: BlockDefinition = {
       async start() {
         let storeName: string | undefined;
         const store = new WorkflowStore(state(), () => (storeName ??= pickStore(ctx, state().storeNames())));
-        engine = new WorkflowEngine(store, workflows, activities, ctx.clock, ctx.logger.child({ block: 'workflows' }));
+        const logger = ctx.logger.child({ block: 'workflows' });
+        const mailbox = new WorkflowMailbox(
+          state(),
+          () => store.storeName,
+          (id) => store.record(id),
+        );
+        engine = new WorkflowEngine(store, workflows, activities, ctx.clock, logger, mailbox);
         if (workflows.size === 0) return;
-        const resumed = await engine.resume();
-        ctx.logger.info({ store: store.storeName, workflows: [...workflows.keys()], activities: [...activities.keys()], resumed }, 'workflows started');
+        const { leaseMs, pollMs } = ctx.options.workflows;
+        cluster = new WorkflowCluster(engine, store, mailbox, state(), leaseMs, pollMs, logger);
+        const resumed = await cluster.start();
+        ctx.logger.info(
+          { store: store.storeName, workflows: [...workflows.keys()], activities: [...activities.keys()], resumed, member: cluster.ownership.id },
+          'workflows started',
+        );
       },
-      stop: (deadline) => engine?.stop(deadline.remainingMs()) ?? Promise.resolve(),
+      async stop(deadline) {
+        await engine?.stop(deadline.remainingMs());
+        await cluster?.stop();
+      },
       routes: () => [...workflowRoutes(client), ...workflowQueryRoutes(client)],
       metadata: () =>
         workflows.size === 0 && activities.size === 0
