@@ -126,6 +126,12 @@ export interface WorkflowRuntimeOptions {
   readonly leaseMs?: number;
   /** How often a process reads its inbox of events sent by other processes, in ms (default 100). */
   readonly pollMs?: number;
+  /**
+   * Where activities run (README, "Workflows: scaling out"): `'local'` (default) in the process driving
+   * the instance; `'shared'` round-robin over the live processes of the app (with one alive: here).
+   * Every process of an app must use the same setting.
+   */
+  readonly activities?: 'local' | 'shared';
 }
 
 /** The actor runtime's settings. */
@@ -160,7 +166,7 @@ export interface ResolvedOptions {
   readonly dataDir: string;
   readonly drainTimeoutMs: number;
   readonly actors: { scanIntervalMs: number; turnTimeoutMs: number; reminderFlushMs: number; placement: { enabled: boolean; leaseMs: number } };
-  readonly workflows: { leaseMs: number; pollMs: number };
+  readonly workflows: { leaseMs: number; pollMs: number; activities: 'local' | 'shared' };
   readonly interceptors: readonly Interceptor[];
   /** `NAMESPACE` (Dapr's), for `keyPrefix: namespace`. */
   readonly namespace?: string;
@@ -271,7 +277,10 @@ function resolveWorkflows(options: WorkflowRuntimeOptions | undefined, env: Node
   const pollMs = options?.pollMs ?? 100;
   if (!Number.isInteger(pollMs) || pollMs < 10)
     throw new ConfigError(`workflows.pollMs "${String(pollMs)}" must be a whole number, at least 10`, { field: 'workflows.pollMs' });
-  return { leaseMs, pollMs };
+  const activities = options?.activities ?? 'local';
+  if (activities !== 'local' && activities !== 'shared')
+    throw new ConfigError(`workflows.activities "${String(activities)}" must be 'local' or 'shared'`, { field: 'workflows.activities' });
+  return { leaseMs, pollMs, activities };
 }
 
 function resolveAppChannel(channel: AppChannelOptions, env: NodeJS.ProcessEnv): NonNullable<ResolvedOptions['appChannel']> {

@@ -14,11 +14,15 @@ export interface ActionSink {
   /** An instance's record (driven here or not), or undefined. */
   find(instanceId: string): Promise<InstanceRecord | undefined>;
   start(name: string, instanceId: string, input: unknown, parent: NonNullable<InstanceRecord['parent']>): Promise<string>;
+  /** Hands the activity to another process; false: run it here. */
+  offload?(inst: Instance, action: Extract<HistoryEvent, { type: 'TaskScheduled' }>, generation: number): boolean;
+  /** Forgets the instance's activities handed to other processes (their late results are dropped). */
+  forget?(inst: Instance): void;
 }
 
 /**
  * Carries out what a recorded step asked for: activities run here (in the process that drives the
- * instance), durable timers are set on the Clock, child workflows are started. Results come back as
+ * instance) or, with `workflows.activities: 'shared'`, maybe on another (`sink.offload`), durable timers are set on the Clock, child workflows are started. Results come back as
  * events for the instance's next step.
  */
 export class WorkflowActions {
@@ -56,6 +60,7 @@ export class WorkflowActions {
   clear(inst: Instance): void {
     for (const t of inst.timers) this.clock.clearTimeout(t);
     inst.timers.clear();
+    this.sink.forget?.(inst);
   }
 
   /** Starts a child workflow, or (after a restart) finds it and takes its result if it has ended. */
@@ -73,21 +78,27 @@ export class WorkflowActions {
   }
 
   private async runActivity(inst: Instance, action: Extract<HistoryEvent, { type: 'TaskScheduled' }>, generation: number): Promise<void> {
-    const id = inst.record.instanceId;
-    const fn = this.activities.get(action.name);
-    let event: HistoryEvent;
-    try {
-      if (!fn) throw new ActivityNotRegisteredError(action.name, [...this.activities.keys()]);
-      const ctx: ActivityContext = { workflowInstanceId: id, activityName: action.name, taskId: action.id, idempotencyKey: `${id}:${action.id}` };
-      // Input and result as JSON, live as after a restart (the history holds JSON): a Date is a string in both.
-      const result = jsonCopy(
-        await fn(ctx, jsonCopy(action.input)),
-        (reason) => new TypeError(`the result of activity "${action.name}" is not JSON: ${reason}`),
-      );
-      event = { type: 'TaskCompleted', at: this.clock.now(), taskId: action.id, result };
-    } catch (err) {
-      event = { type: 'TaskFailed', at: this.clock.now(), taskId: action.id, failure: failureOf(err) };
-    }
+    if (this.sink.offload?.(inst, action, generation)) return; // runs on another process (workflow.activity-queue.ts)
+    const event = await runActivity(this.activities, this.clock, inst.record.instanceId, action);
     this.sink.deliver(inst, { event, generation });
+  }
+}
+
+/** Runs a scheduled activity here; its result (or failure) as the event to record. */
+export async function runActivity(
+  activities: ReadonlyMap<string, ActivityFn>,
+  clock: Clock,
+  instanceId: string,
+  action: Extract<HistoryEvent, { type: 'TaskScheduled' }>,
+): Promise<HistoryEvent> {
+  const fn = activities.get(action.name);
+  try {
+    if (!fn) throw new ActivityNotRegisteredError(action.name, [...activities.keys()]);
+    const ctx: ActivityContext = { workflowInstanceId: instanceId, activityName: action.name, taskId: action.id, idempotencyKey: `${instanceId}:${action.id}` };
+    // Input and result as JSON, live as after a restart (the history holds JSON): a Date is a string in both.
+    const result = jsonCopy(await fn(ctx, jsonCopy(action.input)), (reason) => new TypeError(`the result of activity "${action.name}" is not JSON: ${reason}`));
+    return { type: 'TaskCompleted', at: clock.now(), taskId: action.id, result };
+  } catch (err) {
+    return { type: 'TaskFailed', at: clock.now(), taskId: action.id, failure: failureOf(err) };
   }
 }

@@ -3,6 +3,7 @@ import { WorkflowApiError } from '../../../errors/workflow.errors';
 import type { Clock } from '../../../spi/clock';
 import type { SidekickLogger } from '../../../spi/logger';
 import { type ActivityFn, WorkflowActions } from './workflow.actions';
+import type { ActivityQueue } from './workflow.activity-queue';
 import { type InboxItem, type Instance, newInstance, pendingActions, stepItems } from './workflow.instance';
 import type { WorkflowMailbox } from './workflow.mailbox';
 import { WorkflowRunner } from './workflow.runner';
@@ -31,6 +32,8 @@ export class WorkflowEngine {
   private readonly driving = new Set<Promise<void>>();
   private readonly actions: WorkflowActions;
   private readonly recovery: Recovery;
+  /** Set with `workflows.activities: 'shared'`: hands activities to other processes (workflow.activity-queue.ts). */
+  remote?: Pick<ActivityQueue, 'offer' | 'forget'>;
   /** Called when a write failed its fence check (another process adopted this one's instances). */
   onLost: (reason: string) => void = () => undefined;
 
@@ -43,11 +46,11 @@ export class WorkflowEngine {
     private readonly mailbox?: WorkflowMailbox,
   ) {
     this.actions = new WorkflowActions(activities, clock, {
-      deliver: (inst, item) => {
-        if (this.instances.get(inst.record.instanceId) === inst && inst.generation === item.generation) this.enqueue(inst, item);
-      },
+      deliver: (inst, item) => this.deliver(inst, item),
       find: async (id) => this.instances.get(id)?.record ?? (await this.store.record(id)),
       start: (name, id, input, parent) => this.start(name, id, input, parent),
+      offload: (inst, action, generation) => this.remote?.offer(inst, action, generation) ?? false,
+      forget: (inst) => this.remote?.forget(inst),
     });
     this.recovery = {
       store: this.store,
@@ -112,6 +115,11 @@ export class WorkflowEngine {
       return this.finish(inst);
     }
     return new Promise<void>((resolve, reject) => this.enqueue(inst, { event, recorded: { resolve, reject } }));
+  }
+
+  /** Feeds an action's result to the instance if this process still drives it, in the same execution. */
+  deliver(inst: Instance, item: InboxItem): void {
+    if (this.instances.get(inst.record.instanceId) === inst && inst.generation === item.generation) this.enqueue(inst, item);
   }
 
   /** Lets go of every instance (another process adopted them): no more steps, timers or results here; waiters read the store. */

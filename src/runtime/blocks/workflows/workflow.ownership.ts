@@ -54,6 +54,7 @@ export class WorkflowOwnership {
   private stopped = false;
   private rejoin = false;
   private liveCount = 1;
+  private liveIds: string[] = [];
 
   constructor(
     private readonly state: StateService,
@@ -70,6 +71,11 @@ export class WorkflowOwnership {
   /** Live members at the last heartbeat (this one included). */
   get members(): number {
     return this.liveCount;
+  }
+
+  /** The members alive at the last heartbeat (lease running, not adopted, not seen gone on this machine), this one included. */
+  get live(): readonly string[] {
+    return this.liveIds;
   }
 
   /** Joins and adopts the instances of members that are gone; then renews every `leaseMs / 3`. */
@@ -137,8 +143,10 @@ export class WorkflowOwnership {
         else me.until = now + this.leaseMs;
         if (lost) return;
         let live = 0;
+        const ids: string[] = [];
         for (const [id, m] of Object.entries(rec.members)) {
           if (m.until > now) live++;
+          if (m.until > now && !m.adoptedBy && (id === this.memberId || !goneHere(m))) ids.push(id);
           if (m.adopted && m.until < now - KEEP_ADOPTED_MS) delete rec.members[id];
           else if (id !== this.memberId && (m.until <= now || goneHere(m)) && this.canAdopt(rec, m, now)) {
             m.adoptedBy = this.memberId;
@@ -147,6 +155,7 @@ export class WorkflowOwnership {
           }
         }
         this.liveCount = live;
+        this.liveIds = ids;
       });
       if (lost) {
         this.markLost(lost);

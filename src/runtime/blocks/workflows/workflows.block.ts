@@ -4,6 +4,8 @@ import { SidekickError } from '../../../errors/sidekick.error';
 import type { Discovery } from '../../discovery/sidekick.explorer';
 import type { BlockContext, BlockDefinition, BuildingBlock } from '../building-block';
 import { StateService } from '../state/state.service';
+import { runActivity } from './workflow.actions';
+import { ActivityQueue } from './workflow.activity-queue';
 import { WorkflowClient } from './workflow.client';
 import { WorkflowCluster } from './workflow.cluster';
 import { type ActivityFn, WorkflowEngine } from './workflow.engine';
@@ -25,6 +27,7 @@ export const workflowsBlock: BlockDefinition = {
     const activities = new Map<string, ActivityFn>();
     let engine: WorkflowEngine | undefined;
     let cluster: WorkflowCluster | undefined;
+    let queue: ActivityQueue | undefined;
     const client = new WorkflowClient(() => {
       if (!engine) throw new SidekickError('ERR_NOT_STARTED', 'workflows are not started yet (the app is still starting)');
       return engine;
@@ -49,8 +52,26 @@ export const workflowsBlock: BlockDefinition = {
         engine = new WorkflowEngine(store, workflows, activities, ctx.clock, logger, mailbox);
         if (workflows.size === 0) return;
         const { leaseMs, pollMs } = ctx.options.workflows;
-        cluster = new WorkflowCluster(engine, store, mailbox, state(), leaseMs, pollMs, logger);
-        const resumed = await cluster.start();
+        const joined = new WorkflowCluster(engine, store, mailbox, state(), leaseMs, pollMs, logger);
+        cluster = joined;
+        if (ctx.options.workflows.activities === 'shared') {
+          const driver = engine;
+          queue = new ActivityQueue(
+            state(),
+            () => store.storeName,
+            {
+              self: () => joined.ownership.id,
+              live: () => joined.ownership.live,
+              deliver: (inst, item) => driver.deliver(inst, item),
+              run: (instanceId, action) => runActivity(activities, ctx.clock, instanceId, action),
+            },
+            pollMs,
+            logger,
+          );
+          engine.remote = queue;
+          queue.start();
+        }
+        const resumed = await joined.start();
         ctx.logger.info(
           { store: store.storeName, workflows: [...workflows.keys()], activities: [...activities.keys()], resumed, member: cluster.ownership.id },
           'workflows started',
@@ -58,6 +79,7 @@ export const workflowsBlock: BlockDefinition = {
       },
       async stop(deadline) {
         await engine?.stop(deadline.remainingMs());
+        await queue?.stop();
         await cluster?.stop();
       },
       routes: () => [...workflowRoutes(client), ...workflowQueryRoutes(client)],
