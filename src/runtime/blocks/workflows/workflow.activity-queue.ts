@@ -196,6 +196,8 @@ export class ActivityQueue {
     if (this.polling || this.stopped || !me) return this.polling ?? Promise.resolve();
     this.polling = (async () => {
       const live = new Set(this.hooks.live());
+      // Alone (as of the last heartbeat) with nothing handed out: no store read (tasks a newcomer sent wait for the next heartbeat).
+      if (live.size < 2 && this.pending.size === 0 && this.outbox.size === 0) return;
       if (live.has(me)) for (const [key, p] of this.pending) if (!live.has(p.member)) this.runHere(key);
       if (this.outbox.size > 0) await this.flush();
       const items = await this.take(me);
