@@ -105,7 +105,7 @@ describe("shared activities (workflows.activities: 'shared') between two process
     const names = ['worker-A', 'worker-B'];
     const workers = [0, 1].map((w) => startNode(names[w] ?? '', WORKER_JS, { env: { ...base, WF_API_PORT: String(ports[w]), WF_NAME: names[w] ?? '' } }));
     const redis = rawRedis();
-    const [a = '', b = ''] = urls;
+    const [a = ''] = urls;
     try {
       await redis.connect();
       await Promise.all(workers.map((w, i) => waitReady(w, urls[i] ?? '')));
