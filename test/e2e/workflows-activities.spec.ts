@@ -14,6 +14,8 @@ import { rawRedis, redisHostPort, requireRedis } from '../support/services';
  *   one result in the history.
  * - B SIGKILLed while it runs its share (its lines are in the file, its results not sent): A runs
  *   those steps again once B left the members and completes; duplicates are counted and printed.
+ * - A (the driving process) SIGKILLed while B runs its share: B adopts the instance, runs the steps
+ *   without a recorded result again, and completes it; each step's result recorded once.
  */
 
 const WORKER_JS = join(ROOT, 'dist/bench/fixtures/workflow-worker.main.js');
@@ -159,6 +161,60 @@ describe("shared activities (workflows.activities: 'shared') between two process
       );
     } finally {
       workers[1]?.child.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.stop()));
+      const keys = await redis.keys(`${appId}||*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  }, 90_000);
+
+  it('with the driving process A SIGKILLed while B runs its share, B adopts the instance and completes it', async () => {
+    await requireRedis();
+    const run = randomUUID().slice(0, 8);
+    const appId = `wfact2${run}`;
+    const leaseMs = 1500;
+    const out = join(tempDir('sidekick-wf-act2-'), 'effects.log');
+    const ports = [await freePort(), await freePort()];
+    const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+    const base = { WF_REDIS: redisHostPort(), WF_APP_ID: appId, WF_OUT: out, WF_ACTIVITIES: 'shared', SIDEKICK_WORKFLOW_LEASE_MS: String(leaseMs) };
+    const names = ['worker-A', 'worker-B'];
+    const workers = [0, 1].map((w) => startNode(names[w] ?? '', WORKER_JS, { env: { ...base, WF_API_PORT: String(ports[w]), WF_NAME: names[w] ?? '' } }));
+    const redis = rawRedis();
+    const [a = '', b = ''] = urls;
+    try {
+      await redis.connect();
+      await Promise.all(workers.map((w, i) => waitReady(w, urls[i] ?? '')));
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const rec = JSON.parse((await redis.hget(`${appId}||wf-members`, 'data')) ?? '{"members":{}}') as { members: Record<string, { until: number }> };
+        if (Object.values(rec.members).filter((m) => m.until > Date.now()).length >= 2 || Date.now() > deadline) break;
+        await sleep(50);
+      }
+      await sleep(leaseMs / 3 + 300);
+      const id = `owner-killed-${run}`;
+      expect(await start(a, id, { n: N, ms: 2000 })).toBe(202);
+      const until = Date.now() + 15_000;
+      while ((effects(out, id).workers.get('worker-B') ?? 0) === 0 && Date.now() < until) await sleep(25);
+      const onB = effects(out, id).workers.get('worker-B') ?? 0;
+      expect(onB).toBeGreaterThan(0);
+      workers[0]?.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      const ended = await waitEnded(b, id, 30_000);
+      const tookMs = Date.now() - killedAt;
+      expect(ended.runtimeStatus).toBe('COMPLETED');
+      expect(JSON.parse(ended.properties['dapr.workflow.output'] ?? 'null')).toBe(SUM);
+      const after = effects(out, id);
+      expect(after.perKey.size).toBe(N);
+      const history = await recorded(redis, appId, id);
+      expect(history.completions).toBe(1);
+      expect(history.results.size).toBe(N);
+      expect([...history.results.values()].every((n) => n === 1)).toBe(true);
+      const duplicates = [...after.perKey.values()].filter((n) => n > 1).length;
+      process.stdout.write(
+        `workflows-activities (Redis, owner SIGKILLed, lease ${leaseMs} ms): ${onB} steps had started on B; B adopted and completed ${tookMs} ms after the kill; ${after.lines} side effects for ${N} steps, ${duplicates} steps ran more than once\n`,
+      );
+    } finally {
+      workers[0]?.child.kill('SIGKILL');
       await Promise.all(workers.map((w) => w.stop()));
       const keys = await redis.keys(`${appId}||*`);
       if (keys.length > 0) await redis.del(...keys);
