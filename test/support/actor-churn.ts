@@ -238,3 +238,23 @@ export async function runChurn(
     throw err;
   }
 }
+
+/**
+ * What a churn run must show, on any store: no overlapping activations, every succeeded deposit applied
+ * once, and callers of the instances that stayed saw the moves transparently (their only failures are
+ * calls in flight to the killed instance, whose outcome is unknown and which are not retried).
+ */
+export function expectCleanChurn(store: string, r: ChurnReport): void {
+  const failures = r.failed
+    .slice(0, 5)
+    .map((f) => `${f.via} ${f.status} ${f.message}`)
+    .join(' | ');
+  console.log(
+    `placement churn (${store}): ${r.calls} calls, ${r.succeeded} succeeded, ${r.failed.length} failed; activations per instance ${JSON.stringify(r.activatedOn)}; failures: ${failures}`,
+  );
+  expect(r.overlaps).toEqual([]);
+  expect({ lost: r.lost, doubled: r.doubled, phantom: r.phantom, balance: r.balanceMismatch }).toEqual({ lost: [], doubled: [], phantom: [], balance: [] });
+  expect(r.failed.filter((f) => (f.via === 'a' || f.via === 'd') && !f.message.includes('may have run'))).toEqual([]);
+  expect(r.succeeded).toBeGreaterThan(200);
+  expect(r.activatedOn['d']).toBeGreaterThan(0);
+}
