@@ -88,6 +88,58 @@ async function recorded(redis: Redis, appId: string, id: string): Promise<{ resu
   return { results, completions };
 }
 
+/** Two workers (A, B) of one app id sharing Redis with shared activities, both ready and seen alive by each other. */
+interface Pair {
+  readonly appId: string;
+  readonly leaseMs: number;
+  readonly out: string;
+  readonly urls: readonly string[];
+  readonly workers: readonly Proc[];
+  readonly redis: Redis;
+}
+
+async function startPair(appId: string, tmpPrefix: string): Promise<Pair> {
+  const leaseMs = 1500;
+  const out = join(tempDir(tmpPrefix), 'effects.log');
+  const ports = [await freePort(), await freePort()];
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const base = { WF_REDIS: redisHostPort(), WF_APP_ID: appId, WF_OUT: out, WF_ACTIVITIES: 'shared', SIDEKICK_WORKFLOW_LEASE_MS: String(leaseMs) };
+  const names = ['worker-A', 'worker-B'];
+  const workers = [0, 1].map((w) => startNode(names[w] ?? '', WORKER_JS, { env: { ...base, WF_API_PORT: String(ports[w]), WF_NAME: names[w] ?? '' } }));
+  const pair = { appId, leaseMs, out, urls, workers, redis: rawRedis() };
+  try {
+    await pair.redis.connect();
+    await Promise.all(workers.map((w, i) => waitReady(w, urls[i] ?? '')));
+    // Both in the members record, and a heartbeat of A since (it hands work only to members it saw alive).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const rec = JSON.parse((await pair.redis.hget(`${appId}||wf-members`, 'data')) ?? '{"members":{}}') as { members: Record<string, { until: number }> };
+      if (Object.values(rec.members).filter((m) => m.until > Date.now()).length >= 2 || Date.now() > deadline) break;
+      await sleep(50);
+    }
+    await sleep(leaseMs / 3 + 300);
+    return pair;
+  } catch (err) {
+    await stopPair(pair);
+    throw err;
+  }
+}
+
+async function stopPair(pair: Pair): Promise<void> {
+  await Promise.all(pair.workers.map((w) => w.stop()));
+  const keys = await pair.redis.keys(`${pair.appId}||*`);
+  if (keys.length > 0) await pair.redis.del(...keys);
+  pair.redis.disconnect();
+}
+
+/** The instance completed once, and its history holds exactly one result for each of the N steps. */
+async function expectEachStepRecordedOnce(pair: Pair, id: string): Promise<void> {
+  const history = await recorded(pair.redis, pair.appId, id);
+  expect(history.completions).toBe(1);
+  expect(history.results.size).toBe(N);
+  expect([...history.results.values()].every((n) => n === 1)).toBe(true);
+}
+
 describe("shared activities (workflows.activities: 'shared') between two processes", () => {
   beforeAll(async () => {
     if (existsSync(WORKER_JS) && statSync(WORKER_JS).mtimeMs < statSync(WORKER_TS).mtimeMs) rmSync(WORKER_JS);
@@ -97,29 +149,10 @@ describe("shared activities (workflows.activities: 'shared') between two process
   it('a fan-out started on A runs on A and B; with B SIGKILLed mid-fan-out, A runs its steps again and completes', async () => {
     await requireRedis();
     const run = randomUUID().slice(0, 8);
-    const appId = `wfact${run}`;
-    const leaseMs = 1500;
-    const dir = tempDir('sidekick-wf-act-');
-    const out = join(dir, 'effects.log');
-    const ports = [await freePort(), await freePort()];
-    const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    const base = { WF_REDIS: redisHostPort(), WF_APP_ID: appId, WF_OUT: out, WF_ACTIVITIES: 'shared', SIDEKICK_WORKFLOW_LEASE_MS: String(leaseMs) };
-    const names = ['worker-A', 'worker-B'];
-    const workers = [0, 1].map((w) => startNode(names[w] ?? '', WORKER_JS, { env: { ...base, WF_API_PORT: String(ports[w]), WF_NAME: names[w] ?? '' } }));
-    const redis = rawRedis();
-    const [a = ''] = urls;
+    const pair = await startPair(`wfact${run}`, 'sidekick-wf-act-');
+    const { leaseMs, out, workers } = pair;
+    const [a = ''] = pair.urls;
     try {
-      await redis.connect();
-      await Promise.all(workers.map((w, i) => waitReady(w, urls[i] ?? '')));
-      // Both in the members record, and a heartbeat of A since (it hands work only to members it saw alive).
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const rec = JSON.parse((await redis.hget(`${appId}||wf-members`, 'data')) ?? '{"members":{}}') as { members: Record<string, { until: number }> };
-        if (Object.values(rec.members).filter((m) => m.until > Date.now()).length >= 2 || Date.now() > deadline) break;
-        await sleep(50);
-      }
-      await sleep(leaseMs / 3 + 300);
-
       // 1. Both alive: the steps are spread over A and B.
       expect(await start(a, `spread-${run}`, { n: N, ms: 50 })).toBe(202);
       const spread = await waitEnded(a, `spread-${run}`, 30_000);
@@ -129,10 +162,7 @@ describe("shared activities (workflows.activities: 'shared') between two process
       expect(first.perKey.size).toBe(N);
       expect(first.workers.get('worker-A') ?? 0).toBeGreaterThan(0);
       expect(first.workers.get('worker-B') ?? 0).toBeGreaterThan(0);
-      const spreadHistory = await recorded(redis, appId, `spread-${run}`);
-      expect(spreadHistory.completions).toBe(1);
-      expect(spreadHistory.results.size).toBe(N);
-      expect([...spreadHistory.results.values()].every((n) => n === 1)).toBe(true);
+      await expectEachStepRecordedOnce(pair, `spread-${run}`);
 
       // 2. B killed while it runs its share (each step waits 3 s after its side effect).
       const id = `killed-${run}`;
@@ -149,10 +179,7 @@ describe("shared activities (workflows.activities: 'shared') between two process
       expect(JSON.parse(ended.properties['dapr.workflow.output'] ?? 'null')).toBe(SUM);
       const second = effects(out, id);
       expect(second.perKey.size).toBe(N);
-      const history = await recorded(redis, appId, id);
-      expect(history.completions).toBe(1);
-      expect(history.results.size).toBe(N);
-      expect([...history.results.values()].every((n) => n === 1)).toBe(true); // each step's result recorded once
+      await expectEachStepRecordedOnce(pair, id);
       const duplicates = [...second.perKey.values()].filter((n) => n > 1).length;
       expect(duplicates).toBeGreaterThan(0); // B's steps in flight ran again on A (at least once)
       process.stdout.write(
@@ -161,36 +188,17 @@ describe("shared activities (workflows.activities: 'shared') between two process
       );
     } finally {
       workers[1]?.child.kill('SIGKILL');
-      await Promise.all(workers.map((w) => w.stop()));
-      const keys = await redis.keys(`${appId}||*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
+      await stopPair(pair);
     }
   }, 90_000);
 
   it('with the driving process A SIGKILLed while B runs its share, B adopts the instance and completes it', async () => {
     await requireRedis();
     const run = randomUUID().slice(0, 8);
-    const appId = `wfact2${run}`;
-    const leaseMs = 1500;
-    const out = join(tempDir('sidekick-wf-act2-'), 'effects.log');
-    const ports = [await freePort(), await freePort()];
-    const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    const base = { WF_REDIS: redisHostPort(), WF_APP_ID: appId, WF_OUT: out, WF_ACTIVITIES: 'shared', SIDEKICK_WORKFLOW_LEASE_MS: String(leaseMs) };
-    const names = ['worker-A', 'worker-B'];
-    const workers = [0, 1].map((w) => startNode(names[w] ?? '', WORKER_JS, { env: { ...base, WF_API_PORT: String(ports[w]), WF_NAME: names[w] ?? '' } }));
-    const redis = rawRedis();
-    const [a = '', b = ''] = urls;
+    const pair = await startPair(`wfact2${run}`, 'sidekick-wf-act2-');
+    const { leaseMs, out, workers } = pair;
+    const [a = '', b = ''] = pair.urls;
     try {
-      await redis.connect();
-      await Promise.all(workers.map((w, i) => waitReady(w, urls[i] ?? '')));
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const rec = JSON.parse((await redis.hget(`${appId}||wf-members`, 'data')) ?? '{"members":{}}') as { members: Record<string, { until: number }> };
-        if (Object.values(rec.members).filter((m) => m.until > Date.now()).length >= 2 || Date.now() > deadline) break;
-        await sleep(50);
-      }
-      await sleep(leaseMs / 3 + 300);
       const id = `owner-killed-${run}`;
       expect(await start(a, id, { n: N, ms: 2000 })).toBe(202);
       const until = Date.now() + 15_000;
@@ -205,20 +213,14 @@ describe("shared activities (workflows.activities: 'shared') between two process
       expect(JSON.parse(ended.properties['dapr.workflow.output'] ?? 'null')).toBe(SUM);
       const after = effects(out, id);
       expect(after.perKey.size).toBe(N);
-      const history = await recorded(redis, appId, id);
-      expect(history.completions).toBe(1);
-      expect(history.results.size).toBe(N);
-      expect([...history.results.values()].every((n) => n === 1)).toBe(true);
+      await expectEachStepRecordedOnce(pair, id);
       const duplicates = [...after.perKey.values()].filter((n) => n > 1).length;
       process.stdout.write(
         `workflows-activities (Redis, owner SIGKILLed, lease ${leaseMs} ms): ${onB} steps had started on B; B adopted and completed ${tookMs} ms after the kill; ${after.lines} side effects for ${N} steps, ${duplicates} steps ran more than once\n`,
       );
     } finally {
       workers[0]?.child.kill('SIGKILL');
-      await Promise.all(workers.map((w) => w.stop()));
-      const keys = await redis.keys(`${appId}||*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
+      await stopPair(pair);
     }
   }, 90_000);
 });
