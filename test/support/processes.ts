@@ -79,15 +79,25 @@ function newestTs(dir: string): number {
   return newest;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
+/** Ports this test process has handed out: the kernel may offer a just-closed port again at the next bind(0). */
+const handedOut = new Set<number>();
+
+/** A loopback port free now and not handed out before by this process (two calls never return the same port). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((ok, fail) => {
+      const server = createServer();
+      server.once('error', fail);
+      server.listen(0, '127.0.0.1', () => {
+        const { port: taken } = server.address() as { port: number };
+        server.close(() => ok(taken));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 const ANSI = /\x1b\[[0-9;]*m/g;
