@@ -11,9 +11,10 @@ const KEYS = 64;
  * same app with metrics off, interleaved in one process.
  */
 export async function runMetricsBench(): Promise<Metric[]> {
-  const ops = envInt('BENCH_STATE_OPS', 20_000);
-  const rounds = envInt('BENCH_STATE_ROUNDS', 5);
-  const warmup = envInt('BENCH_STATE_WARMUP', 5_000);
+  // Many short rounds (A/B alternating): drift on this noisy machine is shared by adjacent rounds, and the median of 41 pairs is steadier than of 9.
+  const ops = envInt('BENCH_METRICS_OPS', 4_000);
+  const rounds = envInt('BENCH_METRICS_ROUNDS', 21);
+  const warmup = envInt('BENCH_METRICS_WARMUP', 5_000);
   const value = jsonValue(1024);
   let on: BenchApp | undefined;
   let off: BenchApp | undefined;

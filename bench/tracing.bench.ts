@@ -25,7 +25,7 @@ async function side(appId: string, config?: Record<string, unknown>): Promise<Si
 /** State get (SidekickClient, concurrency 1) and self-invoke (Dapr HTTP API → in-process → the app's route) on two apps. */
 async function pair(name: string, a: Side, b: Side, keys: readonly string[]): Promise<{ state: Comparison; invoke: Comparison }> {
   const ops = envInt('BENCH_TRACING_OPS', 3_000);
-  const rounds = envInt('BENCH_TRACING_ROUNDS', 9);
+  const rounds = envInt('BENCH_TRACING_ROUNDS', 17);
   const warmup = envInt('BENCH_TRACING_WARMUP', 2_000);
   const storeA = a.app.client.state('statestore');
   const storeB = b.app.client.state('statestore');

@@ -32,6 +32,8 @@ export const TARGETS: readonly Target[] = [
   { id: 'tracing.on.invoke.p50_ratio', max: 1.15 },
   { id: 'tracing.off.state.get.p50_ratio', max: 1.03 },
   { id: 'metrics.on.state.get.p50_ratio', max: 1.05 },
+  { id: 'sidecar.state.get.p50_ratio_to_inprocess_plus_rtt', max: 1 },
+  { id: 'sidecar.invoke.p50_ratio_to_inprocess_plus_rtt', max: 1 },
   { id: 'actors.call.p50_ratio_to_plain', max: 1.5 },
   { id: 'actors.activation.p50_ms', max: 0.23 },
   { id: 'actors.reminders.sqlite.per_s', min: 15_463 },

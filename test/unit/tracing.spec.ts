@@ -6,7 +6,7 @@ import { createPinoLogger } from '../../src/runtime/logger';
 import { Interception } from '../../src/runtime/interception/interception';
 import { injectTraceContext, withIncomingTraceContext } from '../../src/runtime/interception/trace-context';
 import { TracingService } from '../../src/runtime/blocks/tracing/tracing.service';
-import { startTracingSdk, type TracingSdk } from '../../src/runtime/blocks/tracing/tracing.sdk';
+import { PooledIdGenerator, startTracingSdk, type TracingSdk } from '../../src/runtime/blocks/tracing/tracing.sdk';
 import { otlpUrl, resolveTracingSetup } from '../../src/runtime/blocks/tracing/tracing.settings';
 import { silentLogger } from '../../src/testing';
 import type { StateStore } from '../../src/spi/state.store';
@@ -133,6 +133,48 @@ describe('tracing spans (InMemorySpanExporter), samplingRate 1', () => {
     expect(span.attributes).toMatchObject({ 'net.peer.name': 'checkout', 'dapr.invoke_method': 'orders', 'http.response.status_code': 503 });
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
     expect(headers['traceparent']).toBe(`00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`);
+  });
+
+  it('a self-invocation that came through the HTTP API gets no client span: the API span is its span, as daprd serves it locally', async () => {
+    const headers: Record<string, unknown> = {};
+    const apiCall = {
+      kind: 'api' as const,
+      target: 'invoke',
+      type: 'http',
+      operation: 'GET /v1.0/invoke/:id/method/*',
+      attributes: { path: '/v1.0/invoke/app/method/echo' },
+    };
+    const selfCall = { kind: 'invoke' as const, target: 'app', type: 'app', operation: 'echo', attributes: { verb: 'GET', local: 'api' } };
+    await t.interception.run(apiCall, () =>
+      t.interception.run(selfCall, () => {
+        injectTraceContext(headers);
+        return Promise.resolve({ status: 200 });
+      }),
+    );
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual(['CallLocal/app/echo']);
+    const api = named('CallLocal/app/echo');
+    // The app's request (in-process) continues the API span's context.
+    expect(headers['traceparent']).toBe(`00-${api.spanContext().traceId}-${api.spanContext().spanId}-01`);
+    // The same call made by user code (no API span around it) keeps its client span.
+    exporter.reset();
+    await t.interception.run({ ...selfCall, attributes: { verb: 'GET' } }, () => Promise.resolve({ status: 200 }));
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['/dapr.proto.internals.v1.ServiceInvocation/CallLocal']);
+  });
+
+  it('trace and span ids come from the pooled generator: lowercase hex of the W3C lengths, never all zeros, not repeated', () => {
+    const ids = new PooledIdGenerator();
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const traceId = ids.generateTraceId();
+      const spanId = ids.generateSpanId();
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(traceId).not.toMatch(/^0+$/);
+      expect(spanId).not.toMatch(/^0+$/);
+      seen.add(traceId).add(spanId);
+    }
+    expect(seen.size).toBe(4000);
   });
 
   it("a delivery is a consumer span continuing the event's trace; the handler's own spans nest under it", async () => {

@@ -124,7 +124,8 @@ export class AppChannel {
    * the answer is collected in one pass), the sidecar hop's hot path.
    */
   async forward(req: InProcessRequest): Promise<InvokeResponse> {
-    const { undici, pool } = await this.client();
+    // The pool once made (every call after the first): no await on the hot path.
+    const { undici, pool } = this.loaded ?? (this.loaded = await this.client());
     return new Promise<InvokeResponse>((resolve, reject) => {
       pool.dispatch(
         {
@@ -158,6 +159,7 @@ export class AppChannel {
     await this.stopHealthChecks();
     const client = this.dispatcher;
     this.dispatcher = undefined;
+    this.loaded = undefined;
     if (client) await (await client).pool.close();
   }
 
@@ -181,6 +183,9 @@ export class AppChannel {
       return undefined;
     }
   }
+
+  /** The client once `client()` resolved (undefined again after close). */
+  private loaded?: { undici: typeof import('undici'); pool: Dispatcher };
 
   private client(): Promise<{ undici: typeof import('undici'); pool: Dispatcher }> {
     this.dispatcher ??= import('undici').then((undici) => ({

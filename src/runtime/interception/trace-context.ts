@@ -51,6 +51,22 @@ export function incomingTraceContext(carrier: Carrier | undefined, base: Context
 }
 
 /**
+ * Set on a request the invoke block dispatches into the app in-process: it runs in its caller's
+ * context, whose span (if any) wrote the request's `traceparent`, so that context is its parent as is
+ * (the header need not be parsed back).
+ */
+export const IN_PROCESS_REQUEST: unique symbol = Symbol('sidekick.inProcessRequest');
+
+/**
+ * The parent context of a request to the app's own routes: the caller's active context for an
+ * in-process dispatch made inside a span, else the request's `traceparent` on top of `active`.
+ */
+export function requestTraceContext(req: { readonly headers: Carrier; readonly [IN_PROCESS_REQUEST]?: boolean }, active: Context): Context {
+  if (req[IN_PROCESS_REQUEST] === true && trace.getSpan(active) !== undefined) return active;
+  return incomingTraceContext(req.headers, active);
+}
+
+/**
  * Writes the active span's `traceparent` (and `tracestate`) into `target` (outgoing headers, a
  * CloudEvent), replacing what was there. Leaves `target` alone when no span is active. Returns
  * whether it wrote.

@@ -1,5 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
+import { IN_PROCESS_REQUEST } from '../../interception/trace-context';
 import type { HeaderMap, InvokeResponse } from './invoke.types';
 
 /** A Node request handler: an Express app, or any `(req, res) => void`. */
@@ -24,7 +25,8 @@ export interface InProcessRequest {
 export function dispatchInProcess(listener: RequestListener, request: InProcessRequest): Promise<InvokeResponse> {
   return new Promise<InvokeResponse>((resolve, reject) => {
     const socket = new Socket();
-    const req = new IncomingMessage(socket);
+    const req = new IncomingMessage(socket) as IncomingMessage & { [IN_PROCESS_REQUEST]?: boolean };
+    req[IN_PROCESS_REQUEST] = true;
     req.method = request.method.toUpperCase();
     req.url = request.url;
     req.httpVersion = '1.1';

@@ -16,6 +16,7 @@ export function invokeRoutes(invoke: InvokeService): ApiRoute[] {
       query: ctx.rawQuery,
       headers: ctx.req.headers as Record<string, string | string[]>,
       body,
+      viaApi: true,
     });
     ctx.res.writeHead(response.status, { ...response.headers, 'content-length': response.body.length });
     ctx.res.end(response.body);

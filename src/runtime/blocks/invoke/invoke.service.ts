@@ -72,7 +72,9 @@ export class InvokeService {
       return Promise.reject(new InvokeError(appId.slice(0, 64), `invalid app id: use ${APP_ID_RULE}`, { httpStatus: 400 }));
     }
     if (!this.interception.active('invoke')) return this.send(appId, req);
-    const call = { kind: 'invoke' as const, target: appId, type: 'app', operation: req.method, attributes: { verb: req.verb } };
+    // `local: 'api'` tells tracing that the API's server span is this call's span (no client span under it).
+    const attributes: Readonly<Record<string, string>> = req.viaApi === true && appId === this.appId ? { verb: req.verb, local: 'api' } : { verb: req.verb };
+    const call = { kind: 'invoke' as const, target: appId, type: 'app', operation: req.method, attributes };
     return this.interception.run(call, () => this.send(appId, req));
   }
 

@@ -16,6 +16,12 @@ export interface InvokeRequest {
    * unhealthy it waits for the app to recover instead of failing (README, "App health checks").
    */
   readonly delivery?: boolean;
+  /**
+   * Came in through the Dapr HTTP API, whose server span (`CallLocal/{appId}/{method}`) already stands
+   * for the call: a call to this app itself then gets no client span of its own, as daprd serves a
+   * self-invocation locally with no internal `ServiceInvocation/CallLocal` call.
+   */
+  readonly viaApi?: boolean;
 }
 
 /** The target's answer, unchanged. */

@@ -15,7 +15,8 @@ import type { CallInfo } from '../../../spi/interceptor';
  * The app id is the resource's `service.name` (and `dapr.app_id`), on every span.
  * - `invoke` (an outgoing service invocation): `/dapr.proto.internals.v1.ServiceInvocation/CallLocal`,
  *   as daprd's sidecar-to-sidecar call, with `rpc.service` `ServiceInvocation`, `net.peer.name` = the
- *   target app and `dapr.invoke_method`.
+ *   target app and `dapr.invoke_method`. None for a call to the app itself that came through the
+ *   HTTP API: daprd serves it locally (`invokeLocal`), its API server span the only one.
  * - `delivery`: `pubsub/{topic}` or `bindings/{name}`, as daprd's callback spans.
  *
  * Values are names only: never keys, payloads, metadata values or headers (secrets stay out of spans).
@@ -71,6 +72,8 @@ export function planSpan(call: CallInfo): SpanPlan | undefined {
     case 'api':
       return apiSpan(call);
     case 'invoke':
+      // A self-invocation through the Dapr HTTP API: the API's server span is the call's (daprd serves it locally, no internal call).
+      if (call.attributes?.['local'] === 'api') return undefined;
       return {
         name: '/dapr.proto.internals.v1.ServiceInvocation/CallLocal',
         role: 'client',

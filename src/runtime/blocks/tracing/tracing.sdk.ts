@@ -1,6 +1,7 @@
 import { context, diag, propagation, trace, type Tracer } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { IdGenerator, ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { randomBytes } from 'node:crypto';
 import type { SidekickLogger } from '../../../spi/logger';
 import type { TracingSetup } from './tracing.settings';
 
@@ -62,6 +63,7 @@ export function startTracingSdk(appId: string, setup: TracingSetup, logger: Side
   const provider = new base.BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': appId, 'dapr.app_id': appId }),
     sampler,
+    idGenerator: new PooledIdGenerator(),
     spanProcessors: processors,
   });
 
@@ -97,6 +99,38 @@ export function startTracingSdk(appId: string, setup: TracingSetup, logger: Side
     },
   };
 }
+
+/**
+ * Trace and span ids cut from a pool of random hex (4 KiB of `crypto.randomBytes` at a time), through
+ * the SDK's `IdGenerator` extension point: one string slice per id instead of the default generator's
+ * two to four `Math.random` calls, buffer writes and a hex conversion per id (measured in the tracing
+ * benchmark, where every span pays it). An all-zero id (invalid in W3C trace context) is never handed out.
+ */
+export class PooledIdGenerator implements IdGenerator {
+  private pool = '';
+  private at = 0;
+
+  generateTraceId(): string {
+    return this.take(32);
+  }
+
+  generateSpanId(): string {
+    return this.take(16);
+  }
+
+  private take(chars: number): string {
+    for (;;) {
+      if (this.at + chars > this.pool.length) {
+        this.pool = randomBytes(4096).toString('hex');
+        this.at = 0;
+      }
+      const id = this.pool.slice(this.at, (this.at += chars));
+      if (!ALL_ZERO.test(id)) return id;
+    }
+  }
+}
+
+const ALL_ZERO = /^0+$/;
 
 /** `spec.tracing.stdout: true`: each finished span as one log line (daprd prints them to its console). */
 class LogSpanExporter implements SpanExporter {

@@ -2,7 +2,7 @@ import { context, type Context, type Span, SpanKind, type SpanOptions, SpanStatu
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSidekickError } from '../../../errors/sidekick.error';
 import type { CallInfo, Interceptor } from '../../../spi/interceptor';
-import { incomingTraceContext } from '../../interception/trace-context';
+import { requestTraceContext } from '../../interception/trace-context';
 import { planSpan, type SpanPlan, type SpanRole } from './span-naming';
 import type { TracingSdk } from './tracing.sdk';
 
@@ -88,7 +88,7 @@ export class TracingService {
         return plan ?? undefined;
       }
       case 'invoke': {
-        const key = `${call.target}\u0000${call.operation}\u0000${call.attributes?.['verb'] ?? ''}`;
+        const key = `${call.target}\u0000${call.operation}\u0000${call.attributes?.['verb'] ?? ''}\u0000${call.attributes?.['local'] ?? ''}`;
         let plan = this.invokePlans.get(key);
         if (plan === undefined) {
           plan = prepare(planSpan(call)) ?? null;
@@ -163,7 +163,7 @@ export class TracingService {
     marked[TRACED] = true;
     // One context switch: the request's server span under its remote parent (not the remote parent, then the span).
     const active = context.active();
-    const parent = incomingTraceContext(req.headers, active);
+    const parent = requestTraceContext(req, active);
     if (!this.worthASpan(parent)) {
       if (parent === active) next();
       else context.with(parent, next);
