@@ -1,4 +1,4 @@
-import { type Context, context, propagation, ROOT_CONTEXT, trace, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import { type Context, context, INVALID_SPANID, INVALID_TRACEID, propagation, ROOT_CONTEXT, trace, type TextMapGetter } from '@opentelemetry/api';
 
 /**
  * W3C trace context (`traceparent`, `tracestate`) carried across the edges the runtime owns: Dapr
@@ -18,12 +18,6 @@ const getter: TextMapGetter<Carrier> = {
     if (typeof value === 'string') return value === '' ? undefined : value;
     if (Array.isArray(value) && typeof value[0] === 'string') return value[0] as string;
     return undefined;
-  },
-};
-
-const setter: TextMapSetter<Record<string, unknown>> = {
-  set: (carrier, key, value) => {
-    carrier[key] = value;
   },
 };
 
@@ -66,17 +60,26 @@ export function requestTraceContext(req: { readonly headers: Carrier; readonly [
   return incomingTraceContext(req.headers, active);
 }
 
+/** The W3C flags byte as two hex digits, by value. */
+const FLAGS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /**
  * Writes the active span's `traceparent` (and `tracestate`) into `target` (outgoing headers, a
  * CloudEvent), replacing what was there. Leaves `target` alone when no span is active. Returns
- * whether it wrote.
+ * whether it wrote. Always W3C trace context, as Dapr propagates it (formatted here directly: this
+ * runs on every traced call and response, and the propagator API's generic carrier walk costs more).
  */
 export function injectTraceContext(target: Record<string, unknown>): boolean {
-  const span = trace.getSpan(context.active());
-  if (!span) return false;
+  const sc = trace.getSpan(context.active())?.spanContext();
+  if (!sc || sc.traceId === INVALID_TRACEID || sc.spanId === INVALID_SPANID) return false;
+  const traceparent = `00-${sc.traceId}-${sc.spanId}-${FLAGS[sc.traceFlags & 0xff] as string}`;
   const before = target['traceparent'];
-  propagation.inject(context.active(), target, setter);
-  return target['traceparent'] !== before;
+  target['traceparent'] = traceparent;
+  if (sc.traceState) {
+    const state = sc.traceState.serialize();
+    if (state) target['tracestate'] = state;
+  }
+  return traceparent !== before;
 }
 
 /** True inside a span (tracing on and a call being traced). */

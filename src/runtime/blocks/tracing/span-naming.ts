@@ -114,11 +114,10 @@ function apiSpan(call: CallInfo): SpanPlan {
   const path = call.attributes?.['path'] ?? '';
   const space = call.operation.indexOf(' ');
   const method = space === -1 ? call.operation : call.operation.slice(0, space);
+  // daprd's own set (http_tracing.go): `dapr.api` already holds the method and path.
   const attributes: Record<string, string> = {
     'dapr.api': `${method} ${path}`,
     'dapr.protocol': 'http',
-    'http.request.method': method,
-    'url.path': path,
   };
   // `/v1.0/state/statestore/...` → `state`, `statestore` (daprd's getAPIComponent).
   const [, , group = '', name = ''] = path.split('/', 4);
