@@ -12,6 +12,7 @@ import { type BenchApp, startBenchApp } from './lib/sidekick-app';
 
 const KEYS = 64;
 const SIDECAR_MAIN = join(__dirname, '../src/cli/sidecar.main.js');
+const BENCH_APP_MAIN = join(__dirname, 'fixtures/bench-app.main.js');
 
 /**
  * Sidecar mode against in-process mode, in one run, on the same Redis and the same Nest app:
@@ -21,6 +22,8 @@ const SIDECAR_MAIN = join(__dirname, '../src/cli/sidecar.main.js');
  * 2. invoke to the app: GET /v1.0/invoke/bench/method/order on the sidecar (its app channel calls the
  *    Nest app's port over loopback) vs the same on the in-process app's HTTP API (dispatched into the
  *    app with no socket); `sidecar.invoke.p50_ratio_to_inprocess` is sidecar p50 over in-process p50.
+ *    The invoked app runs in its own process (bench/fixtures/bench-app.main.ts) and this process is the
+ *    caller, so both sides start one process away, as a real caller does.
  * A bare loopback round trip to another process (node:http answering fixed bytes) is the yardstick: the issue
  * asks the sidecar hop to cost no more than one such round trip. It is checked paired, in the same rounds:
  * the sidecar's call against the in-process call followed by one bare round trip
@@ -36,6 +39,7 @@ export async function runSidecarBench(): Promise<Metric[]> {
   let raw: RawRedis | undefined;
   let sidecar: ChildProcess | undefined;
   let echo: ChildProcess | undefined;
+  let appChild: ChildProcess | undefined;
   const clients: HttpClient[] = [];
   try {
     bench = await startBenchApp();
@@ -45,10 +49,14 @@ export async function runSidecarBench(): Promise<Metric[]> {
     const value = jsonValue(1024);
     for (const key of keys) await store.save(key, value);
 
+    // The app that is invoked runs in its own process: the caller (this process) reaches it through its
+    // in-process Dapr HTTP API, or through the sidecar that forwards to its port, one process away either way.
+    const target = await startAppProcess();
+    appChild = target.child;
     const port = await freePort();
-    sidecar = await startSidecar(dir, port, bench.appUrl);
+    sidecar = await startSidecar(dir, port, target.appUrl);
     const viaSidecar = new HttpClient(`http://127.0.0.1:${port}`);
-    const inProcessApi = new HttpClient(bench.apiUrl);
+    const inProcessApi = new HttpClient(target.apiUrl);
     const started = await startEcho();
     echo = started.child;
     const bare = new HttpClient(`http://127.0.0.1:${started.port}`);
@@ -123,6 +131,7 @@ export async function runSidecarBench(): Promise<Metric[]> {
     for (const client of clients) await client.close().catch(() => undefined);
     await stop(echo);
     await stop(sidecar);
+    await stop(appChild);
     if (raw) await raw.quit().catch(() => raw?.disconnect());
     if (bench) await bench.close();
     rmSync(dir, { recursive: true, force: true });
@@ -199,6 +208,16 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
+}
+
+/** The bench's Nest app in its own process (bench/fixtures/bench-app.main.ts): its app port and its Dapr HTTP API. */
+async function startAppProcess(): Promise<{ child: ChildProcess; appUrl: string; apiUrl: string }> {
+  const child = spawn(process.execPath, [BENCH_APP_MAIN], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const urls = await new Promise<{ appUrl: string; apiUrl: string }>((resolve, reject) => {
+    child.stdout?.once('data', (b: Buffer) => resolve(JSON.parse(b.toString('utf8').trim()) as { appUrl: string; apiUrl: string }));
+    child.once('exit', () => reject(new Error('the bench app process exited')));
+  });
+  return { child, ...urls };
 }
 
 /**
