@@ -146,7 +146,7 @@ class SharedGroup {
     } catch (err) {
       forget();
       // The other subscriptions of the group go on without these topics.
-      if (this.entries.size > 0 && !this.closed()) this.reload().catch((e: unknown) => this.logFailure(e));
+      if (this.entries.size > 0 && !this.closed()) this.reload().catch((e: unknown) => this.lost(e));
       throw err;
     }
     if (this.closed()) throw closedError();
@@ -155,7 +155,7 @@ class SharedGroup {
       close: () => {
         closing ??= (async () => {
           for (const entry of added) entry.removing = true;
-          await this.reload().catch((err: unknown) => this.logFailure(err));
+          await this.reload().catch((err: unknown) => this.lost(err));
           forget();
         })();
         return closing;
@@ -224,7 +224,13 @@ class SharedGroup {
     return entry.handler(record);
   }
 
-  private logFailure(err: unknown): void {
-    this.client.logger.error({ err }, `kafka ${this.label}: restarting the consumer failed: ${errorMessage(err)}`);
+  /**
+   * Re-creating the consumer for a subscription change failed: the old one is closed already, so the
+   * group's other subscriptions would receive nothing more. Retried with the same backoff as a give-up.
+   */
+  private lost(err: unknown): void {
+    if (this.closed() || this.entries.size === 0) return;
+    this.client.logger.warn({ err }, `kafka ${this.label}: re-creating the consumer failed: ${errorMessage(err)}`);
+    this.restarts.gaveUp(err, 're-creating the consumer after a subscription change failed');
   }
 }

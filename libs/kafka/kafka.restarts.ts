@@ -55,15 +55,18 @@ export class ConsumerRestarts {
     return this.pending;
   }
 
-  /** kafkajs gave up on the consumer: schedules attempt 1 (nothing when attempts are already under way, or after stop()). */
-  gaveUp(error: unknown): void {
+  /**
+   * kafkajs gave up on the consumer (or, `why`, re-creating it for a subscription change failed): schedules
+   * attempt 1 (nothing when attempts are already under way, or after stop()).
+   */
+  gaveUp(error: unknown, why = 'kafkajs gave up on the consumer'): void {
     if (this.stopped || this.timer) return;
     if (this.running) {
       this.lostAgain = error;
       return;
     }
     this.next = undefined;
-    this.schedule(1, `kafkajs gave up on the consumer: ${errorMessage(error)}`);
+    this.schedule(1, `${why}: ${errorMessage(error)}`);
   }
 
   /** The consumer runs again (re-created by an attempt, or by a subscription change meanwhile): cancels the pending attempt. */

@@ -102,6 +102,16 @@ describe('kafka ConsumerRestarts (re-creating a consumer kafkajs gave up on)', (
     expect(calls).toHaveLength(2);
   });
 
+  it('a failed re-creation after a subscription change is retried the same way, with its own reason', () => {
+    const { logs, restarts } = setup();
+    restarts.gaveUp(new Error('coordinator refused'), 're-creating the consumer after a subscription change failed');
+    expect(restarts.status).toMatchObject({ attempt: 1, reason: 're-creating the consumer after a subscription change failed: coordinator refused' });
+    expect(logs.find({ level: 'error', text: 'after a subscription change failed: coordinator refused); re-creating it, attempt 1 in 100 ms' })).toHaveLength(
+      1,
+    );
+    restarts.stop();
+  });
+
   it('recovered() (a subscription change re-created the consumer meanwhile) cancels the pending attempt', async () => {
     const { clock, calls, restarts } = setup();
     restarts.gaveUp(new Error('x'));
