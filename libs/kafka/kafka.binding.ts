@@ -64,8 +64,11 @@ export class KafkaBinding implements InputBinding, OutputBinding {
     await this.client?.close();
   }
 
+  /** The brokers answer, and no consumer is down (kafkajs gave up on it and it is being re-created: kafka.restarts.ts). */
   async ping(): Promise<void> {
-    await this.open().admin.describeCluster();
+    const client = this.open();
+    await client.admin.describeCluster();
+    this.consumers.checkRunning(client, this.clock);
   }
 
   async read(handler: BindingHandler): Promise<InputBindingHandle> {

@@ -24,6 +24,11 @@ export interface GroupConsumerOptions {
   readonly limits?: ReadonlyMap<string, number>;
   /** What the consumer is, for logs (`pub/sub kafka, group app (orders, payments)`). */
   readonly label: string;
+  /**
+   * kafkajs gave up on the consumer after it started (CRASH with `restart: false`): it stays
+   * disconnected and kafkajs never restarts it. The owner re-creates it (kafka.restarts.ts).
+   */
+  readonly onGiveUp?: (error: Error) => void;
 }
 
 /** How long a fetch waits for data at most: also the longest `close()` waits for an idle fetch. */
@@ -117,7 +122,8 @@ export class KafkaGroupConsumer {
       else if (!this.stopping && restart) {
         client.logger.warn({ err: error }, `kafka ${this.options.label}: consumer crashed (${errorMessage(error)}); restarting`);
       } else if (!this.stopping) {
-        client.logger.error({ err: error }, `kafka ${this.options.label}: consumer stopped for good: ${errorMessage(error)}`);
+        client.logger.error({ err: error }, `kafka ${this.options.label}: kafkajs gave up on the consumer: ${errorMessage(error)}`);
+        this.options.onGiveUp?.(error);
       }
       // Closed while kafkajs handled the crash: it sets its restart timer right after this event, and
       // a restart after close() would run a consumer nobody owns. Stopping clears that timer.

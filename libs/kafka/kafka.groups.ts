@@ -2,6 +2,7 @@ import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
 import type { Clock } from '../../src/spi/clock';
 import type { KafkaClient } from './kafka.client';
 import { KafkaGroupConsumer, type KafkaRecord, type RecordHandler } from './kafka.consumer';
+import { ConsumerRestarts, type RestartStatus } from './kafka.restarts';
 
 /** What one subscription (or input binding) consumes: its topics in a consumer group, and their handler. */
 export interface TopicSubscription {
@@ -71,6 +72,21 @@ export class GroupConsumers {
     return this.end(true);
   }
 
+  /** The groups whose consumer kafkajs gave up on and that are not re-created yet (what `ping()` reports). */
+  down(): { readonly groupId: string; readonly status: RestartStatus }[] {
+    return [...this.groups].flatMap(([groupId, group]) => (group.down ? [{ groupId, status: group.down }] : []));
+  }
+
+  /** Throws naming every group whose consumer is down (and its next restart attempt); returns when none is. */
+  checkRunning(client: KafkaClient, clock: Clock): void {
+    const down = this.down();
+    if (down.length === 0) return;
+    const what = down.map(
+      ({ groupId, status }) => `group ${groupId}: ${status.reason}; restart attempt ${status.attempt} in ${Math.max(0, status.at - clock.now())} ms`,
+    );
+    throw new BackendError(client.component, `kafka (${client.brokers}): ${this.kind} consumer down, not receiving (${what.join('; ')})`);
+  }
+
   private async end(abort: boolean): Promise<void> {
     this.done = true;
     await Promise.all([...this.groups.values()].map((group) => group.end(abort)));
@@ -86,6 +102,8 @@ class SharedGroup {
   /** The reload not started yet: changes made before it starts share it. */
   private queued?: Promise<void>;
   private last: Promise<void> = Promise.resolve();
+  /** Re-creates the consumer when kafkajs gives up on it (it never restarts it itself then). */
+  private readonly restarts: ConsumerRestarts;
 
   constructor(
     private readonly client: KafkaClient,
@@ -93,7 +111,14 @@ class SharedGroup {
     private readonly groupId: string,
     private readonly label: string,
     private readonly closed: () => boolean,
-  ) {}
+  ) {
+    this.restarts = new ConsumerRestarts({ clock, logger: client.logger, label, restart: () => this.reload() });
+  }
+
+  /** Set while the consumer is down (kafkajs gave up on it) and being re-created. */
+  get down(): RestartStatus | undefined {
+    return this.restarts.status;
+  }
 
   async add(subscription: TopicSubscription, closedError: () => Error): Promise<SubscriptionHandle> {
     const taken = subscription.topics.filter((topic) => this.entries.has(topic));
@@ -121,7 +146,7 @@ class SharedGroup {
     } catch (err) {
       forget();
       // The other subscriptions of the group go on without these topics.
-      if (this.entries.size > 0 && !this.closed()) this.reload().catch((e: unknown) => this.logFailure(e));
+      if (this.entries.size > 0 && !this.closed()) this.reload().catch((e: unknown) => this.lost(e));
       throw err;
     }
     if (this.closed()) throw closedError();
@@ -130,7 +155,7 @@ class SharedGroup {
       close: () => {
         closing ??= (async () => {
           for (const entry of added) entry.removing = true;
-          await this.reload().catch((err: unknown) => this.logFailure(err));
+          await this.reload().catch((err: unknown) => this.lost(err));
           forget();
         })();
         return closing;
@@ -140,6 +165,7 @@ class SharedGroup {
 
   /** Closes (or aborts) every consumer; a reload under way starts nothing more. */
   async end(abort: boolean): Promise<void> {
+    this.restarts.stop();
     await Promise.all([...this.live].map((consumer) => (abort ? consumer.abort() : consumer.close())));
     if (!abort) await this.last.catch(() => undefined);
   }
@@ -168,16 +194,23 @@ class SharedGroup {
     if (topics.length === 0 || this.closed()) return;
     const limits = new Map<string, number>();
     for (const [topic, entry] of this.entries) if (entry.concurrency !== undefined) limits.set(topic, entry.concurrency);
+    const started: { consumer?: KafkaGroupConsumer } = {};
+    const onGiveUp = (error: Error): void => {
+      // Only the current consumer: one a reload is replacing anyway needs no restart.
+      if (started.consumer !== undefined && this.current === started.consumer && !this.closed()) this.restarts.gaveUp(error);
+    };
     const consumer = await KafkaGroupConsumer.start(
-      { client: this.client, clock: this.clock, groupId: this.groupId, topics, limits, label: `${this.label} (${topics.join(', ')})` },
+      { client: this.client, clock: this.clock, groupId: this.groupId, topics, limits, label: `${this.label} (${topics.join(', ')})`, onGiveUp },
       (record) => this.dispatch(record),
     );
+    started.consumer = consumer;
     this.live.add(consumer);
     if (this.closed()) {
       await this.stop(consumer); // the component closed while it started
       return;
     }
     this.current = consumer;
+    this.restarts.recovered();
   }
 
   private async stop(consumer: KafkaGroupConsumer): Promise<void> {
@@ -191,7 +224,13 @@ class SharedGroup {
     return entry.handler(record);
   }
 
-  private logFailure(err: unknown): void {
-    this.client.logger.error({ err }, `kafka ${this.label}: restarting the consumer failed: ${errorMessage(err)}`);
+  /**
+   * Re-creating the consumer for a subscription change failed: the old one is closed already, so the
+   * group's other subscriptions would receive nothing more. Retried with the same backoff as a give-up.
+   */
+  private lost(err: unknown): void {
+    if (this.closed() || this.entries.size === 0) return;
+    this.client.logger.warn({ err }, `kafka ${this.label}: re-creating the consumer failed: ${errorMessage(err)}`);
+    this.restarts.gaveUp(err, 're-creating the consumer after a subscription change failed');
   }
 }

@@ -10,16 +10,27 @@ import { kafkaBrokers } from './services';
  * fresh one). The pid file scripts/services.sh keeps is rewritten, so `services.sh down` still
  * stops it. Always leaves a broker running: the restart happens even if `whileDown` throws.
  */
-export async function restartKafkaBroker(whileDown: () => Promise<void> = async () => undefined): Promise<void> {
-  const port = Number(kafkaBrokers().split(',')[0]?.split(':')[1] ?? '9092');
+export async function restartKafkaBroker(whileDown: () => Promise<void> = async () => undefined, options: RestartOptions = {}): Promise<void> {
+  const port = options.port ?? Number(kafkaBrokers().split(',')[0]?.split(':')[1] ?? '9092');
   const broker = findBroker(port);
   process.kill(broker.pid, 'SIGTERM');
   try {
     await waitUntil(() => !alive(broker.pid), 60_000, `the broker (pid ${broker.pid}) to stop`);
+    if (options.properties) {
+      const file = join(broker.base, 'server.properties');
+      writeFileSync(file, options.properties(readFileSync(file, 'utf8')));
+    }
     await whileDown();
   } finally {
     if (!alive(broker.pid)) await start(broker, port);
   }
+}
+
+export interface RestartOptions {
+  /** The broker's port (default: the first of kafkaBrokers()). Tests restarting a broker use one of their own. */
+  readonly port?: number;
+  /** Rewrites its server.properties while it is down (the restarted broker runs with the result). */
+  readonly properties?: (text: string) => string;
 }
 
 interface Broker {
