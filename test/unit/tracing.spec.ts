@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ConfigError } from '../../src/errors/config.errors';
 import { SidekickError } from '../../src/errors/sidekick.error';
@@ -223,7 +223,7 @@ describe('tracing at samplingRate 0', () => {
   beforeEach(() => exporter.reset());
 
   it('makes no span without a sampled parent (no span object: the interceptor calls straight through)', async () => {
-    const startSpan = jest.spyOn(t.sdk.tracer, 'startSpan');
+    const startSpan = jest.spyOn(t.sdk, 'startSpan');
     const wrapped = t.interception.wrapComponent(store(), 'statestore', 'state.redis', 'state');
     await wrapped.get('k');
     await withIncomingTraceContext({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' }, () => wrapped.get('k'));
@@ -262,5 +262,80 @@ describe('tracing settings', () => {
       samplingRate: 0.0001,
     });
     expect(resolveTracingSetup(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318', OTEL_TRACES_SAMPLER_ARG: '0.5' }, 'x')?.samplingRate).toBe(0.5);
+  });
+});
+
+describe("Sidekick's own spans (SidekickSpan through the SDK's processors)", () => {
+  it('read as the SDK reads its own spans: ids, parent, kind, times in whole microseconds, attributes, events, status, resource', async () => {
+    const t = tracing('spans', 1);
+    try {
+      const parent = trace.setSpanContext(ROOT_CONTEXT, {
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+        traceFlags: 1,
+        isRemote: true,
+      });
+      const span = t.sdk.startSpan('GET /orders', SpanKind.SERVER, parent);
+      span.setAttribute('http.route', '/orders').setAttributes({ n: 1, ok: true, list: ['a', 'b'] });
+      span.setAttribute('ignored', undefined as unknown as string); // JavaScript callers can pass it: dropped
+      span.addEvent('retry', { attempt: 2 });
+      span.recordException(new TypeError('boom'));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'HTTP 500' });
+      span.updateName('GET /orders/:id');
+      span.end();
+      span.setAttribute('late', 'x'); // after end: ignored, as the SDK does
+      const [done] = exporter.getFinishedSpans();
+      expect(done?.name).toBe('GET /orders/:id');
+      expect(done?.kind).toBe(SpanKind.SERVER);
+      expect(done?.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+      expect(done?.spanContext().spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(done?.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+      expect(done?.attributes).toEqual({ 'http.route': '/orders', n: 1, ok: true, list: ['a', 'b'] });
+      expect(done?.events.map((e) => e.name)).toEqual(['retry', 'exception']);
+      expect(done?.events[1]?.attributes).toMatchObject({ 'exception.type': 'TypeError', 'exception.message': 'boom' });
+      expect(done?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'HTTP 500' });
+      expect(done?.resource.attributes).toMatchObject({ 'service.name': 'spans', 'dapr.app_id': 'spans' });
+      expect(done?.ended).toBe(true);
+      const [s, ns] = done?.startTime ?? [0, 0];
+      expect(ns % 1000).toBe(0);
+      expect(Math.abs(s * 1000 + ns / 1e6 - Date.now())).toBeLessThan(5000);
+      expect(done?.duration[0]).toBe(0);
+      expect(done?.duration[1]).toBeGreaterThanOrEqual(0);
+    } finally {
+      await t.sdk.shutdown();
+    }
+  });
+
+  it("the user's own SDK spans nest under them (the active span is a Sidekick span)", async () => {
+    const t = tracing('nesting', 1);
+    try {
+      const outer = t.sdk.startSpan('outer', SpanKind.SERVER, ROOT_CONTEXT);
+      context.with(trace.setSpan(ROOT_CONTEXT, outer), () => {
+        const user = trace.getTracer('user').startSpan('user.work');
+        user.end();
+      });
+      outer.end();
+      const user = exporter.getFinishedSpans().find((s) => s.name === 'user.work');
+      expect(user?.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+      expect(user?.spanContext().traceId).toBe(outer.spanContext().traceId);
+    } finally {
+      await t.sdk.shutdown();
+    }
+  });
+
+  it('a root at a rate between 0 and 1 is sampled by trace id; an unsampled root still carries its trace id, with no span recorded', async () => {
+    const t = tracing('ratio', 0.5);
+    try {
+      const made = Array.from({ length: 400 }, () => t.sdk.startSpan('root', SpanKind.SERVER, ROOT_CONTEXT));
+      for (const span of made) span.end();
+      const recorded = exporter.getFinishedSpans().length;
+      expect(recorded).toBeGreaterThan(120);
+      expect(recorded).toBeLessThan(280);
+      const unsampled = made.filter((s) => (s.spanContext().traceFlags & 1) === 0);
+      expect(unsampled.length).toBe(400 - recorded);
+      expect(unsampled.every((s) => !s.isRecording() && /^[0-9a-f]{32}$/.test(s.spanContext().traceId))).toBe(true);
+    } finally {
+      await t.sdk.shutdown();
+    }
   });
 });

@@ -1,8 +1,9 @@
-import { context, diag, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { type Context, context, diag, propagation, SamplingDecision, type Span, type SpanKind, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
-import type { IdGenerator, ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { IdGenerator, ReadableSpan, Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { randomBytes } from 'node:crypto';
 import type { SidekickLogger } from '../../../spi/logger';
+import { SidekickSpan, type SpanSink } from './sidekick-span';
 import type { TracingSetup } from './tracing.settings';
 
 /**
@@ -15,7 +16,14 @@ import type { TracingSetup } from './tracing.settings';
  */
 
 export interface TracingSdk {
+  /** The SDK's tracer (the app's own `trace.getTracer(...)` spans come from this provider). */
   readonly tracer: Tracer;
+  /**
+   * One of Sidekick's own spans under `parent` (the caller has checked that it is worth one: a
+   * sampled parent, or no parent and a root rate above 0). A root is sampled at the configured rate;
+   * an unsampled root is a non-recording span that still carries its trace id downstream.
+   */
+  startSpan(name: string, kind: SpanKind, parent: Context): Span;
   /** Exports what is buffered and stops exporting; unregisters the globals when this was the last app tracing. */
   shutdown(): Promise<void>;
 }
@@ -60,12 +68,12 @@ export function startTracingSdk(appId: string, setup: TracingSetup, logger: Side
         ? new base.AlwaysOffSampler()
         : new base.TraceIdRatioBasedSampler(setup.samplingRate);
   const sampler = new base.ParentBasedSampler({ root });
-  const provider = new base.BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': appId, 'dapr.app_id': appId }),
-    sampler,
-    idGenerator: new PooledIdGenerator(),
-    spanProcessors: processors,
-  });
+  const resource = resourceFromAttributes({ 'service.name': appId, 'dapr.app_id': appId });
+  const ids = new PooledIdGenerator();
+  const provider = new base.BasicTracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: processors });
+  const sink: SpanSink = { processors, resource, scope: { name: 'sidekick' } };
+  const everyRoot = setup.samplingRate >= 1;
+  const rootSampler: Sampler = root;
 
   // The API's globals accept one registration per process: the first app tracing sets them, later ones share them.
   if (registrations === 0) {
@@ -82,6 +90,16 @@ export function startTracingSdk(appId: string, setup: TracingSetup, logger: Side
   let stopped = false;
   return {
     tracer: provider.getTracer('sidekick'),
+    startSpan(name: string, kind: SpanKind, parent: Context): Span {
+      const parentContext = trace.getSpanContext(parent);
+      const spanId = ids.generateSpanId();
+      if (parentContext) return SidekickSpan.start(sink, name, kind, { traceId: parentContext.traceId, spanId }, parentContext);
+      const traceId = ids.generateTraceId();
+      if (!everyRoot && rootSampler.shouldSample(parent, traceId, name, kind, {}, []).decision !== SamplingDecision.RECORD_AND_SAMPLED) {
+        return trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.NONE });
+      }
+      return SidekickSpan.start(sink, name, kind, { traceId, spanId }, undefined);
+    },
     async shutdown(): Promise<void> {
       if (stopped) return;
       stopped = true;

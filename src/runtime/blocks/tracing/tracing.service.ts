@@ -1,4 +1,4 @@
-import { context, type Context, type Span, SpanKind, type SpanOptions, SpanStatusCode, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
+import { context, type Context, type Span, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSidekickError } from '../../../errors/sidekick.error';
 import type { CallInfo, Interceptor } from '../../../spi/interceptor';
@@ -20,13 +20,10 @@ const KINDS: Readonly<Record<SpanRole, SpanKind>> = {
  */
 interface PreparedSpan {
   readonly name: string;
-  readonly options: SpanOptions;
+  readonly kind: SpanKind;
   readonly attributes: Readonly<Record<string, string>>;
   readonly leaf: boolean;
 }
-
-/** The options of the app's server spans (the attributes are per request). */
-const SERVER_SPAN: SpanOptions = Object.freeze({ kind: SpanKind.SERVER });
 
 /** Distinct invoke (target, method, verb) and API (method, path) plans kept each; a cache is emptied when full (paths and methods may carry keys and ids). */
 const MAX_KEYED_PLANS = 256;
@@ -36,7 +33,7 @@ const TRACED = Symbol('sidekick.traced');
 
 /**
  * Tracing as the app sees it: off (the default: no SDK loaded, every method returns at once), or on
- * with the SDK's tracer. Makes the spans of intercepted calls (`interceptor()`) and the server span
+ * with the SDK (its processors and exporters; Sidekick's own span type, `SidekickSpan`). Makes the spans of intercepted calls (`interceptor()`) and the server span
  * of the app's own incoming requests (`handleIncoming`, run by the Nest middleware).
  */
 export class TracingService {
@@ -46,7 +43,6 @@ export class TracingService {
   /** Dapr HTTP API requests: keyed by method and path. */
   private readonly apiPlans = new Map<string, PreparedSpan | null>();
   private sdk?: TracingSdk;
-  private tracer?: Tracer;
   /** No root span is ever sampled (rate 0): calls without a sampled parent skip all span work. */
   private rootsOff = true;
 
@@ -55,13 +51,12 @@ export class TracingService {
   /** Turns tracing on with a started SDK (at module init, once the Configuration is read). */
   attach(sdk: TracingSdk, samplingRate: number): void {
     this.sdk = sdk;
-    this.tracer = sdk.tracer;
     this.rootsOff = samplingRate <= 0;
   }
 
   /** True when the app traces (the Configuration has `spec.tracing`, or an OTLP endpoint is set). */
   get enabled(): boolean {
-    return this.tracer !== undefined;
+    return this.sdk !== undefined;
   }
 
   /** Flushes buffered spans to the exporters and stops. */
@@ -110,13 +105,13 @@ export class TracingService {
   }
 
   private trace<T>(call: CallInfo, next: () => Promise<T>): Promise<T> {
-    const tracer = this.tracer;
-    if (!tracer) return next();
+    const sdk = this.sdk;
+    if (!sdk) return next();
     const parent = context.active();
     if (!this.worthASpan(parent)) return next();
     const plan = this.plan(call);
     if (!plan) return next();
-    const span = tracer.startSpan(plan.name, plan.options, parent).setAttributes(plan.attributes);
+    const span = sdk.startSpan(plan.name, plan.kind, parent).setAttributes(plan.attributes);
     let work: Promise<T>;
     try {
       // A leaf (a state, secret, binding... component call) has nothing under it that reads the
@@ -157,9 +152,9 @@ export class TracingService {
    * run inside it. Named `{METHOD} {route}` once the route is known (at the response's end).
    */
   handleIncoming(req: IncomingMessage, res: ServerResponse, next: () => void): void {
-    const tracer = this.tracer;
+    const sdk = this.sdk;
     const marked = req as IncomingMessage & { [TRACED]?: boolean };
-    if (!tracer || marked[TRACED]) return next();
+    if (!sdk || marked[TRACED]) return next();
     marked[TRACED] = true;
     // One context switch: the request's server span under its remote parent (not the remote parent, then the span).
     const active = context.active();
@@ -173,7 +168,7 @@ export class TracingService {
     const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const span = tracer.startSpan(`${method} ${path}`, SERVER_SPAN, parent);
+    const span = sdk.startSpan(`${method} ${path}`, SpanKind.SERVER, parent);
     span.setAttribute('http.request.method', method);
     span.setAttribute('url.path', path);
     const sc = span.spanContext();
@@ -201,7 +196,7 @@ export class TracingService {
 function prepare(plan: SpanPlan | undefined): PreparedSpan | undefined {
   if (!plan) return undefined;
   // The SDK copies the attributes into the span: the same frozen objects serve every call.
-  return { name: plan.name, options: Object.freeze({ kind: KINDS[plan.role] }), attributes: Object.freeze(plan.attributes), leaf: plan.leaf };
+  return { name: plan.name, kind: KINDS[plan.role], attributes: Object.freeze(plan.attributes), leaf: plan.leaf };
 }
 
 function failed(span: Span, err: unknown): void {
