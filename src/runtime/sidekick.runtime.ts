@@ -180,7 +180,7 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       ];
       for (const route of [...routes, ...unsupportedRoutes(routes.map((r) => r.path))]) server.add(route);
       const { host, apiToken } = this.options.httpApi;
-      if (!apiToken && !isLoopback(host)) {
+      if (!apiToken && !host.split(',').every((h) => isLoopback(h.trim()))) {
         this.logger.warn(
           { host },
           `the Dapr HTTP API listens on ${host}, reachable from other machines, with no API token: set DAPR_API_TOKEN (httpApi.apiToken) or bind it to 127.0.0.1`,

@@ -8,10 +8,14 @@ import { injectTraceContext, withIncomingTraceContext } from '../interception/tr
 import { type ApiContext, ApiError, type ApiRoute, sendError, toApiError } from './api-context';
 
 export interface HttpApiServerOptions {
+  /** The address to bind; several separated by commas (daprd's `--dapr-listen-addresses`): one listener each. */
   readonly host: string;
   readonly port: number;
   readonly apiToken?: string;
+  /** Largest request body in bytes (Infinity: no limit); larger ones get 413. */
   readonly maxBodyBytes: number;
+  /** Largest request head in bytes (Node's `maxHeaderSize`; undefined: Node's 16 KiB); larger ones get 431. */
+  readonly maxHeaderBytes?: number;
   /** This app's id, named in rich error details. */
   readonly appId?: string;
   /** Time to receive a whole request (Node's `requestTimeout`); 0 disables. */
@@ -30,7 +34,7 @@ const EMPTY = Buffer.alloc(0);
 export class HttpApiServer {
   private readonly router = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 16 * 1024 });
   private readonly token?: Buffer;
-  private server?: Server;
+  private servers: Server[] = [];
   private inFlight = 0;
   /** Responses not yet sent: told `Connection: close` when shutdown begins. */
   private readonly open = new Set<ServerResponse>();
@@ -57,49 +61,69 @@ export class HttpApiServer {
     this.router.on(route.methods as HTTPMethod[], route.path, NOOP, route);
   }
 
+  /** Listens on every address of `host` (the first one's address is returned); none stays open if one fails. */
   async listen(): Promise<AddressInfo> {
+    const hosts = this.options.host
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    try {
+      for (const host of hosts) this.servers.push(await this.listenOn(host));
+    } catch (err) {
+      await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((ok) => s.close(() => ok()))));
+      throw err;
+    }
+    return this.servers[0]?.address() as AddressInfo;
+  }
+
+  private async listenOn(host: string): Promise<Server> {
     const requestTimeout = this.options.requestTimeoutMs ?? 30_000;
     const headersTimeout = Math.min(this.options.headersTimeoutMs ?? 10_000, requestTimeout || Infinity);
     const server = createServer(
       // Slow clients are cut: a request must arrive within requestTimeout (headers within headersTimeout),
-      // checked every second rather than Node's default 30 s.
-      { keepAliveTimeout: 65_000, requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 },
+      // checked every second rather than Node's default 30 s. A head over maxHeaderSize gets Node's 431.
+      {
+        keepAliveTimeout: 65_000,
+        requestTimeout,
+        headersTimeout,
+        connectionsCheckingInterval: 1000,
+        ...(this.options.maxHeaderBytes !== undefined && { maxHeaderSize: this.options.maxHeaderBytes }),
+      },
       (req, res) => this.handle(req, res),
     );
-    this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
+      server.listen(this.options.port, host, () => {
         server.off('error', reject);
         resolve();
       });
     }).catch((err: NodeJS.ErrnoException) => {
-      throw new Error(
-        `cannot serve the Dapr HTTP API on ${this.options.host}:${this.options.port}: ${err.code ?? err.message}. ` +
-          'Set SIDEKICK_HTTP_PORT (or httpApi.port) to a free port.',
-      );
+      const fix =
+        err.code === 'EADDRNOTAVAIL'
+          ? 'Bind an address of this machine (SIDEKICK_HTTP_HOST, httpApi.host, --dapr-listen-addresses).'
+          : 'Set SIDEKICK_HTTP_PORT (or httpApi.port) to a free port.';
+      throw new Error(`cannot serve the Dapr HTTP API on ${host}:${this.options.port}: ${err.code ?? err.message}. ${fix}`);
     });
-    return server.address() as AddressInfo;
+    return server;
   }
 
   /** Stops accepting, waits for in-flight requests up to `deadlineMs`, then closes every connection. Returns how many requests were cut. */
   async close(deadlineMs: number): Promise<number> {
-    const server = this.server;
-    if (!server) return 0;
-    this.server = undefined;
+    const servers = this.servers.splice(0);
+    if (servers.length === 0) return 0;
     this.draining = true;
     for (const res of this.open) if (!res.headersSent) res.setHeader('connection', 'close');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const server of servers) server.closeIdleConnections();
     // Operational time: a virtual clock in a test must not stretch or cut the drain.
     const deadline = Date.now() + deadlineMs;
     while (this.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
-      server.closeIdleConnections();
+      for (const server of servers) server.closeIdleConnections();
     }
     const cut = this.inFlight;
     if (cut > 0) this.logger.warn({ inFlight: cut }, 'HTTP API drain deadline passed; closing open requests');
-    server.closeAllConnections();
+    for (const server of servers) server.closeAllConnections();
     await closed;
     return cut;
   }
@@ -210,7 +234,11 @@ function badlyEncoded(path: string): boolean {
 }
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes (httpApi.maxBodyBytes)`);
+  return new ApiError(
+    413,
+    'ERR_BODY_TOO_LARGE',
+    `request body is larger than the limit of ${limit} bytes (httpApi.maxBodyBytes; sidekick run --max-body-size)`,
+  );
 }
 
 function notFound(): ApiError {
