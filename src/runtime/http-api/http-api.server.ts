@@ -61,18 +61,25 @@ export class HttpApiServer {
     this.router.on(route.methods as HTTPMethod[], route.path, NOOP, route);
   }
 
-  /** Listens on every address of `host` (the first one's address is returned); none stays open if one fails. */
+  /**
+   * Listens on every address of `host` and returns the first one's address. As daprd, an address that
+   * cannot be bound is logged and skipped when another one works; when none does, the first error is thrown.
+   */
   async listen(): Promise<AddressInfo> {
     const hosts = this.options.host
       .split(',')
       .map((h) => h.trim())
       .filter(Boolean);
-    try {
-      for (const host of hosts) this.servers.push(await this.listenOn(host));
-    } catch (err) {
-      await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((ok) => s.close(() => ok()))));
-      throw err;
+    const failures: Error[] = [];
+    for (const host of hosts) {
+      try {
+        this.servers.push(await this.listenOn(host));
+      } catch (err) {
+        failures.push(err as Error);
+      }
     }
+    if (this.servers.length === 0) throw failures[0] ?? new Error('no address to serve the Dapr HTTP API on');
+    for (const failure of failures) this.logger.warn({ err: failure.message }, 'one Dapr HTTP API address could not be bound: skipped');
     return this.servers[0]?.address() as AddressInfo;
   }
 
