@@ -21,6 +21,11 @@ export interface HttpApiOptions {
   readonly host?: string;
   /** Default `SIDEKICK_HTTP_PORT` or 3500; `0` picks a free port (see `SidekickRuntime.httpApiAddress`). */
   readonly port?: number;
+  /**
+   * Serve the API on this Unix domain socket file only, not on TCP (daprd's `--unix-domain-socket`;
+   * default `SIDEKICK_HTTP_SOCKET`). `httpApiAddress` is then undefined.
+   */
+  readonly socketPath?: string;
   /** When set, every request but the health checks needs header `dapr-api-token` (default env `DAPR_API_TOKEN`). */
   readonly apiToken?: string;
   /**
@@ -175,7 +180,11 @@ export interface ResolvedOptions {
   /** `config` or `SIDEKICK_CONFIG`; undefined: look in the resources path. */
   readonly config?: string | ConfigurationSpecInput;
   readonly componentTypes: readonly ComponentFactory[];
-  readonly httpApi: Required<Omit<HttpApiOptions, 'apiToken' | 'maxHeaderBytes'>> & { readonly apiToken?: string; readonly maxHeaderBytes?: number };
+  readonly httpApi: Required<Omit<HttpApiOptions, 'apiToken' | 'maxHeaderBytes' | 'socketPath'>> & {
+    readonly apiToken?: string;
+    readonly maxHeaderBytes?: number;
+    readonly socketPath?: string;
+  };
   readonly metrics: Required<MetricsOptions>;
   readonly nameResolution: { static: Readonly<Record<string, string>>; localRegistry: string | false; resolvers: readonly NameResolver[] };
   readonly invokeTimeoutMs: number;
@@ -245,6 +254,7 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
       enabled: options.httpApi?.enabled ?? true,
       host: options.httpApi?.host ?? (env['SIDEKICK_HTTP_HOST'] || '127.0.0.1'),
       port,
+      socketPath: options.httpApi?.socketPath ?? (env['SIDEKICK_HTTP_SOCKET'] || undefined),
       apiToken: options.httpApi?.apiToken ?? (env['DAPR_API_TOKEN'] || undefined),
       maxBodyBytes: bodyLimit(options.httpApi?.maxBodyBytes, env),
       maxHeaderBytes: headerLimit(options.httpApi?.maxHeaderBytes, env),

@@ -1,4 +1,8 @@
+import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
+import { Agent, request as undiciRequest } from 'undici';
+import { tempDir } from '../support/app';
 import { cli, cliEnv, ensureCliBuilt, eventually, getJson, startCli } from '../support/cli';
 import { freePort, type Proc } from '../support/processes';
 
@@ -55,6 +59,12 @@ function raw(url: string, method: string, headers: Record<string, string>, body?
 
 test('--app-max-concurrency 3: of 20 concurrent invocations (and 10 pub/sub deliveries) through the sidecar, at most 3 reach the app at once, and all answer 200', async () => {
   const { api, app } = await start('slow-limited', ['--app-max-concurrency', '3']);
+  // The sidecar reads the app's GET /dapr/subscribe once the app's port is open: publish after that.
+  await eventually(
+    'the subscription',
+    () => getJson<{ subscriptions: unknown[] }>(`${api}/v1.0/metadata`),
+    (m) => m.subscriptions.length === 1,
+  );
   const published = Array.from({ length: 10 }, (_, i) =>
     fetch(`${api}/v1.0/publish/pubsub/jobs`, { method: 'POST', body: JSON.stringify({ i }), headers: { 'content-type': 'application/json' } }),
   );
@@ -119,8 +129,37 @@ test('--dapr-listen-addresses binds the HTTP API there only; --app-channel-addre
   expect(await getJson<Stats>(`${app}/stats`)).toEqual(expect.objectContaining({ served: 1, host: '127.0.0.3', appChannelAddress: '127.0.0.3' }));
 });
 
+test('--unix-domain-socket DIR: the HTTP API is served on DIR/dapr-<app id>-http.socket and on no TCP port; the app gets the path', async () => {
+  const dir = tempDir('sk-uds-');
+  const socketPath = join(dir, 'dapr-slow-uds-http.socket');
+  const { run, api, app } = await start('slow-uds', ['--unix-domain-socket', dir]);
+  expect(run.out).toContain(`Starting "slow-uds" with a Sidekick sidecar: Dapr HTTP API on unix:${socketPath}, app port`);
+  const dispatcher = new Agent({ connect: { socketPath } });
+  try {
+    const health = await undiciRequest('http://localhost/v1.0/healthz', { dispatcher });
+    await health.body.dump();
+    expect(health.statusCode).toBe(204);
+    const invoked = await undiciRequest('http://localhost/v1.0/invoke/slow-uds/method/work', { method: 'POST', body: 'abc', dispatcher });
+    expect(invoked.statusCode).toBe(200);
+    expect(await invoked.body.json()).toEqual({ ok: true, bytes: 3 });
+    const metadata = await undiciRequest('http://localhost/v1.0/metadata', { dispatcher });
+    expect(await metadata.body.json()).toEqual(
+      expect.objectContaining({ id: 'slow-uds', extended: expect.objectContaining({ cliPID: String(run.child.pid) }) }),
+    );
+  } finally {
+    await dispatcher.close();
+  }
+  await expect(fetch(`${api}/v1.0/healthz`)).rejects.toThrow(); // no TCP port
+  expect(await getJson<Stats & { socket: string | null }>(`${app}/stats`)).toEqual(expect.objectContaining({ socket: socketPath, httpPort: null }));
+  run.child.kill('SIGINT');
+  expect((await run.waitExit(30_000)).code).toBe(0);
+  expect(existsSync(socketPath)).toBe(false); // removed when the sidecar stopped
+});
+
 test('bad values: one clear error line and a non-zero exit, before anything starts', async () => {
   const env = cliEnv();
+  const longDir = join(tempDir('sk-uds-long-'), 'd'.repeat(100));
+  mkdirSync(longDir);
   const cases: [string[], string][] = [
     [['--app-max-concurrency', '0'], 'error: --app-max-concurrency "0" must be a whole number from 1 up (requests to the app at a time), or -1 for no limit'],
     [['--app-max-concurrency', '-5'], 'error: --app-max-concurrency "-5" must be a whole number from 1 up'],
@@ -128,6 +167,8 @@ test('bad values: one clear error line and a non-zero exit, before anything star
     [['--dapr-http-read-buffer-size', 'big'], 'error: --dapr-http-read-buffer-size "big" is not a whole number of KB'],
     [['--dapr-listen-addresses', 'example.com'], 'error: --dapr-listen-addresses: "example.com" is not an IP address'],
     [['--app-channel-address', 'http://127.0.0.1:3000'], 'error: --app-channel-address "http://127.0.0.1:3000" is not a host'],
+    [['--unix-domain-socket', '/no/such/dir'], 'error: --unix-domain-socket /no/such/dir: no such folder (/no/such/dir): create it or name another'],
+    [['-u', longDir], 'is longer than 107 bytes: choose a shorter folder, e.g. /tmp'],
   ];
   for (const [flags, message] of cases) {
     const result = await cli(['run', '--app-id', 'bad', '--app-port', '3999', ...flags, '--', 'node', 'slow-app.js'], env);

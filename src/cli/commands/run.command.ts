@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { isValidAppId, APP_ID_RULE } from '../../runtime/blocks/invoke/app-id';
 import { apiUrl, type AppHealthCheckSpec, AppRun, type AppSpec, type RunEnd } from '../run/app-run';
 import { readRunFile } from '../run/run-file';
-import { bodyLimit, headerLimit, parseChannelAddress, parseConcurrency, parseListenAddresses } from '../run/run-flags';
+import { bodyLimit, headerLimit, parseChannelAddress, parseConcurrency, parseListenAddresses, socketPathFor } from '../run/run-flags';
 import { CliError, portOption } from '../shared/cli-error';
 
 interface RunOptions {
@@ -34,6 +34,7 @@ interface RunOptions {
   daprHttpReadBufferSize?: string;
   daprListenAddresses?: string;
   appChannelAddress?: string;
+  unixDomainSocket?: string;
   placementHostAddress?: string;
   enableApiLogging?: boolean;
 }
@@ -90,6 +91,10 @@ export function registerRun(program: Command): void {
       '--dapr-listen-addresses <addresses>',
       'the address(es) the Dapr HTTP API binds, comma-separated, e.g. 0.0.0.0 or 127.0.0.1,::1 (default 127.0.0.1: this machine only)',
     )
+    .option(
+      '-u, --unix-domain-socket <dir>',
+      'serve the Dapr HTTP API on the socket file <dir>/dapr-<app id>-http.socket instead of a TCP port (the app gets its path as DAPR_HTTP_SOCKET)',
+    )
     .option('--app-channel-address <host>', 'the host the app is reached on (default 127.0.0.1); the app gets it as APP_CHANNEL_ADDRESS')
     .option('--placement-host-address <address>', 'not supported: ignored')
     .option('--enable-api-logging', 'not supported: ignored')
@@ -104,6 +109,7 @@ Examples:
   $ sidekick run --app-id worker --app-port 6001 --app-max-concurrency 3 -- python3 app.py   # 3 requests at a time
   $ sidekick run --app-id upload --app-port 6002 --max-body-size 16Mi --read-buffer-size 16Ki -- node app.js
   $ sidekick run --app-id web --app-port 6003 --dapr-listen-addresses 0.0.0.0 -- node app.js  # API on every interface: set DAPR_API_TOKEN
+  $ sidekick run --app-id uds --app-port 6004 -u /tmp -- node app.js   # API on /tmp/dapr-uds-http.socket
   $ sidekick run --app-id nodeapp -- node dist/main.js        # a Sidekick app: no sidecar
   $ sidekick run -f .                                         # every app of ./dapr.yaml`,
     )
@@ -137,6 +143,7 @@ async function runOne(options: RunOptions, command: readonly string[]): Promise<
     maxHeaderBytes: headerLimit(options.readBufferSize, options.daprHttpReadBufferSize),
     listenAddresses: options.daprListenAddresses !== undefined ? parseListenAddresses(options.daprListenAddresses) : undefined,
     appChannelAddress: options.appChannelAddress !== undefined ? parseChannelAddress(options.appChannelAddress) : undefined,
+    unixDomainSocket: options.unixDomainSocket,
   });
   return supervise([spec], false, options.logLevel);
 }
@@ -168,6 +175,7 @@ async function runFile(path: string, command: readonly string[]): Promise<number
         maxHeaderBytes: app.maxHeaderBytes,
         listenAddresses: app.listenAddresses,
         appChannelAddress: app.appChannelAddress,
+        unixDomainSocket: app.unixDomainSocket,
       }),
     );
   }
@@ -194,6 +202,7 @@ interface SpecInput {
   maxHeaderBytes?: number;
   listenAddresses?: readonly string[];
   appChannelAddress?: string;
+  unixDomainSocket?: string;
 }
 
 async function buildSpec(input: SpecInput): Promise<AppSpec> {
@@ -218,6 +227,11 @@ async function buildSpec(input: SpecInput): Promise<AppSpec> {
     if (input.appChannelAddress !== undefined)
       warn(`${input.appId}: --app-channel-address is where a sidecar reaches its app; a Sidekick app has no sidecar: ignored`);
   }
+  const socketPath = input.unixDomainSocket !== undefined ? socketPathFor(input.unixDomainSocket, input.cwd, input.appId) : undefined;
+  if (socketPath && (input.listenAddresses || input.httpPort !== undefined))
+    warn(
+      `${input.appId}: with --unix-domain-socket the Dapr HTTP API is served on the socket only (as daprd): --dapr-listen-addresses and --dapr-http-port ignored`,
+    );
   let httpPort = input.httpPort;
   while (httpPort === undefined || input.taken?.includes(httpPort)) httpPort = await freePort();
   return {
@@ -238,6 +252,7 @@ async function buildSpec(input: SpecInput): Promise<AppSpec> {
     maxHeaderBytes: input.maxHeaderBytes,
     listenAddresses: input.listenAddresses,
     appChannelAddress: mode === 'sidecar' ? input.appChannelAddress : undefined,
+    socketPath,
   };
 }
 

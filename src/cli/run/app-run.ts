@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Agent, request } from 'undici';
 import { CliError } from '../shared/cli-error';
 import { pruneLogs, recordPaths, removeRecord, type RunRecord, writeRecord } from '../shared/run-records';
 import { reachableHost, urlHost } from './run-flags';
@@ -34,10 +35,13 @@ export interface AppSpec {
   readonly listenAddresses?: readonly string[];
   /** `--app-channel-address`: the host the app is reached on (sidecar mode); undefined: 127.0.0.1. */
   readonly appChannelAddress?: string;
+  /** `--unix-domain-socket`: the HTTP API is served on this socket file only (no TCP port). */
+  readonly socketPath?: string;
 }
 
 /** The URL of the HTTP API of a spec, as a client on this machine reaches it (its first listen address). */
-export function apiUrl(spec: Pick<AppSpec, 'httpPort' | 'listenAddresses'>): string {
+export function apiUrl(spec: Pick<AppSpec, 'httpPort' | 'listenAddresses' | 'socketPath'>): string {
+  if (spec.socketPath) return `unix:${spec.socketPath}`;
   return `http://${urlHost(reachableHost(spec.listenAddresses?.[0] ?? '127.0.0.1'))}:${spec.httpPort}`;
 }
 
@@ -128,12 +132,7 @@ export class AppRun {
     const token = this.env['DAPR_API_TOKEN'];
     for (const [key, value] of Object.entries(values)) {
       try {
-        await fetch(`${apiUrl(this.spec)}/v1.0/metadata/${key}`, {
-          method: 'PUT',
-          body: value,
-          headers: token ? { 'dapr-api-token': token } : {},
-          signal: AbortSignal.timeout(2000),
-        });
+        await apiRequest(this.spec, 'PUT', `/v1.0/metadata/${key}`, value, token ? { 'dapr-api-token': token } : {});
       } catch {
         // informative only: the run goes on without it
       }
@@ -185,7 +184,7 @@ export class AppRun {
     });
     // The app starts once the sidecar's components are ready (its Dapr HTTP API answers).
     const deadline = Date.now() + 60_000;
-    while (!(await outboundHealthy(apiUrl(spec)))) {
+    while (!(await outboundHealthy(spec))) {
       if (exited) {
         await this.stop();
         const reason = this.sidecarTail.find((l) => l.startsWith('sidekick sidecar failed to start: '))?.slice(34) ?? this.sidecarTail.slice(-3).join(' | ');
@@ -207,7 +206,10 @@ export class AppRun {
   private appEnv(): NodeJS.ProcessEnv {
     const { spec } = this;
     // Python block-buffers a pipe: unbuffered, its prints show up as they happen (as on a terminal).
-    const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1', ...this.env, ...spec.env, APP_ID: spec.appId, DAPR_HTTP_PORT: String(spec.httpPort) };
+    const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1', ...this.env, ...spec.env, APP_ID: spec.appId };
+    // On a Unix socket the API has no TCP port to announce: the app is told the socket's path instead.
+    if (spec.socketPath) env['DAPR_HTTP_SOCKET'] = spec.socketPath;
+    else env['DAPR_HTTP_PORT'] = String(spec.httpPort);
     if (spec.appPort) env['APP_PORT'] = String(spec.appPort);
     // As the Dapr CLI: the app learns the address it is expected to listen on.
     if (spec.appChannelAddress) env['APP_CHANNEL_ADDRESS'] = spec.appChannelAddress;
@@ -258,13 +260,32 @@ function httpApiEnv(spec: AppSpec): Record<string, string> {
   if (spec.listenAddresses) env['SIDEKICK_HTTP_HOST'] = spec.listenAddresses.join(',');
   if (spec.maxBodyBytes !== undefined) env['SIDEKICK_HTTP_MAX_BODY_BYTES'] = String(spec.maxBodyBytes);
   if (spec.maxHeaderBytes !== undefined) env['SIDEKICK_HTTP_MAX_HEADER_BYTES'] = String(spec.maxHeaderBytes);
+  if (spec.socketPath) env['SIDEKICK_HTTP_SOCKET'] = spec.socketPath;
   return env;
 }
 
-async function outboundHealthy(api: string): Promise<boolean> {
+/** One request to the spec's HTTP API (over its Unix socket when it has one); resolves to the status. */
+async function apiRequest(spec: AppSpec, method: 'GET' | 'PUT', path: string, body?: string, headers: Record<string, string> = {}): Promise<number> {
+  const socketPath = spec.socketPath;
+  const dispatcher = socketPath ? new Agent({ connect: { socketPath } }) : undefined;
   try {
-    const res = await fetch(`${api}/v1.0/healthz/outbound`, { signal: AbortSignal.timeout(1000) });
-    return res.status === 204;
+    const res = await request(socketPath ? `http://localhost${path}` : `${apiUrl(spec)}${path}`, {
+      method,
+      body,
+      headers,
+      dispatcher,
+      signal: AbortSignal.timeout(2000),
+    });
+    await res.body.dump();
+    return res.statusCode;
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function outboundHealthy(spec: AppSpec): Promise<boolean> {
+  try {
+    return (await apiRequest(spec, 'GET', '/v1.0/healthz/outbound')) === 204;
   } catch {
     return false;
   }

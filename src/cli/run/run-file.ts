@@ -36,6 +36,7 @@ const appFields = {
   daprHTTPReadBufferSize: z.union([z.number(), z.string()]).optional(),
   apiListenAddresses: z.string().optional(),
   appChannelAddress: z.string().optional(),
+  unixDomainSocket: z.string().min(1).optional(),
 };
 
 const READ = new Set(Object.keys(appFields));
@@ -71,6 +72,8 @@ export interface RunFileApp {
   readonly listenAddresses?: readonly string[];
   /** `appChannelAddress`. */
   readonly appChannelAddress?: string;
+  /** `unixDomainSocket` (a folder, resolved against the run file's folder). */
+  readonly unixDomainSocket?: string;
   /** Fields Dapr knows that Sidekick does not apply. */
   readonly ignored: readonly string[];
 }
@@ -139,6 +142,7 @@ export function readRunFile(path: string): { file: string; apps: RunFileApp[] } 
         merged.apiListenAddresses !== undefined ? parseListenAddresses(merged.apiListenAddresses, `${where} (${merged.appID}): apiListenAddresses`) : undefined,
       appChannelAddress:
         merged.appChannelAddress !== undefined ? parseChannelAddress(merged.appChannelAddress, `${where} (${merged.appID}): appChannelAddress`) : undefined,
+      unixDomainSocket: merged.unixDomainSocket ? resolve(base, merged.unixDomainSocket) : undefined,
       ignored: Object.keys(app).filter((k) => !READ.has(k)),
     };
   });

@@ -1,4 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
 import { CliError } from '../shared/cli-error';
 
 /**
@@ -127,4 +129,16 @@ export function reachableHost(host: string): string {
 /** `host` in a URL (IPv6 in brackets). */
 export function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+/**
+ * `--unix-domain-socket DIR`: the socket file daprd serves its HTTP API on, `DIR/dapr-<appId>-http.socket`.
+ * The folder must exist; the path must fit a Unix socket address (107 bytes on Linux).
+ */
+export function socketPathFor(dir: string, cwd: string, appId: string, flag = '--unix-domain-socket'): string {
+  const folder = resolve(cwd, dir);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new CliError(`${flag} ${dir}: no such folder (${folder}): create it or name another`);
+  const path = join(folder, `dapr-${appId}-http.socket`);
+  if (Buffer.byteLength(path) > 107) throw new CliError(`${flag} ${dir}: the socket path ${path} is longer than 107 bytes: choose a shorter folder, e.g. /tmp`);
+  return path;
 }

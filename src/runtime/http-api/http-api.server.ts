@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { type AddressInfo, connect } from 'node:net';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { SidekickLogger } from '../../spi/logger';
 import { type Interception, NO_INTERCEPTION } from '../interception/interception';
@@ -12,6 +13,8 @@ export interface HttpApiServerOptions {
   readonly host: string;
   readonly port: number;
   readonly apiToken?: string;
+  /** A Unix domain socket file to serve on instead of TCP (daprd's `--unix-domain-socket`): host and port are then not used. */
+  readonly socketPath?: string;
   /** Largest request body in bytes (Infinity: no limit); larger ones get 413. */
   readonly maxBodyBytes: number;
   /** Largest request head in bytes (Node's `maxHeaderSize`; undefined: Node's 16 KiB); larger ones get 431. */
@@ -65,7 +68,11 @@ export class HttpApiServer {
    * Listens on every address of `host` and returns the first one's address. As daprd, an address that
    * cannot be bound is logged and skipped when another one works; when none does, the first error is thrown.
    */
-  async listen(): Promise<AddressInfo> {
+  async listen(): Promise<AddressInfo | undefined> {
+    if (this.options.socketPath) {
+      this.servers.push(await this.listenOnSocket(this.options.socketPath));
+      return undefined;
+    }
     const hosts = this.options.host
       .split(',')
       .map((h) => h.trim())
@@ -83,12 +90,37 @@ export class HttpApiServer {
     return this.servers[0]?.address() as AddressInfo;
   }
 
-  private async listenOn(host: string): Promise<Server> {
+  /** Serves on a Unix socket file; a stale file (no server answers on it) is replaced, a live one is an error. */
+  private async listenOnSocket(path: string): Promise<Server> {
+    if (existsSync(path)) {
+      if (!lstatSync(path).isSocket()) throw new Error(`cannot serve the Dapr HTTP API on ${path}: a file that is not a socket is there. Remove it.`);
+      const live = await new Promise<boolean>((ok) => {
+        const socket = connect({ path });
+        socket.once('connect', () => (socket.destroy(), ok(true)));
+        socket.once('error', () => (socket.destroy(), ok(false)));
+      });
+      if (live) throw new Error(`cannot serve the Dapr HTTP API on ${path}: another process serves there. Stop it or choose another folder.`);
+      unlinkSync(path);
+    }
+    const server = this.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`cannot serve the Dapr HTTP API on the socket ${path}: ${err.code ?? err.message}. Check the folder exists and is writable.`);
+    });
+    return server;
+  }
+
+  private createServer(): Server {
     const requestTimeout = this.options.requestTimeoutMs ?? 30_000;
     const headersTimeout = Math.min(this.options.headersTimeoutMs ?? 10_000, requestTimeout || Infinity);
-    const server = createServer(
-      // Slow clients are cut: a request must arrive within requestTimeout (headers within headersTimeout),
-      // checked every second rather than Node's default 30 s. A head over maxHeaderSize gets Node's 431.
+    // Slow clients are cut: a request must arrive within requestTimeout (headers within headersTimeout),
+    // checked every second rather than Node's default 30 s. A head over maxHeaderSize gets Node's 431.
+    return createServer(
       {
         keepAliveTimeout: 65_000,
         requestTimeout,
@@ -98,6 +130,10 @@ export class HttpApiServer {
       },
       (req, res) => this.handle(req, res),
     );
+  }
+
+  private async listenOn(host: string): Promise<Server> {
+    const server = this.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port, host, () => {
