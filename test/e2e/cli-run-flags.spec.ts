@@ -32,16 +32,21 @@ interface Stats {
   appChannelAddress: string | null;
 }
 
-async function start(name: string, flags: readonly string[], appHost = '127.0.0.1'): Promise<{ run: Proc; api: string; app: string }> {
+async function start(
+  name: string,
+  flags: readonly string[],
+  appHost = '127.0.0.1',
+): Promise<{ run: Proc; api: string; app: string; env: Record<string, string> }> {
   const [appPort, httpPort] = [await freePort(), await freePort()];
+  const env = cliEnv();
   const run = startCli(
     `sidekick run (${name})`,
     ['run', '--app-id', name, '--app-port', String(appPort), '--dapr-http-port', String(httpPort), ...flags, '--', 'node', 'slow-app.js'],
-    cliEnv(),
+    env,
   );
   running.push(run);
   await run.waitFor('the app', () => run.out.includes('slow app listening on') && run.out.includes("You're up and running!"), 60_000);
-  return { run, api: `http://127.0.0.1:${httpPort}`, app: `http://${appHost}:${appPort}` };
+  return { run, api: `http://127.0.0.1:${httpPort}`, app: `http://${appHost}:${appPort}`, env };
 }
 
 /** A raw request (node:http, so no client-side header limit and a 431 is read as sent). */
@@ -118,7 +123,7 @@ test('--dapr-http-max-request-size (MB, deprecated) sets the body limit too', as
 });
 
 test('--dapr-listen-addresses binds the HTTP API there only; --app-channel-address is where the sidecar reaches the app (given to it as APP_CHANNEL_ADDRESS)', async () => {
-  const { run, api, app } = await start('slow-addresses', ['--dapr-listen-addresses', '127.0.0.2', '--app-channel-address', '127.0.0.3'], '127.0.0.3');
+  const { run, api, app, env } = await start('slow-addresses', ['--dapr-listen-addresses', '127.0.0.2', '--app-channel-address', '127.0.0.3'], '127.0.0.3');
   const on2 = api.replace('127.0.0.1', '127.0.0.2');
   expect(run.out).toContain(`Dapr HTTP API on ${on2}, app port`);
   expect((await fetch(`${on2}/v1.0/healthz`)).status).toBe(204);
@@ -127,12 +132,15 @@ test('--dapr-listen-addresses binds the HTTP API there only; --app-channel-addre
   expect(res.status).toBe(200);
   expect(await res.json()).toEqual({ ok: true, bytes: 2 });
   expect(await getJson<Stats>(`${app}/stats`)).toEqual(expect.objectContaining({ served: 1, host: '127.0.0.3', appChannelAddress: '127.0.0.3' }));
+  // The other commands find the API where it listens.
+  const invoked = await cli(['invoke', '--app-id', 'slow-addresses', '--method', 'work', '--verb', 'POST', '--data', 'abc'], env);
+  expect(invoked).toEqual(expect.objectContaining({ code: 0, stdout: expect.stringContaining('"bytes":3') }));
 });
 
 test('--unix-domain-socket DIR: the HTTP API is served on DIR/dapr-<app id>-http.socket and on no TCP port; the app gets the path', async () => {
   const dir = tempDir('sk-uds-');
   const socketPath = join(dir, 'dapr-slow-uds-http.socket');
-  const { run, api, app } = await start('slow-uds', ['--unix-domain-socket', dir]);
+  const { run, api, app, env } = await start('slow-uds', ['--unix-domain-socket', dir]);
   expect(run.out).toContain(`Starting "slow-uds" with a Sidekick sidecar: Dapr HTTP API on unix:${socketPath}, app port`);
   const dispatcher = new Agent({ connect: { socketPath } });
   try {
@@ -150,6 +158,9 @@ test('--unix-domain-socket DIR: the HTTP API is served on DIR/dapr-<app id>-http
     await dispatcher.close();
   }
   await expect(fetch(`${api}/v1.0/healthz`)).rejects.toThrow(); // no TCP port
+  const invoked = await cli(['invoke', '--app-id', 'slow-uds', '--method', 'work', '--verb', 'POST'], env);
+  expect(invoked.code).toBe(1);
+  expect(invoked.stderr).toContain(`"slow-uds" serves its Dapr HTTP API on the Unix socket ${socketPath} only (--unix-domain-socket)`);
   expect(await getJson<Stats & { socket: string | null }>(`${app}/stats`)).toEqual(expect.objectContaining({ socket: socketPath, httpPort: null }));
   run.child.kill('SIGINT');
   expect((await run.waitExit(30_000)).code).toBe(0);

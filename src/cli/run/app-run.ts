@@ -116,6 +116,8 @@ export class AppRun {
       mode: spec.mode,
       appPort: spec.appPort,
       httpPort: spec.httpPort,
+      httpApiUrl: spec.listenAddresses && !spec.socketPath ? apiUrl(spec) : undefined,
+      socketPath: spec.socketPath,
       command: spec.command.join(' '),
       cwd: spec.cwd,
       logFile: paths.log,
