@@ -188,3 +188,34 @@ test('bad values: one clear error line and a non-zero exit, before anything star
     expect(result.stdout).not.toContain('Starting');
   }
 });
+
+test('a Sidekick app (in-process handlers, no sidecar): --app-max-concurrency and --app-channel-address are ignored with a warning; the API limits reach its runtime', async () => {
+  const env = cliEnv();
+  const result = await cli(
+    [
+      'run',
+      '--app-id',
+      'inproc',
+      '--sidekick',
+      '--app-max-concurrency',
+      '3',
+      '--app-channel-address',
+      '127.0.0.3',
+      '--max-body-size',
+      '1Mi',
+      '--read-buffer-size',
+      '8Ki',
+      '--',
+      'node',
+      '-e',
+      'console.log(JSON.stringify([process.env.SIDEKICK_HTTP_MAX_BODY_BYTES, process.env.SIDEKICK_HTTP_MAX_HEADER_BYTES, process.env.SIDEKICK_APP_MAX_CONCURRENCY ?? null]))',
+    ],
+    env,
+  );
+  expect(result.code).toBe(0);
+  expect(result.stderr).toContain(
+    "warning: inproc: --app-max-concurrency limits a sidecar's requests to its app; a Sidekick app runs its handlers in-process: ignored",
+  );
+  expect(result.stderr).toContain('warning: inproc: --app-channel-address is where a sidecar reaches its app; a Sidekick app has no sidecar: ignored');
+  expect(result.stdout).toContain(`== APP == ["${2 ** 20}","${8 * 1024}",null]`);
+});
