@@ -12,15 +12,19 @@ import { SidekickModule } from '../runtime/sidekick.module';
  * Settings (set by `sidekick run`): `SIDEKICK_APP_ID`, `SIDEKICK_HTTP_PORT`, `SIDEKICK_RESOURCES_PATH`,
  * `SIDEKICK_APP_CHANNEL_URL` (none: an app without a port, nothing is delivered to it),
  * `SIDEKICK_APP_HEALTH_CHECK_PATH`; periodic app health checks with `SIDEKICK_APP_HEALTH_CHECK=true`,
- * `SIDEKICK_APP_HEALTH_PROBE_INTERVAL` (s), `SIDEKICK_APP_HEALTH_PROBE_TIMEOUT` (ms), `SIDEKICK_APP_HEALTH_THRESHOLD`.
+ * `SIDEKICK_APP_HEALTH_PROBE_INTERVAL` (s), `SIDEKICK_APP_HEALTH_PROBE_TIMEOUT` (ms), `SIDEKICK_APP_HEALTH_THRESHOLD`;
+ * `SIDEKICK_APP_MAX_CONCURRENCY` (daprd's `--app-max-concurrency`). The HTTP API's own settings
+ * (`SIDEKICK_HTTP_HOST`, `SIDEKICK_HTTP_MAX_BODY_BYTES`, `SIDEKICK_HTTP_MAX_HEADER_BYTES`) are read by the runtime.
  */
 async function main(): Promise<void> {
   const appId = process.env['SIDEKICK_APP_ID'] ?? '';
   const url = process.env['SIDEKICK_APP_CHANNEL_URL'];
   const healthCheckPath = process.env['SIDEKICK_APP_HEALTH_CHECK_PATH'] || undefined;
   const healthCheck = process.env['SIDEKICK_APP_HEALTH_CHECK'] === 'true' ? healthCheckSettings(process.env) : undefined;
+  const limit = process.env['SIDEKICK_APP_MAX_CONCURRENCY'];
+  const maxConcurrency = limit ? Number(limit) : undefined;
 
-  @Module({ imports: [SidekickModule.forRoot({ appId, appChannel: url ? { url, healthCheckPath, healthCheck } : undefined })] })
+  @Module({ imports: [SidekickModule.forRoot({ appId, appChannel: url ? { url, healthCheckPath, healthCheck, maxConcurrency } : undefined })] })
   class SidecarModule {}
 
   const app = await NestFactory.createApplicationContext(SidecarModule, { logger: createSidekickLogger({ appId: appId || 'sidecar' }) });

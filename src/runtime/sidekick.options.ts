@@ -14,14 +14,30 @@ import type { RetryPolicyOptions } from './resiliency/retry.policy';
 export interface HttpApiOptions {
   /** Serve Dapr's HTTP API (default true). */
   readonly enabled?: boolean;
-  /** Default 127.0.0.1. */
+  /**
+   * Default `SIDEKICK_HTTP_HOST` or 127.0.0.1 (loopback only, unlike daprd's every interface). Several
+   * addresses separated by commas (daprd's `--dapr-listen-addresses`): the API is served on each.
+   */
   readonly host?: string;
   /** Default `SIDEKICK_HTTP_PORT` or 3500; `0` picks a free port (see `SidekickRuntime.httpApiAddress`). */
   readonly port?: number;
+  /**
+   * Serve the API on this Unix domain socket file only, not on TCP (daprd's `--unix-domain-socket`;
+   * default `SIDEKICK_HTTP_SOCKET`). `httpApiAddress` is then undefined.
+   */
+  readonly socketPath?: string;
   /** When set, every request but the health checks needs header `dapr-api-token` (default env `DAPR_API_TOKEN`). */
   readonly apiToken?: string;
-  /** Largest request body accepted, in bytes (default 4 MiB, as daprd); larger bodies get 413. */
+  /**
+   * Largest request body accepted, in bytes (default `SIDEKICK_HTTP_MAX_BODY_BYTES` or 4 MiB, as daprd);
+   * larger bodies get 413. 0 or a negative number: no limit (daprd's `--max-body-size -1`).
+   */
   readonly maxBodyBytes?: number;
+  /**
+   * Largest request head (request line and headers) accepted, in bytes: Node's `maxHeaderSize`, daprd's
+   * `--read-buffer-size` (default `SIDEKICK_HTTP_MAX_HEADER_BYTES` or Node's 16 KiB); more gets 431.
+   */
+  readonly maxHeaderBytes?: number;
   /** Most keys one bulk get may ask for (default 10 000); more get 400. */
   readonly maxBulkKeys?: number;
   /** Time to receive a whole request (default 30 000 ms; Node's `requestTimeout`); `0` disables. */
@@ -72,6 +88,12 @@ export interface AppChannelOptions {
    * a probe succeeds again.
    */
   readonly healthCheck?: { readonly intervalMs?: number; readonly timeoutMs?: number; readonly threshold?: number };
+  /**
+   * daprd's `--app-max-concurrency`: at most this many requests to the app at a time (invocations, events,
+   * input bindings, actor calls, `/dapr/*` reads); the rest wait their turn in arrival order (none fail).
+   * Unset: no limit. Health probes are not counted.
+   */
+  readonly maxConcurrency?: number;
 }
 
 export interface SidekickModuleOptions {
@@ -158,7 +180,11 @@ export interface ResolvedOptions {
   /** `config` or `SIDEKICK_CONFIG`; undefined: look in the resources path. */
   readonly config?: string | ConfigurationSpecInput;
   readonly componentTypes: readonly ComponentFactory[];
-  readonly httpApi: Required<Omit<HttpApiOptions, 'apiToken'>> & { readonly apiToken?: string };
+  readonly httpApi: Required<Omit<HttpApiOptions, 'apiToken' | 'maxHeaderBytes' | 'socketPath'>> & {
+    readonly apiToken?: string;
+    readonly maxHeaderBytes?: number;
+    readonly socketPath?: string;
+  };
   readonly metrics: Required<MetricsOptions>;
   readonly nameResolution: { static: Readonly<Record<string, string>>; localRegistry: string | false; resolvers: readonly NameResolver[] };
   readonly invokeTimeoutMs: number;
@@ -177,8 +203,10 @@ export interface ResolvedOptions {
   /** Whether the pretty format may colour its lines on a terminal (`NO_COLOR` unset or empty). */
   readonly logColor: boolean;
   /** Sidecar mode (see {@link AppChannelOptions}); undefined for a Sidekick app. */
-  readonly appChannel?: Required<Omit<AppChannelOptions, 'healthCheckPath' | 'apiToken' | 'healthCheck'>> & {
+  readonly appChannel?: Required<Omit<AppChannelOptions, 'healthCheckPath' | 'apiToken' | 'healthCheck' | 'maxConcurrency'>> & {
     readonly healthCheckPath?: string;
+    /** At most this many requests to the app at a time; undefined: no limit. */
+    readonly maxConcurrency?: number;
     readonly apiToken?: string;
     /** Periodic health checks, with every default applied (the path is `healthCheckPath`); undefined: off. */
     readonly healthCheck?: { readonly intervalMs: number; readonly timeoutMs: number; readonly threshold: number };
@@ -224,10 +252,12 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     componentTypes: options.componentTypes ?? [],
     httpApi: {
       enabled: options.httpApi?.enabled ?? true,
-      host: options.httpApi?.host ?? env['SIDEKICK_HTTP_HOST'] ?? '127.0.0.1',
+      host: options.httpApi?.host ?? (env['SIDEKICK_HTTP_HOST'] || '127.0.0.1'),
       port,
+      socketPath: options.httpApi?.socketPath ?? (env['SIDEKICK_HTTP_SOCKET'] || undefined),
       apiToken: options.httpApi?.apiToken ?? (env['DAPR_API_TOKEN'] || undefined),
-      maxBodyBytes: options.httpApi?.maxBodyBytes ?? 4 * 1024 * 1024,
+      maxBodyBytes: bodyLimit(options.httpApi?.maxBodyBytes, env),
+      maxHeaderBytes: headerLimit(options.httpApi?.maxHeaderBytes, env),
       maxBulkKeys: options.httpApi?.maxBulkKeys ?? 10_000,
       requestTimeoutMs: options.httpApi?.requestTimeoutMs ?? 30_000,
       headersTimeoutMs: options.httpApi?.headersTimeoutMs ?? 10_000,
@@ -264,6 +294,31 @@ export function resolveOptions(options: SidekickModuleOptions, env: NodeJS.Proce
     logColor: log.color,
     appChannel: options.appChannel && resolveAppChannel(options.appChannel, env),
   };
+}
+
+/** The request body limit: a positive number of bytes, or Infinity (no limit, when 0 or negative is given). */
+function bodyLimit(given: number | undefined, env: NodeJS.ProcessEnv): number {
+  const fromEnv = env['SIDEKICK_HTTP_MAX_BODY_BYTES'];
+  const bytes = given ?? (fromEnv ? Number(fromEnv) : 4 * 1024 * 1024);
+  if (!Number.isInteger(bytes)) {
+    throw new ConfigError(`HTTP API body limit "${String(given ?? fromEnv)}" is not a whole number of bytes (0 or less: no limit)`, {
+      field: given !== undefined ? 'httpApi.maxBodyBytes' : 'SIDEKICK_HTTP_MAX_BODY_BYTES',
+    });
+  }
+  return bytes <= 0 ? Infinity : bytes;
+}
+
+/** The request head limit in bytes (Node's `maxHeaderSize`); undefined: Node's default (16 KiB). */
+function headerLimit(given: number | undefined, env: NodeJS.ProcessEnv): number | undefined {
+  const fromEnv = env['SIDEKICK_HTTP_MAX_HEADER_BYTES'];
+  const bytes = given ?? (fromEnv ? Number(fromEnv) : undefined);
+  if (bytes === undefined) return undefined;
+  if (!Number.isInteger(bytes) || bytes <= 0) {
+    throw new ConfigError(`HTTP API header limit "${String(given ?? fromEnv)}" is not a positive whole number of bytes`, {
+      field: given !== undefined ? 'httpApi.maxHeaderBytes' : 'SIDEKICK_HTTP_MAX_HEADER_BYTES',
+    });
+  }
+  return bytes;
 }
 
 function resolveWorkflows(options: WorkflowRuntimeOptions | undefined, env: NodeJS.ProcessEnv): ResolvedOptions['workflows'] {
@@ -305,7 +360,15 @@ function resolveAppChannel(channel: AppChannelOptions, env: NodeJS.ProcessEnv): 
       timeoutMs: positive(check.timeoutMs ?? 500, 'appChannel.healthCheck.timeoutMs'),
       threshold: positive(check.threshold ?? 3, 'appChannel.healthCheck.threshold'),
     },
+    maxConcurrency: concurrency(channel.maxConcurrency),
   };
+}
+
+function concurrency(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1)
+    throw new ConfigError(`appChannel.maxConcurrency must be a whole number from 1 up, got ${String(value)}`, { field: 'appChannel.maxConcurrency' });
+  return value;
 }
 
 function positive(value: number, field: string): number {

@@ -179,8 +179,8 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
         ...this.blocks.flatMap((b) => b.routes?.() ?? []),
       ];
       for (const route of [...routes, ...unsupportedRoutes(routes.map((r) => r.path))]) server.add(route);
-      const { host, apiToken } = this.options.httpApi;
-      if (!apiToken && !isLoopback(host)) {
+      const { host, apiToken, socketPath } = this.options.httpApi;
+      if (!apiToken && !socketPath && !host.split(',').every((h) => isLoopback(h.trim()))) {
         this.logger.warn(
           { host },
           `the Dapr HTTP API listens on ${host}, reachable from other machines, with no API token: set DAPR_API_TOKEN (httpApi.apiToken) or bind it to 127.0.0.1`,
@@ -188,7 +188,10 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
       }
       this.apiAddress = await server.listen();
       this.httpApi = server;
-      this.logger.info({ address: `http://${this.apiAddress.address}:${this.apiAddress.port}` }, 'Dapr HTTP API listening');
+      this.logger.info(
+        { address: this.apiAddress ? `http://${this.apiAddress.address}:${this.apiAddress.port}` : `unix:${socketPath ?? ''}` },
+        'Dapr HTTP API listening',
+      );
     }
     this.logSummaryWhenListening();
   }
@@ -225,7 +228,11 @@ export class SidekickRuntime implements OnModuleInit, OnApplicationBootstrap, Be
           address && typeof address === 'object'
             ? `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`
             : undefined,
-        apiAddress: this.apiAddress ? `http://${this.apiAddress.address}:${this.apiAddress.port}` : undefined,
+        apiAddress: this.apiAddress
+          ? `http://${this.apiAddress.address}:${this.apiAddress.port}`
+          : this.httpApi && this.options.httpApi.socketPath
+            ? `unix:${this.options.httpApi.socketPath}`
+            : undefined,
         components: this.components.list().map((c) => ({ name: c.spec.name, type: c.spec.type })),
         subscriptions: parts.flatMap((p) => p.subscriptions ?? []),
         bindings: parts.flatMap((p) => p.bindings ?? []),

@@ -59,7 +59,7 @@ describe('HttpApiServer', () => {
   beforeAll(async () => {
     server = new HttpApiServer({ host: '127.0.0.1', port: 0, apiToken: 's3cret', maxBodyBytes: 1024, appId: 'unit' }, silentLogger);
     for (const route of routes) server.add(route);
-    const address: AddressInfo = await server.listen();
+    const address = (await server.listen()) as AddressInfo;
     url = `http://127.0.0.1:${address.port}`;
   });
   afterAll(() => server.close(1000));

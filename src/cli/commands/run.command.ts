@@ -3,8 +3,9 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isValidAppId, APP_ID_RULE } from '../../runtime/blocks/invoke/app-id';
-import { type AppHealthCheckSpec, AppRun, type AppSpec, type RunEnd } from '../run/app-run';
+import { apiUrl, type AppHealthCheckSpec, AppRun, type AppSpec, type RunEnd } from '../run/app-run';
 import { readRunFile } from '../run/run-file';
+import { bodyLimit, headerLimit, parseChannelAddress, parseConcurrency, parseListenAddresses, socketPathFor } from '../run/run-flags';
 import { CliError, portOption } from '../shared/cli-error';
 
 interface RunOptions {
@@ -27,12 +28,19 @@ interface RunOptions {
   appHealthProbeTimeout?: string;
   appHealthThreshold?: string;
   appMaxConcurrency?: string;
+  maxBodySize?: string;
+  daprHttpMaxRequestSize?: string;
+  readBufferSize?: string;
+  daprHttpReadBufferSize?: string;
+  daprListenAddresses?: string;
+  appChannelAddress?: string;
+  unixDomainSocket?: string;
   placementHostAddress?: string;
   enableApiLogging?: boolean;
 }
 
 /** Dapr CLI flags accepted so that `dapr run` command lines work, but not applied (a warning says so). */
-const IGNORED: readonly (keyof RunOptions)[] = ['daprGrpcPort', 'appMaxConcurrency', 'placementHostAddress', 'enableApiLogging'];
+const IGNORED: readonly (keyof RunOptions)[] = ['daprGrpcPort', 'placementHostAddress', 'enableApiLogging'];
 
 export function registerRun(program: Command): void {
   program
@@ -68,7 +76,26 @@ export function registerRun(program: Command): void {
     .option('--log-level <level>', "the sidecar's log level (debug, info, warn, error)")
     .option('-G, --dapr-grpc-port <port>', 'not supported (no gRPC API yet): ignored')
     .option('-M, --metrics-port <port>', "the port of the sidecar's Prometheus /metrics (default 9090, as daprd)")
-    .option('--app-max-concurrency <n>', 'not supported: ignored')
+    .option(
+      '--app-max-concurrency <n>',
+      'at most n requests from the sidecar to the app at a time (invocations, events, bindings, actor calls); the rest wait (default -1: no limit)',
+    )
+    .option(
+      '--max-body-size <size>',
+      'largest request body the Dapr HTTP API accepts, e.g. 16Mi, 512Ki, 8M or bytes; larger gets 413 (default 4Mi; -1: no limit)',
+    )
+    .option('--dapr-http-max-request-size <MB>', 'deprecated Dapr form of --max-body-size, in MB (default 4)')
+    .option('--read-buffer-size <size>', "largest request head (headers) the Dapr HTTP API accepts, e.g. 4Ki, 64Ki; larger gets 431 (default: 16Ki, Node's)")
+    .option('--dapr-http-read-buffer-size <KB>', 'deprecated Dapr form of --read-buffer-size, in KB')
+    .option(
+      '--dapr-listen-addresses <addresses>',
+      'the address(es) the Dapr HTTP API binds, comma-separated, e.g. 0.0.0.0 or 127.0.0.1,::1 (default 127.0.0.1: this machine only)',
+    )
+    .option(
+      '-u, --unix-domain-socket <dir>',
+      'serve the Dapr HTTP API on the socket file <dir>/dapr-<app id>-http.socket instead of a TCP port (the app gets its path as DAPR_HTTP_SOCKET)',
+    )
+    .option('--app-channel-address <host>', 'the host the app is reached on (default 127.0.0.1); the app gets it as APP_CHANNEL_ADDRESS')
     .option('--placement-host-address <address>', 'not supported: ignored')
     .option('--enable-api-logging', 'not supported: ignored')
     .argument('[command...]', "the app's command, after --")
@@ -79,6 +106,10 @@ export function registerRun(program: Command): void {
 Examples:
   $ sidekick run --app-id order-processor --app-port 6001 --resources-path ../components -- python3 app.py
   $ sidekick run --app-id checkout --dapr-http-port 3500 -- node app.js
+  $ sidekick run --app-id worker --app-port 6001 --app-max-concurrency 3 -- python3 app.py   # 3 requests at a time
+  $ sidekick run --app-id upload --app-port 6002 --max-body-size 16Mi --read-buffer-size 16Ki -- node app.js
+  $ sidekick run --app-id web --app-port 6003 --dapr-listen-addresses 0.0.0.0 -- node app.js  # API on every interface: set DAPR_API_TOKEN
+  $ sidekick run --app-id uds --app-port 6004 -u /tmp -- node app.js   # API on /tmp/dapr-uds-http.socket
   $ sidekick run --app-id nodeapp -- node dist/main.js        # a Sidekick app: no sidecar
   $ sidekick run -f .                                         # every app of ./dapr.yaml`,
     )
@@ -107,6 +138,12 @@ async function runOne(options: RunOptions, command: readonly string[]): Promise<
     healthCheck: healthCheckOptions(options),
     configFile,
     forced: options.sidekick ? 'sidekick' : options.sidecar ? 'sidecar' : undefined,
+    maxConcurrency: options.appMaxConcurrency !== undefined ? parseConcurrency(options.appMaxConcurrency) : undefined,
+    maxBodyBytes: bodyLimit(options.maxBodySize, options.daprHttpMaxRequestSize),
+    maxHeaderBytes: headerLimit(options.readBufferSize, options.daprHttpReadBufferSize),
+    listenAddresses: options.daprListenAddresses !== undefined ? parseListenAddresses(options.daprListenAddresses) : undefined,
+    appChannelAddress: options.appChannelAddress !== undefined ? parseChannelAddress(options.appChannelAddress) : undefined,
+    unixDomainSocket: options.unixDomainSocket,
   });
   return supervise([spec], false, options.logLevel);
 }
@@ -133,6 +170,12 @@ async function runFile(path: string, command: readonly string[]): Promise<number
         configFile: app.configFile ? checkConfig(app.configFile) : undefined,
         env: app.env,
         taken: specs.map((s) => s.httpPort),
+        maxConcurrency: app.maxConcurrency,
+        maxBodyBytes: app.maxBodyBytes,
+        maxHeaderBytes: app.maxHeaderBytes,
+        listenAddresses: app.listenAddresses,
+        appChannelAddress: app.appChannelAddress,
+        unixDomainSocket: app.unixDomainSocket,
       }),
     );
   }
@@ -154,6 +197,12 @@ interface SpecInput {
   env?: Readonly<Record<string, string>>;
   forced?: 'sidekick' | 'sidecar';
   taken?: readonly number[];
+  maxConcurrency?: number;
+  maxBodyBytes?: number;
+  maxHeaderBytes?: number;
+  listenAddresses?: readonly string[];
+  appChannelAddress?: string;
+  unixDomainSocket?: string;
 }
 
 async function buildSpec(input: SpecInput): Promise<AppSpec> {
@@ -171,6 +220,18 @@ async function buildSpec(input: SpecInput): Promise<AppSpec> {
   if (mode === 'sidekick' && input.healthCheck)
     warn(`${input.appId}: app health checks watch an app behind a sidecar; a Sidekick app runs the blocks in-process: ignored`);
   else if (input.healthCheck && input.appPort === undefined) warn(`${input.appId}: app health checks need the app's port (--app-port): ignored`);
+  if (mode === 'sidekick') {
+    // A Sidekick app runs its handlers in-process: no sidecar-to-app hop to limit or to address.
+    if (input.maxConcurrency !== undefined)
+      warn(`${input.appId}: --app-max-concurrency limits a sidecar's requests to its app; a Sidekick app runs its handlers in-process: ignored`);
+    if (input.appChannelAddress !== undefined)
+      warn(`${input.appId}: --app-channel-address is where a sidecar reaches its app; a Sidekick app has no sidecar: ignored`);
+  }
+  const socketPath = input.unixDomainSocket !== undefined ? socketPathFor(input.unixDomainSocket, input.cwd, input.appId) : undefined;
+  if (socketPath && (input.listenAddresses || input.httpPort !== undefined))
+    warn(
+      `${input.appId}: with --unix-domain-socket the Dapr HTTP API is served on the socket only (as daprd): --dapr-listen-addresses and --dapr-http-port ignored`,
+    );
   let httpPort = input.httpPort;
   while (httpPort === undefined || input.taken?.includes(httpPort)) httpPort = await freePort();
   return {
@@ -186,6 +247,12 @@ async function buildSpec(input: SpecInput): Promise<AppSpec> {
     metricsPort: input.metricsPort,
     configFile: input.configFile,
     env: input.env,
+    maxConcurrency: mode === 'sidecar' ? input.maxConcurrency : undefined,
+    maxBodyBytes: input.maxBodyBytes,
+    maxHeaderBytes: input.maxHeaderBytes,
+    listenAddresses: input.listenAddresses,
+    appChannelAddress: mode === 'sidecar' ? input.appChannelAddress : undefined,
+    socketPath,
   };
 }
 
@@ -221,8 +288,8 @@ async function supervise(specs: readonly AppSpec[], multi: boolean, logLevel?: s
     for (const spec of specs) {
       const how =
         spec.mode === 'sidecar'
-          ? `with a Sidekick sidecar: Dapr HTTP API on http://127.0.0.1:${spec.httpPort}${spec.appPort ? `, app port ${spec.appPort}` : ', no app port'}`
-          : `as a Sidekick app (its package.json depends on @sidekick/core): Dapr HTTP API on http://127.0.0.1:${spec.httpPort}`;
+          ? `with a Sidekick sidecar: Dapr HTTP API on ${apiUrl(spec)}${spec.appPort ? `, app port ${spec.appPort}` : ', no app port'}`
+          : `as a Sidekick app (its package.json depends on @sidekick/core): Dapr HTTP API on ${apiUrl(spec)}`;
       process.stdout.write(`Starting "${spec.appId}" ${how}\n`);
       const prefix = multi ? `== APP - ${spec.appId} == ` : '== APP == ';
       const run = new AppRun(spec, { app: prefix, sidecar: '' }, env);

@@ -2,8 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Agent, request } from 'undici';
 import { CliError } from '../shared/cli-error';
 import { pruneLogs, recordPaths, removeRecord, type RunRecord, writeRecord } from '../shared/run-records';
+import { reachableHost, urlHost } from './run-flags';
 
 /** One app to run, with everything resolved (absolute paths, ports chosen). */
 export interface AppSpec {
@@ -23,6 +25,24 @@ export interface AppSpec {
   readonly configFile?: string;
   /** Extra environment of the app (Multi-App Run's `env`). */
   readonly env?: Readonly<Record<string, string>>;
+  /** `--app-max-concurrency`: at most this many requests from the sidecar to the app at a time (sidecar mode). */
+  readonly maxConcurrency?: number;
+  /** `--max-body-size`: the HTTP API's body limit in bytes (-1: none); undefined: the runtime's 4 MiB. */
+  readonly maxBodyBytes?: number;
+  /** `--read-buffer-size`: the HTTP API's request head limit in bytes; undefined: Node's 16 KiB. */
+  readonly maxHeaderBytes?: number;
+  /** `--dapr-listen-addresses`: the addresses the HTTP API binds; undefined: 127.0.0.1. */
+  readonly listenAddresses?: readonly string[];
+  /** `--app-channel-address`: the host the app is reached on (sidecar mode); undefined: 127.0.0.1. */
+  readonly appChannelAddress?: string;
+  /** `--unix-domain-socket`: the HTTP API is served on this socket file only (no TCP port). */
+  readonly socketPath?: string;
+}
+
+/** The URL of the HTTP API of a spec, as a client on this machine reaches it (its first listen address). */
+export function apiUrl(spec: Pick<AppSpec, 'httpPort' | 'listenAddresses' | 'socketPath'>): string {
+  if (spec.socketPath) return `unix:${spec.socketPath}`;
+  return `http://${urlHost(reachableHost(spec.listenAddresses?.[0] ?? '127.0.0.1'))}:${spec.httpPort}`;
 }
 
 export interface AppHealthCheckSpec {
@@ -96,6 +116,8 @@ export class AppRun {
       mode: spec.mode,
       appPort: spec.appPort,
       httpPort: spec.httpPort,
+      httpApiUrl: spec.listenAddresses && !spec.socketPath ? apiUrl(spec) : undefined,
+      socketPath: spec.socketPath,
       command: spec.command.join(' '),
       cwd: spec.cwd,
       logFile: paths.log,
@@ -112,12 +134,7 @@ export class AppRun {
     const token = this.env['DAPR_API_TOKEN'];
     for (const [key, value] of Object.entries(values)) {
       try {
-        await fetch(`http://127.0.0.1:${this.spec.httpPort}/v1.0/metadata/${key}`, {
-          method: 'PUT',
-          body: value,
-          headers: token ? { 'dapr-api-token': token } : {},
-          signal: AbortSignal.timeout(2000),
-        });
+        await apiRequest(this.spec, 'PUT', `/v1.0/metadata/${key}`, value, token ? { 'dapr-api-token': token } : {});
       } catch {
         // informative only: the run goes on without it
       }
@@ -145,9 +162,11 @@ export class AppRun {
       ...this.env,
       SIDEKICK_APP_ID: spec.appId,
       SIDEKICK_HTTP_PORT: String(spec.httpPort),
-      SIDEKICK_APP_CHANNEL_URL: spec.appPort ? `http://127.0.0.1:${spec.appPort}` : '',
+      SIDEKICK_APP_CHANNEL_URL: spec.appPort ? `http://${urlHost(spec.appChannelAddress ?? '127.0.0.1')}:${spec.appPort}` : '',
       SIDEKICK_APP_HEALTH_CHECK_PATH: spec.healthCheckPath ?? '',
+      ...httpApiEnv(spec),
     };
+    if (spec.maxConcurrency !== undefined) env['SIDEKICK_APP_MAX_CONCURRENCY'] = String(spec.maxConcurrency);
     if (spec.resourcesPath) env['SIDEKICK_RESOURCES_PATH'] = spec.resourcesPath;
     if (spec.configFile) env['SIDEKICK_CONFIG'] = spec.configFile;
     if (spec.metricsPort !== undefined) env['SIDEKICK_METRICS_PORT'] = String(spec.metricsPort);
@@ -167,11 +186,15 @@ export class AppRun {
     });
     // The app starts once the sidecar's components are ready (its Dapr HTTP API answers).
     const deadline = Date.now() + 60_000;
-    while (!(await outboundHealthy(spec.httpPort))) {
+    while (!(await outboundHealthy(spec))) {
       if (exited) {
         await this.stop();
         const reason = this.sidecarTail.find((l) => l.startsWith('sidekick sidecar failed to start: '))?.slice(34) ?? this.sidecarTail.slice(-3).join(' | ');
-        const fix = /EADDRINUSE/.test(reason) ? `: port ${spec.httpPort} is taken, choose another --dapr-http-port (or daprHTTPPort)` : '';
+        const fix = /EADDRINUSE/.test(reason)
+          ? `: port ${spec.httpPort} is taken, choose another --dapr-http-port (or daprHTTPPort)`
+          : /EADDRNOTAVAIL/.test(reason)
+            ? ': fix --dapr-listen-addresses (or apiListenAddresses): list addresses of this machine'
+            : '';
         throw new CliError(`the Sidekick sidecar of "${spec.appId}" exited before it was ready: ${reason || 'no output'}${fix}`);
       }
       if (Date.now() > deadline) {
@@ -185,9 +208,15 @@ export class AppRun {
   private appEnv(): NodeJS.ProcessEnv {
     const { spec } = this;
     // Python block-buffers a pipe: unbuffered, its prints show up as they happen (as on a terminal).
-    const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1', ...this.env, ...spec.env, APP_ID: spec.appId, DAPR_HTTP_PORT: String(spec.httpPort) };
+    const env: NodeJS.ProcessEnv = { PYTHONUNBUFFERED: '1', ...this.env, ...spec.env, APP_ID: spec.appId };
+    // On a Unix socket the API has no TCP port to announce: the app is told the socket's path instead.
+    if (spec.socketPath) env['DAPR_HTTP_SOCKET'] = spec.socketPath;
+    else env['DAPR_HTTP_PORT'] = String(spec.httpPort);
     if (spec.appPort) env['APP_PORT'] = String(spec.appPort);
+    // As the Dapr CLI: the app learns the address it is expected to listen on.
+    if (spec.appChannelAddress) env['APP_CHANNEL_ADDRESS'] = spec.appChannelAddress;
     if (spec.mode === 'sidekick') {
+      Object.assign(env, httpApiEnv(spec));
       env['SIDEKICK_APP_ID'] = spec.appId;
       env['SIDEKICK_HTTP_PORT'] = String(spec.httpPort);
       if (spec.resourcesPath) env['SIDEKICK_RESOURCES_PATH'] = spec.resourcesPath;
@@ -227,10 +256,38 @@ export class AppRun {
   }
 }
 
-async function outboundHealthy(port: number): Promise<boolean> {
+/** The HTTP API's settings for the runtime (the sidecar's, or a Sidekick app's own). */
+function httpApiEnv(spec: AppSpec): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (spec.listenAddresses) env['SIDEKICK_HTTP_HOST'] = spec.listenAddresses.join(',');
+  if (spec.maxBodyBytes !== undefined) env['SIDEKICK_HTTP_MAX_BODY_BYTES'] = String(spec.maxBodyBytes);
+  if (spec.maxHeaderBytes !== undefined) env['SIDEKICK_HTTP_MAX_HEADER_BYTES'] = String(spec.maxHeaderBytes);
+  if (spec.socketPath) env['SIDEKICK_HTTP_SOCKET'] = spec.socketPath;
+  return env;
+}
+
+/** One request to the spec's HTTP API (over its Unix socket when it has one); resolves to the status. */
+async function apiRequest(spec: AppSpec, method: 'GET' | 'PUT', path: string, body?: string, headers: Record<string, string> = {}): Promise<number> {
+  const socketPath = spec.socketPath;
+  const dispatcher = socketPath ? new Agent({ connect: { socketPath } }) : undefined;
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/v1.0/healthz/outbound`, { signal: AbortSignal.timeout(1000) });
-    return res.status === 204;
+    const res = await request(socketPath ? `http://localhost${path}` : `${apiUrl(spec)}${path}`, {
+      method,
+      body,
+      headers,
+      dispatcher,
+      signal: AbortSignal.timeout(2000),
+    });
+    await res.body.dump();
+    return res.statusCode;
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function outboundHealthy(spec: AppSpec): Promise<boolean> {
+  try {
+    return (await apiRequest(spec, 'GET', '/v1.0/healthz/outbound')) === 204;
   } catch {
     return false;
   }

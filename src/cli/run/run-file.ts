@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../../errors/zod-issues';
 import { CliError } from '../shared/cli-error';
+import { bodyLimit, headerLimit, parseChannelAddress, parseConcurrency, parseListenAddresses } from './run-flags';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]).transform(String);
 const env = z.record(z.string(), scalar);
@@ -27,6 +28,15 @@ const appFields = {
   appHealthProbeTimeout: z.coerce.number().int().positive().optional(),
   appHealthThreshold: z.coerce.number().int().positive().optional(),
   env: env.optional(),
+  // Checked by run-flags (one message per bad value, as for the flags).
+  appMaxConcurrency: z.union([z.number(), z.string()]).optional(),
+  maxBodySize: z.union([z.number(), z.string()]).transform(String).optional(),
+  readBufferSize: z.union([z.number(), z.string()]).transform(String).optional(),
+  daprHTTPMaxRequestSize: z.union([z.number(), z.string()]).optional(),
+  daprHTTPReadBufferSize: z.union([z.number(), z.string()]).optional(),
+  apiListenAddresses: z.string().optional(),
+  appChannelAddress: z.string().optional(),
+  unixDomainSocket: z.string().min(1).optional(),
 };
 
 const READ = new Set(Object.keys(appFields));
@@ -52,6 +62,18 @@ export interface RunFileApp {
   /** `enableAppHealthCheck: true`: periodic health checks with these settings (daprd's defaults where unset). */
   readonly healthCheck?: { readonly intervalS: number; readonly timeoutMs: number; readonly threshold: number };
   readonly env: Readonly<Record<string, string>>;
+  /** `appMaxConcurrency` (undefined: no limit). */
+  readonly maxConcurrency?: number;
+  /** `maxBodySize` (or the older `daprHTTPMaxRequestSize`, MB) in bytes; -1: no limit. */
+  readonly maxBodyBytes?: number;
+  /** `readBufferSize` (or the older `daprHTTPReadBufferSize`, KB) in bytes. */
+  readonly maxHeaderBytes?: number;
+  /** `apiListenAddresses` (comma-separated). */
+  readonly listenAddresses?: readonly string[];
+  /** `appChannelAddress`. */
+  readonly appChannelAddress?: string;
+  /** `unixDomainSocket` (a folder, resolved against the run file's folder). */
+  readonly unixDomainSocket?: string;
   /** Fields Dapr knows that Sidekick does not apply. */
   readonly ignored: readonly string[];
 }
@@ -106,6 +128,21 @@ export function readRunFile(path: string): { file: string; apps: RunFileApp[] } 
         ? { intervalS: merged.appHealthProbeInterval ?? 5, timeoutMs: merged.appHealthProbeTimeout ?? 500, threshold: merged.appHealthThreshold ?? 3 }
         : undefined,
       env: merged.env,
+      maxConcurrency:
+        merged.appMaxConcurrency !== undefined ? parseConcurrency(merged.appMaxConcurrency, `${where} (${merged.appID}): appMaxConcurrency`) : undefined,
+      maxBodyBytes: bodyLimit(merged.maxBodySize, merged.daprHTTPMaxRequestSize, [
+        `${where} (${merged.appID}): maxBodySize`,
+        `${where} (${merged.appID}): daprHTTPMaxRequestSize`,
+      ]),
+      maxHeaderBytes: headerLimit(merged.readBufferSize, merged.daprHTTPReadBufferSize, [
+        `${where} (${merged.appID}): readBufferSize`,
+        `${where} (${merged.appID}): daprHTTPReadBufferSize`,
+      ]),
+      listenAddresses:
+        merged.apiListenAddresses !== undefined ? parseListenAddresses(merged.apiListenAddresses, `${where} (${merged.appID}): apiListenAddresses`) : undefined,
+      appChannelAddress:
+        merged.appChannelAddress !== undefined ? parseChannelAddress(merged.appChannelAddress, `${where} (${merged.appID}): appChannelAddress`) : undefined,
+      unixDomainSocket: merged.unixDomainSocket ? resolve(base, merged.unixDomainSocket) : undefined,
       ignored: Object.keys(app).filter((k) => !READ.has(k)),
     };
   });

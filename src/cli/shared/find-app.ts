@@ -6,6 +6,12 @@ export function findApp(appId: string): RunningApp & { httpApiUrl: string } {
   const apps = runningApps();
   const found = apps.find((a) => a.appId === appId && a.httpApiUrl);
   if (!found || !found.httpApiUrl) {
+    const socket = apps.find((a) => a.appId === appId && a.record?.socketPath)?.record?.socketPath;
+    if (socket) {
+      throw new CliError(
+        `"${appId}" serves its Dapr HTTP API on the Unix socket ${socket} only (--unix-domain-socket): call it there, e.g. curl --unix-socket ${socket} http://localhost/v1.0/metadata`,
+      );
+    }
     const running = apps.map((a) => a.appId);
     throw new CliError(
       `no running app with id "${appId}"${running.length > 0 ? ` (running: ${[...new Set(running)].join(', ')})` : ''}: start it with sidekick run --app-id ${appId} -- <command>, or see sidekick list`,

@@ -19,6 +19,10 @@ export interface RunRecord {
   readonly mode: 'sidecar' | 'sidekick';
   readonly appPort?: number;
   readonly httpPort: number;
+  /** Where the CLI reaches the HTTP API when not on 127.0.0.1 (`--dapr-listen-addresses`). */
+  readonly httpApiUrl?: string;
+  /** The API's Unix socket (`--unix-domain-socket`): it has no TCP address the other commands could use. */
+  readonly socketPath?: string;
   readonly command: string;
   readonly cwd: string;
   readonly logFile: string;
@@ -158,7 +162,7 @@ export function runningApps(env: NodeJS.ProcessEnv = process.env): RunningApp[] 
       cliPid: record.cliPid,
       startedAt: record.startedAt,
       command: record.command,
-      httpApiUrl: `http://127.0.0.1:${record.httpPort}`,
+      httpApiUrl: record.socketPath ? undefined : (record.httpApiUrl ?? `http://127.0.0.1:${record.httpPort}`),
       record,
     });
   }

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { type BulkheadPolicy, bulkhead } from 'cockatiel';
 import type { Dispatcher } from 'undici';
 import type { DeclarativeSubscription } from '../../config/subscription.loader';
 import { InvokeError } from '../../errors/invoke.errors';
@@ -51,6 +52,8 @@ export class AppChannel {
   private dispatcher?: Promise<{ undici: typeof import('undici'); pool: Dispatcher }>;
   /** Periodic app health checks (daprd's `--enable-app-health-check`); undefined when off. */
   readonly health?: AppHealthMonitor;
+  /** daprd's `--app-max-concurrency`: requests beyond the limit wait in an unbounded queue, in arrival order; undefined: no limit. */
+  private readonly limit?: BulkheadPolicy;
 
   constructor(
     private readonly options: ResolvedAppChannel,
@@ -59,6 +62,7 @@ export class AppChannel {
   ) {
     this.url = options.url;
     this.basePath = new URL(options.url).pathname.replace(/\/+$/, '');
+    if (options.maxConcurrency !== undefined) this.limit = bulkhead(options.maxConcurrency, Infinity);
     if (options.healthCheck) {
       const settings = { path: options.healthCheckPath ?? '/healthz', ...options.healthCheck };
       this.health = new AppHealthMonitor(settings, (path, timeoutMs) => this.probeHealth(path, timeoutMs), logger, appId);
@@ -121,9 +125,14 @@ export class AppChannel {
   /**
    * One request to the app; its status, headers and body come back unchanged. Sent on the app's
    * connection pool with undici's low-level `dispatch` (no URL parsing, no body stream per request:
-   * the answer is collected in one pass), the sidecar hop's hot path.
+   * the answer is collected in one pass), the sidecar hop's hot path. With `maxConcurrency`, at most that
+   * many are in flight to the app; the others wait their turn (as daprd queues them, none fails for it).
    */
-  async forward(req: InProcessRequest): Promise<InvokeResponse> {
+  forward(req: InProcessRequest): Promise<InvokeResponse> {
+    return this.limit ? this.limit.execute(() => this.send(req)) : this.send(req);
+  }
+
+  private async send(req: InProcessRequest): Promise<InvokeResponse> {
     // The pool once made (every call after the first): no await on the hot path.
     const { undici, pool } = this.loaded ?? (this.loaded = await this.client());
     return new Promise<InvokeResponse>((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { type AddressInfo, connect } from 'node:net';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { SidekickLogger } from '../../spi/logger';
 import { type Interception, NO_INTERCEPTION } from '../interception/interception';
@@ -8,10 +9,16 @@ import { injectTraceContext, withIncomingTraceContext } from '../interception/tr
 import { type ApiContext, ApiError, type ApiRoute, sendError, toApiError } from './api-context';
 
 export interface HttpApiServerOptions {
+  /** The address to bind; several separated by commas (daprd's `--dapr-listen-addresses`): one listener each. */
   readonly host: string;
   readonly port: number;
   readonly apiToken?: string;
+  /** A Unix domain socket file to serve on instead of TCP (daprd's `--unix-domain-socket`): host and port are then not used. */
+  readonly socketPath?: string;
+  /** Largest request body in bytes (Infinity: no limit); larger ones get 413. */
   readonly maxBodyBytes: number;
+  /** Largest request head in bytes (Node's `maxHeaderSize`; undefined: Node's 16 KiB); larger ones get 431. */
+  readonly maxHeaderBytes?: number;
   /** This app's id, named in rich error details. */
   readonly appId?: string;
   /** Time to receive a whole request (Node's `requestTimeout`); 0 disables. */
@@ -30,7 +37,7 @@ const EMPTY = Buffer.alloc(0);
 export class HttpApiServer {
   private readonly router = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 16 * 1024 });
   private readonly token?: Buffer;
-  private server?: Server;
+  private servers: Server[] = [];
   private inFlight = 0;
   /** Responses not yet sent: told `Connection: close` when shutdown begins. */
   private readonly open = new Set<ServerResponse>();
@@ -57,49 +64,109 @@ export class HttpApiServer {
     this.router.on(route.methods as HTTPMethod[], route.path, NOOP, route);
   }
 
-  async listen(): Promise<AddressInfo> {
-    const requestTimeout = this.options.requestTimeoutMs ?? 30_000;
-    const headersTimeout = Math.min(this.options.headersTimeoutMs ?? 10_000, requestTimeout || Infinity);
-    const server = createServer(
-      // Slow clients are cut: a request must arrive within requestTimeout (headers within headersTimeout),
-      // checked every second rather than Node's default 30 s.
-      { keepAliveTimeout: 65_000, requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 },
-      (req, res) => this.handle(req, res),
-    );
-    this.server = server;
+  /**
+   * Listens on every address of `host` and returns the first one's address. As daprd, an address that
+   * cannot be bound is logged and skipped when another one works; when none does, the first error is thrown.
+   */
+  async listen(): Promise<AddressInfo | undefined> {
+    if (this.options.socketPath) {
+      this.servers.push(await this.listenOnSocket(this.options.socketPath));
+      return undefined;
+    }
+    const hosts = this.options.host
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    const failures: Error[] = [];
+    for (const host of hosts) {
+      try {
+        this.servers.push(await this.listenOn(host));
+      } catch (err) {
+        failures.push(err as Error);
+      }
+    }
+    if (this.servers.length === 0) throw failures[0] ?? new Error('no address to serve the Dapr HTTP API on');
+    for (const failure of failures) this.logger.warn({ err: failure.message }, 'one Dapr HTTP API address could not be bound: skipped');
+    return this.servers[0]?.address() as AddressInfo;
+  }
+
+  /** Serves on a Unix socket file; a stale file (no server answers on it) is replaced, a live one is an error. */
+  private async listenOnSocket(path: string): Promise<Server> {
+    if (existsSync(path)) {
+      if (!lstatSync(path).isSocket()) throw new Error(`cannot serve the Dapr HTTP API on ${path}: a file that is not a socket is there. Remove it.`);
+      const live = await new Promise<boolean>((ok) => {
+        const socket = connect({ path });
+        socket.once('connect', () => (socket.destroy(), ok(true)));
+        socket.once('error', () => (socket.destroy(), ok(false)));
+      });
+      if (live) throw new Error(`cannot serve the Dapr HTTP API on ${path}: another process serves there. Stop it or choose another folder.`);
+      unlinkSync(path);
+    }
+    const server = this.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
+      server.listen(path, () => {
         server.off('error', reject);
         resolve();
       });
     }).catch((err: NodeJS.ErrnoException) => {
-      throw new Error(
-        `cannot serve the Dapr HTTP API on ${this.options.host}:${this.options.port}: ${err.code ?? err.message}. ` +
-          'Set SIDEKICK_HTTP_PORT (or httpApi.port) to a free port.',
-      );
+      throw new Error(`cannot serve the Dapr HTTP API on the socket ${path}: ${err.code ?? err.message}. Check the folder exists and is writable.`);
     });
-    return server.address() as AddressInfo;
+    return server;
+  }
+
+  private createServer(): Server {
+    const requestTimeout = this.options.requestTimeoutMs ?? 30_000;
+    const headersTimeout = Math.min(this.options.headersTimeoutMs ?? 10_000, requestTimeout || Infinity);
+    // Slow clients are cut: a request must arrive within requestTimeout (headers within headersTimeout),
+    // checked every second rather than Node's default 30 s. A head over maxHeaderSize gets Node's 431.
+    return createServer(
+      {
+        keepAliveTimeout: 65_000,
+        requestTimeout,
+        headersTimeout,
+        connectionsCheckingInterval: 1000,
+        ...(this.options.maxHeaderBytes !== undefined && { maxHeaderSize: this.options.maxHeaderBytes }),
+      },
+      (req, res) => this.handle(req, res),
+    );
+  }
+
+  private async listenOn(host: string): Promise<Server> {
+    const server = this.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: NodeJS.ErrnoException) => {
+      const fix =
+        err.code === 'EADDRNOTAVAIL'
+          ? 'Bind an address of this machine (SIDEKICK_HTTP_HOST, httpApi.host, --dapr-listen-addresses).'
+          : 'Set SIDEKICK_HTTP_PORT (or httpApi.port) to a free port.';
+      throw new Error(`cannot serve the Dapr HTTP API on ${host}:${this.options.port}: ${err.code ?? err.message}. ${fix}`);
+    });
+    return server;
   }
 
   /** Stops accepting, waits for in-flight requests up to `deadlineMs`, then closes every connection. Returns how many requests were cut. */
   async close(deadlineMs: number): Promise<number> {
-    const server = this.server;
-    if (!server) return 0;
-    this.server = undefined;
+    const servers = this.servers.splice(0);
+    if (servers.length === 0) return 0;
     this.draining = true;
     for (const res of this.open) if (!res.headersSent) res.setHeader('connection', 'close');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const server of servers) server.closeIdleConnections();
     // Operational time: a virtual clock in a test must not stretch or cut the drain.
     const deadline = Date.now() + deadlineMs;
     while (this.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
-      server.closeIdleConnections();
+      for (const server of servers) server.closeIdleConnections();
     }
     const cut = this.inFlight;
     if (cut > 0) this.logger.warn({ inFlight: cut }, 'HTTP API drain deadline passed; closing open requests');
-    server.closeAllConnections();
+    for (const server of servers) server.closeAllConnections();
     await closed;
     return cut;
   }
@@ -210,7 +277,11 @@ function badlyEncoded(path: string): boolean {
 }
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'ERR_BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes (httpApi.maxBodyBytes)`);
+  return new ApiError(
+    413,
+    'ERR_BODY_TOO_LARGE',
+    `request body is larger than the limit of ${limit} bytes (httpApi.maxBodyBytes; sidekick run --max-body-size)`,
+  );
 }
 
 function notFound(): ApiError {

@@ -39,7 +39,7 @@ export const invokeBlock: BlockDefinition = {
         appId: ctx.appId,
         pid: process.pid,
         baseUrl,
-        httpApiUrl: api ? `http://${api.address}:${api.port}` : undefined,
+        httpApiUrl: api ? `http://${api.family === 'IPv6' ? `[${api.address}]` : api.address}:${api.port}` : undefined,
         startedAt: new Date(ctx.clock.now()).toISOString(),
       });
       joined = true;
