@@ -87,14 +87,17 @@ export const actorsBlock: BlockDefinition = {
           fromApp = hostAppActors(channel, service, () => reminders, ctx.logger.child({ block: 'actors' }));
         }
       },
-      async stop() {
+      async stop(deadline) {
         await fromApp?.cancel();
         // A graceful leave: route this instance's ids elsewhere first, then deactivate (releasing each
-        // actor's owner record, which lets its new owner take it), then leave the membership table.
+        // actor's owner record, which lets its new owner take it), then leave the membership table, and
+        // keep the HTTP API open (answering forwarded calls "moving, did not run") until every peer has
+        // read that this instance left, so that closing its connections cuts no call a peer is sending.
         await placement?.beginLeaving();
         await service.stop();
         await reminders?.stop();
         await placement?.stop();
+        await placement?.awaitPeersLetGo(deadline.at);
       },
       routes: () => actorsRoutes(service, scheduler),
       metadata: () => {
