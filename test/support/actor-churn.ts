@@ -182,6 +182,8 @@ export interface ChurnReport {
   readonly balanceMismatch: readonly string[];
   readonly overlaps: readonly string[];
   readonly activatedOn: Record<string, number>;
+  /** From b's SIGTERM to its exit. */
+  readonly leaveMs: number;
 }
 
 /**
@@ -210,8 +212,10 @@ export async function runChurn(
     await new Promise((r) => setTimeout(r, 2000));
     // b leaves gracefully while the others keep calling (and forwarding to it).
     load.remove(b);
+    const leaveStarted = Date.now();
     b.proc.child.kill('SIGTERM');
     await b.proc.waitExit(30_000); // fails (after a SIGKILL) if b does not leave by itself
+    const leaveMs = Date.now() - leaveStarted;
     await new Promise((r) => setTimeout(r, 1000));
     // c dies.
     load.remove(c);
@@ -245,6 +249,7 @@ export async function runChurn(
         balanceMismatch: read.filter((r) => r.balance !== r.journal.length).map((r) => `${r.id}: balance ${r.balance}, ${r.journal.length} deposits`),
         overlaps: overlaps(instances, ids, endAt, { c: killedAt }),
         activatedOn,
+        leaveMs,
       },
     };
   } catch (err) {
@@ -267,7 +272,7 @@ export function expectCleanChurn(store: string, r: ChurnReport): void {
   const byInstance: Record<string, number> = {};
   for (const f of r.failed) byInstance[f.at] = (byInstance[f.at] ?? 0) + 1;
   console.log(
-    `placement churn (${store}): ${r.calls} calls, ${r.succeeded} succeeded, ${r.failed.length} failed (by the instance they failed at: ${JSON.stringify(byInstance)}; b left with SIGTERM, c was SIGKILLed); activations per instance ${JSON.stringify(r.activatedOn)}; failures: ${failures}`,
+    `placement churn (${store}): ${r.calls} calls, ${r.succeeded} succeeded, ${r.failed.length} failed (by the instance they failed at: ${JSON.stringify(byInstance)}; b left with SIGTERM in ${r.leaveMs} ms, c was SIGKILLed); activations per instance ${JSON.stringify(r.activatedOn)}; failures: ${failures}`,
   );
   expect(r.overlaps).toEqual([]);
   expect({ lost: r.lost, doubled: r.doubled, phantom: r.phantom, balance: r.balanceMismatch }).toEqual({ lost: [], doubled: [], phantom: [], balance: [] });

@@ -26,7 +26,7 @@ export class ActorPlacement {
   private readonly leavingMembers = new Set<string>();
   private ownLeaseUntil = 0;
   private leaving = false;
-  /** When the table first said this member is leaving (or gone): peers that read it since route nothing here. */
+  /** A moment after the table first said this member is leaving (or gone): peers that read it since route nothing here. */
   private leftAt?: number;
   /** Bumped each time this instance's own lease lapsed (a paused process): activations of an older epoch are void. */
   private leaseEpoch = 0;
@@ -60,12 +60,11 @@ export class ActorPlacement {
     if (this.leaving || this.stopped) return;
     this.leaving = true;
     await this.beating?.catch(() => undefined);
-    const from = Date.now();
     await this.update((members) => {
       const me = members.get(this.instanceId);
       if (me) members.set(this.instanceId, { ...me, leaving: true });
     })
-      .then(() => (this.leftAt ??= from))
+      .then(() => (this.leftAt ??= Date.now()))
       .catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'marking this instance leaving in the actor membership table failed'));
   }
 
@@ -74,9 +73,8 @@ export class ActorPlacement {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.beating?.catch(() => undefined);
-    const from = Date.now();
     await this.update((members) => members.delete(this.instanceId))
-      .then(() => (this.leftAt ??= from))
+      .then(() => (this.leftAt ??= Date.now()))
       .catch((err: unknown) =>
         this.logger.warn({ err: errorMessage(err) }, 'leaving the actor membership table failed; the others drop this instance when its lease ends'),
       );
@@ -102,7 +100,7 @@ export class ActorPlacement {
       });
       peers ||= live === undefined || live.size > 0;
       const since = this.leftAt;
-      const pending = live ? [...live].filter(([, m]) => since === undefined || m.leaseUntil - this.leaseMs < since).map(([id]) => id) : ['(unknown)'];
+      const pending = live ? [...live].filter(([, m]) => since === undefined || m.leaseUntil - this.leaseMs <= since).map(([id]) => id) : ['(unknown)'];
       if (pending.length === 0) break;
       if (Date.now() >= until) {
         this.logger.warn({ pending }, 'leaving: these members may still route actor calls here (no lease renewal seen in time)');
