@@ -126,6 +126,11 @@ export class ActorPlacement {
     this.paused = paused;
   }
 
+  /** True once this instance began leaving: it owns nothing (new) any more, here or in the others' view. */
+  get isLeaving(): boolean {
+    return this.leaving;
+  }
+
   /** True once this instance holds a lease. */
   get joined(): boolean {
     return this.ownLeaseUntil > Date.now();
