@@ -100,6 +100,8 @@ interface Outcome {
   readonly ref: string;
   readonly id: string;
   readonly via: string;
+  /** The instance the call failed at: the one it was forwarded to (named in the error), else `via`. */
+  readonly at: string;
   readonly status: number | 'network';
   readonly message: string;
 }
@@ -110,6 +112,7 @@ export class DepositLoad {
   readonly failed: Outcome[] = [];
   private readonly running: Promise<void>[] = [];
   private readonly accepting = new Set<string>();
+  private readonly instances = new Map<string, BankInstance>();
   private stopped = false;
   private seq = 0;
 
@@ -119,6 +122,7 @@ export class DepositLoad {
   ) {}
 
   add(instance: BankInstance): void {
+    this.instances.set(instance.name, instance);
     this.accepting.add(instance.name);
     for (let i = 0; i < this.loops; i++) this.running.push(this.loop(instance));
   }
@@ -137,6 +141,12 @@ export class DepositLoad {
     return this.ok.size + this.failed.length;
   }
 
+  /** The instance named by the forwarding address in a failure's message (`forwarding ... to <api> failed`), else the one called. */
+  private failedAt(instance: BankInstance, message: string): string {
+    const address = /(?:forwarding \S+|forwarded) to (http:\/\/[^\s"]+)/.exec(message)?.[1];
+    return (address && [...this.instances.values()].find((i) => i.api === address)?.name) ?? instance.name;
+  }
+
   private async loop(instance: BankInstance): Promise<void> {
     while (!this.stopped && this.accepting.has(instance.name)) {
       const id = this.ids[Math.floor(Math.random() * this.ids.length)] as string;
@@ -144,12 +154,16 @@ export class DepositLoad {
       try {
         const res = await callActor<number | { message?: string }>(instance.api, id, 'deposit', [1, ref]);
         if (res.status === 200) this.ok.set(ref, id);
-        else this.failed.push({ ref, id, via: instance.name, status: res.status, message: JSON.stringify(res.body) });
+        else {
+          const message = JSON.stringify(res.body);
+          this.failed.push({ ref, id, via: instance.name, at: this.failedAt(instance, message), status: res.status, message });
+        }
       } catch (err) {
         this.failed.push({
           ref,
           id,
           via: instance.name,
+          at: instance.name,
           status: 'network',
           message: err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : String(err),
         });
@@ -168,6 +182,8 @@ export interface ChurnReport {
   readonly balanceMismatch: readonly string[];
   readonly overlaps: readonly string[];
   readonly activatedOn: Record<string, number>;
+  /** From b's SIGTERM to its exit. */
+  readonly leaveMs: number;
 }
 
 /**
@@ -196,8 +212,10 @@ export async function runChurn(
     await new Promise((r) => setTimeout(r, 2000));
     // b leaves gracefully while the others keep calling (and forwarding to it).
     load.remove(b);
+    const leaveStarted = Date.now();
     b.proc.child.kill('SIGTERM');
     await b.proc.waitExit(30_000); // fails (after a SIGKILL) if b does not leave by itself
+    const leaveMs = Date.now() - leaveStarted;
     await new Promise((r) => setTimeout(r, 1000));
     // c dies.
     load.remove(c);
@@ -231,6 +249,7 @@ export async function runChurn(
         balanceMismatch: read.filter((r) => r.balance !== r.journal.length).map((r) => `${r.id}: balance ${r.balance}, ${r.journal.length} deposits`),
         overlaps: overlaps(instances, ids, endAt, { c: killedAt }),
         activatedOn,
+        leaveMs,
       },
     };
   } catch (err) {
@@ -242,19 +261,24 @@ export async function runChurn(
 /**
  * What a churn run must show, on any store: no overlapping activations, every succeeded deposit applied
  * once, and callers of the instances that stayed saw the moves transparently (their only failures are
- * calls in flight to the killed instance, whose outcome is unknown and which are not retried).
+ * calls in flight to the killed instance, whose outcome is unknown and which are not retried); the
+ * instance that left gracefully failed no call.
  */
 export function expectCleanChurn(store: string, r: ChurnReport): void {
   const failures = r.failed
     .slice(0, 5)
-    .map((f) => `${f.via} ${f.status} ${f.message}`)
+    .map((f) => `${f.via}->${f.at} ${f.status} ${f.message}`)
     .join(' | ');
+  const byInstance: Record<string, number> = {};
+  for (const f of r.failed) byInstance[f.at] = (byInstance[f.at] ?? 0) + 1;
   console.log(
-    `placement churn (${store}): ${r.calls} calls, ${r.succeeded} succeeded, ${r.failed.length} failed; activations per instance ${JSON.stringify(r.activatedOn)}; failures: ${failures}`,
+    `placement churn (${store}): ${r.calls} calls, ${r.succeeded} succeeded, ${r.failed.length} failed (by the instance they failed at: ${JSON.stringify(byInstance)}; b left with SIGTERM in ${r.leaveMs} ms, c was SIGKILLed); activations per instance ${JSON.stringify(r.activatedOn)}; failures: ${failures}`,
   );
   expect(r.overlaps).toEqual([]);
   expect({ lost: r.lost, doubled: r.doubled, phantom: r.phantom, balance: r.balanceMismatch }).toEqual({ lost: [], doubled: [], phantom: [], balance: [] });
   expect(r.failed.filter((f) => (f.via === 'a' || f.via === 'd') && !f.message.includes('may have run'))).toEqual([]);
+  // b left gracefully: no call failed there, neither one sent to it nor one forwarded to it (only the killed c may cut calls).
+  expect(r.failed.filter((f) => f.via === 'b' || f.at === 'b')).toEqual([]);
   expect(r.succeeded).toBeGreaterThan(200);
   expect(r.activatedOn['d']).toBeGreaterThan(0);
 }

@@ -164,6 +164,55 @@ describe('actor owner records (placement)', () => {
     expect(await b.memberAlive(a.instanceId)).toBe(false);
   });
 
+  it('a leaving member waits (before its HTTP API closes) until every live peer has read the table since it left; bounded by the deadline', async () => {
+    const store = await shared();
+    const [a, b, c] = ['a', 'b', 'c'].map(
+      (name) =>
+        new ActorPlacement(
+          store,
+          60_000,
+          () => `http://${name}`,
+          noopLogger,
+          () => undefined,
+        ),
+    ) as [ActorPlacement, ActorPlacement, ActorPlacement];
+    for (const p of [a, b, c, a, b, c]) await p.heartbeat();
+    await a.beginLeaving();
+    await a.stop();
+    let done = false;
+    const waiting = a.awaitPeersLetGo(Date.now() + 20_000).finally(() => (done = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(done).toBe(false); // neither b nor c read the table since a left: they may still forward calls to a
+    await b.heartbeat();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(done).toBe(false); // c has not
+    await c.heartbeat();
+    expect(await waiting).toBeLessThan(5000);
+    expect(b.members()).not.toContain(a.instanceId);
+
+    // A peer that never renews (paused, killed) holds the leave only until the deadline.
+    b.pauseHeartbeats(true);
+    await c.beginLeaving();
+    await c.stop();
+    const started = Date.now();
+    const waited = await c.awaitPeersLetGo(Date.now() + 300);
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(3000);
+
+    // Alone: nothing to wait for.
+    const alone = new ActorPlacement(
+      await shared(),
+      60_000,
+      () => 'http://alone',
+      noopLogger,
+      () => undefined,
+    );
+    await alone.heartbeat();
+    await alone.beginLeaving();
+    await alone.stop();
+    expect(await alone.awaitPeersLetGo(Date.now() + 20_000)).toBeLessThan(1000);
+  });
+
   it('holds() is the per-turn check: false once the lease passed, and for activations of an epoch before a lapse', async () => {
     const store = await shared();
     const p = new ActorPlacement(

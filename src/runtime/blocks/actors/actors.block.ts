@@ -87,14 +87,21 @@ export const actorsBlock: BlockDefinition = {
           fromApp = hostAppActors(channel, service, () => reminders, ctx.logger.child({ block: 'actors' }));
         }
       },
-      async stop() {
+      async stop(deadline) {
         await fromApp?.cancel();
         // A graceful leave: route this instance's ids elsewhere first, then deactivate (releasing each
-        // actor's owner record, which lets its new owner take it), then leave the membership table.
+        // actor's owner record, which lets its new owner take it), then leave the membership table, and
+        // keep the HTTP API open (answering forwarded calls "moving, did not run") until every peer has
+        // read that this instance left, so that closing its connections cuts no call a peer is sending.
+        const started = Date.now();
         await placement?.beginLeaving();
         await service.stop();
         await reminders?.stop();
         await placement?.stop();
+        if (!placement) return;
+        const left = Date.now();
+        const waitedMs = await placement.awaitPeersLetGo(deadline.at);
+        ctx.logger.info({ block: 'actors', deactivatedMs: left - started, waitedMs }, 'actor placement: left; every live member has read it');
       },
       routes: () => actorsRoutes(service, scheduler),
       metadata: () => {

@@ -93,7 +93,8 @@ export interface PlacedCall {
  * moves (membership changing, its old owner finishing a turn before it releases the actor), the call
  * is retried transparently, refreshing the membership view, for up to twice the lease plus 2 s; only
  * failures where the call certainly did not run are retried ({@link retryableMove}). A forwarded call
- * retries on its receiver for one lease at most, then tells its sender (503), which retries.
+ * retries on its receiver for one lease at most (not at all on a leaving receiver), then tells its
+ * sender (503), which retries.
  */
 export async function callWhereOwned(placement: ActorPlacement, call: PlacedCall): Promise<unknown> {
   const { type, id } = call;
@@ -107,7 +108,9 @@ export async function callWhereOwned(placement: ActorPlacement, call: PlacedCall
       if (!address) throw new ActorMovingError(type, id, `its owner ${owner} has no address yet`);
       return await forwardCall(address, type, id, call.method, call.args, call.chainId, call.timeoutMs);
     } catch (err) {
-      if (!retryableMove(err) || Date.now() > deadline || call.giveUp(err)) throw err;
+      // A forwarded call on a leaving receiver is refused at once (it will own nothing again): its sender,
+      // whose view is fresher than a leaving instance's, retries it (the answer is 503, "did not run").
+      if (!retryableMove(err) || Date.now() > deadline || call.giveUp(err) || (call.forwarded && placement.isLeaving)) throw err;
       await new Promise((r) => setTimeout(r, Math.min(250, 20 * 2 ** Math.min(attempt, 4))));
       await placement.heartbeat();
     }

@@ -26,6 +26,8 @@ export class ActorPlacement {
   private readonly leavingMembers = new Set<string>();
   private ownLeaseUntil = 0;
   private leaving = false;
+  /** A moment after the table first said this member is leaving (or gone): peers that read it since route nothing here. */
+  private leftAt?: number;
   /** Bumped each time this instance's own lease lapsed (a paused process): activations of an older epoch are void. */
   private leaseEpoch = 0;
   private timer?: NodeJS.Timeout;
@@ -61,7 +63,9 @@ export class ActorPlacement {
     await this.update((members) => {
       const me = members.get(this.instanceId);
       if (me) members.set(this.instanceId, { ...me, leaving: true });
-    }).catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'marking this instance leaving in the actor membership table failed'));
+    })
+      .then(() => (this.leftAt ??= Date.now()))
+      .catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'marking this instance leaving in the actor membership table failed'));
   }
 
   /** Leaves the table (the others see it at once rather than after the lease). */
@@ -69,14 +73,62 @@ export class ActorPlacement {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.beating?.catch(() => undefined);
-    await this.update((members) => members.delete(this.instanceId)).catch((err: unknown) =>
-      this.logger.warn({ err: errorMessage(err) }, 'leaving the actor membership table failed; the others drop this instance when its lease ends'),
-    );
+    await this.update((members) => members.delete(this.instanceId))
+      .then(() => (this.leftAt ??= Date.now()))
+      .catch((err: unknown) =>
+        this.logger.warn({ err: errorMessage(err) }, 'leaving the actor membership table failed; the others drop this instance when its lease ends'),
+      );
+  }
+
+  /**
+   * Last step of a graceful leave, before the HTTP API closes: waits until every other live member has
+   * renewed its lease since the table said this one is leaving. A renewal reads the table first, so that
+   * member routes nothing here any more, and closing the API's keep-alive connections then cuts no
+   * forwarded call a peer was sending on one (the peer would see "other side closed" and could not know
+   * whether the call ran). Bounded by `deadlineAt` and by one lease: a member that does not renew within a
+   * lease (killed, paused) has lost its lease, and a peer that never read the leaving mark has dropped
+   * this instance when its lease ended. Returns how long it waited.
+   */
+  async awaitPeersLetGo(deadlineAt: number): Promise<number> {
+    const started = Date.now();
+    const until = Math.min(deadlineAt, (this.leftAt ?? started) + this.leaseMs);
+    let peers = false;
+    for (;;) {
+      const live = await this.livePeers().catch((err: unknown) => {
+        this.logger.warn({ err: errorMessage(err) }, 'reading the actor membership table while leaving failed');
+        return undefined;
+      });
+      peers ||= live === undefined || live.size > 0;
+      const since = this.leftAt;
+      const pending = live ? [...live].filter(([, m]) => since === undefined || m.leaseUntil - this.leaseMs <= since).map(([id]) => id) : ['(unknown)'];
+      if (pending.length === 0) break;
+      if (Date.now() >= until) {
+        this.logger.warn({ pending }, 'leaving: these members may still route actor calls here (no lease renewal seen in time)');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, until - Date.now()))));
+    }
+    // A peer adopts the table when its write returns, a moment after the write shows in the store.
+    if (peers) await new Promise((r) => setTimeout(r, Math.min(ADOPT_MARGIN_MS, Math.max(0, deadlineAt - Date.now()))));
+    return Date.now() - started;
+  }
+
+  /** The other members holding a lease now, as the store has them (not this instance's view). */
+  private async livePeers(): Promise<Map<string, Member>> {
+    const found = await this.store.getEntry(this.store.membersKey());
+    const members = found ? (JSON.parse(found.data.toString('utf8')) as Record<string, Member>) : {};
+    const now = Date.now();
+    return new Map(Object.entries(members).filter(([id, m]) => id !== this.instanceId && m.leaseUntil > now));
   }
 
   /** Stops renewing the lease (tests: what a paused process looks like to the others). */
   pauseHeartbeats(paused: boolean): void {
     this.paused = paused;
+  }
+
+  /** True once this instance began leaving: it owns nothing (new) any more, here or in the others' view. */
+  get isLeaving(): boolean {
+    return this.leaving;
   }
 
   /** True once this instance holds a lease. */
@@ -215,6 +267,9 @@ export class ActorPlacement {
     }
   }
 }
+
+/** Time left to a peer between its table write showing in the store and its view adopting it. */
+const ADOPT_MARGIN_MS = 100;
 
 /** FNV-1a, 32 bits, then a final mix: spread enough for placing ids. */
 function hash(text: string): number {
