@@ -155,7 +155,8 @@ export class SidekickSpan implements Span, ReadableSpan {
   }
 
   setStatus(status: SpanStatus): this {
-    if (this.ended || this.status.code === SpanStatusCode.OK) return this; // OK is final, as in the SDK
+    // OK is final and setting UNSET is ignored (the OpenTelemetry spec, as the SDK does).
+    if (this.ended || this.status.code === SpanStatusCode.OK || status.code === SpanStatusCode.UNSET) return this;
     this.status = status.code === SpanStatusCode.ERROR ? { code: status.code, message: status.message } : { code: status.code };
     return this;
   }
