@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/app';
-import { cli, cliEnv, ensureCliBuilt, eventually, getJson, post, sleep, startCli } from '../support/cli';
-import { freePort, type Proc } from '../support/processes';
+import { cli, cliEnv, cliProcesses, eventually, getJson, post, sleep, startCli } from '../support/cli';
+import { freePort } from '../support/processes';
 
 /**
  * `sidekick run --enable-app-health-check`: daprd's periodic app health checks in sidecar mode. The
@@ -13,15 +13,7 @@ import { freePort, type Proc } from '../support/processes';
 
 jest.setTimeout(180_000);
 
-const running: Proc[] = [];
-
-beforeAll(async () => {
-  await ensureCliBuilt();
-}, 200_000);
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop()));
-});
+const running = cliProcesses();
 
 interface Received {
   orders: { orderId: number }[];

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { Agent, request as undiciRequest } from 'undici';
 import { tempDir } from '../support/app';
-import { cli, cliEnv, ensureCliBuilt, eventually, getJson, startCli } from '../support/cli';
+import { cli, cliEnv, cliProcesses, eventually, getJson, startCli } from '../support/cli';
 import { freePort, type Proc } from '../support/processes';
 
 /**
@@ -14,15 +14,7 @@ import { freePort, type Proc } from '../support/processes';
 
 jest.setTimeout(120_000);
 
-const running: Proc[] = [];
-
-beforeAll(async () => {
-  await ensureCliBuilt();
-}, 200_000);
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop()));
-});
+const running = cliProcesses();
 
 interface Stats {
   max: number;

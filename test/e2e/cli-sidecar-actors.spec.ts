@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { ActorId, ActorProxyBuilder } from '@dapr/dapr';
 import { join } from 'node:path';
 import { tempDir } from '../support/app';
-import { cliEnv, ensureCliBuilt, eventually, getJson, startCli } from '../support/cli';
-import { freePort, type Proc } from '../support/processes';
+import { cliEnv, cliProcesses, eventually, getJson, startCli } from '../support/cli';
+import { freePort } from '../support/processes';
 import { daprHttpClient } from '../support/dapr-client';
 import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
@@ -17,16 +17,7 @@ import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 jest.setTimeout(180_000);
 
-const running: Proc[] = [];
-
-beforeAll(async () => {
-  await requireRedis();
-  await ensureCliBuilt();
-}, 200_000);
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop()));
-});
+const running = cliProcesses(requireRedis);
 
 interface Received {
   deactivated: string[];

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/app';
-import { cli, cliEnv, ensureCliBuilt, eventually, getJson, post, startCli } from '../support/cli';
+import { cli, cliEnv, cliProcesses, eventually, getJson, post, startCli } from '../support/cli';
 import { freePort, type Proc } from '../support/processes';
 
 /**
@@ -12,15 +12,7 @@ import { freePort, type Proc } from '../support/processes';
 
 jest.setTimeout(120_000);
 
-const running: Proc[] = [];
-
-beforeAll(async () => {
-  await ensureCliBuilt();
-}, 200_000);
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop()));
-});
+const running = cliProcesses();
 
 function track(proc: Proc): Proc {
   running.push(proc);

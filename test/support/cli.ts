@@ -11,6 +11,22 @@ export function ensureCliBuilt(): Promise<void> {
   return ensureBuilt([CLI, join(ROOT, 'dist/src/cli/sidecar.main.js')]);
 }
 
+/**
+ * For a spec file that spawns `sidekick run`: builds the CLI once before its tests (after `before`,
+ * e.g. a service check) and stops, after each test, every process the test pushed to the returned list.
+ */
+export function cliProcesses(before?: () => Promise<void>): Proc[] {
+  const running: Proc[] = [];
+  beforeAll(async () => {
+    await before?.();
+    await ensureCliBuilt();
+  }, 200_000);
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((p) => p.stop()));
+  });
+  return running;
+}
+
 /** A private registry and data folder, so runs of other specs (and other users) never show up. */
 export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { SIDEKICK_REGISTRY_DIR: tempDir('sidekick-cli-reg-'), SIDEKICK_DATA_DIR: tempDir('sidekick-cli-data-'), NO_COLOR: '1', ...extra };

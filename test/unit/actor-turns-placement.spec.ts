@@ -9,6 +9,20 @@ import { noopLogger } from '../support/logger';
 
 const policy = { type: 'T', id: '1', reentrant: false, maxStackDepth: 32, waitTimeoutMs: 200 };
 
+/** Placement members on one store, each with a one-minute lease and `http://<name>` as its address. */
+function members<N extends string[]>(store: ConstructorParameters<typeof ActorPlacement>[0], ...names: N): { [K in keyof N]: ActorPlacement } {
+  return names.map(
+    (name) =>
+      new ActorPlacement(
+        store,
+        60_000,
+        () => `http://${name}`,
+        noopLogger,
+        () => undefined,
+      ),
+  ) as { [K in keyof N]: ActorPlacement };
+}
+
 describe('TurnLock', () => {
   it('runs calls one at a time in arrival order', async () => {
     const lock = new TurnLock(policy);
@@ -142,16 +156,7 @@ describe('actor owner records (placement)', () => {
 
   it('a leaving member owns no ids but stays alive (its records are not taken over) until it leaves the table', async () => {
     const store = await shared();
-    const [a, b] = ['a', 'b'].map(
-      (name) =>
-        new ActorPlacement(
-          store,
-          60_000,
-          () => `http://${name}`,
-          noopLogger,
-          () => undefined,
-        ),
-    ) as [ActorPlacement, ActorPlacement];
+    const [a, b] = members(store, 'a', 'b');
     for (const p of [a, b, a, b]) await p.heartbeat();
     const ids = Array.from({ length: 50 }, (_, i) => `id-${i}`);
     expect(ids.some((id) => b.ownerOf('T', id) === a.instanceId)).toBe(true);
@@ -166,16 +171,7 @@ describe('actor owner records (placement)', () => {
 
   it('a leaving member waits (before its HTTP API closes) until every live peer has read the table since it left; bounded by the deadline', async () => {
     const store = await shared();
-    const [a, b, c] = ['a', 'b', 'c'].map(
-      (name) =>
-        new ActorPlacement(
-          store,
-          60_000,
-          () => `http://${name}`,
-          noopLogger,
-          () => undefined,
-        ),
-    ) as [ActorPlacement, ActorPlacement, ActorPlacement];
+    const [a, b, c] = members(store, 'a', 'b', 'c');
     for (const p of [a, b, c, a, b, c]) await p.heartbeat();
     await a.beginLeaving();
     await a.stop();
