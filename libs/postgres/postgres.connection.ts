@@ -12,6 +12,20 @@ export function isUnreachable(err: unknown): boolean {
 }
 
 /**
+ * Codes of a `CREATE TABLE IF NOT EXISTS` that lost a race with another process creating the same
+ * table (PostgreSQL checks "if not exists" before its catalog insert, so both may try): a duplicate
+ * key in the catalog (23505), the table (42P07) or its row type (42710) already existing. The winner
+ * has committed by then (the catalog's unique index waits for it), so the table can be used.
+ */
+const CREATED_CONCURRENTLY = new Set(['23505', '42P07', '42710']);
+
+/** True when a create failed only because another process created the same table at the same moment. */
+export function createdConcurrently(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && CREATED_CONCURRENTLY.has(code);
+}
+
+/**
  * A URL (`postgres://user:pw@host:5432/db?sslmode=require`, passed to pg as is) or the key=value
  * form Dapr's docs use (`host=localhost user=postgres password=x port=5432 database=db`).
  */

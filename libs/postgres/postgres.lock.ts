@@ -3,7 +3,7 @@ import { BackendError, errorMessage } from '../../src/errors/sidekick.error';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { type LockStore, type TryLockRequest, type TryLockResponse, type UnlockRequest, type UnlockResponse, UnlockStatus } from '../../src/spi/lock.store';
-import { isUnreachable, parseConnectionString } from './postgres.connection';
+import { createdConcurrently, isUnreachable, parseConnectionString } from './postgres.connection';
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -52,9 +52,8 @@ export class PostgresLockStore implements LockStore {
     try {
       await pool.query(this.sql.createTable);
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
       // Two processes creating the table at once: one wins, the other sees a duplicate type/table.
-      if (code !== '23505' && code !== '42P07') {
+      if (!createdConcurrently(err)) {
         await pool.end().catch((endErr: unknown) => this.logger.debug({ err: endErr }, `closing the pool failed: ${errorMessage(endErr)}`));
         throw new BackendError(
           this.name,

@@ -9,6 +9,7 @@ import { noopLogger } from '../../test/support/logger';
 import { postgresUrl, requirePostgres } from '../../test/support/services';
 import { STRICT_STATE_RULES } from '../../src/spi/state.rules';
 import { describeStateConformance } from '../conformance/state.conformance';
+import { createdConcurrently } from './postgres.connection';
 import { PostgresStateStore, postgresStateStoreFactory } from './postgres.state-store';
 import { componentInit } from '../../src/spi/metadata-reader';
 
@@ -162,5 +163,35 @@ describe('state.postgresql: table layout and Postgres specifics', () => {
 
   it('requires connectionString', async () => {
     await expect(openStore({})).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('state.postgresql: several processes starting at once on a new table', () => {
+  it("counts a duplicate catalog key, table or row type (the losing side of PostgreSQL's create race) as created concurrently, nothing else", () => {
+    expect(['23505', '42P07', '42710'].map((code) => createdConcurrently({ code }))).toEqual([true, true, true]);
+    expect(createdConcurrently({ code: '42501' })).toBe(false);
+    expect(createdConcurrently(new Error('boom'))).toBe(false);
+  });
+
+  it('eight stores initialising together on a table that does not exist yet all start (the create race is not an error), fifteen times', async () => {
+    await requirePostgres();
+    const sql = new Client({ connectionString: postgresUrl() });
+    await sql.connect();
+    const tables: string[] = [];
+    try {
+      for (let round = 0; round < 15; round++) {
+        const table = `sidekick_race_${randomUUID().slice(0, 8)}`;
+        tables.push(table);
+        const opened = await Promise.allSettled(Array.from({ length: 8 }, () => openStore({ connectionString: postgresUrl(), tableName: table })));
+        const failed = opened.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String(r.reason));
+        for (const r of opened) if (r.status === 'fulfilled') await r.value.close();
+        expect(failed).toEqual([]);
+        const rows = await sql.query('SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = $1', [table]);
+        expect(rows.rows[0]).toEqual({ n: 1 });
+      }
+    } finally {
+      for (const table of tables) await sql.query(`DROP TABLE IF EXISTS ${table}`);
+      await sql.end();
+    }
   });
 });

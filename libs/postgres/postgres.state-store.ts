@@ -5,7 +5,7 @@ import type { Clock, TimerHandle } from '../../src/spi/clock';
 import type { ComponentFactory, ComponentInit } from '../../src/spi/component';
 import type { SidekickLogger } from '../../src/spi/logger';
 import { hasTtl } from '../../src/spi/state.rules';
-import { isUnreachable, parseConnectionString } from './postgres.connection';
+import { createdConcurrently, isUnreachable, parseConnectionString } from './postgres.connection';
 import { ensureQueryFunction, postgresQuery } from './postgres.query';
 import { pageOf, type StateQueryRequest, type StateQueryResponse } from '../../src/spi/state.query';
 import type { DeleteRequest, GetResponse, SetRequest, StateFeature, StateStore, TransactionOperation } from '../../src/spi/state.store';
@@ -214,8 +214,7 @@ export class PostgresStateStore implements StateStore {
       await pool.query(this.sql.createTable);
     } catch (err) {
       // Two processes creating the table at once: one wins, the other sees a duplicate type/table.
-      const code = (err as { code?: unknown }).code;
-      if (code !== '23505' && code !== '42P07') throw err;
+      if (!createdConcurrently(err)) throw err;
       this.logger.debug({ err }, 'state table created concurrently by another process');
     }
   }

@@ -1,4 +1,4 @@
-import { type Context, context, diag, propagation, SamplingDecision, type Span, type SpanKind, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
+import { type Context, context, diag, propagation, SamplingDecision, type Span, type SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import type { ExportResult } from '@opentelemetry/core';
 import type { IdGenerator, ReadableSpan, Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { randomBytes } from 'node:crypto';
@@ -16,8 +16,6 @@ import type { TracingSetup } from './tracing.settings';
  */
 
 export interface TracingSdk {
-  /** The SDK's tracer (the app's own `trace.getTracer(...)` spans come from this provider). */
-  readonly tracer: Tracer;
   /**
    * One of Sidekick's own spans under `parent` (the caller has checked that it is worth one: a
    * sampled parent, or no parent and a root rate above 0). A root is sampled at the configured rate;
@@ -89,7 +87,6 @@ export function startTracingSdk(appId: string, setup: TracingSetup, logger: Side
 
   let stopped = false;
   return {
-    tracer: provider.getTracer('sidekick'),
     startSpan(name: string, kind: SpanKind, parent: Context): Span {
       const parentContext = trace.getSpanContext(parent);
       const spanId = ids.generateSpanId();

@@ -33,8 +33,9 @@ const TRACED = Symbol('sidekick.traced');
 
 /**
  * Tracing as the app sees it: off (the default: no SDK loaded, every method returns at once), or on
- * with the SDK (its processors and exporters; Sidekick's own span type, `SidekickSpan`). Makes the spans of intercepted calls (`interceptor()`) and the server span
- * of the app's own incoming requests (`handleIncoming`, run by the Nest middleware).
+ * with the SDK's processors and exporters shipping Sidekick's own spans (`SidekickSpan`). Makes the
+ * spans of intercepted calls (`interceptor()`) and the server span of the app's own incoming requests
+ * (`handleIncoming`, run by the Nest middleware).
  */
 export class TracingService {
   private readonly plans = new WeakMap<CallInfo, PreparedSpan | null>();
@@ -195,7 +196,7 @@ export class TracingService {
 
 function prepare(plan: SpanPlan | undefined): PreparedSpan | undefined {
   if (!plan) return undefined;
-  // The SDK copies the attributes into the span: the same frozen objects serve every call.
+  // The span copies the attributes: the same frozen objects serve every call.
   return { name: plan.name, kind: KINDS[plan.role], attributes: Object.freeze(plan.attributes), leaf: plan.leaf };
 }
 
