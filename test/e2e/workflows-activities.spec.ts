@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { tempDir } from '../support/app';
-import { ensureBuilt, freePort, type Proc, ROOT, startNode } from '../support/processes';
+import { ensureBuilt, freePort, type Proc, ROOT, startNode, waitHealthy } from '../support/processes';
 import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 /**
@@ -24,20 +24,6 @@ const N = 40;
 const SUM = Array.from({ length: N }, (_, i) => i * i).reduce((a, b) => a + b, 0);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitReady(proc: Proc, apiUrl: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (!proc.running) throw new Error(`worker exited\n${proc.describe()}`);
-    try {
-      if ((await fetch(`${apiUrl}/v1.0/healthz`)).status === 204) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`worker not healthy in 30 s\n${proc.describe()}`);
-}
 
 async function start(apiUrl: string, id: string, input: unknown): Promise<number> {
   const res = await fetch(`${apiUrl}/v1.0-beta1/workflows/dapr/fanout/start?instanceID=${id}`, {
@@ -109,7 +95,7 @@ async function startPair(appId: string, tmpPrefix: string): Promise<Pair> {
   const pair = { appId, leaseMs, out, urls, workers, redis: rawRedis() };
   try {
     await pair.redis.connect();
-    await Promise.all(workers.map((w, i) => waitReady(w, urls[i] ?? '')));
+    await Promise.all(workers.map((w, i) => waitHealthy(w, urls[i] ?? '', 30_000)));
     // Both in the members record, and a heartbeat of A since (it hands work only to members it saw alive).
     const deadline = Date.now() + 10_000;
     for (;;) {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/app';
-import { ensureBuilt, freePort, type Proc, ROOT, startNode } from '../support/processes';
+import { ensureBuilt, freePort, ROOT, startNode, waitHealthy } from '../support/processes';
 import { rawRedis, redisHostPort, requireRedis } from '../support/services';
 
 /**
@@ -33,20 +33,6 @@ function expected(seed: number, go: unknown): { acc: number; go: unknown } {
   let acc = seed;
   for (let step = 1; step <= 5; step++) acc = acc * 2 + step;
   return { acc, go };
-}
-
-async function waitReady(proc: Proc, apiUrl: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (!proc.running) throw new Error(`worker exited\n${proc.describe()}`);
-    try {
-      if ((await fetch(`${apiUrl}/v1.0/healthz`)).status === 204) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`worker not healthy in 30 s\n${proc.describe()}`);
 }
 
 async function post(url: string, body: unknown): Promise<number> {
@@ -104,7 +90,7 @@ async function twoWorkers(signal: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
   const ids = Array.from({ length: RUNS }, (_, i) => `two-${i}`);
   try {
     await redis.connect();
-    await Promise.all(workers.map((w, i) => waitReady(w, urls[i] ?? '')));
+    await Promise.all(workers.map((w, i) => waitHealthy(w, urls[i] ?? '', 30_000)));
     // Even instances start on worker 0, odd on worker 1 (each drives what it starts); events go through the other one.
     for (const [i, id] of ids.entries()) expect(await post(`${urls[i % 2]}/v1.0-beta1/workflows/dapr/killable/start?instanceID=${id}`, i)).toBe(202);
     for (const [i, id] of ids.entries()) expect(await post(`${urls[(i + 1) % 2]}/v1.0-beta1/workflows/dapr/${id}/raiseEvent/go`, { n: i })).toBe(202);
@@ -201,7 +187,7 @@ describe('workflows survive SIGKILL of the worker', () => {
     let worker = startNode('worker-0', WORKER_JS, { env: { ...env, WF_NAME: 'worker-0' } });
     const stepsDoneAtKill: number[] = [];
     try {
-      await waitReady(worker, apiUrl);
+      await waitHealthy(worker, apiUrl, 30_000);
       for (let run = 0; run < RUNS; run++) {
         const id = `kill-${run}`;
         expect(await post(`${apiUrl}/v1.0-beta1/workflows/dapr/killable/start?instanceID=${id}`, run)).toBe(202);
@@ -211,7 +197,7 @@ describe('workflows survive SIGKILL of the worker', () => {
         await worker.exited;
         stepsDoneAtKill.push(existsSync(env.WF_OUT) ? sideEffects(env.WF_OUT).perKey.size - run * 5 : 0);
         worker = startNode(`worker-${run + 1}`, WORKER_JS, { env: { ...env, WF_NAME: `worker-${run + 1}` } });
-        await waitReady(worker, apiUrl);
+        await waitHealthy(worker, apiUrl, 30_000);
         const state = (await waitEnded(() => apiUrl, [id], 30_000)).get(id);
         expect(state?.runtimeStatus).toBe('COMPLETED');
         expect(JSON.parse(state?.properties['dapr.workflow.output'] ?? 'null')).toEqual(expected(run, { n: run }));
